@@ -1,0 +1,12 @@
+from accounts import roles
+
+
+def role(request):
+    user = getattr(request, "user", None)
+    current = getattr(user, "role", None) if user is not None and user.is_authenticated else None
+    return {
+        "user_role": current,
+        "can_view_personal_data": bool(current) and user.can(roles.VIEW_PERSONAL_DATA),
+        "can_export": bool(current) and user.can(roles.EXPORT_DATA),
+        "is_admin_role": current == roles.Role.ADMIN,
+    }

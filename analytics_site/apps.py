@@ -1,0 +1,5 @@
+from django.contrib.admin.apps import AdminConfig
+
+
+class AnalyticsAdminConfig(AdminConfig):
+    default_site = "analytics_site.admin_site.AnalyticsAdminSite"

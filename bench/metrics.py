@@ -1,0 +1,363 @@
+"""Dashboard read speed at volume (issue 5, DESIGN §6), on PostgreSQL.
+
+For each size (default 1M and 5M events) in its own database ``metrics_bench_<size>``:
+  1. simulated history through the real ingest path (the simulator's backfill, ``events.simulation``),
+     then the queued session/cart derivation (``analytics_process_pending``), both timed;
+  2. the median time of every insights selector and of every ``/api/v1/metrics/*`` response
+     (default 30-day window; also all of the history and a filtered view);
+  3. the baseline the original system paid on every refresh: loading all events into pandas
+     (time and peak memory, in a separate process);
+  4. "web process" memory: a fresh process that serves every API panel once, peak RSS.
+Then 5M against 1M: every figure should stay within 2×, every selector ≤ 50 ms.
+
+    .venv/bin/python bench/metrics.py                     # 1M and 5M (long: run it once)
+    .venv/bin/python bench/metrics.py --sizes 200000      # a quick look
+    .venv/bin/python bench/metrics.py --sizes 1000000 --reuse   # keep an existing database
+
+Needs PostgreSQL (``--pg postgres://postgres@127.0.0.1:5432``). Results also go to
+``.local/bench-metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _env(db_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="analytics_site.settings", PYTHONPATH=str(ROOT),
+               TESTING="1", LOCAL_DIR=str(ROOT / ".local" / "bench-metrics"))
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def _setup() -> None:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
+    django.setup()
+
+
+def _median_ms(fn, reps: int) -> float:  # type: ignore[no-untyped-def]
+    fn()  # warm-up (connection, plan cache)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+# --- worker steps (run in a subprocess with DATABASE_URL set) --------------------------------
+
+
+def _copy_events(rows: list[dict], cust: dict[str, int], prod: dict[str, int], received: str) -> None:
+    from io import StringIO
+
+    from django.db import connection
+
+    null = "\\N"
+    buf = StringIO()
+    for e in rows:  # the simulator's ids and session ids hold no tabs or backslashes
+        p = prod.get(e["product_id"]) if e["product_id"] is not None else None
+        order = e["order_id"] if e["order_id"] is not None else null
+        buf.write(f"{e['event_id']}\t{cust[e['customer_id']]}\t{p if p is not None else null}\t"
+                  f"{e['session_id']}\t{e['action']}\t{e['quantity']}\t{e['product_price']:.2f}\t"
+                  f"{order}\t{e['timestamp']}\t{received}\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert("COPY events_event (event_id, customer_id, product_id, session_id, action, quantity, price,"
+                        " order_id, timestamp, received_at) FROM STDIN", buf)
+
+
+def step_load(args: argparse.Namespace) -> dict:
+    """Simulated history (the simulator's own generator) written with COPY, derived with rebuild_rollups;
+    then the last ~50k events go through the real ingest path and the queued derivation."""
+    _setup()
+    import datetime as dt
+
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.utils import timezone
+    from tqdm import tqdm
+
+    from customers.models import Customer
+    from events.models import Event
+    from events.services import events_ingest
+    from events.simulation import simulator_model, simulator_population_ensure
+    from events.simulator import backfill
+    from insights.models import PendingWindow
+    from insights.services import analytics_process_pending, analytics_rebuild
+    from products.models import Product
+
+    call_command("migrate", verbosity=0)
+    out: dict = {}
+    if Event.objects.count() < args.size * 0.9:
+        with connection.cursor() as cur:
+            cur.execute("TRUNCATE events_event")
+        simulator_population_ensure(customers=args.customers, seed=7)
+        model = simulator_model(customers=args.customers, seed=7)
+        end = timezone.now()
+        t = time.perf_counter()
+        history = backfill(model, start=end - dt.timedelta(days=args.days), end=end, seed=7,
+                           target_events=args.size)
+        n = len(history)
+        tail = min(50_000, n // 20)
+        cust = dict(Customer.objects.values_list("external_id", "pk"))
+        prod = dict(Product.objects.values_list("external_id", "pk"))
+        received = end.isoformat()
+        with tqdm(total=n - tail, unit="ev", desc="COPY simulated events") as bar:
+            for lo in range(0, n - tail, 50_000):
+                rows = history.events(lo, min(n - tail, lo + 50_000))
+                with transaction.atomic():
+                    _copy_events(rows, cust, prod, received)
+                bar.update(len(rows))
+        out["generate_copy_s"] = time.perf_counter() - t
+        with tqdm(total=n - tail, unit="ev", desc="rebuild_rollups") as bar:
+            t = time.perf_counter()
+            analytics_rebuild(progress=bar.update)
+            out["rebuild_s"] = time.perf_counter() - t
+            out["rebuild_events"] = n - tail
+        t = time.perf_counter()
+        for lo in range(n - tail, n, 5000):
+            events_ingest(raw_events=history.events(lo, min(n, lo + 5000)), source="bench", broadcast=False)
+        out["ingest_tail_s"] = time.perf_counter() - t
+        out["ingest_tail_events"] = tail
+        pending = PendingWindow.objects.count()
+        t = time.perf_counter()
+        analytics_process_pending()
+        out["derive_tail_s"] = time.perf_counter() - t
+        out["derive_tail_batches"] = pending
+    out["events"] = Event.objects.count()
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    return out
+
+
+def step_measure(args: argparse.Namespace) -> dict:
+    _setup()
+    import datetime as dt
+
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.roles import Role
+    from accounts.services import user_create
+    from insights import selectors
+    from insights.filters import MetricFilter, store_today
+    from insights.models import (
+        CustomerDaily,
+        EventDaily,
+        EventHourly,
+        ProductDaily,
+        Session,
+        SessionDaily,
+        SessionHourly,
+    )
+    from products.models import Product
+
+    connection.ensure_connection()
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    today = store_today()
+    category = Product.objects.exclude(category="").values_list("category", flat=True).first() or ""
+    filters = {
+        "30 days": MetricFilter.default(),
+        "all history": MetricFilter(start=today - dt.timedelta(days=args.days + 1), end=today),
+        "30 days, filtered": MetricFilter(start=today - dt.timedelta(days=29), end=today, age_group="26-35",
+                                          category=category),
+    }
+    some_customer = Session.objects.values_list("customer_id", flat=True).first()
+    results: dict = {"rows": {m.__name__: m.objects.count() for m in (
+        EventHourly, EventDaily, SessionHourly, SessionDaily, ProductDaily, CustomerDaily, Session)}}
+    sel: dict = {}
+    for label, f in filters.items():
+        calls = {
+            "kpis_stats": lambda f=f: selectors.kpis_stats(f),
+            "events_timeseries": lambda f=f: selectors.events_timeseries(f),
+            "funnel_stats": lambda f=f: selectors.funnel_stats(f),
+            "funnel_stats(age_group)": lambda f=f: selectors.funnel_stats(f, breakdown="age_group"),
+            "seasonality_stats": lambda f=f: selectors.seasonality_stats(f),
+            "customers_stats": lambda f=f: selectors.customers_stats(f, mask=True),
+            "products_stats": lambda f=f: selectors.products_stats(f),
+            "carts_stats": lambda f=f: selectors.carts_stats(f, mask=True),
+            "insights_list": lambda f=f: selectors.insights_list(f),
+        }
+        if label == "30 days":
+            calls["customer_detail"] = lambda: selectors.customer_detail(some_customer, mask=False)
+            calls["events_latest"] = lambda: selectors.events_latest(20, mask=True)
+            calls["filter_choices"] = selectors.filter_choices
+            seg = MetricFilter(start=f.start, end=f.end, segment="Champions")
+            calls["kpis_stats(segment)"] = lambda seg=seg: selectors.kpis_stats(seg)
+        sel[label] = {name: _median_ms(fn, args.reps) for name, fn in calls.items()}
+    results["selectors_ms"] = sel
+    user = User.objects.filter(username="bench-analyst").first() or user_create(
+        username="bench-analyst", password="bench-Secret-123", role=Role.ANALYST)
+    client = Client()
+    client.force_login(user)
+    api: dict = {}
+    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries"):
+        url = f"/api/v1/metrics/{panel}"
+
+        def get(url: str = url) -> None:
+            response = client.get(url)
+            assert response.status_code == 200, response.content[:200]
+
+        api[panel] = _median_ms(get, args.reps)
+    results["api_ms"] = api
+    return results
+
+
+def step_web_rss(args: argparse.Namespace) -> dict:
+    """A fresh process that answers every panel once: its peak RSS is what a web process needs."""
+    import resource
+
+    _setup()
+    from django.test import Client
+
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username="bench-analyst"))
+    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries"):
+        for _ in range(3):
+            assert client.get(f"/api/v1/metrics/{panel}").status_code == 200
+    return {"web_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def step_pandas(args: argparse.Namespace) -> dict:
+    """The original system's refresh: every event into a DataFrame, then the KPIs in pandas."""
+    import resource
+
+    import pandas as pd
+    import psycopg2
+
+    t = time.perf_counter()
+    with psycopg2.connect(os.environ["DATABASE_URL"]) as conn:
+        df = pd.read_sql("SELECT * FROM events_event", conn)
+    load = time.perf_counter() - t
+    purchases = df[df["action"] == "purchase"]
+    _ = (purchases["price"].astype(float) * purchases["quantity"]).sum(), df["customer_id"].nunique()
+    total = time.perf_counter() - t
+    return {"pandas_load_s": load, "pandas_total_s": total,
+            "pandas_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "pandas_rows": len(df)}
+
+
+STEPS = {"load": step_load, "measure": step_measure, "web_rss": step_web_rss, "pandas": step_pandas}
+
+
+# --- driver ------------------------------------------------------------------------------------
+
+
+def run_step(step: str, size: int, args: argparse.Namespace) -> dict:
+    db_url = f"{args.pg}/metrics_bench_{size}"
+    cmd = [PY, __file__, "--step", step, "--size", str(size), "--days", str(args.days),
+           "--customers", str(args.customers), "--reps", str(args.reps)]
+    proc = subprocess.run(cmd, env=_env(db_url), stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ensure_db(size: int, args: argparse.Namespace) -> None:
+    import psycopg2
+
+    name = f"metrics_bench_{size}"
+    conn = psycopg2.connect(f"{args.pg}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        exists = cur.fetchone() is not None
+        if exists and not args.reuse:
+            cur.execute(f'DROP DATABASE "{name}"')
+            exists = False
+        if not exists:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,5000000")
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--reps", type=int, default=9)
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--reuse", action="store_true", help="keep an existing metrics_bench_<size> database")
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(STEPS[args.step](args)))
+        return
+    report: dict = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        ensure_db(size, args)
+        r: dict = {}
+        for step in ("load", "measure", "web_rss", "pandas"):
+            print(f"[{size:,}] {step} …", file=sys.stderr, flush=True)
+            r.update(run_step(step, size, args))
+        report[size] = r
+        print_size(size, r)
+    sizes = sorted(report)
+    if len(sizes) > 1:
+        print_ratio(report[sizes[0]], report[sizes[-1]], sizes[0], sizes[-1])
+    out = ROOT / ".local" / "bench-metrics.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({str(k): v for k, v in report.items()}, indent=2))
+    print(f"\nwritten to {out}")
+    print("databases are kept as metrics_bench_<size> (reuse them with --reuse, or drop them)", file=sys.stderr)
+
+
+def print_size(size: int, r: dict) -> None:
+    print(f"\n=== {r['events']:,} events ({size:,} requested) ===")
+    if "rebuild_s" in r:
+        print(f"simulated history + COPY: {r['generate_copy_s']:.1f} s; rebuild_rollups over "
+              f"{r['rebuild_events']:,} events: {r['rebuild_s']:.1f} s "
+              f"({r['rebuild_events'] / r['rebuild_s']:,.0f} ev/s)")
+        print(f"last {r['ingest_tail_events']:,} events through events_ingest (5,000 a batch, with the metrics hook): "
+              f"{r['ingest_tail_s']:.1f} s ({r['ingest_tail_events'] / r['ingest_tail_s']:,.0f} ev/s); "
+              f"their queued session derivation: {r['derive_tail_s']:.1f} s "
+              f"({r['ingest_tail_events'] / max(r['derive_tail_s'], 1e-9):,.0f} ev/s)")
+    print("rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in r["rows"].items()))
+    print(f"baseline, all events into pandas: {r['pandas_total_s'] * 1000:,.0f} ms, {r['pandas_rss_mb']:,.0f} MB RSS")
+    for label, rows in r["selectors_ms"].items():
+        print(f"-- selectors, {label} (median ms)")
+        for name, ms in rows.items():
+            flag = "" if ms <= 50 else "  > 50 ms"
+            print(f"   {name:28s} {ms:8.1f}   ({r['pandas_total_s'] * 1000 / ms:,.0f}× faster than pandas){flag}")
+    print("-- /api/v1/metrics/<panel> (median ms, 30 days)")
+    for name, ms in r["api_ms"].items():
+        print(f"   {name:28s} {ms:8.1f}")
+    print(f"web process peak RSS: {r['web_rss_mb']:.0f} MB")
+
+
+def print_ratio(a: dict, b: dict, sa: int, sb: int) -> None:
+    print(f"\n=== {sb:,} vs {sa:,} events (ratio; target ≤ 2×) ===")
+    worst = 0.0
+    for label in a["selectors_ms"]:
+        for name, ms in a["selectors_ms"][label].items():
+            ratio = b["selectors_ms"][label][name] / ms
+            worst = max(worst, ratio)
+            print(f"   {label:18s} {name:28s} {ms:7.1f} → {b['selectors_ms'][label][name]:7.1f} ms  {ratio:4.2f}×")
+    for name, ms in a["api_ms"].items():
+        ratio = b["api_ms"][name] / ms
+        worst = max(worst, ratio)
+        print(f"   api {name:41s} {ms:7.1f} → {b['api_ms'][name]:7.1f} ms  {ratio:4.2f}×")
+    print(f"worst ratio {worst:.2f}×; web RSS {a['web_rss_mb']:.0f} → {b['web_rss_mb']:.0f} MB; "
+          f"pandas {a['pandas_total_s']:.1f} → {b['pandas_total_s']:.1f} s, "
+          f"{a['pandas_rss_mb']:.0f} → {b['pandas_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from faker import Faker
+
+from customers.models import Customer, age_group_for
+
+_GENDERS = [Customer.Gender.FEMALE, Customer.Gender.MALE, Customer.Gender.OTHER]
+
+
+def _age(rng: random.Random) -> int:
+    """Adult shoppers, most of them 25–45 (a store's usual skew), a tail up to 80."""
+    if rng.random() < 0.8:
+        return max(18, min(80, round(rng.gauss(35, 8))))
+    return rng.randint(46, 80)
+
+
+def customer_profile(*, external_id: str, seed: int, now: datetime) -> dict:
+    """A realistic fake profile, the same for the same (external_id, seed)."""
+    key = f"{seed}:{external_id}"
+    rng = random.Random(key)
+    fake = Faker()
+    fake.seed_instance(key)
+    gender = rng.choices(_GENDERS, weights=[49, 49, 2])[0]
+    if gender == Customer.Gender.FEMALE:
+        first = fake.first_name_female()
+    elif gender == Customer.Gender.MALE:
+        first = fake.first_name_male()
+    else:
+        first = fake.first_name_nonbinary()
+    last = fake.last_name()
+    age = _age(rng)
+    return {
+        "external_id": external_id,
+        "name": f"{first} {last}",
+        "email": f"{first}.{last}{rng.randint(1, 999)}@example.com".lower().replace(" ", ""),
+        "age": age,
+        "age_group": age_group_for(age),
+        "gender": gender,
+        "city": fake.city(),
+        "country": rng.choices(["United States", "United Kingdom", "Canada", "Germany", "Australia"],
+                               weights=[55, 15, 12, 10, 8])[0],
+        "signed_up_at": now - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86_399)),
+    }
+
+
+@transaction.atomic
+def customer_seed(*, count: int, seed: int = 42, batch_size: int = 1000,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Ensure customers "1".."count" exist. Existing rows are left as they are. Returns how many
+    were created."""
+    now = timezone.now()
+    wanted = [str(i) for i in range(1, count + 1)]
+    existing = set(Customer.objects.filter(external_id__in=wanted).values_list("external_id", flat=True))
+    created = 0
+    batch: list[Customer] = []
+    for external_id in wanted:
+        if external_id not in existing:
+            batch.append(Customer(**customer_profile(external_id=external_id, seed=seed, now=now)))
+        if len(batch) >= batch_size:
+            Customer.objects.bulk_create(batch, ignore_conflicts=True)
+            created += len(batch)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        Customer.objects.bulk_create(batch, ignore_conflicts=True)
+        created += len(batch)
+        if progress:
+            progress(len(batch))
+    return created

@@ -1,0 +1,134 @@
+from django.contrib import admin
+
+from accounts.roles import Role
+from events.models import Event, IngestKey
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """Events are immutable facts: read-only for everyone but the admin role."""
+
+    list_display = ("timestamp", "action", "customer", "product", "quantity", "price", "order_id", "session_id")
+    list_filter = ("action",)
+    search_fields = ("event_id", "order_id", "session_id", "customer__external_id")
+    date_hierarchy = "timestamp"
+    list_select_related = ("customer", "product")
+    raw_id_fields = ("customer", "product")
+    show_full_result_count = False  # COUNT(*) over millions of events on every page is wasteful
+
+    @staticmethod
+    def _is_admin(request) -> bool:
+        return getattr(request.user, "role", None) == Role.ADMIN
+
+    def has_add_permission(self, request):
+        return self._is_admin(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_admin(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_admin(request) and super().has_delete_permission(request, obj)
+
+
+@admin.register(IngestKey)
+class IngestKeyAdmin(admin.ModelAdmin):
+    """Keys are made here or with `manage.py create_ingest_key NAME`; the secret is shown once."""
+
+    list_display = ("name", "prefix", "is_active", "created_at", "last_used_at")
+    list_filter = ("is_active",)
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+    fields = ("name", "prefix", "is_active", "created_at", "last_used_at")
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        from django.contrib import messages
+
+        from events.services import ingest_key_create
+
+        key, secret = ingest_key_create(name=obj.name)
+        obj.pk = key.pk
+        obj.__dict__.update(key.__dict__)
+        messages.warning(request, f"Ingest key {key.name!r}: {secret} — copy it now, it is not shown again.")
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        queryset.update(is_active=False)
+
+
+# --- Simulator (issue 4) ----------------------------------------------------------------------
+from accounts.roles import MANAGE_SIMULATOR  # noqa: E402
+from events.models import SimulatorState  # noqa: E402
+
+
+@admin.register(SimulatorState)
+class SimulatorStateAdmin(admin.ModelAdmin):
+    """Pause or resume the live simulator, change its rate, reset the demo data. The beat schedule
+    itself is the "Simulator: live events" periodic task (Periodic tasks, django-celery-beat)."""
+
+    list_display = ("__str__", "enabled", "rate_now", "customers", "events_sent", "pending", "last_tick_at",
+                    "last_error")
+    fields = ("enabled", "rate", "customers", "seed", "rate_now", "events_sent", "pending", "last_tick_at",
+              "last_error")
+    readonly_fields = ("rate_now", "events_sent", "pending", "last_tick_at", "last_error")
+    actions = ["pause", "resume", "reset_demo_data"]
+
+    @staticmethod
+    def _allowed(request) -> bool:
+        user = request.user
+        return bool(getattr(user, "is_authenticated", False) and hasattr(user, "can") and user.can(MANAGE_SIMULATOR))
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return self._allowed(request) and not SimulatorState.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        from events.simulation import simulator_state_get
+
+        if self._allowed(request):
+            simulator_state_get()  # the one row always exists to be edited
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="rate now (events/s)")
+    def rate_now(self, obj):
+        from django.conf import settings
+
+        return obj.rate if obj.rate is not None else f"{settings.SIMULATOR_RATE} (default)"
+
+    @admin.display(description="events in progress")
+    def pending(self, obj):
+        return len(obj.state.get("pending", []))
+
+    @admin.action(description="Pause the live simulator")
+    def pause(self, request, queryset):
+        from events.simulation import simulator_configure
+
+        simulator_configure(enabled=False)
+        self.message_user(request, "Simulator paused.")
+
+    @admin.action(description="Resume the live simulator")
+    def resume(self, request, queryset):
+        from events.simulation import simulator_configure
+
+        simulator_configure(enabled=True)
+        self.message_user(request, "Simulator resumed.")
+
+    @admin.action(description="Reset demo data: delete every event and derived metric (keeps customers, "
+                              "products, users)")
+    def reset_demo_data(self, request, queryset):
+        from events.simulation import simulator_reset_demo
+
+        deleted = simulator_reset_demo()
+        self.message_user(request, f"Demo data reset: {deleted} events deleted.")

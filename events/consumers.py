@@ -1,0 +1,223 @@
+"""WebSocket ingest: ``/ws/events/`` (DESIGN §3).
+
+A message is one event or ``{"events": [...]}``; each gets exactly one reply, in order, sent after
+its events are committed. Messages are parsed as they arrive and queued; one writer task per
+connection takes everything queued (up to INGEST_MAX_BATCH_EVENTS events) and stores it in one
+transaction, so one-event messages arriving close together share a commit (group commit): a
+group closes when no message came for GATHER_GAP, when it reaches the batch cap, or
+INGEST_GROUP_COMMIT_MS after its first message. While groups commit (up to PARALLEL_GROUPS at
+once) the next group gathers; a reply task sends the replies in message order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import connection
+
+from events import wire
+from events.services import events_ingest_parsed, ingest_key_authenticate
+
+logger = logging.getLogger(__name__)
+
+
+def key_from_scope(scope: dict[str, Any]) -> str | None:
+    """The ingest key from ``Authorization: Bearer …`` or the ``key`` query parameter."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, secret = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and secret.strip():
+                return secret.strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    keys = query.get("key")
+    return keys[0] if keys else None
+
+
+def error_reply(reason: str) -> dict[str, Any]:
+    return {"type": "error", "error": reason}
+
+
+def parse_message(data: str | bytes) -> list[Any] | dict[str, Any]:
+    """A message's events, or an error reply."""
+    limit = settings.INGEST_MAX_MESSAGE_BYTES
+    size = len(data)
+    if size > limit or (isinstance(data, str) and size * 4 > limit and len(data.encode()) > limit):
+        return error_reply(f"message larger than {limit} bytes")
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_reply(f"malformed JSON: {exc}")
+    if type(body) is not dict:
+        return error_reply("message must be a JSON object: one event or {\"events\": [...]}")
+    if "events" not in body:
+        return [body]
+    events = body["events"]
+    if type(events) is not list:
+        return error_reply("\"events\" must be a list")
+    if len(events) > settings.INGEST_MAX_BATCH_EVENTS:
+        return error_reply(f"batch of {len(events)} events; at most {settings.INGEST_MAX_BATCH_EVENTS} a message")
+    return events
+
+
+_STOP = object()
+ACK_ONE = json.dumps({"type": "ack", "accepted": 1, "duplicates": [], "rejected": []})
+# A group keeps gathering while messages arrive less than this apart (bounded by the group-commit
+# window): a lone message waits at most this long, a stream is committed in groups.
+GATHER_GAP = 0.002
+# Groups of one connection committing at once, each on its own database connection (PostgreSQL;
+# SQLite has one writer). Replies still go out in message order. The unique event_id index, rows
+# taken in sorted order and the retry on deadlock keep concurrent groups correct.
+PARALLEL_GROUPS = 2
+
+
+
+def _ingest(**kwargs: Any) -> Any:
+    return events_ingest_parsed(**kwargs)
+
+
+_ingest_in_thread = database_sync_to_async(_ingest)
+_ingest_in_pool = database_sync_to_async(_ingest, thread_sensitive=False)
+
+
+def _size(item: Any) -> int:
+    if type(item) is wire.ParsedBatch:
+        return len(item.events) + len(item.rejected)
+    return 0
+
+
+class IngestConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        key = await database_sync_to_async(ingest_key_authenticate)(secret=key_from_scope(self.scope))
+        if key is None:
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.key_name = key.name
+        self.pending: asyncio.Queue[Any] = asyncio.Queue()
+        self.committing: asyncio.Queue[Any] = asyncio.Queue()  # (group, future) in message order
+        parallel = PARALLEL_GROUPS if connection.vendor == "postgresql" else 1
+        self.slots = asyncio.Semaphore(parallel)
+        self.ingest = _ingest_in_pool if parallel > 1 else _ingest_in_thread
+        self.client_gone = False
+        self.writer = asyncio.ensure_future(self._write_loop())
+        self.replier = asyncio.ensure_future(self._reply_loop())
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        data = text_data if text_data is not None else bytes_data
+        parsed = parse_message(data if data is not None else "")
+        if type(parsed) is list:
+            # Validate now, while earlier groups commit on database threads.
+            self.pending.put_nowait(wire.parse_batch(parsed, wire.latest_allowed()))
+        else:
+            self.pending.put_nowait(parsed)
+
+    async def disconnect(self, code: int) -> None:
+        writer = getattr(self, "writer", None)
+        if writer is None:
+            return
+        self.client_gone = True
+        self.pending.put_nowait(_STOP)
+        try:
+            # Store what was received; the client gets no reply and may resend (idempotent).
+            await asyncio.wait_for(asyncio.shield(asyncio.gather(writer, self.replier)), timeout=30)
+        except TimeoutError:
+            logger.warning("ingest writer for %s still busy after disconnect", self.key_name)
+
+    async def _write_loop(self) -> None:
+        """Gather messages into groups and start their commits (at most PARALLEL_GROUPS at once)."""
+        cap = settings.INGEST_MAX_BATCH_EVENTS
+        window = settings.INGEST_GROUP_COMMIT_MS / 1000
+        loop = asyncio.get_running_loop()
+        pending = self.pending
+        stopping = False
+        try:
+            while not stopping:
+                item = await pending.get()
+                if item is _STOP:
+                    return
+                # Wait for a free commit slot first: what arrives meanwhile joins this group.
+                await self.slots.acquire()
+                group = [item]
+                count = _size(item)
+                deadline = loop.time() + window
+                # Gather: everything already queued, then whatever keeps arriving close together
+                # (gaps under GATHER_GAP), for at most the group-commit window from the first one.
+                while count < cap:
+                    if pending.empty():
+                        remaining = deadline - loop.time()
+                        if remaining <= 0:
+                            break
+                        try:
+                            nxt = await asyncio.wait_for(pending.get(), min(remaining, GATHER_GAP))
+                        except TimeoutError:
+                            break
+                    else:
+                        nxt = pending.get_nowait()
+                    if nxt is _STOP:
+                        stopping = True
+                        break
+                    size = _size(nxt)
+                    if count + size > cap:
+                        self._start(group)
+                        await self.slots.acquire()
+                        group, count = [nxt], size
+                        deadline = loop.time() + window
+                        continue
+                    group.append(nxt)
+                    count += size
+                self._start(group)
+        finally:
+            self.committing.put_nowait(_STOP)
+
+    def _start(self, group: list[Any]) -> None:
+        """Start committing a group (its slot is taken); the reply task awaits it in order."""
+        batches = [item for item in group if type(item) is wire.ParsedBatch]
+        future = asyncio.ensure_future(self.ingest(batches=batches, source="websocket")) if batches else None
+        self.committing.put_nowait((group, future))
+
+    async def _reply_loop(self) -> None:
+        """One reply per message, in message order, each after its group committed."""
+        while True:
+            entry = await self.committing.get()
+            if entry is _STOP:
+                return
+            group, future = entry
+            results: list[Any] = []
+            failure = None
+            if future is not None:
+                try:
+                    results = await future
+                except Exception:  # noqa: BLE001 - answer every message; the client may resend
+                    logger.exception("ingest failed for %s", self.key_name)
+                    failure = error_reply("events not stored (server error); resend them")
+            self.slots.release()
+            if not self.client_gone:
+                await self._reply(group, results, failure)
+
+    async def _reply(self, group: list[Any], results: list[Any], failure: dict[str, Any] | None) -> None:
+        it = iter(results)
+        for item in group:
+            if type(item) is wire.ParsedBatch:
+                if failure is not None:
+                    text = json.dumps(failure)
+                else:
+                    result = next(it)
+                    if result.accepted == 1 and not result.duplicates and not result.rejected:
+                        text = ACK_ONE
+                    else:
+                        text = json.dumps(result.as_ack())
+            else:
+                text = json.dumps(item)
+            try:
+                await self.send(text_data=text)
+            except Exception:  # noqa: BLE001 - the client went away; what was stored stays stored
+                logger.info("ingest client %s gone before its reply", self.key_name)
+                self.client_gone = True
+                return

@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from events.models import IngestKey
+from events.services import ingest_key_create, ingest_key_rotate
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a named ingest key for WebSocket, HTTP and Segment clients and print its secret once "
+        "(only a hash is stored). A name already taken is refused unless --rotate, which gives that "
+        "key a new secret and reactivates it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="a name for the client, e.g. 'shop-frontend'")
+        parser.add_argument("--rotate", action="store_true",
+                            help="the key exists: replace its secret (the old one stops working)")
+        parser.add_argument("--quiet", action="store_true", help="print the secret only (for scripts)")
+
+    def handle(self, *args, name: str, rotate: bool, quiet: bool, **options):
+        existing = IngestKey.objects.filter(name=name).first()
+        if existing is not None and not rotate:
+            raise CommandError(f"An ingest key named {name!r} already exists. Use --rotate to give it a new "
+                               "secret, or choose another name.")
+        if existing is not None:
+            key, secret = ingest_key_rotate(key=existing)
+            verb = "Rotated"
+        else:
+            key, secret = ingest_key_create(name=name)
+            verb = "Created"
+        if quiet:
+            self.stdout.write(secret)
+            return
+        self.stdout.write(f"{verb} ingest key {key.name!r}. Copy the secret now, it is not shown again:")
+        self.stdout.write(secret)

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Action(models.TextChoices):
+    VIEW = "view", "View"
+    ADD_TO_CART = "add_to_cart", "Add to cart"
+    REMOVE_FROM_CART = "remove_from_cart", "Remove from cart"
+    CHECKOUT = "checkout", "Checkout"
+    PURCHASE = "purchase", "Purchase"
+    ABANDON = "abandon", "Abandon"
+
+
+class Event(models.Model):
+    """One thing a customer did. Events are immutable facts; ``event_id`` is the idempotency key."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="events")
+    product = models.ForeignKey("products.Product", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="events")
+    session_id = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    quantity = models.PositiveIntegerField(default=1)
+    price = models.DecimalField(max_digits=12, decimal_places=2, default=0,
+                                help_text="Unit price at event time.")
+    order_id = models.CharField(max_length=100, null=True, blank=True)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="event_quantity_gte_1"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="event_price_gte_0"),
+            models.CheckConstraint(condition=models.Q(action__in=Action.values), name="event_action_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["timestamp"], name="event_ts_idx"),
+            models.Index(fields=["customer", "timestamp"], name="event_customer_ts_idx"),
+            models.Index(fields=["action", "timestamp"], name="event_action_ts_idx"),
+            models.Index(fields=["product", "action"], name="event_product_action_idx"),
+            models.Index(fields=["received_at"], name="event_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.customer_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def line_total(self):
+        return self.price * self.quantity
+
+
+class IngestKey(models.Model):
+    """A named, revocable credential for machine clients (WebSocket, HTTP, Segment write key).
+
+    Only a SHA-256 of the secret is stored; the secret is shown once when the key is made.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a key.")
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        state = "" if self.is_active else " (revoked)"
+        return f"{self.name} [{self.prefix}…]{state}"
+
+
+class SimulatorState(models.Model):
+    """The live simulator's one row (issue 4): its controls, editable in admin, and the state it
+    keeps between beat ticks (sessions in progress, counters) so sessions unfold over real time."""
+
+    enabled = models.BooleanField(default=True, help_text="Untick to pause the live simulator.")
+    rate = models.FloatField(null=True, blank=True,
+                             help_text="Events a second on average; blank uses settings.SIMULATOR_RATE.")
+    customers = models.PositiveIntegerField(
+        default=2000, help_text="Shoppers simulated (store ids 1..N; missing ones are seeded). Live mode raises it to "
+                  "1000 × rate so each shopper's sessions can stay 30 minutes apart.")
+    seed = models.IntegerField(default=42)
+    state = models.JSONField(default=dict, blank=True, editable=False,
+                             help_text="Sessions in progress and counters (managed by the simulator).")
+    last_tick_at = models.DateTimeField(null=True, blank=True, editable=False)
+    events_sent = models.BigIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "simulator"
+        verbose_name_plural = "simulator"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rate__isnull=True) | models.Q(rate__gte=0),
+                                   name="simulator_rate_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Simulator ({'running' if self.enabled else 'paused'})"

@@ -1,0 +1,119 @@
+"""/ws/dashboard/: live KPI and feed updates for open dashboard pages.
+
+Session-authenticated (any role with VIEW_DASHBOARD; anonymous refused). The socket joins the
+``settings.DASHBOARD_GROUP`` group, where the ingest service announces each committed batch
+(``{"type": "dashboard.events", ...}``). Announcements are coalesced: a page gets at most one update
+every ``MIN_INTERVAL`` seconds (2 a second), the first one right away. Each update is read from the
+selectors, so it shows exactly what a reload would. When the channel layer is not shared between
+processes (the embedded in-memory default), the socket also re-reads the selectors once a second
+and pushes when something changed, so events written by other processes still show up live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from accounts.roles import VIEW_DASHBOARD, VIEW_PERSONAL_DATA
+from insights import charts, selectors
+from insights.filters import FilterError, MetricFilter
+
+logger = logging.getLogger(__name__)
+
+MIN_INTERVAL = 0.5  # seconds between two updates to one page
+POLL_INTERVAL = 1.0  # when the channel layer is not shared
+FEED_SIZE = 20
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class DashboardConsumer(AsyncJsonWebsocketConsumer):
+    groups: list[str] = []
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        allowed, personal = await database_sync_to_async(
+            lambda: (user.can(VIEW_DASHBOARD), user.can(VIEW_PERSONAL_DATA)))()
+        if not allowed:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            self.filter = MetricFilter.from_query(params)
+        except FilterError:
+            self.filter = MetricFilter.default()
+        self.mask = not personal
+        self.last_push = 0.0
+        self.last_fingerprint: Any = None
+        self.pending: asyncio.Task | None = None
+        self.poller: asyncio.Task | None = None
+        await self.channel_layer.group_add(settings.DASHBOARD_GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+        await self.send_json({"type": "hello", "shared_layer": settings.CHANNEL_LAYER_SHARED})
+        if not settings.CHANNEL_LAYER_SHARED:
+            self.poller = asyncio.create_task(self._poll())
+
+    async def disconnect(self, code: int) -> None:
+        for task in (getattr(self, "pending", None), getattr(self, "poller", None)):
+            if task is not None:
+                task.cancel()
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(settings.DASHBOARD_GROUP, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "refresh":
+            self._schedule()
+
+    # Group message from the ingest service, after its commit.
+    async def dashboard_events(self, message: dict[str, Any]) -> None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Coalesce: one push in flight at a time, never two within MIN_INTERVAL."""
+        if self.pending is None or self.pending.done():
+            self.pending = asyncio.create_task(self._push_soon())
+
+    async def _push_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self.last_push + MIN_INTERVAL - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.last_push = loop.time()
+        self.pending = None  # announcements from now on need another push
+        await self._push(force=True)
+
+    async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            if loop.time() - self.last_push < MIN_INTERVAL:
+                continue
+            try:
+                await self._push(force=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failed read must not end the live socket
+                logger.exception("dashboard poll failed")
+
+    async def _push(self, *, force: bool) -> None:
+        snapshot = await database_sync_to_async(self._snapshot)()
+        fingerprint = (snapshot["kpis"], [e.get("event_id") for e in snapshot["feed"]])
+        if not force and fingerprint == self.last_fingerprint:
+            return
+        self.last_fingerprint = fingerprint
+        self.last_push = asyncio.get_running_loop().time()
+        await self.send_json({"type": "update", **snapshot})
+
+    def _snapshot(self) -> dict[str, Any]:
+        kpis = selectors.kpis_stats(self.filter)
+        return {"kpis": charts.kpi_cards(kpis), "feed": selectors.events_latest(FEED_SIZE, mask=self.mask)}

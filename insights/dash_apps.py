@@ -1,0 +1,113 @@
+"""The Explorer: a django-plotly-dash app whose filters drive linked charts.
+
+Reads the same selectors as the pages and draws with the same chart builders; served locally
+(``PLOTLY_DASH={"serve_locally": True}``) and embedded directly in the page (no iframe).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+from dash.dependencies import Input, Output
+from django_plotly_dash import DjangoDash
+
+from accounts.roles import VIEW_DASHBOARD
+from insights import charts, selectors
+from insights.filters import FilterError, MetricFilter
+
+app = DjangoDash("Explorer", serve_locally=True)
+
+_GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def _dropdown(ident: str, placeholder: str, multi: bool = False) -> dcc.Dropdown:
+    return dcc.Dropdown(id=ident, placeholder=placeholder, multi=multi, clearable=True, className="dd")
+
+
+def _layout() -> html.Div:
+    default = MetricFilter.default()
+    return html.Div(className="explorer-app", children=[
+        html.Div(className="explorer-filters", children=[
+            html.Div([html.Label("Period", htmlFor="x-dates"),
+                      dcc.DatePickerRange(id="x-dates", start_date=default.start, end_date=default.end,
+                                          display_format="YYYY-MM-DD")]),
+            html.Div([html.Label("Actions", htmlFor="x-actions"), _dropdown("x-actions", "All actions", True)]),
+            html.Div([html.Label("Age group", htmlFor="x-age"), _dropdown("x-age", "All ages")]),
+            html.Div([html.Label("Category", htmlFor="x-category"), _dropdown("x-category", "All categories")]),
+        ]),
+        html.P(id="x-status", className="x-status", role="status"),
+        html.Div(className="explorer-grid", children=[
+            html.Div([html.H3("Events over time"), dcc.Graph(id="x-timeseries", config=_GRAPH_CONFIG)]),
+            html.Div([html.H3("Funnel"), dcc.Graph(id="x-funnel", config=_GRAPH_CONFIG)]),
+            html.Div([html.H3("By hour of day"), dcc.Graph(id="x-hour", config=_GRAPH_CONFIG)]),
+            html.Div([html.H3("Top products by revenue"), dcc.Graph(id="x-products", config=_GRAPH_CONFIG)]),
+        ]),
+        dcc.Store(id="x-init", data=0),
+    ])
+
+
+app.layout = _layout
+
+
+@app.callback(
+    Output("x-actions", "options"), Output("x-age", "options"), Output("x-category", "options"),
+    Input("x-init", "data"),
+)
+def explorer_options(_init: Any, **kwargs: Any) -> tuple[list[dict[str, str]], ...]:
+    _check(kwargs)
+    choices = selectors.filter_choices()
+    return (
+        [{"label": charts.STEP_LABELS.get(a, a.replace("_", " ").capitalize()), "value": a}
+         for a in choices.get("actions", [])],
+        [{"label": g, "value": g} for g in choices.get("age_groups", [])],
+        [{"label": c, "value": c} for c in choices.get("categories", [])],
+    )
+
+
+@app.callback(
+    Output("x-timeseries", "figure"), Output("x-funnel", "figure"), Output("x-hour", "figure"),
+    Output("x-products", "figure"), Output("x-status", "children"),
+    Input("x-dates", "start_date"), Input("x-dates", "end_date"), Input("x-actions", "value"),
+    Input("x-age", "value"), Input("x-category", "value"),
+)
+def explorer_update(start: str | None, end: str | None, actions: list[str] | None, age_group: str | None,
+                    category: str | None, **kwargs: Any) -> tuple[Any, ...]:
+    _check(kwargs)
+    f, message = explorer_filter(start, end, actions, age_group, category)
+    series = selectors.events_timeseries(f)
+    funnel = selectors.funnel_stats(f)
+    season = selectors.seasonality_stats(f)
+    products = selectors.products_stats(f)
+    return (
+        charts.events_over_time_figure(series),
+        charts.funnel_figure(funnel),
+        charts.seasonality_figure(season, "hour", "events"),
+        charts.product_bar_figure(products["top_revenue"], "revenue", label="Revenue", colour=charts.GREEN,
+                                  money=True, limit=8),
+        message,
+    )
+
+
+def explorer_filter(start: str | None, end: str | None, actions: list[str] | None, age_group: str | None,
+                    category: str | None) -> tuple[MetricFilter, str]:
+    """The Dash inputs as a MetricFilter, and a one-line description (or the problem) for the page."""
+    params = {"start": (start or "")[:10], "end": (end or "")[:10], "action": list(actions or []),
+              "age_group": age_group or "", "category": category or ""}
+    try:
+        f = MetricFilter.from_query(params)
+    except FilterError as exc:
+        return MetricFilter.default(), f"{exc} Showing the last 30 days instead."
+    assert f.start is not None and f.end is not None
+    parts = [f"{f.start:%d %b %Y} – {f.end:%d %b %Y}"]
+    parts += [", ".join(f.actions)] if f.actions else []
+    parts += [f"age {f.age_group}"] if f.age_group else []
+    parts += [f.category] if f.category else []
+    return f, "Showing " + " · ".join(parts)
+
+
+def _check(kwargs: dict[str, Any]) -> None:
+    user = kwargs.get("user")
+    if user is not None and not (user.is_authenticated and user.can(VIEW_DASHBOARD)):
+        raise PermissionError("dashboard access required")
+

@@ -1,0 +1,259 @@
+"""Sessions and carts from events (DESIGN §4). PURE: data in, data out; nothing here touches the ORM.
+
+- A **session** is the client's ``session_id`` when given; events without one are grouped per
+  customer into sessions split wherever two consecutive events are ``idle`` (30 min) or more apart.
+- A session is **closed** when its last event is at least ``idle`` before ``as_of`` (the reference
+  time: the processing time for live data). An open session may still continue.
+- A **cart** is opened by the first ``add_to_cart`` of a session (one cart per session). Its state:
+  ``converted`` when a purchase follows its opening in that session; else, once the session ended
+  (closed, or an ``abandon`` event after the cart opened), ``abandoned`` if items are left in it and
+  ``emptied`` if every item was removed; otherwise ``open`` (counted in neither rate).
+- **Funnel step** reached in order within the session: 1 view, 2 add_to_cart, 3 checkout, 4 purchase.
+- **Orders**: distinct ``order_id`` of the session's purchase lines; purchase lines without one form
+  one order for the session.
+
+``DerivedSession.to_json`` / ``from_json`` round-trip exactly, so a stored session's contribution to
+rollups can be recomputed and taken out again when a late event re-derives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from events.types import StoredEvent
+
+IDLE = timedelta(minutes=30)
+
+# Flags of a product within a session.
+VIEWED, ADDED, PURCHASED = 1, 2, 4
+
+CART_OPEN, CART_CONVERTED, CART_ABANDONED, CART_EMPTIED = "open", "converted", "abandoned", "emptied"
+CART_STATES = (CART_OPEN, CART_CONVERTED, CART_ABANDONED, CART_EMPTIED)
+
+FUNNEL_STEPS = ("view", "add_to_cart", "checkout", "purchase")
+
+
+EventLike = StoredEvent  # what derivation reads from an event (plain data, no ORM)
+
+
+@dataclass
+class ProductInSession:
+    flags: int = 0
+    units: int = 0  # purchased units
+    revenue: Decimal = Decimal("0")  # purchase lines
+    order_keys: list[str] = field(default_factory=list)
+    added_qty: int = 0
+    final_qty: int = 0  # still in the cart at the end
+    price: Decimal = Decimal("0")  # last add_to_cart (or purchase) unit price
+    views: int = 0  # view events
+
+    def to_json(self) -> list:
+        return [self.flags, self.units, str(self.revenue), self.order_keys, self.added_qty, self.final_qty,
+                str(self.price), self.views]
+
+    @classmethod
+    def from_json(cls, data: list) -> ProductInSession:
+        return cls(data[0], data[1], Decimal(data[2]), list(data[3]), data[4], data[5], Decimal(data[6]), data[7])
+
+
+@dataclass
+class DerivedCart:
+    opened_at: datetime
+    state: str
+    closed_at: datetime | None
+    items: int  # units left in the cart
+    value: Decimal  # Σ price × quantity of the items left in the cart
+    revenue_left: Decimal  # value when abandoned, else 0
+
+
+@dataclass
+class DerivedSession:
+    customer_pk: int
+    key: str  # "s:<session_id>" or "g:<start ISO>": unique per customer, deterministic from events
+    session_id: str
+    started_at: datetime
+    last_event_at: datetime
+    closed: bool
+    event_count: int
+    funnel_step: int  # 0..4
+    purchased: bool
+    revenue: Decimal
+    orders: list[tuple[str, datetime]]  # (order key, first line time)
+    abandon_at: datetime | None
+    products: dict[int, ProductInSession]
+    cart: DerivedCart | None
+    checkout: bool = False
+    last_purchase_at: datetime | None = None
+
+    @property
+    def order_count(self) -> int:
+        return len(self.orders)
+
+    @property
+    def dropoff_value(self) -> Decimal:
+        """Value left in an unconverted cart (counted as the funnel's drop-off at the last step reached)."""
+        if self.cart is None or self.cart.state == CART_CONVERTED:
+            return Decimal("0")
+        return self.cart.value
+
+    def to_json(self) -> dict:
+        cart = self.cart
+        return {
+            "c": self.customer_pk, "k": self.key, "sid": self.session_id,
+            "s": self.started_at.isoformat(), "l": self.last_event_at.isoformat(), "cl": self.closed,
+            "n": self.event_count, "f": self.funnel_step, "p": self.purchased, "r": str(self.revenue),
+            "o": [[k, t.isoformat()] for k, t in self.orders],
+            "a": self.abandon_at.isoformat() if self.abandon_at else None,
+            "co": self.checkout, "lp": self.last_purchase_at.isoformat() if self.last_purchase_at else None,
+            "pr": {str(pk): p.to_json() for pk, p in self.products.items()},
+            "cart": None if cart is None else [
+                cart.opened_at.isoformat(), cart.state, cart.closed_at.isoformat() if cart.closed_at else None,
+                cart.items, str(cart.value), str(cart.revenue_left)],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> DerivedSession:
+        c = d["cart"]
+        cart = None if c is None else DerivedCart(
+            datetime.fromisoformat(c[0]), c[1], datetime.fromisoformat(c[2]) if c[2] else None, c[3],
+            Decimal(c[4]), Decimal(c[5]))
+        return cls(
+            customer_pk=d["c"], key=d["k"], session_id=d["sid"], started_at=datetime.fromisoformat(d["s"]),
+            last_event_at=datetime.fromisoformat(d["l"]), closed=d["cl"], event_count=d["n"], funnel_step=d["f"],
+            purchased=d["p"], revenue=Decimal(d["r"]),
+            orders=[(k, datetime.fromisoformat(t)) for k, t in d["o"]],
+            abandon_at=datetime.fromisoformat(d["a"]) if d["a"] else None,
+            products={int(pk): ProductInSession.from_json(p) for pk, p in d["pr"].items()},
+            cart=cart, checkout=d.get("co", False),
+            last_purchase_at=datetime.fromisoformat(d["lp"]) if d.get("lp") else None,
+        )
+
+
+def _sort_key(e: EventLike) -> tuple:
+    return (e.timestamp, e.pk)
+
+
+def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> list[tuple[str, list[EventLike]]]:
+    """Split events (any customers) into (customer-scoped key, events in time order) groups."""
+    by_customer: dict[int, list[EventLike]] = {}
+    for e in events:
+        by_customer.setdefault(e.customer_pk, []).append(e)
+    groups: list[tuple[str, list[EventLike]]] = []
+    for cust in sorted(by_customer):
+        evs = sorted(by_customer[cust], key=_sort_key)
+        client: dict[str, list[EventLike]] = {}
+        current: list[EventLike] = []
+        for e in evs:
+            if e.session_id:
+                client.setdefault(e.session_id, []).append(e)
+                continue
+            if current and e.timestamp - current[-1].timestamp >= idle:
+                groups.append((f"g:{current[0].timestamp.isoformat()}", current))
+                current = []
+            current.append(e)
+        if current:
+            groups.append((f"g:{current[0].timestamp.isoformat()}", current))
+        for sid, sevs in client.items():
+            groups.append((f"s:{sid}", sevs))
+    return groups
+
+
+def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime,
+                   idle: timedelta = IDLE) -> DerivedSession:
+    """One session's facts from its events (time order)."""
+    first, last = events[0], events[-1]
+    closed = as_of - last.timestamp >= idle
+    step = 0
+    purchased = False
+    checkout = False
+    revenue = Decimal("0")
+    orders: dict[str, datetime] = {}
+    products: dict[int, ProductInSession] = {}
+    cart_opened: datetime | None = None
+    purchase_after_cart: datetime | None = None
+    abandon_at: datetime | None = None
+    last_purchase_at: datetime | None = None
+    for e in events:
+        a = e.action
+        if a == "purchase_cart":
+            a = "purchase"
+        if step == 0 and a == "view":
+            step = 1
+        elif step == 1 and a == "add_to_cart":
+            step = 2
+        elif step == 2 and a == "checkout":
+            step = 3
+        elif step == 3 and a == "purchase":
+            step = 4
+        p = None
+        if e.product_pk is not None:
+            p = products.get(e.product_pk)
+            if p is None:
+                p = products[e.product_pk] = ProductInSession()
+        if a == "view":
+            if p is not None:
+                p.flags |= VIEWED
+                p.views += 1
+        elif a == "add_to_cart":
+            if cart_opened is None:
+                cart_opened = e.timestamp
+            if p is not None:
+                p.flags |= ADDED
+                p.added_qty += e.quantity
+                p.final_qty += e.quantity
+                p.price = e.price
+        elif a == "remove_from_cart":
+            if p is not None:
+                p.final_qty = max(0, p.final_qty - e.quantity)
+        elif a == "checkout":
+            checkout = True
+        elif a == "purchase":
+            purchased = True
+            last_purchase_at = e.timestamp
+            line = e.price * e.quantity
+            revenue += line
+            okey = f"o:{e.order_id}" if e.order_id else f"s:{key}"
+            if okey not in orders:
+                orders[okey] = e.timestamp
+            if cart_opened is not None and purchase_after_cart is None:
+                purchase_after_cart = e.timestamp
+            if p is not None:
+                p.flags |= PURCHASED
+                p.units += e.quantity
+                p.revenue += line
+                if okey not in p.order_keys:
+                    p.order_keys.append(okey)
+                if not p.price:
+                    p.price = e.price
+        elif a == "abandon":
+            if cart_opened is not None and abandon_at is None:
+                abandon_at = e.timestamp
+    cart: DerivedCart | None = None
+    if cart_opened is not None:
+        items = sum(p.final_qty for p in products.values())
+        value = sum((p.price * p.final_qty for p in products.values()), Decimal("0"))
+        if purchase_after_cart is not None:
+            state, closed_at = CART_CONVERTED, purchase_after_cart
+        elif closed or abandon_at is not None:
+            state = CART_ABANDONED if items > 0 else CART_EMPTIED
+            closed_at = abandon_at if abandon_at is not None else last.timestamp
+        else:
+            state, closed_at = CART_OPEN, None
+        cart = DerivedCart(opened_at=cart_opened, state=state, closed_at=closed_at, items=items, value=value,
+                           revenue_left=value if state == CART_ABANDONED else Decimal("0"))
+    return DerivedSession(
+        customer_pk=first.customer_pk, key=key, session_id=first.session_id, started_at=first.timestamp,
+        last_event_at=last.timestamp, closed=closed, event_count=len(events), funnel_step=step,
+        purchased=purchased, revenue=revenue, orders=sorted(orders.items(), key=lambda kv: (kv[1], kv[0])),
+        abandon_at=abandon_at, products=products, cart=cart, checkout=checkout, last_purchase_at=last_purchase_at,
+    )
+
+
+def derive_sessions(events: Iterable[EventLike], *, as_of: datetime, idle: timedelta = IDLE) -> list[DerivedSession]:
+    """All sessions (with their carts) of the given events, in (customer, start) order."""
+    out = [derive_session(key, evs, as_of=as_of, idle=idle) for key, evs in group_sessions(events, idle=idle)]
+    out.sort(key=lambda s: (s.customer_pk, s.started_at, s.key))
+    return out

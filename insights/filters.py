@@ -1,0 +1,149 @@
+"""The one filter object every insights selector takes (date range, actions, age group, category, segment)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from customers.models import AgeGroup
+from events.models import Action
+
+DEFAULT_DAYS = 30
+RFM_SEGMENTS = ("Champions", "Loyal", "Potential loyalists", "New", "At risk", "Can't lose", "Hibernating", "Lost")
+
+
+class FilterError(ValueError):
+    """A query parameter could not be read; the message is meant for the user."""
+
+
+def store_tz() -> ZoneInfo:
+    return ZoneInfo(settings.STORE_TIME_ZONE)
+
+
+def store_today() -> dt.date:
+    return timezone.now().astimezone(store_tz()).date()
+
+
+def _getlist(params: Mapping, name: str) -> list[str]:
+    if hasattr(params, "getlist"):
+        values = params.getlist(name)
+    else:
+        raw = params.get(name)
+        if raw is None:
+            values = []
+        elif isinstance(raw, list | tuple):
+            values = list(raw)
+        else:
+            values = [raw]
+    out: list[str] = []
+    for v in values:
+        out.extend(part.strip() for part in str(v).split(",") if part.strip())
+    return out
+
+
+def _get(params: Mapping, name: str) -> str | None:
+    """The last non-empty value of a single-valued parameter (not split on commas)."""
+    if hasattr(params, "getlist"):
+        values = params.getlist(name)
+    else:
+        raw = params.get(name)
+        values = list(raw) if isinstance(raw, list | tuple) else ([] if raw is None else [raw])
+    values = [str(v).strip() for v in values if str(v).strip()]
+    return values[-1] if values else None
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"{name} must be a date like 2024-01-31, not {value!r}.") from None
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    start: dt.date | None = None
+    end: dt.date | None = None  # inclusive
+    actions: tuple[str, ...] = ()
+    age_group: str | None = None
+    category: str | None = None
+    segment: str | None = None
+
+    @classmethod
+    def default(cls) -> MetricFilter:
+        """The last 30 days ending today in STORE_TIME_ZONE."""
+        today = store_today()
+        return cls(start=today - dt.timedelta(days=DEFAULT_DAYS - 1), end=today)
+
+    @classmethod
+    def from_query(cls, params: Mapping) -> MetricFilter:
+        start_raw, end_raw = _get(params, "start"), _get(params, "end")
+        start = _date(start_raw, "start") if start_raw else None
+        end = _date(end_raw, "end") if end_raw else None
+        if start is None and end is None:
+            d = cls.default()
+            start, end = d.start, d.end
+        elif start is None:
+            assert end is not None
+            start = end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        elif end is None:
+            end = max(start, store_today())
+        assert start is not None and end is not None
+        if start > end:
+            raise FilterError(f"start ({start}) is after end ({end}).")
+        actions = tuple(dict.fromkeys(_getlist(params, "action")))
+        bad = [a for a in actions if a not in Action.values]
+        if bad:
+            raise FilterError(f"Unknown action {bad[0]!r}; use one of {', '.join(Action.values)}.")
+        age_group = _get(params, "age_group")
+        if age_group is not None and age_group not in AgeGroup.values:
+            raise FilterError(f"Unknown age group {age_group!r}; use one of {', '.join(AgeGroup.values)}.")
+        category = _get(params, "category")
+        segment = _get(params, "segment")
+        if segment is not None and segment not in RFM_SEGMENTS:
+            raise FilterError(f"Unknown segment {segment!r}; use one of {', '.join(RFM_SEGMENTS)}.")
+        return cls(start=start, end=end, actions=actions, age_group=age_group, category=category, segment=segment)
+
+    def to_query(self) -> str:
+        pairs: list[tuple[str, str]] = []
+        if self.start:
+            pairs.append(("start", self.start.isoformat()))
+        if self.end:
+            pairs.append(("end", self.end.isoformat()))
+        pairs.extend(("action", a) for a in self.actions)
+        for name in ("age_group", "category", "segment"):
+            value = getattr(self, name)
+            if value:
+                pairs.append((name, value))
+        return urlencode(pairs)
+
+    @property
+    def days(self) -> int | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> MetricFilter:
+        """The period of equal length just before this one (an open range has none: it is returned unchanged
+        with ``start=end=None`` being all time — callers check ``has_range``)."""
+        if self.start is None or self.end is None:
+            return self
+        length = (self.end - self.start).days + 1
+        end = self.start - dt.timedelta(days=1)
+        return replace(self, start=end - dt.timedelta(days=length - 1), end=end)
+
+    @property
+    def has_range(self) -> bool:
+        return self.start is not None and self.end is not None
+
+    def utc_bounds(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """[start 00:00, day after end 00:00) in the store's time zone, as aware datetimes."""
+        tz = store_tz()
+        lo = dt.datetime.combine(self.start, dt.time(), tzinfo=tz) if self.start else None
+        hi = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=tz) if self.end else None
+        return lo, hi

@@ -1,0 +1,263 @@
+"""Derived analytics: sessions, carts and rollups (DESIGN §4, §6). Events stay the source of truth;
+everything here can be rebuilt from them with ``manage.py rebuild_rollups``."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+def _money() -> models.DecimalField:
+    return models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+
+class CartState(models.TextChoices):
+    OPEN = "open", "Open"
+    CONVERTED = "converted", "Converted"
+    ABANDONED = "abandoned", "Abandoned"
+    EMPTIED = "emptied", "Emptied"
+
+
+class Session(models.Model):
+    """One derived session (DESIGN §4). ``summary`` holds the derivation's full output so that its
+    contribution to the rollups can be taken out exactly when a late event re-derives it."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="sessions")
+    key = models.CharField(max_length=140, help_text="'s:<client session id>' or 'g:<start time>'.")
+    session_id = models.CharField(max_length=100, blank=True)
+    age_group = models.CharField(max_length=8)
+    started_at = models.DateTimeField()
+    last_event_at = models.DateTimeField()
+    closed = models.BooleanField(default=False, help_text="Idle for 30 minutes: it cannot continue.")
+    event_count = models.PositiveIntegerField(default=0)
+    funnel_step = models.PositiveSmallIntegerField(default=0)
+    purchased = models.BooleanField(default=False)
+    revenue = _money()
+    order_count = models.PositiveIntegerField(default=0)
+    summary = models.JSONField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "key"], name="insights_session_customer_key"),
+            models.CheckConstraint(condition=models.Q(funnel_step__lte=4), name="insights_session_funnel_0_4"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "last_event_at"], name="insights_sess_cust_last_idx"),
+            models.Index(fields=["closed", "last_event_at"], name="insights_sess_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.key} of customer {self.customer_id}"
+
+
+class Cart(models.Model):
+    """The cart opened by a session's first add_to_cart."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="cart")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="carts")
+    age_group = models.CharField(max_length=8)
+    state = models.CharField(max_length=10, choices=CartState.choices)
+    items = models.PositiveIntegerField(default=0)
+    value = _money()
+    revenue_left = _money()
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=CartState.values), name="insights_cart_state_valid"),
+            models.CheckConstraint(
+                condition=models.Q(state="open", closed_at__isnull=True) | ~models.Q(state="open"),
+                name="insights_cart_open_not_closed",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "closed_at"], name="insights_cart_state_closed_idx"),
+            models.Index(fields=["customer", "opened_at"], name="insights_cart_cust_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cart {self.pk} ({self.state})"
+
+
+class PendingWindow(models.Model):
+    """The customers' time windows one ingest batch touched, whose sessions must be re-derived
+    (one row a batch, written in the ingest transaction; processed every few seconds by
+    ``process_pending_analytics_task``)."""
+
+    windows = models.JSONField(help_text='{"<customer pk>": [<first epoch second>, <last epoch second + 1>]}')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{len(self.windows)} customers at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Rollups (see insights/contributions.py for what each holds) --------------------------------
+
+
+class EventHourly(models.Model):
+    hour = models.DateTimeField()
+    action = models.CharField(max_length=20)
+    age_group = models.CharField(max_length=8)
+    events = models.BigIntegerField(default=0)
+    quantity = models.BigIntegerField(default=0)
+    revenue = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "action", "age_group"], name="insights_evh_key")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.action} {self.age_group}: {self.events}"
+
+
+class EventDaily(models.Model):
+    day = models.DateField()
+    action = models.CharField(max_length=20)
+    age_group = models.CharField(max_length=8)
+    category = models.CharField(max_length=100)
+    events = models.BigIntegerField(default=0)
+    quantity = models.BigIntegerField(default=0)
+    revenue = _money()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "action", "age_group", "category"], name="insights_evd_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.action} {self.age_group} {self.category}: {self.events}"
+
+
+class SessionHourly(models.Model):
+    hour = models.DateTimeField()
+    age_group = models.CharField(max_length=8)
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "age_group"], name="insights_ssh_key")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.age_group}: {self.sessions}"
+
+
+class SessionCounters(models.Model):
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    revenue = _money()
+    funnel_view = models.BigIntegerField(default=0)
+    funnel_cart = models.BigIntegerField(default=0)
+    funnel_checkout = models.BigIntegerField(default=0)
+    funnel_purchase = models.BigIntegerField(default=0)
+    dropoff_cart = _money()
+    dropoff_checkout = _money()
+    carts_open = models.BigIntegerField(default=0)
+    carts_converted = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    carts_emptied = models.BigIntegerField(default=0)
+    revenue_left = _money()
+
+    class Meta:
+        abstract = True
+
+
+class SessionDaily(SessionCounters):
+    """category "" holds every session; a named category holds the sessions that touched it."""
+
+    day = models.DateField()
+    age_group = models.CharField(max_length=8)
+    category = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "age_group", "category"], name="insights_ssd_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.age_group} {self.category or '*'}: {self.sessions}"
+
+
+class ProductDaily(models.Model):
+    day = models.DateField()
+    product_id = models.BigIntegerField()
+    age_group = models.CharField(max_length=8)
+    views = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)
+    revenue = _money()
+    view_sessions = models.BigIntegerField(default=0)
+    cart_sessions = models.BigIntegerField(default=0)
+    purchase_sessions = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    revenue_left = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "product_id", "age_group"], name="insights_prd_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} product {self.product_id} {self.age_group}"
+
+
+class CustomerDaily(models.Model):
+    day = models.DateField()
+    customer_id = models.BigIntegerField()
+    events = models.BigIntegerField(default=0)
+    revenue = _money()
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    funnel_view = models.BigIntegerField(default=0)
+    funnel_cart = models.BigIntegerField(default=0)
+    funnel_checkout = models.BigIntegerField(default=0)
+    funnel_purchase = models.BigIntegerField(default=0)
+    dropoff_cart = _money()
+    dropoff_checkout = _money()
+    carts_converted = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    carts_emptied = models.BigIntegerField(default=0)
+    revenue_left = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "customer_id"], name="insights_cud_key")]
+        indexes = [models.Index(fields=["customer_id", "day"], name="insights_cud_cust_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} customer {self.customer_id}"
+
+
+class CartValueDaily(models.Model):
+    day = models.DateField()
+    age_group = models.CharField(max_length=8)
+    category = models.CharField(max_length=100)
+    bucket = models.PositiveSmallIntegerField()
+    carts = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "age_group", "category", "bucket"], name="insights_cvd_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} bucket {self.bucket}: {self.carts}"
+
+
+class CustomerTotals(models.Model):
+    """All-time figures per customer (CLV, RFM)."""
+
+    customer_id = models.BigIntegerField(primary_key=True)
+    events = models.BigIntegerField(default=0)
+    revenue = _money()
+    sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+    last_purchase_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["revenue"], name="insights_cut_revenue_idx")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}: {self.revenue}"

@@ -1,0 +1,19 @@
+"""Dashboard pages, CSV exports and the Explorer's Dash endpoints."""
+
+from django.urls import include, path
+
+from insights import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("funnel/", views.funnel, name="funnel"),
+    path("seasonality/", views.seasonality, name="seasonality"),
+    path("customers/", views.customers, name="customers"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("products/", views.products, name="products"),
+    path("carts/", views.carts, name="carts"),
+    path("insights/", views.insights, name="insights"),
+    path("explorer/", views.explorer, name="explorer"),
+    path("export/<slug:table>.csv", views.export_csv, name="export_csv"),
+    path("django_plotly_dash/", include("django_plotly_dash.urls")),
+]

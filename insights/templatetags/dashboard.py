@@ -1,0 +1,86 @@
+"""Template helpers for the dashboard pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+from insights.charts import format_value
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def chart(context: Any, name: str, label: str = "") -> str:
+    """A chart container plus its figure as inert JSON; static/js/dashboard.js draws it."""
+    figure = (context.get("charts") or {}).get(name)
+    if figure is None:
+        return ""
+    return format_html(
+        '<div class="chart" id="chart-{0}" data-figure="figure-{0}" role="img" aria-label="{1}"></div>'
+        '<script type="application/json" id="figure-{0}">{2}</script>',
+        name, label or name.replace("_", " "), _raw(figure),
+    )
+
+
+class _raw(str):
+    """Already made safe for a JSON script element by the view (no <, >, & left)."""
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+@register.filter
+def money(value: Any) -> str:
+    return format_value(value, "money")
+
+
+@register.filter
+def percent(value: Any) -> str:
+    return format_value(value, "percent")
+
+
+@register.filter
+def integer(value: Any) -> str:
+    return format_value(value, "int")
+
+
+@register.filter
+def isodate(value: Any) -> str:
+    """ISO-8601 timestamps from the selectors, shown as 'YYYY-MM-DD HH:MM'."""
+    if not value:
+        return "—"
+    text = str(value)
+    return text[:16].replace("T", " ") if len(text) >= 16 else text
+
+
+@register.simple_tag(takes_context=True)
+def export_link(context: Any, table: str) -> str:
+    """An 'Export CSV' link for users who may export (the view checks again)."""
+    if not context.get("can_export"):
+        return ""
+    query = context.get("query") or ""
+    return format_html('<a class="export" href="/export/{}.csv?{}" download>Export CSV</a>', table, query)
+
+
+@register.filter
+def label(value: Any) -> str:
+    """'add_to_cart' → 'Add to cart'."""
+    return str(value).replace("_", " ").capitalize() if value is not None else "—"
+
+
+@register.filter
+def cell(value: Any) -> str:
+    """A selector value for a generic table cell: ISO timestamps shortened, booleans as Yes/No."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    text = str(value)
+    if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T":
+        return text[:16].replace("T", " ")
+    return text

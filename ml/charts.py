@@ -1,0 +1,60 @@
+"""Plotly figures for the model report. PURE: report data in, figure dicts out (JSON for Plotly.js)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import plotly.graph_objects as go
+
+_LAYOUT: dict[str, Any] = {"margin": {"l": 50, "r": 20, "t": 40, "b": 50}, "height": 320,
+                           "template": "plotly_white"}
+
+
+def _dict(fig: go.Figure) -> dict[str, Any]:
+    return json.loads(fig.to_json())
+
+
+def calibration_figure(calibration: list[dict]) -> dict[str, Any]:
+    """Predicted probability vs observed conversion per bin, with the diagonal of perfect calibration."""
+    rows = [r for r in calibration if r["carts"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}))
+    fig.add_trace(go.Scatter(
+        x=[r["mean_predicted"] for r in rows], y=[r["observed_rate"] for r in rows], mode="lines+markers",
+        name="random forest", text=[f"{r['carts']} carts" for r in rows],
+        marker={"size": [max(6, min(22, r["carts"] ** 0.5)) for r in rows]}))
+    fig.update_layout(title="Calibration on the holdout", xaxis_title="predicted probability",
+                      yaxis_title="observed conversion", xaxis_range=[0, 1], yaxis_range=[0, 1], **_LAYOUT)
+    return _dict(fig)
+
+
+def importances_figure(importances: list[dict], top: int = 15) -> dict[str, Any]:
+    rows = list(reversed(importances[:top]))
+    fig = go.Figure(go.Bar(x=[r["importance"] for r in rows], y=[r["feature"] for r in rows], orientation="h",
+                           error_x={"type": "data", "array": [r["std"] for r in rows]}))
+    fig.update_layout(title="Permutation importance (holdout ROC AUC drop)", xaxis_title="ROC AUC drop",
+                      **{**_LAYOUT, "height": max(320, 24 * len(rows) + 80)})
+    return _dict(fig)
+
+
+def versions_figure(history: list[dict]) -> dict[str, Any]:
+    """Holdout ROC AUC of every version over time, beside its logistic-regression baseline."""
+    fig = go.Figure()
+    x = [h["trained_at"] for h in history]
+    fig.add_trace(go.Scatter(x=x, y=[h["roc_auc"] for h in history], mode="lines+markers", name="random forest",
+                             text=[f"v{h['pk']}{' (active)' if h['is_active'] else ''}" for h in history]))
+    fig.add_trace(go.Scatter(x=x, y=[h["baseline_roc_auc"] for h in history], mode="lines+markers",
+                             name="logistic regression", line={"dash": "dash"}))
+    fig.update_layout(title="Holdout ROC AUC by version", yaxis_title="ROC AUC", yaxis_range=[0.4, 1], **_LAYOUT)
+    return _dict(fig)
+
+
+def baseline_figure(metrics: dict) -> dict[str, Any]:
+    names = ["random forest", "logistic regression", "base rate"]
+    parts = [metrics["model"], metrics["baselines"]["logistic_regression"], metrics["baselines"]["base_rate"]]
+    fig = go.Figure()
+    for key, label in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("brier", "Brier (lower is better)")):
+        fig.add_trace(go.Bar(name=label, x=names, y=[p.get(key) for p in parts]))
+    fig.update_layout(title="Model vs baselines (holdout)", barmode="group", yaxis_range=[0, 1], **_LAYOUT)
+    return _dict(fig)

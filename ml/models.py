@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class ModelVersion(models.Model):
+    """One trained purchase-likelihood model: its data window, holdout metrics and artifact file.
+
+    At most one version is active (a database constraint); scoring uses it. A new version is
+    activated only when its holdout ROC AUC is not worse than the active one's by more than the
+    tolerance; otherwise it is kept, inactive, with the reason in ``decision``.
+    """
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "manage.py train_model"
+        SCHEDULE = "schedule", "Scheduled retraining"
+        WEB = "web", "Retrain button"
+        TEST = "test", "Test"
+
+    trained_at = models.DateTimeField(default=timezone.now, db_index=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.COMMAND)
+    since = models.DateField(null=True, blank=True, help_text="Only carts opened on or after this date.")
+    data_start = models.DateTimeField(null=True, blank=True, help_text="First cart decision time used.")
+    data_end = models.DateTimeField(null=True, blank=True, help_text="Last cart decision time used.")
+    split_at = models.DateTimeField(null=True, blank=True, help_text="Holdout carts decided at or after this.")
+    events_count = models.PositiveIntegerField(default=0)
+    carts_count = models.PositiveIntegerField(default=0)
+    train_rows = models.PositiveIntegerField(default=0)
+    test_rows = models.PositiveIntegerField(default=0)
+    roc_auc = models.FloatField(null=True, blank=True, help_text="Holdout ROC AUC.")
+    baseline_roc_auc = models.FloatField(null=True, blank=True, help_text="Logistic regression, same holdout.")
+    threshold = models.FloatField(default=0.5)
+    metrics = models.JSONField(default=dict)
+    features = models.JSONField(default=list)
+    params = models.JSONField(default=dict)
+    artifact = models.CharField(max_length=255, help_text="joblib file name under MODEL_DIR.")
+    sha256 = models.CharField(max_length=64)
+    duration_seconds = models.FloatField(default=0)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    decision = models.TextField(blank=True, help_text="Why this version is (not) active.")
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True),
+                                    name="ml_one_active_model_version"),
+            models.CheckConstraint(condition=models.Q(roc_auc__isnull=True) | models.Q(roc_auc__gte=0, roc_auc__lte=1),
+                                   name="ml_model_version_roc_auc_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        auc = "n/a" if self.roc_auc is None else f"{self.roc_auc:.3f}"
+        state = " (active)" if self.is_active else ""
+        return f"v{self.pk} {self.trained_at:%Y-%m-%d %H:%M} AUC {auc}{state}"
+
+
+class CartScore(models.Model):
+    """The active model's purchase probability for a cart that is still open (refreshed every minute)."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="cart_scores")
+    session_key = models.CharField(max_length=200, help_text="The metrics engine's session key.")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="cart_scores")
+    probability = models.FloatField()
+    items = models.PositiveIntegerField(default=0)
+    value = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    opened_at = models.DateTimeField()
+    decided_at = models.DateTimeField(help_text="The cart's last event used for the score.")
+    scored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-value", "probability"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "session_key"], name="ml_cart_score_unique_cart"),
+            models.CheckConstraint(condition=models.Q(probability__gte=0, probability__lte=1),
+                                   name="ml_cart_score_probability_0_1"),
+        ]
+        indexes = [models.Index(fields=["probability"], name="ml_cart_score_prob_idx")]
+
+    def __str__(self) -> str:
+        return f"cart {self.session_key} of {self.customer_id}: {self.probability:.0%}"

@@ -1,0 +1,227 @@
+"""Reads for the purchase-likelihood model: training data, open carts, versions, scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+from customers.models import Customer
+from events.models import Event
+from ml.features import EVENT_COLUMNS, empty_events
+from ml.models import CartScore, ModelVersion
+from products.models import Product
+
+CHUNK_ROWS = 100_000
+
+
+def _event_sql(where: str) -> str:
+    e, p = Event._meta.db_table, Product._meta.db_table
+    if connection.vendor == "postgresql":
+        ts = "(EXTRACT(EPOCH FROM e.timestamp) * 1000000)::bigint"
+        price = "e.price::float8"
+    else:
+        ts = "e.timestamp"
+        price = "CAST(e.price AS REAL)"
+    return (f"SELECT e.id, e.customer_id, COALESCE(e.product_id, -1), e.session_id, e.action, e.quantity, {price}, "
+            f"e.order_id, {ts}, COALESCE(p.category, '') FROM {e} e LEFT JOIN {p} p ON p.id = e.product_id {where}")
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    cols = list(zip(*rows, strict=True))
+    ts_raw = cols[8]
+    if connection.vendor == "postgresql":
+        ts = pd.to_datetime(np.asarray(ts_raw, dtype=np.int64), unit="us", utc=True)
+    else:
+        ts = pd.to_datetime(pd.Series(ts_raw, dtype=object), utc=True, format="ISO8601")
+    return pd.DataFrame({
+        "pk": np.asarray(cols[0], dtype=np.int64),
+        "customer": np.asarray(cols[1], dtype=np.int64),
+        "product": np.asarray(cols[2], dtype=np.int64),
+        "session_id": pd.Series(cols[3], dtype=object).fillna(""),
+        "action": pd.Series(cols[4], dtype=object),
+        "quantity": np.asarray(cols[5], dtype=np.int64),
+        "price": np.asarray(cols[6], dtype=np.float64),
+        "order_id": pd.Series(cols[7], dtype=object),
+        "ts": np.asarray(ts),
+        "category": pd.Series(cols[9], dtype=object),
+    })
+
+
+def events_frame(*, customer_pks: Iterable[int] | None = None,
+                 progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Events (optionally of some customers) as the frame ml.features reads, fetched in chunks through a
+    server-side cursor on PostgreSQL so memory stays at the frame's own size."""
+    params: list[Any] = []
+    where = ""
+    if customer_pks is not None:
+        pks = sorted(set(customer_pks))
+        if not pks:
+            return empty_events()
+        where = f"WHERE e.customer_id IN ({', '.join(['%s'] * len(pks))})"
+        params = pks
+    if customer_pks is None and connection.vendor == "postgresql":
+        return _events_frame_copy(progress)
+    parts: list[pd.DataFrame] = []
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_event_sql(where), params)
+        while True:
+            rows = cursor.fetchmany(CHUNK_ROWS)
+            if not rows:
+                break
+            parts.append(_frame(rows))
+            if progress:
+                progress(len(rows))
+    if not parts:
+        return empty_events()
+    frame = pd.concat(parts, ignore_index=True)
+    frame["ts"] = frame["ts"].astype("datetime64[us, UTC]")
+    return frame
+
+
+def _events_frame_copy(progress: Callable[[int], None] | None) -> pd.DataFrame:
+    """PostgreSQL: every event through ``COPY ... TO STDOUT`` (CSV) into pandas — several times faster than
+    fetching rows as Python tuples, and no bigger in memory."""
+    import io
+
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY ({_event_sql('')}) TO STDOUT WITH (FORMAT csv)", buffer)  # type: ignore[attr-defined]
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer, header=None, names=list(EVENT_COLUMNS),
+        dtype={"pk": "int64", "customer": "int64", "product": "int64", "session_id": object, "action": object,
+               "quantity": "int64", "price": "float64", "order_id": object, "ts": "int64", "category": object},
+        keep_default_na=False, na_values={"order_id": [""]})
+    del buffer
+    frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True).astype("datetime64[us, UTC]")
+    frame["order_id"] = frame["order_id"].astype(object).where(frame["order_id"].notna(), None)
+    if progress:
+        progress(len(frame))
+    return frame
+
+
+def events_count() -> int:
+    return Event.objects.count()
+
+
+def customers_frame(*, customer_pks: Iterable[int] | None = None) -> pd.DataFrame:
+    qs = Customer.objects.all()
+    if customer_pks is not None:
+        qs = qs.filter(pk__in=list(customer_pks))
+    rows = list(qs.values_list("pk", "age_group", "signed_up_at"))
+    frame = pd.DataFrame(rows, columns=["pk", "age_group", "signed_up_at"]).set_index("pk")
+    frame["signed_up_at"] = pd.to_datetime(frame["signed_up_at"], utc=True)
+    return frame
+
+
+def active_customer_pks(*, as_of: datetime, idle: timedelta) -> list[int]:
+    """Customers with an event inside the idle window: only they can have an open cart."""
+    return list(Event.objects.filter(timestamp__gt=as_of - idle, timestamp__lte=as_of)
+                .values_list("customer_id", flat=True).distinct())
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+def model_version_active() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def model_version_list(*, limit: int = 50) -> list[ModelVersion]:
+    return list(ModelVersion.objects.all()[:limit])
+
+
+def model_report(*, version_pk: int | None = None) -> dict[str, Any]:
+    """What the model report page shows: every version over time, and one version's full report."""
+    versions = list(ModelVersion.objects.order_by("trained_at", "id"))
+    chosen: ModelVersion | None
+    if version_pk is not None:
+        chosen = next((v for v in versions if v.pk == version_pk), None)
+        if chosen is None:
+            raise ModelVersion.DoesNotExist(version_pk)
+    else:
+        chosen = next((v for v in versions if v.is_active), versions[-1] if versions else None)
+    history = [{
+        "pk": v.pk, "trained_at": v.trained_at.isoformat(), "trigger": v.trigger, "is_active": v.is_active,
+        "roc_auc": v.roc_auc, "baseline_roc_auc": v.baseline_roc_auc,
+        "pr_auc": (v.metrics.get("model") or {}).get("pr_auc"),
+        "brier": (v.metrics.get("model") or {}).get("brier"),
+        "carts": v.carts_count, "events": v.events_count, "decision": v.decision,
+        "data_start": v.data_start.isoformat() if v.data_start else None,
+        "data_end": v.data_end.isoformat() if v.data_end else None,
+    } for v in versions]
+    return {"versions": list(reversed(history)), "history": history, "version": chosen}
+
+
+# --- scores -----------------------------------------------------------------------------------
+
+def _mask_name(name: str) -> str:
+    return " ".join(part[:1] + "***" for part in name.split()) if name else ""
+
+
+def _mask_email(email: str) -> str:
+    if "@" not in email:
+        return "***" if email else ""
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def _rows(qs, *, mask: bool) -> list[dict[str, Any]]:
+    out = []
+    for s in qs.select_related("customer"):
+        c = s.customer
+        out.append({
+            "customer_pk": c.pk, "customer_id": c.external_id,
+            "customer_name": _mask_name(c.name) if mask else c.name,
+            "customer_email": _mask_email(c.email) if mask else c.email,
+            "session_key": s.session_key, "probability": round(s.probability, 4),
+            "items": s.items, "value": round(float(s.value), 2),
+            "opened_at": s.opened_at.isoformat(), "decided_at": s.decided_at.isoformat(),
+            "scored_at": s.scored_at.isoformat(), "model_version": s.model_version_id,
+        })
+    return out
+
+
+def cart_scores_at_risk(*, limit: int = 10, max_probability: float | None = None, mask: bool) -> list[dict[str, Any]]:
+    """Open carts worth recovering: high value, low purchase probability (value × (1 − p), highest first).
+
+    ``max_probability`` defaults to the active version's threshold."""
+    if max_probability is None:
+        active = model_version_active()
+        max_probability = active.threshold if active else 0.5
+    qs = CartScore.objects.filter(probability__lt=max_probability)
+    rows = _rows(qs, mask=mask)
+    rows.sort(key=lambda r: (-(r["value"] * (1 - r["probability"])), r["session_key"]))
+    return rows[:limit]
+
+
+def cart_scores_likely_buyers(*, limit: int = 10, mask: bool) -> list[dict[str, Any]]:
+    """Open carts most likely to convert."""
+    return _rows(CartScore.objects.order_by("-probability", "-value", "session_key")[:limit], mask=mask)
+
+
+def cart_scores_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
+    """The customer's open carts with their purchase probability (for the customer drill-down)."""
+    return _rows(CartScore.objects.filter(customer_id=customer_pk).order_by("-opened_at"), mask=False)
+
+
+def cart_scores_count() -> int:
+    return CartScore.objects.count()
+
+
+def cart_predictions_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
+    """``[{"cart_pk", "probability", "model_version"}]`` for the customer's open carts, keyed by the metrics
+    engine's Cart rows (what the customer drill-down template reads as ``cart_predictions``)."""
+    from insights.models import Cart
+
+    scores = {s.session_key: s for s in CartScore.objects.filter(customer_id=customer_pk)}
+    if not scores:
+        return []
+    carts = Cart.objects.filter(customer_id=customer_pk, session__key__in=list(scores)).values_list(
+        "pk", "session__key")
+    return [{"cart_pk": pk, "probability": round(scores[key].probability, 4),
+             "model_version": scores[key].model_version_id} for pk, key in carts]

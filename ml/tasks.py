@@ -1,0 +1,31 @@
+"""Celery tasks: thin wrappers over ml.services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from ml.models import ModelVersion
+from ml.services import cart_scores_refresh, model_train
+from ml.training import DEFAULT_MIN_CARTS, NotEnoughData
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="ml.tasks.retrain_model_task", ignore_result=True)
+def retrain_model_task(min_carts: int = DEFAULT_MIN_CARTS, trigger: str = ModelVersion.Trigger.SCHEDULE) -> int | None:
+    """Train a new version (nightly by default; the schedule is a PeriodicTask editable in admin)."""
+    try:
+        version = model_train(min_carts=min_carts, trigger=trigger, progress=logger.info)
+    except NotEnoughData as exc:
+        logger.warning("retraining skipped: %s", exc)
+        return None
+    logger.info("trained model version %s: %s", version.pk, version.decision)
+    return version.pk
+
+
+@shared_task(name="ml.tasks.score_open_carts_task", ignore_result=True)
+def score_open_carts_task() -> int:
+    """Score open carts with the active model (every minute by default)."""
+    return cart_scores_refresh()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from ml import views
+
+app_name = "ml"
+
+urlpatterns = [
+    path("model/", views.model_report, name="report"),
+    path("model/retrain/", views.model_retrain, name="retrain"),
+]

@@ -1,0 +1,48 @@
+"""Model report page and retrain button: parse input, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import roles
+from accounts.decorators import capability_required
+from ml import charts, selectors
+from ml.models import ModelVersion
+from ml.services import model_retrain_request
+
+
+@capability_required(roles.VIEW_MODEL_REPORTS)
+def model_report(request):
+    raw = request.GET.get("version")
+    try:
+        report = selectors.model_report(version_pk=int(raw) if raw else None)
+    except (ValueError, ModelVersion.DoesNotExist) as exc:
+        raise Http404("No such model version") from exc
+    version = report["version"]
+    figures = {}
+    if version is not None and version.metrics:
+        figures = {
+            "calibration": charts.calibration_figure(version.metrics["calibration"]),
+            "importances": charts.importances_figure(version.metrics["importances"]),
+            "baselines": charts.baseline_figure(version.metrics),
+        }
+    if report["history"]:
+        figures["versions"] = charts.versions_figure(report["history"])
+    mask = not request.user.can(roles.VIEW_PERSONAL_DATA)
+    return render(request, "ml/report.html", {
+        "page": "model", "report": report, "version": version, "figures": figures,
+        "can_retrain": request.user.can(roles.RETRAIN_MODEL),
+        "at_risk": selectors.cart_scores_at_risk(limit=10, mask=mask),
+        "likely": selectors.cart_scores_likely_buyers(limit=10, mask=mask),
+    })
+
+
+@require_POST
+@capability_required(roles.RETRAIN_MODEL)
+def model_retrain(request):
+    model_retrain_request()
+    messages.success(request, "Retraining started in the background; the new version appears here when it is done.")
+    return redirect("ml:report")

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One command: install what the tests need and run the whole suite. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh dev
+# Browser tests drive Debian's Chromium (never a downloaded browser). Install it when we can;
+# without it they skip (except under CI, where they fail).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian's chromium for the browser tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "chromium could not be installed; browser tests will skip outside CI" >&2
+fi
+export TESTING=1 DJANGO_SETTINGS_MODULE=analytics_site.settings
+# Test runs keep their own local state (SQLite files, broker folders) apart from the demo's.
+export LOCAL_DIR="${LOCAL_DIR:-$PWD/.local/test}"
+echo "Database: ${DATABASE_URL:-SQLite (embedded)}; channel layer: ${REDIS_URL:-in-memory}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,70 @@
+import pytest
+
+from accounts.roles import Role
+from tests.insights.store_fixture import DAY, build_store
+
+pytestmark = pytest.mark.django_db
+Q = f"?start={DAY}&end={DAY}"
+
+
+@pytest.fixture
+def store():
+    return build_store()
+
+
+def test_anonymous_gets_401(client):
+    response = client.get("/api/v1/metrics/kpis")
+    assert response.status_code == 401 and "error" in response.json()
+
+
+def test_user_without_role_gets_403(make_user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(make_user(None))
+    assert client.get("/api/v1/metrics/kpis").status_code == 403
+
+
+def test_kpis_shape_and_values(store, client_for):
+    data = client_for(Role.VIEWER).get("/api/v1/metrics/kpis" + Q).json()
+    for key in ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
+                "cart_abandonment_rate", "session_conversion_rate", "avg_clv"):
+        assert key in data and key in data["previous"]
+    assert (data["events"], data["orders"], data["aov"], data["cart_abandonment_rate"]) == (23, 3, 70.0, 0.4)
+
+
+@pytest.mark.parametrize("panel", ["kpis", "funnel", "seasonality", "customers", "products", "carts", "insights",
+                                   "timeseries", "choices"])
+def test_every_panel_answers(store, client_for, panel):
+    response = client_for(Role.VIEWER).get(f"/api/v1/metrics/{panel}{Q}&age_group=26-35")
+    assert response.status_code == 200, response.content
+    assert response.json() is not None
+
+
+def test_bad_filter_is_400_with_reason(client_for):
+    client = client_for(Role.VIEWER)
+    response = client.get("/api/v1/metrics/kpis?start=yesterday")
+    assert response.status_code == 400 and "start must be a date" in response.json()["error"]
+    response = client.get("/api/v1/metrics/funnel?breakdown=planet")
+    assert response.status_code == 400
+    assert client.get("/api/v1/metrics/nothing").status_code == 404
+
+
+def test_viewer_gets_masked_personal_data_analyst_does_not(store, client_for):
+    viewer_client = client_for(Role.VIEWER)
+    viewer = viewer_client.get("/api/v1/metrics/customers" + Q).json()["top_customers"][0]
+    assert viewer["name"] == "A*** A***" and viewer["email"] == "a***@example.com"
+    analyst = client_for(Role.ANALYST).get("/api/v1/metrics/customers" + Q).json()["top_customers"][0]
+    assert analyst["name"] == "Alice Archer" and analyst["email"] == "alice@example.com"
+    carts = viewer_client.get("/api/v1/metrics/carts" + Q).json()["recent_abandoned"][0]
+    assert carts["customer_name"] == "B*** B***"
+    pk = store["customers"]["A"].pk
+    masked = viewer_client.get(f"/api/v1/metrics/customers/{pk}").json()["profile"]
+    assert masked["email"] == "a***@example.com" and masked["age"] is None
+    clear = client_for(Role.ADMIN).get(f"/api/v1/metrics/customers/{pk}").json()["profile"]
+    assert clear["email"] == "alice@example.com" and clear["age"] == 30
+
+
+def test_latest_events(store, client_for):
+    rows = client_for(Role.VIEWER).get("/api/v1/metrics/latest?limit=3").json()
+    assert [r["event_id"] for r in rows] == ["fx-023", "fx-022", "fx-021"]

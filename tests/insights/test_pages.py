@@ -1,0 +1,177 @@
+"""Dashboard pages and CSV exports: the role matrix, filters in the URL, masking, empty states."""
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+
+from accounts.roles import Role
+from tests.insights.pages_data import store_history
+
+PAGES = ["/", "/funnel/", "/funnel/?breakdown=age_group", "/seasonality/?metric=revenue", "/customers/",
+         "/products/", "/carts/", "/insights/", "/explorer/"]
+ROLES = [Role.VIEWER, Role.ANALYST, Role.ADMIN]
+
+
+@pytest.fixture
+def history(db):
+    return store_history()
+
+
+def _text(response) -> str:
+    return response.content.decode()
+
+
+# --- role matrix: pages -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [*PAGES, "/customers/{buyer}/"])
+def test_anonymous_is_sent_to_login(client_for, history, path):
+    response = client_for(None).get(path.format(**history))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/customers/{buyer}/"])
+def test_signed_in_user_without_role_is_refused(make_user, history, path):
+    client = Client()
+    client.force_login(make_user(None))
+    assert client.get(path.format(**history)).status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("path", [*PAGES, "/customers/{buyer}/"])
+def test_every_role_sees_every_page(client_for, history, role, path):
+    response = client_for(role).get(path.format(**history))
+    assert response.status_code == 200
+    text = _text(response)
+    assert f'<span class="role role-{role.value}">' in text
+    assert "Log out" in text
+    if path != "/explorer/":
+        assert 'class="chart"' in text or "insight" in text
+
+
+def test_viewer_sees_masked_personal_data_and_no_exports(client_for, history):
+    client = client_for(Role.VIEWER)
+    for path in ("/customers/", f"/customers/{history['buyer']}/", "/carts/"):
+        text = _text(client.get(path))
+        assert "Alice Smith" not in text and "alice@example.com" not in text
+        assert "Bob Jones" not in text and "bob@example.com" not in text
+        assert "Export CSV" not in text
+        assert "masked for your role" in text
+    assert "A*** S***" in _text(client.get("/customers/")) or "a***@example.com" in _text(client.get("/customers/"))
+    assert 'href="/admin/"' not in _text(client.get("/"))
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.ADMIN])
+def test_analyst_and_admin_see_personal_data_and_export_links(client_for, history, role):
+    client = client_for(role)
+    customers = _text(client.get("/customers/"))
+    assert "Alice Smith" in customers and "alice@example.com" in customers
+    assert 'href="/export/top_customers.csv?' in customers
+    assert "Bob Jones" in _text(client.get("/carts/"))
+    detail = _text(client.get(f"/customers/{history['buyer']}/"))
+    assert "Alice Smith" in detail and "Canvas backpack" in detail
+
+
+def test_admin_gets_admin_and_simulator_links_analyst_does_not(client_for, history):
+    admin = _text(client_for(Role.ADMIN).get("/"))
+    assert 'href="/admin/"' in admin and 'href="/admin/events/simulatorstate/"' in admin
+    analyst = _text(client_for(Role.ANALYST).get("/"))
+    assert 'href="/admin/"' not in analyst and "simulatorstate" not in analyst
+
+
+def test_unknown_customer_is_404(client_for, history):
+    assert client_for(Role.ANALYST).get("/customers/999999/").status_code == 404
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+def test_filters_are_kept_in_the_url_and_links(client_for, history):
+    text = _text(client_for(Role.VIEWER).get("/products/?start=2024-01-01&end=2024-01-31&category=bags&action=view"))
+    assert 'value="2024-01-01"' in text and 'value="2024-01-31"' in text
+    assert '<option value="bags" selected>' in text
+    assert 'name="action" value="view" checked' in text
+    # Navigation keeps the filter so a view can be shared and reloaded.
+    assert 'href="/funnel/?start=2024-01-01&amp;end=2024-01-31&amp;action=view&amp;category=bags"' in text
+
+
+def test_filters_change_what_the_page_shows(client_for, history):
+    client = client_for(Role.ANALYST)
+    everything = _text(client.get("/products/"))
+    assert "Canvas backpack" in everything and "Cotton shirt" in everything
+    bags = _text(client.get("/products/?category=bags"))
+    assert "Canvas backpack" in bags and "Cotton shirt" not in bags
+    old = _text(client.get("/products/?start=2020-01-01&end=2020-01-31"))
+    assert "Canvas backpack" not in old
+
+
+@pytest.mark.parametrize("query", ["start=yesterday", "start=2024-02-01&end=2024-01-01", "action=dance",
+                                   "age_group=toddler", "segment=Whales"])
+def test_bad_filters_give_a_friendly_message_not_an_error(client_for, history, query):
+    response = client_for(Role.VIEWER).get(f"/?{query}")
+    assert response.status_code == 200
+    assert 'class="notice warning" role="alert"' in _text(response)
+    assert "Showing the last 30 days instead." in _text(response)
+
+
+def test_seasonality_metric_picker_and_funnel_breakdown(client_for, history):
+    client = client_for(Role.VIEWER)
+    text = _text(client.get("/seasonality/?metric=conversion"))
+    assert '<option value="conversion" selected>' in text
+    assert '"tickformat":".0%"' in text.replace(" ", "")
+    assert client.get("/seasonality/?metric=nonsense").status_code == 200
+    funnel = _text(client.get("/funnel/?breakdown=category"))
+    assert 'id="chart-breakdown"' in funnel
+    assert 'id="chart-breakdown"' not in _text(client.get("/funnel/"))
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+def _csv(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+def test_export_role_matrix(client_for, history):
+    from insights.views import EXPORTS
+
+    assert client_for(None).get("/export/top_customers.csv").status_code == 302
+    viewer = client_for(Role.VIEWER)
+    for table in EXPORTS:
+        assert viewer.get(f"/export/{table}.csv").status_code == 403, table
+    for role in (Role.ANALYST, Role.ADMIN):
+        client = client_for(role)
+        for table in EXPORTS:
+            response = client.get(f"/export/{table}.csv")
+            assert response.status_code == 200, table
+            assert response["Content-Type"].startswith("text/csv")
+            assert response.streaming
+            assert len(_csv(response)) >= 1
+
+
+def test_export_applies_filters_and_shows_personal_data(client_for, history):
+    client = client_for(Role.ANALYST)
+    rows = _csv(client.get("/export/top_customers.csv"))
+    assert rows[0][:3] == ["pk", "customer_id", "name"]
+    assert any("Alice Smith" in r for r in rows[1:])
+    viewed = _csv(client.get("/export/products_most_viewed.csv"))
+    title = viewed[0].index("title")
+    assert {r[title] for r in viewed[1:]} == {"Canvas backpack", "Cotton shirt"}
+    bags = _csv(client.get("/export/products_most_viewed.csv?category=bags"))
+    assert {r[title] for r in bags[1:]} == {"Canvas backpack"}
+    assert client.get("/export/funnel.csv?start=nonsense").status_code == 400
+    assert client.get("/export/no_such_table.csv").status_code == 404
+
+
+# --- empty install ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", PAGES)
+def test_fresh_install_shows_helpful_empty_pages(client_for, db, path):
+    response = client_for(Role.ADMIN).get(path)
+    assert response.status_code == 200
+    text = _text(response)
+    if path == "/":
+        assert "No events yet" in text
+    elif path != "/explorer/":
+        assert "No " in text

@@ -1,0 +1,157 @@
+"""Incremental upkeep (ingest hook + pending windows + idle closing) equals a full rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from events.models import Event
+from insights import services
+from insights.models import Cart, PendingWindow, Session, SessionDaily
+from insights.services import ROLLUPS, analytics_process_pending, analytics_rebuild, sessions_close_idle
+from insights.tasks import close_idle_sessions_task, process_pending_analytics_task
+from tests.factories import CustomerFactory, ProductFactory
+from tests.insights.store_fixture import build_store, ingest
+
+pytestmark = pytest.mark.django_db
+
+BASE = dt.datetime(2024, 5, 6, 8, 0, tzinfo=dt.UTC)
+
+
+def snapshot() -> dict:
+    """Every derived table as comparable values (rollup rows that sum to nothing are left out)."""
+    out: dict = {}
+    for name, (model, key_cols) in ROLLUPS.items():
+        counters = [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in key_cols]
+        rows = {}
+        for row in model._default_manager.values_list(*key_cols, *counters):
+            key, values = row[:len(key_cols)], row[len(key_cols):]
+            values = tuple(Decimal(str(v)).quantize(Decimal("0.01")) if isinstance(v, Decimal | float) else v
+                           for v in values)
+            if any(v for v in values):
+                rows[key] = values
+        out[name] = rows
+    out["sessions"] = sorted((s.customer_id, s.key, s.age_group, s.closed, s.event_count, s.funnel_step,
+                              json.dumps(s.summary, sort_keys=True)) for s in Session.objects.all())
+    out["carts"] = sorted((c.session.key, c.customer_id, c.state, c.items, str(c.value), str(c.revenue_left),
+                           c.opened_at, c.closed_at) for c in Cart.objects.select_related("session"))
+    return out
+
+
+def test_fixture_incremental_equals_rebuild():
+    build_store()
+    incremental = snapshot()
+    assert incremental["sessions"] and incremental["ev_h"]
+    analytics_rebuild()
+    assert snapshot() == incremental
+
+
+def test_rebuild_command_is_idempotent(capsys):
+    build_store()
+    before = snapshot()
+    call_command("rebuild_rollups", "--no-progress")
+    call_command("rebuild_rollups", "--no-progress")
+    assert "Rebuilt from 23 events: 7 sessions" in capsys.readouterr().out
+    assert snapshot() == before
+
+
+def test_open_cart_closes_after_30_idle_minutes():
+    CustomerFactory(external_id="live", age=50)
+    ProductFactory(external_id="lp", category="books", price=Decimal("12.00"))
+    now = timezone.now().replace(microsecond=0)
+    ingest([{"event_id": "live-1", "customer_id": "live", "action": "add_to_cart", "product_id": "lp",
+             "product_price": "12.00", "timestamp": (now - dt.timedelta(minutes=10)).isoformat()}])
+    assert PendingWindow.objects.count() == 1
+    assert process_pending_analytics_task() == 1 and PendingWindow.objects.count() == 0
+    cart = Cart.objects.get()
+    assert cart.state == "open" and not cart.session.closed
+    assert SessionDaily.objects.get(category="").carts_open == 1
+    assert close_idle_sessions_task() == 0  # still within 30 minutes
+    later = now + dt.timedelta(minutes=21)
+    assert sessions_close_idle(as_of=later) == 1
+    cart = Cart.objects.get()
+    assert cart.state == "abandoned" and cart.session.closed and cart.revenue_left == Decimal("12.00")
+    row = SessionDaily.objects.get(category="")
+    assert (row.carts_open, row.carts_abandoned, float(row.revenue_left)) == (0, 1, 12.0)
+    incremental = snapshot()
+    analytics_rebuild(as_of=later)
+    assert snapshot() == incremental
+
+
+def test_ingest_hook_adds_event_counters_in_the_transaction():
+    CustomerFactory(external_id="x", age=70)
+    ProductFactory(external_id="xp", category="toys")
+    ingest([{"event_id": "h-1", "customer_id": "x", "action": "view", "product_id": "xp",
+             "timestamp": BASE.isoformat()}])
+    from insights.models import EventDaily, EventHourly
+
+    assert EventHourly.objects.get().events == 1 and EventDaily.objects.get().category == "toys"
+    assert EventHourly.objects.get().age_group == "66+"
+    assert Session.objects.count() == 0  # sessions follow when the pending window is processed
+
+
+# --- property: a random stream with late and duplicate events -----------------------------------
+
+ACTIONS = ["view", "view", "add_to_cart", "add_to_cart", "remove_from_cart", "checkout", "purchase", "abandon"]
+
+event_strategy = st.fixed_dictionaries({
+    "customer": st.sampled_from(["r1", "r2", "r3"]),
+    "minute": st.integers(min_value=0, max_value=240),
+    "action": st.sampled_from(ACTIONS),
+    "product": st.sampled_from(["rp1", "rp2", "rp3", None]),
+    "quantity": st.integers(min_value=1, max_value=3),
+    "session": st.sampled_from(["", "", "", "sa", "sb"]),
+    "order": st.sampled_from([None, None, "o1", "o2"]),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=st.lists(event_strategy, min_size=1, max_size=40),
+       cuts=st.lists(st.integers(min_value=1, max_value=40), max_size=6),
+       process_after=st.lists(st.booleans(), min_size=7, max_size=7),
+       duplicates=st.lists(st.integers(min_value=0, max_value=39), max_size=5))
+def test_random_stream_incremental_equals_rebuild(stream, cuts, process_after, duplicates):
+    for model in services.DERIVED_MODELS:
+        model._default_manager.all().delete()
+    Event.objects.all().delete()
+    if not ProductFactory._meta.model.objects.filter(external_id="rp1").exists():
+        for i, cat in ((1, "a"), (2, "a"), (3, "b")):
+            ProductFactory(external_id=f"rp{i}", category=cat, price=Decimal(f"{i * 7}.50"))
+        CustomerFactory(external_id="r1", age=20)
+        CustomerFactory(external_id="r2", age=None)
+        CustomerFactory(external_id="r3", age=60)
+    raw = []
+    for i, e in enumerate(stream):
+        event = {"event_id": f"r-{i}", "customer_id": e["customer"], "action": e["action"],
+                 "timestamp": (BASE + dt.timedelta(minutes=e["minute"])).isoformat(), "quantity": e["quantity"]}
+        if e["product"] or e["action"] in ("view", "add_to_cart", "remove_from_cart", "purchase"):
+            event["product_id"] = e["product"] or "rp1"
+        if e["session"]:
+            event["session_id"] = e["session"]
+        if e["order"] and e["action"] == "purchase":
+            event["order_id"] = e["order"]
+        raw.append(event)
+    # Batches in arrival order (timestamps are random, so later batches carry late events), plus resends.
+    bounds = sorted({0, len(raw), *(c for c in cuts if c < len(raw))})
+    batches = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    batches.append([raw[i] for i in duplicates if i < len(raw)])
+    for batch, process in zip(batches, process_after, strict=False):
+        if batch:
+            ingest(batch)
+        if process:
+            analytics_process_pending()
+    for batch in batches[len(process_after):]:
+        ingest(batch)
+    analytics_process_pending()
+    incremental = snapshot()
+    assert Event.objects.count() == len(raw)
+    assert sum(v[0] for v in incremental["ev_h"].values()) == len(raw)  # every event counted once
+    analytics_rebuild()
+    assert snapshot() == incremental
