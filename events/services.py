@@ -260,7 +260,8 @@ def _customers_lookup(ids: list[str]) -> dict[str, int]:
         return {}
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute(f"SELECT external_id, id FROM {Customer._meta.db_table} WHERE external_id = ANY(%s)", [ids])
+            cur.execute(f"SELECT c.external_id, c.id FROM {Customer._meta.db_table} c"
+                        f" JOIN unnest(%s::text[]) AS u(ext) ON c.external_id = u.ext", [ids])
             return dict(cur.fetchall())
     found: dict[str, int] = {}
     for chunk in _chunks(ids, 900):

@@ -147,7 +147,10 @@ def _ages(customer_pks: Iterable[int]) -> dict[int, str]:
     pks = list(set(customer_pks))
     if connection.vendor == "postgresql":  # one array parameter: much cheaper than thousands of IN params
         with connection.cursor() as cur:
-            cur.execute(f"SELECT id, age_group FROM {Customer._meta.db_table} WHERE id = ANY(%s)", [pks])
+            # JOIN unnest, not ``id = ANY(array)``: on a small table the planner picks a sequential
+            # scan that compares every row with every array element (~50 ms for 3,500 ids).
+            cur.execute(f"SELECT c.id, c.age_group FROM {Customer._meta.db_table} c"
+                        f" JOIN unnest(%s::bigint[]) AS u(id) ON c.id = u.id", [pks])
             return dict(cur.fetchall())
     out: dict[int, str] = {}
     for i in range(0, len(pks), 900):

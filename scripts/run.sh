@@ -4,15 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh runtime
-# shellcheck disable=SC1091
-source .venv/bin/activate
-mkdir -p .local
-if [ -z "${SECRET_KEY:-}" ]; then
-  [ -s .local/secret_key ] || python -c "import secrets; print(secrets.token_urlsafe(50))" > .local/secret_key
-  SECRET_KEY="$(cat .local/secret_key)"
-  export SECRET_KEY
-fi
-export DJANGO_SETTINGS_MODULE=analytics_site.settings
+source scripts/local-env.sh
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 

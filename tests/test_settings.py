@@ -64,3 +64,10 @@ def test_env_parses_and_rejects_values():
         e.bool("BAD")
     with pytest.raises(ImproperlyConfiguredEnv):
         e.str("MISSING")
+
+
+def test_models_and_migrations_agree(db):
+    """A model change without its migration would reach users only as a broken deploy."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero on drift

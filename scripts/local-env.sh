@@ -1,0 +1,10 @@
+# Sourced by run.sh and manage.sh: the virtualenv and a SECRET_KEY kept in .local/ when none is set.
+# shellcheck disable=SC1091
+source .venv/bin/activate
+mkdir -p .local
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -s .local/secret_key ] || python -c "import secrets; print(secrets.token_urlsafe(50))" > .local/secret_key
+  SECRET_KEY="$(cat .local/secret_key)"
+  export SECRET_KEY
+fi
+export DJANGO_SETTINGS_MODULE=analytics_site.settings
