@@ -158,28 +158,40 @@ KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart
             "cart_abandonment_rate", "session_conversion_rate", "avg_clv")
 
 
-def _kpis(f: MetricFilter) -> dict[str, Any]:
+def _kpis(f: MetricFilter, *, people: bool = True) -> dict[str, Any]:
+    """The KPI row of DESIGN §4. ``people=False`` leaves out the two distinct-customer counts
+    (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither;
+    the extra ``_carts_closed`` and ``_revenue_left`` keys are for insights_list and are dropped by
+    kpis_stats."""
     seg = _segment_customers(f)
     cd = _customer_daily(f, seg)
-    customers = cd.filter(events__gt=0).aggregate(n=Count("customer_id", distinct=True))["n"]
-    buyers = cd.filter(revenue__gt=0).aggregate(n=Count("customer_id", distinct=True))["n"]
+    customers = buyers = None
+    session_cols = ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned",
+                    "carts_emptied", "revenue_left")
     if seg is not None:
-        s = _sums(cd, ("events", "revenue", "sessions", "purchasing_sessions", "orders", "carts_converted",
-                       "carts_abandoned", "carts_emptied"))
+        # One pass grouped by the segment's customers gives the sums and both distinct counts.
+        cols = ("events", "revenue", *session_cols)
+        rows = list(cd.values("customer_id").annotate(**{f"t_{c}": Sum(c) for c in cols}))
+        s = {c: sum(r[f"t_{c}"] or 0 for r in rows) for c in cols}
+        customers = sum(1 for r in rows if r["t_events"])
+        buyers = sum(1 for r in rows if r["t_revenue"])
         events, revenue = s["events"], s["revenue"]
     else:
+        if people:
+            # Two DISTINCT counts, each an index-only scan of its partial index
+            # (insights_cud_active_idx, insights_cud_buyer_idx).
+            customers = cd.filter(events__gt=0).values("customer_id").distinct().count()
+            buyers = cd.filter(revenue__gt=0).values("customer_id").distinct().count()
         ev = _age(_days(EventDaily.objects.all(), f), f)
         if f.category:
             ev = ev.filter(category=f.category)
         events = _sums(ev.filter(action__in=f.actions) if f.actions else ev, ["events"])["events"]
         revenue = _sums(ev.filter(action=Action.PURCHASE), ["revenue"])["revenue"]
-        s = _sums(_age(_days(SessionDaily.objects.filter(category=f.category or ""), f), f),
-                  ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned",
-                   "carts_emptied"))
+        s = _sums(_age(_days(SessionDaily.objects.filter(category=f.category or ""), f), f), session_cols)
     closed = s["carts_converted"] + s["carts_abandoned"] + s["carts_emptied"]
     return {
         "events": _int(events),
-        "customers": _int(customers),
+        "customers": _int(customers) if people else None,
         "sessions": _int(s["sessions"]),
         "revenue": _money(revenue),
         "orders": _int(s["orders"]),
@@ -188,12 +200,18 @@ def _kpis(f: MetricFilter) -> dict[str, Any]:
         "cart_abandonment_rate": rate(s["carts_abandoned"], closed),
         "session_conversion_rate": rate(s["purchasing_sessions"], s["sessions"]),
         "avg_clv": round(float(revenue) / buyers, 2) if buyers else None,
+        "_carts_closed": _int(closed),
+        "_revenue_left": _money(s["revenue_left"]),
     }
 
 
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in KPI_KEYS}
+
+
 def kpis_stats(f: MetricFilter) -> dict[str, Any]:
-    out = _kpis(f)
-    out["previous"] = _kpis(f.previous()) if f.has_range else {k: None for k in KPI_KEYS}
+    out = _public(_kpis(f))
+    out["previous"] = _public(_kpis(f.previous())) if f.has_range else {k: None for k in KPI_KEYS}
     return out
 
 
@@ -311,12 +329,18 @@ def funnel_stats(f: MetricFilter, breakdown: str | None = None) -> dict[str, Any
 # --- seasonality -------------------------------------------------------------------------------
 
 
+def _events_per_hour(f: MetricFilter) -> list[tuple[dt.datetime, int]]:
+    ev = _age(_hours(EventHourly.objects.all(), f), f)
+    return list((ev.filter(action__in=f.actions) if f.actions else ev).values("hour").annotate(n=Sum("events"))
+                .values_list("hour", "n"))
+
+
 def seasonality_stats(f: MetricFilter) -> dict[str, Any]:
     tz = store_tz()
     ev = _age(_hours(EventHourly.objects.all(), f), f)
     per_hour: dict[dt.datetime, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    for row in (ev.filter(action__in=f.actions) if f.actions else ev).values("hour").annotate(n=Sum("events")):
-        per_hour[row["hour"]]["events"] += row["n"]
+    for hour, n in _events_per_hour(f):
+        per_hour[hour]["events"] += n
     for row in ev.filter(action=Action.PURCHASE).values("hour").annotate(r=Sum("revenue")):
         per_hour[row["hour"]]["revenue"] += row["r"] or 0
     for row in _age(_hours(SessionHourly.objects.all(), f), f).values("hour").annotate(
@@ -364,10 +388,10 @@ def _buckets(values: Iterable[float], edges: tuple[int, ...]) -> list[dict[str, 
             for i, c in enumerate(counts)]
 
 
-def customers_stats(f: MetricFilter, *, mask: bool) -> dict[str, Any]:
-    seg = _segment_customers(f)
-    cd = _customer_daily(f, seg)
-    # Age groups: sessions and conversion with Wilson intervals.
+def _age_group_stats(f: MetricFilter, seg: list[int] | None, cd: QuerySet, *,
+                     with_customers: bool = True) -> list[dict[str, Any]]:
+    """Sessions and conversion per age group with Wilson 95% intervals (``customers``: active ones,
+    counted only ``with_customers``: it scans day × customer)."""
     age_rows: dict[str, dict[str, Any]] = {g: {"customers": 0, "sessions": 0, "purchasing_sessions": 0, "revenue": 0}
                                            for g in AgeGroup.values}
     if seg is not None:
@@ -385,10 +409,11 @@ def customers_stats(f: MetricFilter, *, mask: bool) -> dict[str, Any]:
             a = age_rows.setdefault(row["age_group"], {"customers": 0, "sessions": 0, "purchasing_sessions": 0,
                                                        "revenue": 0})
             a.update(sessions=row["s"], purchasing_sessions=row["p"], revenue=row["r"])
-        counts = (Customer.objects.filter(pk__in=cd.filter(events__gt=0).values("customer_id"))
-                  .values("age_group").annotate(n=Count("pk")))
-        for row in counts:
-            age_rows[row["age_group"]]["customers"] = row["n"]
+        if with_customers:
+            counts = (Customer.objects.filter(pk__in=cd.filter(events__gt=0).values("customer_id"))
+                      .values("age_group").annotate(n=Count("pk")))
+            for row in counts:
+                age_rows[row["age_group"]]["customers"] = row["n"]
     age_groups = []
     for g in AgeGroup.values:
         a = age_rows[g]
@@ -399,6 +424,13 @@ def customers_stats(f: MetricFilter, *, mask: bool) -> dict[str, Any]:
                            "purchasing_sessions": _int(a["purchasing_sessions"]),
                            "conversion": rate(_int(a["purchasing_sessions"]), _int(a["sessions"])),
                            "ci_low": low, "ci_high": high, "revenue": _money(a["revenue"])})
+    return age_groups
+
+
+def customers_stats(f: MetricFilter, *, mask: bool) -> dict[str, Any]:
+    seg = _segment_customers(f)
+    cd = _customer_daily(f, seg)
+    age_groups = _age_group_stats(f, seg, cd)
     # Top customers by revenue in the period.
     top_rows = list(cd.filter(revenue__gt=0).values("customer_id").annotate(r=Sum("revenue"), o=Sum("orders"))
                     .order_by("-r", "customer_id")[:TOP_N])
@@ -636,20 +668,26 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
     "highest"/"best" is only claimed where Wilson 95% intervals separate."""
     q = f.to_query()
     out: list[dict[str, Any]] = []
-    k = kpis_stats(f)
-    season = seasonality_stats(f)
-    busiest = max(season["weekday_hour"], key=lambda r: r["events"])
-    total_events = sum(r["events"] for r in season["weekday_hour"])
-    if total_events >= 100 and busiest["events"] > 0:
-        out.append({"kind": "peak", "text": f"Peak activity occurs at {_hour_label(busiest['hour'])} on "
-                    f"{calendar.day_name[busiest['weekday']]}s.", "figure": f"{busiest['events']:,} events",
-                    "link": f"/seasonality/?{q}", "severity": "info"})
-    carts = carts_stats(f, mask=True, recent=0)
-    closed_carts = sum(r["carts"] for r in carts["by_age_group"])
-    if k["cart_abandonment_rate"] is not None and closed_carts >= MIN_CARTS_FOR_CLAIM:
+    # Only the figures the sentences use (no distinct-customer scans, no top lists): the same
+    # rollups and helpers as the panels that show the evidence.
+    k = _kpis(f, people=False)
+    prev = _kpis(f.previous(), people=False) if f.has_range else None
+    tz = store_tz()
+    by_slot: dict[tuple[int, int], int] = defaultdict(int)
+    for at, n in _events_per_hour(f):
+        local = at.astimezone(tz)
+        by_slot[(local.weekday(), local.hour)] += n
+    if by_slot:
+        # Ties go to the earliest weekday and hour, as in the seasonality grid.
+        (weekday, hour), busiest = min(by_slot.items(), key=lambda item: (-item[1], item[0]))
+        if sum(by_slot.values()) >= 100 and busiest > 0:
+            out.append({"kind": "peak", "text": f"Peak activity occurs at {_hour_label(hour)} on "
+                        f"{calendar.day_name[weekday]}s.", "figure": f"{busiest:,} events",
+                        "link": f"/seasonality/?{q}", "severity": "info"})
+    if k["cart_abandonment_rate"] is not None and k["_carts_closed"] >= MIN_CARTS_FOR_CLAIM:
         ab = k["cart_abandonment_rate"]
         out.append({"kind": "cart_abandonment", "text": f"Cart abandonment rate is {_pct(ab)}: "
-                    f"${carts['revenue_left']:,.2f} left in carts in this period.",
+                    f"${k['_revenue_left']:,.2f} left in carts in this period.",
                     "figure": _pct(ab), "link": f"/carts/?{q}", "severity": "warning" if ab >= 0.5 else "info"})
     # Every product with enough carts takes part in the comparison, not only a top ten.
     prod_rows = {str(r["product_id"]): r for r in _product_rows(f)}
@@ -660,8 +698,9 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
         out.append({"kind": "product_abandonment", "text": f"{product} has the highest abandonment rate "
                     f"({_pct(best[1])} of {_int(prod_rows[best[0]]['cart_sessions']):,} carts).",
                     "figure": _pct(best[1]), "link": f"/products/?{q}", "severity": "warning"})
-    cust = customers_stats(f, mask=True)
-    age_groups = [(r["age_group"], r["purchasing_sessions"], r["sessions"]) for r in cust["age_groups"]
+    seg = _segment_customers(f)
+    age_groups = [(r["age_group"], r["purchasing_sessions"], r["sessions"])
+                  for r in _age_group_stats(f, seg, _customer_daily(f, seg), with_customers=False)
                   if r["age_group"] != "unknown"]
     best = separated_best(age_groups, min_trials=MIN_CARTS_FOR_CLAIM)
     if best is not None:
@@ -669,7 +708,6 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
         out.append({"kind": "age_conversion", "text": f"Customers aged {label} convert best ({_pct(best[1])}, "
                     f"95% CI {_pct(best[2])}–{_pct(best[3])}).", "figure": _pct(best[1]),
                     "link": f"/customers/?{q}", "severity": "info"})
-    prev = k["previous"]
     if prev and prev.get("revenue") and k["orders"] >= MIN_CARTS_FOR_CLAIM:
         change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
         if abs(change) >= 0.05:
