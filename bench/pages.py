@@ -202,11 +202,13 @@ def main() -> None:
     from accounts.models import User
     from accounts.roles import Role
     from accounts.services import user_create
-    from events.services import ingest_key_create
+    from events.models import IngestKey
+    from events.services import ingest_key_create, ingest_key_rotate
 
     if not User.objects.filter(username="bench-analyst").exists():
         user_create(username="bench-analyst", password=PASSWORD, role=Role.ANALYST)
-    _key, secret = ingest_key_create(name="bench pages")
+    existing = IngestKey.objects.filter(name="bench pages").first()  # --keep: a database used before
+    _key, secret = ingest_key_rotate(key=existing) if existing else ingest_key_create(name="bench pages")
 
     results: dict[int, dict[str, list[float]]] = {}
     push: dict[int, list[float]] = {}
