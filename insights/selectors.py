@@ -158,12 +158,12 @@ KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart
             "cart_abandonment_rate", "session_conversion_rate", "avg_clv")
 
 
-def _kpis(f: MetricFilter, *, people: bool = True) -> dict[str, Any]:
+def _kpis(f: MetricFilter, seg: list[int] | None, *, people: bool = True) -> dict[str, Any]:
     """The KPI row of DESIGN §4. ``people=False`` leaves out the two distinct-customer counts
     (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither;
     the extra ``_carts_closed`` and ``_revenue_left`` keys are for insights_list and are dropped by
-    kpis_stats."""
-    seg = _segment_customers(f)
+    kpis_stats. ``seg``: the filter's segment customers (``_segment_customers``: the same for a
+    period and the previous one)."""
     cd = _customer_daily(f, seg)
     customers = buyers = None
     session_cols = ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned",
@@ -210,8 +210,9 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def kpis_stats(f: MetricFilter) -> dict[str, Any]:
-    out = _public(_kpis(f))
-    out["previous"] = _public(_kpis(f.previous())) if f.has_range else {k: None for k in KPI_KEYS}
+    seg = _segment_customers(f)
+    out = _public(_kpis(f, seg))
+    out["previous"] = _public(_kpis(f.previous(), seg)) if f.has_range else {k: None for k in KPI_KEYS}
     return out
 
 
@@ -670,8 +671,9 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     # Only the figures the sentences use (no distinct-customer scans, no top lists): the same
     # rollups and helpers as the panels that show the evidence.
-    k = _kpis(f, people=False)
-    prev = _kpis(f.previous(), people=False) if f.has_range else None
+    seg = _segment_customers(f)
+    k = _kpis(f, seg, people=False)
+    prev = _kpis(f.previous(), seg, people=False) if f.has_range else None
     tz = store_tz()
     by_slot: dict[tuple[int, int], int] = defaultdict(int)
     for at, n in _events_per_hour(f):
@@ -698,7 +700,6 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
         out.append({"kind": "product_abandonment", "text": f"{product} has the highest abandonment rate "
                     f"({_pct(best[1])} of {_int(prod_rows[best[0]]['cart_sessions']):,} carts).",
                     "figure": _pct(best[1]), "link": f"/products/?{q}", "severity": "warning"})
-    seg = _segment_customers(f)
     age_groups = [(r["age_group"], r["purchasing_sessions"], r["sessions"])
                   for r in _age_group_stats(f, seg, _customer_daily(f, seg), with_customers=False)
                   if r["age_group"] != "unknown"]
