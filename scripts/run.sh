@@ -17,6 +17,8 @@ python manage.py create_demo_users --write .local/demo-logins.txt
 # and on the embedded default a key so the worker sends through the server's own ingest API.
 python manage.py simulate --schedule
 python manage.py simulate --days "${DEMO_DAYS:-30}" --customers 2000 --if-empty
+# A first model for the demo (beat retrains it nightly); too little data is not an error here.
+python manage.py train_model --if-none-active --verbosity 0 || echo "No model yet: too little data to train."
 if [ -z "${REDIS_URL:-}" ]; then
   SIMULATOR_KEY="$(python manage.py create_ingest_key simulator --rotate --quiet)"
   export SIMULATOR_TARGET="http://$HOST:$PORT" SIMULATOR_KEY

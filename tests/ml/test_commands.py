@@ -25,3 +25,11 @@ def test_train_model_fails_clearly_with_too_little_data(db, model_dir):
 def test_train_model_rejects_a_bad_date(db):
     with pytest.raises(CommandError):
         call_command("train_model", "--since", "yesterday")
+
+
+def test_train_model_if_none_active_trains_once(history, capsys):
+    call_command("train_model", "--if-none-active", "--since", "2024-12-15", "--min-carts", "300")
+    assert ModelVersion.objects.filter(is_active=True).count() == 1
+    call_command("train_model", "--if-none-active")  # make run again: the active model is kept
+    assert ModelVersion.objects.count() == 1
+    assert "active already" in capsys.readouterr().out

@@ -43,8 +43,14 @@ class Command(BaseCommand):
                             help="Only carts opened on or after this date (YYYY-MM-DD); history still counts.")
         parser.add_argument("--min-carts", type=int, default=DEFAULT_MIN_CARTS,
                             help=f"Refuse to train with fewer carts (default {DEFAULT_MIN_CARTS}).")
+        parser.add_argument("--if-none-active", action="store_true",
+                            help="Do nothing when a model version is already active (make run: a first model "
+                                 "for the demo).")
 
-    def handle(self, *args, since=None, min_carts=DEFAULT_MIN_CARTS, verbosity=1, **options):
+    def handle(self, *args, since=None, min_carts=DEFAULT_MIN_CARTS, verbosity=1, if_none_active=False, **options):
+        if if_none_active and ModelVersion.objects.filter(is_active=True).exists():
+            self.stdout.write("A model version is active already; nothing to do.")
+            return
         started = time.perf_counter()
         bar = tqdm(total=None, desc="train_model", unit="step", disable=verbosity < 1, file=self.stderr._out)
 
