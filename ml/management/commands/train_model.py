@@ -57,7 +57,8 @@ class Command(BaseCommand):
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:70])
             bar.update(1)
-            bar.write(f"[{time.perf_counter() - started:6.1f}s] {message}")
+            if verbosity >= 1:
+                bar.write(f"[{time.perf_counter() - started:6.1f}s] {message}")
 
         try:
             version = model_train(since=since, min_carts=min_carts, trigger=ModelVersion.Trigger.COMMAND,
@@ -66,8 +67,9 @@ class Command(BaseCommand):
             raise CommandError(f"Not enough data to train: {exc}") from exc
         finally:
             bar.close()
-        self.stdout.write(metrics_table(version))
-        self.stdout.write("")
+        if verbosity >= 1:
+            self.stdout.write(metrics_table(version))
+            self.stdout.write("")
         self.stdout.write(f"version v{version.pk}: {version.carts_count} carts ({version.train_rows} train, "
                           f"{version.test_rows} holdout from {version.split_at:%Y-%m-%d %H:%M}), "
                           f"{version.events_count} events, {version.duration_seconds:.1f}s")
