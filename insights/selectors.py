@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from customers.models import AgeGroup, Customer
 from events.models import Action, Event
@@ -330,47 +330,62 @@ def funnel_stats(f: MetricFilter, breakdown: str | None = None) -> dict[str, Any
 # --- seasonality -------------------------------------------------------------------------------
 
 
-def _events_per_hour(f: MetricFilter) -> list[tuple[dt.datetime, int]]:
+def _events_per_hour(f: MetricFilter, *, revenue: bool = True) -> list[tuple[dt.datetime, int, Any]]:
+    """(UTC hour, events of the filter's actions, purchase revenue or None) in one pass over EventHourly."""
     ev = _age(_hours(EventHourly.objects.all(), f), f)
-    return list((ev.filter(action__in=f.actions) if f.actions else ev).values("hour").annotate(n=Sum("events"))
-                .values_list("hour", "n"))
+    if not revenue:
+        ev = ev.filter(action__in=f.actions) if f.actions else ev
+        return [(at, n, None) for at, n in ev.values("hour").annotate(n=Sum("events")).values_list("hour", "n")]
+    events = Sum("events", filter=Q(action__in=f.actions)) if f.actions else Sum("events")
+    return list(ev.values("hour").annotate(n=events, r=Sum("revenue", filter=Q(action=Action.PURCHASE)))
+                .values_list("hour", "n", "r"))
+
+
+_SEASON_SUMS = ("events", "revenue", "sessions", "purchasing", "orders")
 
 
 def seasonality_stats(f: MetricFilter) -> dict[str, Any]:
+    """Sums per UTC hour from the hourly rollups, bucketed in the store's time zone into a
+    weekday × hour grid and months; the hour and weekday profiles are the grid's margins."""
     tz = store_tz()
-    ev = _age(_hours(EventHourly.objects.all(), f), f)
-    per_hour: dict[dt.datetime, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    for hour, n in _events_per_hour(f):
-        per_hour[hour]["events"] += n
-    for row in ev.filter(action=Action.PURCHASE).values("hour").annotate(r=Sum("revenue")):
-        per_hour[row["hour"]]["revenue"] += row["r"] or 0
-    for row in _age(_hours(SessionHourly.objects.all(), f), f).values("hour").annotate(
-            s=Sum("sessions"), p=Sum("purchasing_sessions"), o=Sum("orders")):
-        h = per_hour[row["hour"]]
-        h["sessions"] += row["s"]
-        h["purchasing"] += row["p"]
-        h["orders"] += row["o"]
-    buckets: dict[str, dict[Any, dict[str, Any]]] = {k: defaultdict(lambda: defaultdict(int))
-                                                     for k in ("hour", "weekday", "month", "weekday_hour")}
-    for hour, vals in per_hour.items():
-        local = hour.astimezone(tz)
-        for kind, key in (("hour", local.hour), ("weekday", local.weekday()), ("month", local.month),
-                          ("weekday_hour", (local.weekday(), local.hour))):
-            b = buckets[kind][key]
-            for name, v in vals.items():
-                b[name] += v
+    slots: dict[dt.datetime, tuple[int, int]] = {}  # UTC hour → (weekday * 24 + local hour, month - 1)
+    grid = {name: [0] * 168 for name in _SEASON_SUMS}
+    by_month = {name: [0] * 12 for name in _SEASON_SUMS}
 
-    def metrics(b: dict[str, Any]) -> dict[str, Any]:
-        return {"events": _int(b.get("events")), "sessions": _int(b.get("sessions")), "orders": _int(b.get("orders")),
-                "revenue": _money(b.get("revenue")), "conversion": rate(b.get("purchasing", 0), b.get("sessions", 0))}
+    def add(name: str, at: dt.datetime, value: Any) -> None:
+        slot = slots.get(at)
+        if slot is None:
+            local = at.astimezone(tz)
+            slot = slots[at] = (local.weekday() * 24 + local.hour, local.month - 1)
+        grid[name][slot[0]] += value
+        by_month[name][slot[1]] += value
+
+    for at, n, revenue in _events_per_hour(f):
+        add("events", at, n or 0)
+        add("revenue", at, revenue or 0)
+    for at, sessions, purchasing, orders in _age(_hours(SessionHourly.objects.all(), f), f).values("hour").annotate(
+            s=Sum("sessions"), p=Sum("purchasing_sessions"), o=Sum("orders")).values_list("hour", "s", "p", "o"):
+        add("sessions", at, sessions)
+        add("purchasing", at, purchasing)
+        add("orders", at, orders)
+
+    def metrics(sums: dict[str, Any]) -> dict[str, Any]:
+        return {"events": _int(sums["events"]), "sessions": _int(sums["sessions"]), "orders": _int(sums["orders"]),
+                "revenue": _money(sums["revenue"]), "conversion": rate(sums["purchasing"], sums["sessions"])}
+
+    def cell(i: int) -> dict[str, Any]:
+        return metrics({name: grid[name][i] for name in _SEASON_SUMS})
+
+    def margin(cells: range) -> dict[str, Any]:
+        return metrics({name: sum(grid[name][i] for i in cells) for name in _SEASON_SUMS})
 
     return {
         "time_zone": str(tz),
-        "hour": [{"hour": h, **metrics(buckets["hour"].get(h, {}))} for h in range(24)],
-        "weekday": [{"weekday": d, "label": WEEKDAYS[d], **metrics(buckets["weekday"].get(d, {}))} for d in range(7)],
-        "month": [{"month": m, "label": MONTHS[m - 1], **metrics(buckets["month"].get(m, {}))} for m in range(1, 13)],
-        "weekday_hour": [{"weekday": d, "hour": h, **metrics(buckets["weekday_hour"].get((d, h), {}))}
-                         for d in range(7) for h in range(24)],
+        "hour": [{"hour": h, **margin(range(h, 168, 24))} for h in range(24)],
+        "weekday": [{"weekday": d, "label": WEEKDAYS[d], **margin(range(d * 24, d * 24 + 24))} for d in range(7)],
+        "month": [{"month": m, "label": MONTHS[m - 1],
+                   **metrics({name: by_month[name][m - 1] for name in _SEASON_SUMS})} for m in range(1, 13)],
+        "weekday_hour": [{"weekday": d, "hour": h, **cell(d * 24 + h)} for d in range(7) for h in range(24)],
     }
 
 
@@ -676,9 +691,9 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
     prev = _kpis(f.previous(), seg, people=False) if f.has_range else None
     tz = store_tz()
     by_slot: dict[tuple[int, int], int] = defaultdict(int)
-    for at, n in _events_per_hour(f):
+    for at, n, _revenue in _events_per_hour(f, revenue=False):
         local = at.astimezone(tz)
-        by_slot[(local.weekday(), local.hour)] += n
+        by_slot[(local.weekday(), local.hour)] += n or 0
     if by_slot:
         # Ties go to the earliest weekday and hour, as in the seasonality grid.
         (weekday, hour), busiest = min(by_slot.items(), key=lambda item: (-item[1], item[0]))
