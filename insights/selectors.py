@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from customers.models import AgeGroup, Customer
 from events.models import Action, Event
@@ -154,6 +154,7 @@ def _customer_daily(f: MetricFilter, seg: list[int] | None) -> QuerySet:
 
 # --- KPIs --------------------------------------------------------------------------------------
 
+LONG_PERIOD_DAYS = 45  # _active_customers: from here on, probing each customer beats scanning the period
 KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
             "cart_abandonment_rate", "session_conversion_rate", "avg_clv")
 
@@ -178,9 +179,8 @@ def _kpis(f: MetricFilter, seg: list[int] | None, *, people: bool = True) -> dic
         events, revenue = s["events"], s["revenue"]
     else:
         if people:
-            # Two DISTINCT counts, each an index-only scan of its partial index
-            # (insights_cud_active_idx, insights_cud_buyer_idx).
-            customers = cd.filter(events__gt=0).values("customer_id").distinct().count()
+            customers = _active_customers(f, cd)
+            # An index-only scan of the buyers' partial index (insights_cud_buyers_idx).
             buyers = cd.filter(revenue__gt=0).values("customer_id").distinct().count()
         ev = _age(_days(EventDaily.objects.all(), f), f)
         if f.category:
@@ -203,6 +203,17 @@ def _kpis(f: MetricFilter, seg: list[int] | None, *, people: bool = True) -> dic
         "_carts_closed": _int(closed),
         "_revenue_left": _money(s["revenue_left"]),
     }
+
+
+def _active_customers(f: MetricFilter, cd: QuerySet) -> int:
+    """Distinct customers with events in the period, exactly. A short period: the distinct customer
+    ids of its day × customer rows (an index-only scan of insights_cud_active_idx, which grows with
+    the period). A long one: one probe per customer into (customer_id, day) that stops at the first
+    active day (which grows with the customer base, not the period)."""
+    if f.has_range and (f.end - f.start).days < LONG_PERIOD_DAYS:  # type: ignore[operator]
+        return cd.filter(events__gt=0).values("customer_id").distinct().count()
+    people = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
+    return people.filter(Exists(cd.filter(customer_id=OuterRef("pk"), events__gt=0))).count()
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -68,6 +68,20 @@ def test_kpis(store):
     assert k["previous"]["events"] == 0 and k["previous"]["cart_conversion_rate"] is None
 
 
+def test_active_customers_by_scan_and_by_probe_agree(store):
+    """Short periods count the period's day × customer rows, long ones probe each customer
+    (selectors.LONG_PERIOD_DAYS): the same customers either way, idle customers never counted."""
+    from customers.models import Customer
+
+    Customer.objects.create(external_id="idle", name="Never Here", age=30)  # 26-35, no events
+    long_days = dt.timedelta(days=selectors.LONG_PERIOD_DAYS)
+    for extra in ({}, {"age_group": "26-35"}):
+        short = selectors.kpis_stats(MetricFilter(start=DAY, end=DAY, **extra))
+        long = selectors.kpis_stats(MetricFilter(start=DAY - long_days, end=DAY + dt.timedelta(days=2), **extra))
+        assert long["customers"] == short["customers"] and long["avg_clv"] == short["avg_clv"]
+    assert selectors.kpis_stats(MetricFilter(start=DAY - long_days, end=DAY + dt.timedelta(days=2)))["customers"] == 4
+
+
 def test_kpis_filtered(store):
     k = selectors.kpis_stats(MetricFilter(start=DAY, end=DAY, category="clothing"))
     # p2 events: A1 purchase, A2 view+add, B1 add+remove, C1 view, D1 view+purchase.
