@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 
 from customers.models import AgeGroup, Customer
 from events.models import Action, Event
@@ -735,7 +735,13 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
         out.append({"kind": "age_conversion", "text": f"Customers aged {label} convert best ({_pct(best[1])}, "
                     f"95% CI {_pct(best[2])}–{_pct(best[3])}).", "figure": _pct(best[1]),
                     "link": f"/customers/?{q}", "severity": "info"})
-    if prev and prev.get("revenue") and k["orders"] >= MIN_CARTS_FOR_CLAIM:
+    # A trend only against a previous period the data covers from its first day, with enough orders
+    # in both: a history that starts mid-period would make any store look like it is booming.
+    first_day = EventDaily.objects.aggregate(first=Min("day"))["first"] if prev else None
+    prev_start = f.previous().start
+    if (prev and prev.get("revenue") and k["orders"] >= MIN_CARTS_FOR_CLAIM
+            and prev["orders"] >= MIN_CARTS_FOR_CLAIM
+            and first_day is not None and prev_start is not None and first_day <= prev_start):
         change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
         if abs(change) >= 0.05:
             out.append({"kind": "revenue_trend", "text": f"Revenue is {'up' if change > 0 else 'down'} "

@@ -78,6 +78,13 @@ def test_best_and_highest_only_where_intervals_separate(store):
         assert Product.objects.filter(title=title).exists()
 
 
+def test_no_trend_against_a_period_the_history_only_partly_covers(store):
+    f = MetricFilter(start=dt.date(2025, 11, 20), end=dt.date(2025, 12, 31))  # previous: 9 Oct – 19 Nov
+    previous = selectors.kpis_stats(f)["previous"]
+    assert previous["orders"] >= 20 and previous["revenue"] > 0  # enough orders, but from 1 Nov only
+    assert "revenue_trend" not in {i["kind"] for i in selectors.insights_list(f)}
+
+
 def test_too_little_data_says_nothing(db):
     now = timezone.now()
     simulator_backfill(days=0.05, customers=5, seed=3, end=now)  # an hour or so: a handful of carts
