@@ -57,15 +57,6 @@ WEEKDAYS = [calendar.day_abbr[i] for i in range(7)]
 MONTHS = [calendar.month_abbr[i] for i in range(1, 13)]
 
 
-def store_overview_counts() -> dict[str, int]:
-    """Row counts for the landing page."""
-    return {
-        "customers": Customer.objects.count(),
-        "products": Product.objects.count(),
-        "events": Event.objects.count(),
-    }
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 
