@@ -128,11 +128,35 @@ IS_POSTGRES = str(DATABASES["default"]["ENGINE"]).endswith("postgresql")
 
 # --- Redis: channel layer and Celery broker ------------------------------------------------
 REDIS_URL = env.optional("REDIS_URL")
+# Every consumer waits for channel messages with BZPOPMIN, which Redis answers after at most
+# RedisChannelLayer.brpop_timeout (5 s) on an idle channel. redis-py 8 made socket_timeout default
+# to 5 s as well, so the read of every idle receive timed out just as Redis answered: TimeoutError
+# inside receive() and close code 1011 for every socket after ~5 s without a channel message
+# (channels_redis#422, redis-py#4091). Hence an explicit read timeout well above the 5 s block:
+# a live Redis always answers first, and a Redis that went silent (host gone, half-open TCP) is
+# still noticed within 15 s. TCP keepalive catches dead idle pooled connections, a PING checks a
+# connection idle for more than 10 s before it is used, and connecting gives up after 5 s. No
+# retries on purpose: group memberships live in Redis, so a consumer whose Redis went away must
+# fail and be reconnected by its client (which rejoins its groups) rather than linger deaf.
+REDIS_SOCKET_TIMEOUT = 15
+REDIS_CONNECT_TIMEOUT = 5
+REDIS_HEALTH_CHECK_INTERVAL = 10
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
+            "CONFIG": {
+                # A dict host: the address plus keyword arguments for redis.asyncio.ConnectionPool.from_url.
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                    "socket_keepalive": True,
+                    "health_check_interval": REDIS_HEALTH_CHECK_INTERVAL,
+                }],
+                "capacity": 1500,
+                "expiry": 10,
+            },
         }
     }
 else:
@@ -153,6 +177,22 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport is not hit by redis-py 8's 5 s default: it passes its own
+    # socket_timeout (None unless set) to redis-py, and its BRPOP blocks only 1 s, read when the
+    # socket is readable. But None means a publish (beat, a retrain request) to a Redis that went
+    # silent waits for ever, so: the same bounded read timeout as the channel layer (far above the
+    # 1 s BRPOP), a connect timeout, TCP keepalive, and kombu's health checks (a PING on idle
+    # connections; a BRPOP with no reply for brpop_timeout + 25 s is dropped and reconnected).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+    }
+# No result backend: every task ignores its result and nothing waits on one, so Redis has no
+# third client here. (Adding one means setting redis_socket_timeout / redis_backend_health_check_interval
+# for it too, above any blocking result.get().)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
