@@ -121,6 +121,11 @@ class Service:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
+    def errors(self, lines: int = 5) -> str:
+        """The last lines of the log that name an error, for assertion messages."""
+        found = [line for line in self.log().splitlines() if "Error" in line or "ERROR" in line]
+        return "".join(f"{self.name}: {line}\n" for line in found[-lines:])
+
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     try:
@@ -140,11 +145,11 @@ def http_ready(port: int) -> Callable[[Service], bool]:
     return ready
 
 
-def log_says(text: str) -> Callable[[Service], bool]:
-    """Ready once this start's part of the log holds ``text``."""
+def celery_ping(app) -> Callable[[Service], bool]:
+    """Ready once a worker answers a ping through the broker (its remote-control queue)."""
 
-    def ready(service: Service) -> bool:
-        return text in service.log().rsplit("\n=== start ", 1)[-1]
+    def ready(_service: Service) -> bool:
+        return bool(app.control.ping(timeout=0.5))
 
     return ready
 
