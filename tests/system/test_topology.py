@@ -162,8 +162,12 @@ def topology(django_db_setup, django_db_blocker, tmp_path_factory):
         note(f"4 processes up in {top.timings['start']:.1f} s (logs: {logs})")
         yield top
     finally:
+        stopping = time.monotonic()
+        for service in services:
+            service.terminate()
         for service in services:
             service.stop()
+        top.timings["stop"] = time.monotonic() - stopping
         note("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in top.timings.items()))
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0)
@@ -196,13 +200,13 @@ async def _ack(ws: ClientConnection, events: list[dict]) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), DEADLINE))
 
 
-async def _update_with(ws: ClientConnection, event_id: str | None) -> dict:
-    """The first dashboard update whose feed holds ``event_id`` (None: the first update)."""
+async def _update_with(ws: ClientConnection, wanted: str | set[str]) -> dict:
+    """The first dashboard update whose feed holds the event ``wanted`` (or one of them)."""
+    ids = {wanted} if isinstance(wanted, str) else wanted
     deadline = time.monotonic() + DEADLINE
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-        if message.get("type") == "update" and (
-                event_id is None or any(e.get("event_id") == event_id for e in message["feed"])):
+        if message.get("type") == "update" and any(e.get("event_id") in ids for e in message["feed"]):
             return message
 
 
@@ -301,42 +305,47 @@ def _stored(event_ids: list[str]) -> int:
 def test_web_process_killed_mid_stream_loses_no_acknowledged_event_and_resend_stores_each_once(topology):
     messages = _messages("kill-web", 300, 10)
     killed_at: list[float] = []
-
-    async def first_pass() -> list[dict]:
-        ws = await topology.ingest_socket(topology.web2)
-
+    # One event loop for the whole test, so a dashboard on web-1 stays open across web-2's death;
+    # the database checks run between its steps (no loop running then).
+    loop = asyncio.new_event_loop()
+    dashboard = loop.run_until_complete(topology.dashboard_socket(topology.web1))
+    try:
         def kill_at(acks: int) -> None:
             if acks == 60:
                 topology.web2.kill()
                 killed_at.append(time.monotonic())
 
-        return await _stream(ws, messages, window=20, on_ack=kill_at)
+        async def first_pass() -> list[dict]:
+            ws = await topology.ingest_socket(topology.web2)
+            return await _stream(ws, messages, window=20, on_ack=kill_at)
 
-    replies = asyncio.run(first_pass())
-    assert killed_at and not topology.web2.alive
-    assert 60 <= len(replies) < len(messages), "the kill did not land mid-stream"
-    assert all(r["type"] == "ack" and r["accepted"] == 10 for r in replies)
-    acked = _event_ids(messages[:len(replies)])
-    assert _stored(acked) == len(acked)  # every acknowledged event is stored
+        replies = loop.run_until_complete(first_pass())
+        assert killed_at and not topology.web2.alive
+        assert 60 <= len(replies) < len(messages), "the kill did not land mid-stream"
+        assert all(r["type"] == "ack" and r["accepted"] == 10 for r in replies)
+        acked = _event_ids(messages[:len(replies)])
+        assert _stored(acked) == len(acked)  # every acknowledged event is stored
 
-    async def resend() -> list[dict]:
-        dashboard = await topology.dashboard_socket(topology.web1)
-        ws = await topology.ingest_socket(topology.web1)
         rest = messages[len(replies):]
-        out = await _stream(ws, rest, window=20)
-        # web-1's dashboards never noticed web-2's death: the resend reaches them.
-        assert (await _update_with(dashboard, None))["type"] == "update"
-        await ws.close()
-        await dashboard.close()
-        return out
 
-    rest = messages[len(replies):]
-    resent = asyncio.run(resend())
-    topology.timings["web resend"] = time.monotonic() - killed_at[0]
-    assert len(resent) == len(rest) and all(r["type"] == "ack" for r in resent)
-    # Events committed before the kill without their ack come back as duplicates: none twice.
-    assert sum(r["accepted"] + len(r["duplicates"]) for r in resent) == len(_event_ids(rest))
-    assert _stored(_event_ids(messages)) == 3000
+        async def resend() -> list[dict]:
+            ws = await topology.ingest_socket(topology.web1)
+            out = await _stream(ws, rest, window=20)
+            await ws.close()
+            return out
+
+        resent = loop.run_until_complete(resend())
+        topology.timings["web resend"] = time.monotonic() - killed_at[0]
+        assert len(resent) == len(rest) and all(r["type"] == "ack" for r in resent)
+        # Events committed before the kill without their ack come back as duplicates: none twice.
+        assert sum(r["accepted"] + len(r["duplicates"]) for r in resent) == len(_event_ids(rest))
+        assert _stored(_event_ids(messages)) == 3000
+        # The dashboard opened on web-1 before the kill gets pushes of events stored after it.
+        after_kill = set(_event_ids(rest)) - {d for r in resent for d in r["duplicates"]}
+        loop.run_until_complete(_update_with(dashboard, after_kill))
+    finally:
+        loop.run_until_complete(dashboard.close())
+        loop.close()
 
     restarted = time.monotonic()
     topology.web2.start().wait_ready()
@@ -348,10 +357,11 @@ def test_web_process_killed_mid_stream_loses_no_acknowledged_event_and_resend_st
         await ws.close()
         return ack
 
-    assert asyncio.run(after_restart())["accepted"] == 10
+    assert asyncio.run(after_restart())["accepted"] == 10  # the restarted web-2 serves the same socket
     note(f"web-2 SIGKILLed after {len(replies)} of 300 acks; resent {len(rest)} messages to web-1 "
-         f"({sum(r['accepted'] for r in resent)} new, {sum(len(r['duplicates']) for r in resent)} duplicates); "
-         f"web-2 back in {topology.timings['web-2 restart']:.1f} s")
+         f"({sum(r['accepted'] for r in resent)} new, {sum(len(r['duplicates']) for r in resent)} duplicates), "
+         f"pushed to a web-1 dashboard open since before the kill; web-2 back in "
+         f"{topology.timings['web-2 restart']:.1f} s")
 
 
 # --- 4. the worker killed while deriving --------------------------------------------------------

@@ -102,6 +102,11 @@ class Service:
         _signal_group(self.proc, signal.SIGKILL)
         self.proc.wait(10)
 
+    def terminate(self) -> None:
+        """SIGTERM the group without waiting (``stop`` then waits), so services stop side by side."""
+        if self.proc is not None and self.proc.poll() is None:
+            _signal_group(self.proc, signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc is None:
             return
