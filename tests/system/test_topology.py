@@ -168,9 +168,11 @@ def topology(django_db_setup, django_db_blocker, tmp_path_factory):
         for service in services:
             service.stop()
         top.timings["stop"] = time.monotonic() - stopping
-        note("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in top.timings.items()))
+        flushing = time.monotonic()
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0)
+        top.timings["flush"] = time.monotonic() - flushing
+        note("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in top.timings.items()))
 
 
 def _event(event_id: str, customer: str, action: str = "view", *, product: str = "p-live",
