@@ -244,12 +244,39 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30)
 MODEL_DIR = Path(env.str("MODEL_DIR", str(LOCAL_DIR / "models")))
 
+# Logging (issue 10). LOG_LEVEL: what is logged at all (default INFO). LOG_CONSOLE_LEVEL: what of it
+# reaches the console (default LOG_LEVEL, so containers log everything to their output; `make run`
+# sets WARNING: its console shows warnings and errors). LOG_FILE: also write everything at LOG_LEVEL
+# to this file (`make run` gives each process its own under .local/logs/ and keeps the previous run's
+# as *.log.1). A plain FileHandler, not a rotating one: Celery's prefork children share the file.
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(name: str, default: str) -> str:
+    level = env.str(name, default).upper()
+    if level not in _LOG_LEVELS:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(_LOG_LEVELS)}, got {level!r}.")
+    return level
+
+
+LOG_LEVEL = _log_level("LOG_LEVEL", "INFO")
+LOG_CONSOLE_LEVEL = _log_level("LOG_CONSOLE_LEVEL", LOG_LEVEL)
+LOG_FILE = env.optional("LOG_FILE")
+_log_handlers: dict[str, dict[str, object]] = {
+    "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": LOG_CONSOLE_LEVEL,
+                "filters": ["known_noise"]},
+}
+if LOG_FILE:
+    Path(LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
+    _log_handlers["file"] = {"class": "logging.FileHandler", "filename": LOG_FILE, "formatter": "plain",
+                             "level": LOG_LEVEL, "encoding": "utf-8"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+    "filters": {"known_noise": {"()": "analytics_site.log_filters.DropKnownNoise"}},
+    "handlers": _log_handlers,
+    "root": {"handlers": list(_log_handlers), "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 

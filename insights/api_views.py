@@ -1,7 +1,14 @@
-"""JSON API over the insights selectors: GET /api/v1/metrics/<panel> (DESIGN §5 role rules)."""
+"""JSON API over the insights selectors: GET /api/v1/metrics/<panel> (DESIGN §5 role rules).
+
+Freshness (issue 10): every dict answer of a panel carries ``freshness`` (selectors.derivation_status:
+``pending_events``, ``pending_batches``, ``derived_through``, ``message``), and every answer under
+/api/v1/metrics/ carries ``X-Pending-Events`` and ``X-Derived-Through`` headers while events wait to be
+derived into sessions and carts (no such headers: nothing waits). Existing keys are unchanged.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +35,22 @@ PANELS: dict[str, Panel] = {
 }
 
 
+def _freshness_headers(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """Say on every successful answer how many events are still being derived (see the module docstring)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:
+            status = getattr(response, "freshness", None) or selectors.derivation_status()
+            if status["pending_batches"]:
+                response["X-Pending-Events"] = str(status["pending_events"])
+                response["X-Derived-Through"] = status["derived_through"]
+        return response
+
+    return wrapped
+
+
 def _access(request: HttpRequest) -> tuple[JsonResponse | None, bool]:
     user = request.user
     if not user.is_authenticated:
@@ -38,6 +61,7 @@ def _access(request: HttpRequest) -> tuple[JsonResponse | None, bool]:
 
 
 @require_GET
+@_freshness_headers
 def metrics_panel(request: HttpRequest, panel: str) -> JsonResponse:
     denied, mask = _access(request)
     if denied:
@@ -50,10 +74,16 @@ def metrics_panel(request: HttpRequest, panel: str) -> JsonResponse:
         data = handler(f, mask, request)
     except (FilterError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse(data, safe=False)
+    freshness = selectors.derivation_status()
+    if isinstance(data, dict):
+        data = {**data, "freshness": freshness}
+    response = JsonResponse(data, safe=False)
+    response.freshness = freshness  # type: ignore[attr-defined]  # read once, for the headers too
+    return response
 
 
 @require_GET
+@_freshness_headers
 def metrics_latest(request: HttpRequest) -> JsonResponse:
     denied, mask = _access(request)
     if denied:
@@ -66,6 +96,7 @@ def metrics_latest(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@_freshness_headers
 def metrics_customer(request: HttpRequest, pk: int) -> JsonResponse:
     denied, mask = _access(request)
     if denied:

@@ -175,34 +175,55 @@ def format_value(value: Any, kind: str) -> str:
     return str(value)
 
 
+def _no_comparison(comparison: Mapping[str, Any]) -> str:
+    """'no comparison: data starts 20 Nov 2026' (or the selector's reason)."""
+    starts = comparison.get("data_starts")
+    if starts:
+        day = dt.date.fromisoformat(str(starts))
+        return f"no comparison: data starts {day.day} {day:%b %Y}"
+    reason = comparison.get("reason")
+    return f"no comparison: {reason}" if reason else "no comparison"
+
+
 def kpi_cards(kpis: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """KPI cards with the change against the previous period.
+    """KPI cards with the change against the previous period, where the data can support one.
 
     ``change`` is relative for counts and money (0.12 = +12 %) and in percentage points for rates;
-    ``good`` says whether the change is an improvement (abandonment going down is good).
+    ``good`` says whether the change is an improvement (abandonment going down is good). A change is
+    given only when ``kpis["previous"]["comparison"]["available"]`` (selectors.previous_period_comparison:
+    the history covers the previous period; absent means no), never as a percentage of zero and never
+    against a missing value: ``note`` then says plainly why there is none ("no comparison: data starts
+    20 Nov 2026", "$0.00 in prev. period", "none in prev. period").
     """
     previous: Mapping[str, Any] = kpis.get("previous") or {}
+    comparison: Mapping[str, Any] = previous.get("comparison") or {}
+    comparable = bool(comparison.get("available"))
     cards = []
     for key, label, kind, higher_is_better in KPI_CARDS:
         value = kpis.get(key)
         before = previous.get(key)
         change: float | None = None
-        change_text = ""
-        if value is not None and before is not None:
-            if kind == "percent":
-                change = float(value) - float(before)
-                change_text = f"{change * 100:+.1f} pp"
-            elif float(before) != 0:
-                change = (float(value) - float(before)) / abs(float(before))
-                change_text = f"{change * 100:+.0f}%"
-            elif float(value) != 0:
-                change_text = "new"
+        change_text = note = ""
+        if not comparable:
+            note = _no_comparison(comparison)
+        elif before is None:
+            note = "none in prev. period" if value is not None else ""
+        elif value is None:
+            note = f"{format_value(before, kind)} in prev. period"
+        elif kind == "percent":
+            change = float(value) - float(before)
+            change_text = f"{change * 100:+.1f} pp"
+        elif float(before) != 0:
+            change = (float(value) - float(before)) / abs(float(before))
+            change_text = f"{change * 100:+.0f}%"
+        else:  # no percentage of zero
+            note = f"{format_value(before, kind)} in prev. period"
         direction = "flat" if not change else ("up" if change > 0 else "down")
         good = None if not change else ((change > 0) == higher_is_better)
         cards.append({
             "key": key, "label": label, "kind": kind, "value": value, "display": format_value(value, kind),
-            "previous_display": format_value(before, kind), "change": change, "change_text": change_text,
-            "direction": direction, "good": good,
+            "previous_display": format_value(before, kind) if comparable else "—", "change": change,
+            "change_text": change_text, "note": note, "direction": direction, "good": good,
         })
     return cards
 

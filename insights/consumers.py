@@ -7,6 +7,11 @@ every ``MIN_INTERVAL`` seconds (2 a second), the first one right away. Each upda
 selectors, so it shows exactly what a reload would. When the channel layer is not shared between
 processes (the embedded in-memory default), the socket also re-reads the selectors once a second
 and pushes when something changed, so events written by other processes still show up live.
+
+Each update carries ``freshness`` (selectors.derivation_status): how many events still wait to be
+derived into sessions and carts. While some wait, the socket re-reads once a second on a shared layer
+too (no announcement says when the worker catches up), so the page's banner and the derived figures
+move, and the banner clears, by themselves.
 """
 
 from __future__ import annotations
@@ -56,12 +61,17 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self.last_fingerprint: Any = None
         self.pending: asyncio.Task | None = None
         self.poller: asyncio.Task | None = None
+        self.deriving = False  # the last update said events wait to be derived
         await self.channel_layer.group_add(settings.DASHBOARD_GROUP, self.channel_name)
         self.joined = True
         await self.accept()
         await self.send_json({"type": "hello", "shared_layer": settings.CHANNEL_LAYER_SHARED})
         if not settings.CHANNEL_LAYER_SHARED:
             self.poller = asyncio.create_task(self._poll())
+        else:
+            # The page was rendered with the banner: watch until derivation catches up.
+            freshness = await database_sync_to_async(selectors.derivation_status)()
+            self._watch(freshness)
 
     async def disconnect(self, code: int) -> None:
         for task in (getattr(self, "pending", None), getattr(self, "poller", None)):
@@ -92,6 +102,12 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self.pending = None  # announcements from now on need another push
         await self._push(force=True)
 
+    def _watch(self, freshness: dict[str, Any]) -> None:
+        """On a shared layer, poll while events wait to be derived (the unshared layer always polls)."""
+        self.deriving = bool(freshness["pending_batches"])
+        if self.deriving and (self.poller is None or self.poller.done()):
+            self.poller = asyncio.create_task(self._poll())
+
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -104,16 +120,24 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
                 raise
             except Exception:  # noqa: BLE001 - a failed read must not end the live socket
                 logger.exception("dashboard poll failed")
+            if settings.CHANNEL_LAYER_SHARED and not self.deriving:
+                return  # caught up: announcements drive the updates again
 
     async def _push(self, *, force: bool) -> None:
         snapshot = await database_sync_to_async(self._snapshot)()
-        fingerprint = (snapshot["kpis"], [e.get("event_id") for e in snapshot["feed"]])
+        freshness = snapshot["freshness"]
+        fingerprint = (snapshot["kpis"], [e.get("event_id") for e in snapshot["feed"]],
+                       freshness["pending_events"], freshness["derived_through"], freshness["message"])
+        self.deriving = bool(freshness["pending_batches"])
         if not force and fingerprint == self.last_fingerprint:
             return
         self.last_fingerprint = fingerprint
         self.last_push = asyncio.get_running_loop().time()
         await self.send_json({"type": "update", **snapshot})
+        if settings.CHANNEL_LAYER_SHARED:
+            self._watch(freshness)
 
     def _snapshot(self) -> dict[str, Any]:
         kpis = selectors.kpis_stats(self.filter)
-        return {"kpis": charts.kpi_cards(kpis), "feed": selectors.events_latest(FEED_SIZE, mask=self.mask)}
+        return {"kpis": charts.kpi_cards(kpis), "feed": selectors.events_latest(FEED_SIZE, mask=self.mask),
+                "freshness": selectors.derivation_status()}

@@ -87,6 +87,7 @@ class PendingWindow(models.Model):
     ``process_pending_analytics_task``)."""
 
     windows = models.JSONField(help_text='{"<customer pk>": [<first epoch second>, <last epoch second + 1>]}')
+    events = models.PositiveIntegerField(default=0, help_text="Events of the batch waiting to be derived.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

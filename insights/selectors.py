@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
 from customers.models import AgeGroup, Customer
 from events.models import Action, Event
 from insights.contributions import CART_VALUE_EDGES
-from insights.filters import RFM_SEGMENTS, MetricFilter, store_tz
+from insights.filters import RFM_SEGMENTS, MetricFilter, store_today, store_tz
 from insights.models import (
     Cart,
     CartValueDaily,
@@ -38,6 +39,7 @@ from insights.models import (
     CustomerTotals,
     EventDaily,
     EventHourly,
+    PendingWindow,
     ProductDaily,
     Session,
     SessionDaily,
@@ -212,10 +214,71 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def kpis_stats(f: MetricFilter) -> dict[str, Any]:
+    """The KPI row for ``f`` and, under ``previous``, for the period of equal length before it, with
+    ``previous["comparison"]`` (``previous_period_comparison``) saying whether the two may be compared."""
     seg = _segment_customers(f)
     out = _public(_kpis(f, seg))
     out["previous"] = _public(_kpis(f.previous(), seg)) if f.has_range else {k: None for k in KPI_KEYS}
+    out["previous"]["comparison"] = previous_period_comparison(f)
     return out
+
+
+# --- honesty: what the figures can be compared with, and how fresh they are ---------------------
+
+
+def data_first_day() -> dt.date | None:
+    """The store day of the oldest stored event (the first key of the day × action rollup's index)."""
+    return EventDaily.objects.aggregate(first=Min("day"))["first"]
+
+
+def previous_period_comparison(f: MetricFilter) -> dict[str, Any]:
+    """Whether ``f``'s period may be compared with the period of equal length before it: only when the
+    stored history covers that previous period from its first day. The one rule behind the KPI cards'
+    deltas, the API's ``previous.comparison`` and the insights' revenue trend: a history that starts
+    inside (or after) the previous period would make any store look like it is booming.
+
+    ``{"available": bool, "reason": str | None, "data_starts": "YYYY-MM-DD" | None}``."""
+    if not f.has_range:
+        return {"available": False, "reason": "no previous period for an open date range", "data_starts": None}
+    first = data_first_day()
+    if first is None:
+        return {"available": False, "reason": "no data yet", "data_starts": None}
+    previous_start = f.previous().start
+    assert previous_start is not None
+    if first > previous_start:
+        return {"available": False, "reason": f"data starts {first.isoformat()}", "data_starts": first.isoformat()}
+    return {"available": True, "reason": None, "data_starts": first.isoformat()}
+
+
+FRESHNESS_GRACE_SECONDS = 10  # live derivation runs every 2 s: a lag under this is normal, not news
+
+
+def derivation_status() -> dict[str, Any]:
+    """Events stored but not yet derived into sessions and carts (``PendingWindow``, queued by the ingest
+    transaction, drained by ``process_pending_analytics_task``). Event counts and revenue are live;
+    sessions, carts, orders, funnel and conversion include every event received before
+    ``derived_through`` (the oldest queued batch) and none of the ``pending_events`` after it.
+
+    The counts are exact whenever anything waits; ``message`` (what pages show) is set only once the
+    oldest batch has waited ``FRESHNESS_GRACE_SECONDS``, so live traffic, derived within seconds, does
+    not make the banner blink. One aggregate over the queue (a few rows; hundreds after a bulk load):
+    cheap enough for every page, API answer and dashboard push."""
+    row = PendingWindow.objects.aggregate(events=Sum("events"), batches=Count("id"), oldest=Min("created_at"))
+    batches = _int(row["batches"])
+    if not batches:
+        return {"pending_events": 0, "pending_batches": 0, "derived_through": None, "lag_seconds": 0,
+                "message": None}
+    events = _int(row["events"])
+    oldest: dt.datetime = row["oldest"]
+    lag = max(0, int((timezone.now() - oldest).total_seconds()))
+    message = None
+    if lag >= FRESHNESS_GRACE_SECONDS:
+        local = oldest.astimezone(store_tz())
+        when = f"{local:%H:%M %Z}" if local.date() == store_today() else f"{local.day} {local:%b %H:%M %Z}"
+        waiting = f"{events:,} events being processed" if events else f"{batches:,} batches of events being processed"
+        message = f"Sessions, carts and orders include events received up to {when}; {waiting}."
+    return {"pending_events": events, "pending_batches": batches, "derived_through": oldest.isoformat(),
+            "lag_seconds": lag, "message": message}
 
 
 # --- timeseries --------------------------------------------------------------------------------
@@ -690,7 +753,8 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
     # rollups and helpers as the panels that show the evidence.
     seg = _segment_customers(f)
     k = _kpis(f, seg, people=False)
-    prev = _kpis(f.previous(), seg, people=False) if f.has_range else None
+    comparison = previous_period_comparison(f)
+    prev = _kpis(f.previous(), seg, people=False) if comparison["available"] else None
     tz = store_tz()
     by_slot: dict[tuple[int, int], int] = defaultdict(int)
     for at, n, _revenue in _events_per_hour(f, revenue=False):
@@ -726,13 +790,10 @@ def insights_list(f: MetricFilter) -> list[dict[str, Any]]:
         out.append({"kind": "age_conversion", "text": f"Customers aged {label} convert best ({_pct(best[1])}, "
                     f"95% CI {_pct(best[2])}–{_pct(best[3])}).", "figure": _pct(best[1]),
                     "link": f"/customers/?{q}", "severity": "info"})
-    # A trend only against a previous period the data covers from its first day, with enough orders
-    # in both: a history that starts mid-period would make any store look like it is booming.
-    first_day = EventDaily.objects.aggregate(first=Min("day"))["first"] if prev else None
-    prev_start = f.previous().start
+    # A trend only against a previous period the data covers from its first day (the KPI cards' rule,
+    # previous_period_comparison), with enough orders in both and never over a zero.
     if (prev and prev.get("revenue") and k["orders"] >= MIN_CARTS_FOR_CLAIM
-            and prev["orders"] >= MIN_CARTS_FOR_CLAIM
-            and first_day is not None and prev_start is not None and first_day <= prev_start):
+            and prev["orders"] >= MIN_CARTS_FOR_CLAIM):
         change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
         if abs(change) >= 0.05:
             out.append({"kind": "revenue_trend", "text": f"Revenue is {'up' if change > 0 else 'down'} "

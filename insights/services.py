@@ -184,7 +184,7 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
             w[1] = e.timestamp
     # Whole seconds, widened outwards: re-deriving a slightly wider window is harmless.
     PendingWindow.objects.create(windows={str(c): [int(lo.timestamp()), int(hi.timestamp()) + 1]
-                                          for c, (lo, hi) in windows.items()})
+                                          for c, (lo, hi) in windows.items()}, events=len(events))
 
 
 # --- session re-derivation ---------------------------------------------------------------------

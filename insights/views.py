@@ -59,6 +59,7 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
         "choices": choices,
         "charts": {name: _figure_json(fig) for name, fig in figures.items()},
         "store_time_zone": settings.STORE_TIME_ZONE,
+        "freshness": selectors.derivation_status(),  # the banner in _page_head.html (issue 10)
         **context,
     }
     return render(request, template, ctx)

@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # One command: set up and start the whole product on embedded defaults (or on PostgreSQL/Redis
 # when DATABASE_URL / REDIS_URL are set). Ctrl-C stops every process.
+#
+# The console shows what a person needs: one line per setup step, where to log in, then only
+# warnings and errors. Full logs go to .local/logs/ (LOGGING in settings.py, driven by LOG_FILE and
+# LOG_CONSOLE_LEVEL): setup.log (the setup commands), web.log (daphne), access.log (daphne's
+# requests), worker.log (Celery worker + beat). Each run starts them afresh and keeps the previous
+# run's as *.log.1. LOG_CONSOLE_LEVEL=INFO shows everything on the console again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh runtime
 source scripts/local-env.sh
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
+URL="http://$HOST:$PORT/"
+LOGS=.local/logs
+mkdir -p "$LOGS"
+chmod 700 "$LOGS"  # request paths and errors: for your eyes only
+for name in setup web access worker; do
+  if [ -f "$LOGS/$name.log" ]; then mv -f "$LOGS/$name.log" "$LOGS/$name.log.1"; fi
+done
+export LOG_CONSOLE_LEVEL="${LOG_CONSOLE_LEVEL:-WARNING}"
 
-python manage.py migrate --noinput
+# --- setup: each command's one-line summary on the console, its logging in setup.log ------------
+export LOG_FILE="$LOGS/setup.log"
+echo "Preparing the database ($([ -n "${DATABASE_URL:-}" ] && echo "DATABASE_URL" || echo ".local/db.sqlite3"))..."
+python manage.py migrate --noinput --verbosity 0
 python manage.py seed_products
 python manage.py seed_customers --count "${DEMO_CUSTOMERS:-500}"
 python manage.py create_demo_users --write .local/demo-logins.txt
-[ -f .local/demo-logins.txt ] && cat .local/demo-logins.txt
 # Live simulated shoppers (issue 4): the beat task, a first month of history when there is none,
 # and on the embedded default a key so the worker sends through the server's own ingest API.
 python manage.py simulate --schedule
@@ -24,6 +40,7 @@ if [ -z "${REDIS_URL:-}" ]; then
   export SIMULATOR_TARGET="http://$HOST:$PORT" SIMULATOR_KEY
 fi
 
+# --- serve ------------------------------------------------------------------------------------
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -31,11 +48,27 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 0' INT TERM  # Ctrl-C is the normal way to stop
+trap cleanup EXIT
 
-daphne -b "$HOST" -p "$PORT" analytics_site.asgi:application &
+LOG_FILE="$LOGS/web.log" daphne -b "$HOST" -p "$PORT" --access-log "$LOGS/access.log" \
+  analytics_site.asgi:application &
 pids+=($!)
-celery -A analytics_site worker --beat --loglevel INFO --concurrency 2 &
+LOG_FILE="$LOGS/worker.log" celery -A analytics_site --quiet worker --beat --loglevel INFO --concurrency 2 &
 pids+=($!)
-echo "Serving on http://$HOST:$PORT/  (logins above, also in .local/demo-logins.txt). Ctrl-C stops."
+
+# Say where to log in once the server answers (or stop if it could not start).
+for _ in $(seq 1 120); do
+  if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "${URL}healthz" \
+      2>/dev/null; then
+    echo
+    echo "Ready: $URL"
+    echo "  Log in as viewer, analyst or admin: passwords in .local/demo-logins.txt"
+    echo "  Full logs: $LOGS/web.log, access.log, worker.log, setup.log. Warnings and errors also show here."
+    echo "  Ctrl-C stops."
+    break
+  fi
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "The web server did not start: see $LOGS/web.log" >&2; break; }
+  sleep 0.5
+done
 wait -n

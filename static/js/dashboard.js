@@ -56,12 +56,32 @@
         card.classList.add("flash");
       }
       var change = card.querySelector('[data-role="change"]');
-      if (change && c.change_text) {
-        change.className = "change" + (c.good === true ? " good" : c.good === false ? " bad" : "");
+      if (!change) return;
+      change.className = "change" + (c.good === true ? " good" : c.good === false ? " bad" : "");
+      change.title = "Previous period: " + (c.previous_display || "—");
+      if (c.change_text) {
         change.innerHTML = (c.direction === "up" ? "▲ " : c.direction === "down" ? "▼ " : "") + esc(c.change_text) +
           ' <span class="vs">vs prev. period</span>';
+      } else if (c.note) {
+        change.innerHTML = '<span class="note">' + esc(c.note) + "</span>";
+      } else {
+        change.innerHTML = "&nbsp;";
       }
     });
+  }
+
+  // Events waiting to be derived into sessions and carts: the banner under the page head.
+  function applyFreshness(f) {
+    var banner = document.getElementById("freshness");
+    if (!banner || !f) return;
+    banner.dataset.pendingEvents = String(f.pending_events || 0);
+    if (f.message) {
+      banner.textContent = f.message || "";
+      banner.hidden = false;
+    } else {
+      banner.textContent = "";
+      banner.hidden = true;
+    }
   }
 
   function applyFeed(events) {
@@ -99,6 +119,7 @@
         live.dataset.updates = String(updates);
         applyKpis(data.kpis);
         applyFeed(data.feed);
+        applyFreshness(data.freshness);
       }
     };
     ws.onclose = function (ev) {

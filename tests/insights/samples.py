@@ -5,7 +5,8 @@ KPIS = {
     "cart_conversion_rate": 0.4, "cart_abandonment_rate": 0.5, "session_conversion_rate": 0.133, "avg_clv": 65.43,
     "previous": {"events": 1000, "customers": 80, "sessions": 250, "revenue": 0.0, "orders": 30, "aov": 120.0,
                  "cart_conversion_rate": 0.35, "cart_abandonment_rate": 0.55, "session_conversion_rate": 0.12,
-                 "avg_clv": None},
+                 "avg_clv": None,
+                 "comparison": {"available": True, "reason": None, "data_starts": "2024-01-01"}},
 }
 
 TIMESERIES = {"grain": "day", "points": [

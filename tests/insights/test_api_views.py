@@ -68,3 +68,48 @@ def test_viewer_gets_masked_personal_data_analyst_does_not(store, client_for):
 def test_latest_events(store, client_for):
     rows = client_for(Role.VIEWER).get("/api/v1/metrics/latest?limit=3").json()
     assert [r["event_id"] for r in rows] == ["fx-023", "fx-022", "fx-021"]
+
+
+# --- honest comparisons and freshness (issue 10) ----------------------------------------------------
+
+def test_kpis_say_why_there_is_no_comparison(store, client_for):
+    data = client_for(Role.VIEWER).get("/api/v1/metrics/kpis" + Q).json()
+    assert data["previous"]["comparison"] == {"available": False, "reason": "data starts 2024-03-04",
+                                              "data_starts": "2024-03-04"}
+
+
+def test_api_says_nothing_when_nothing_waits(store, client_for):
+    client = client_for(Role.VIEWER)
+    response = client.get("/api/v1/metrics/kpis" + Q)
+    assert response.json()["freshness"] == {"pending_events": 0, "pending_batches": 0, "derived_through": None,
+                                            "lag_seconds": 0, "message": None}
+    for path in ("/api/v1/metrics/kpis", "/api/v1/metrics/insights", "/api/v1/metrics/latest"):
+        response = client.get(path + Q)
+        assert "X-Pending-Events" not in response and "X-Derived-Through" not in response
+
+
+def test_api_says_how_many_events_wait_to_be_derived(db, client_for):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from insights.models import PendingWindow
+    from tests.insights.store_fixture import LATE, MAIN, ingest, make_catalogue
+
+    make_catalogue()
+    ingest(MAIN)
+    ingest([LATE])
+    PendingWindow.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))  # behind
+    oldest = PendingWindow.objects.order_by("id").first().created_at.isoformat()
+    client = client_for(Role.VIEWER)
+    kpis = client.get("/api/v1/metrics/kpis" + Q)
+    fresh = kpis.json()["freshness"]
+    assert (fresh["pending_events"], fresh["pending_batches"], fresh["derived_through"]) == (23, 2, oldest)
+    assert "23 events being processed" in fresh["message"]
+    assert kpis.json()["events"] == 23  # event counts are live; sessions wait for the worker
+    for path in ("/api/v1/metrics/kpis", "/api/v1/metrics/funnel", "/api/v1/metrics/insights",
+                 "/api/v1/metrics/latest"):
+        response = client.get(path + Q)
+        assert response["X-Pending-Events"] == "23" and response["X-Derived-Through"] == oldest, path
+    assert isinstance(client.get("/api/v1/metrics/insights" + Q).json(), list)  # list answers keep their shape
+    assert client.get("/api/v1/metrics/kpis?start=yesterday").status_code == 400

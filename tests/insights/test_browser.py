@@ -214,3 +214,52 @@ def test_viewer_uses_every_page_live_updates_and_the_explorer(store, server, bro
     page.screenshot(path=str(ARTIFACTS / "page-explorer.png"), full_page=True)
 
     assert errors == []
+
+
+@pytest.fixture
+def behind(store):
+    """Three events the worker has not derived yet, queued a minute ago (committed before the browser starts)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from events.services import events_ingest
+    from insights.models import PendingWindow
+
+    events = [{"event_id": f"browser-wait-{i}", "customer_id": "1", "action": "view", "product_id": "p1",
+               "timestamp": timezone.now().isoformat()} for i in range(3)]
+    assert events_ingest(raw_events=events, broadcast=False).accepted == 3
+    PendingWindow.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
+    return store
+
+
+def test_freshness_banner_shows_and_clears_by_itself(behind, server, browser_page):
+    """Issue 10: while events wait to be derived the page says so; when the worker catches up, the
+    banner goes away without a reload (pushed over /ws/dashboard/)."""
+    import threading
+
+    page, errors = browser_page
+    _login(page, server, "viewer")
+    page.goto(server + "/carts/")
+    banner = page.locator("#freshness")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("3 events being processed")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=5000)
+    page.evaluate("window.__marker = 'same document'")
+
+    def derive() -> None:  # the worker's beat task, in its own thread (the browser's loop owns this one)
+        from django.db import connection as thread_connection
+
+        from insights.services import analytics_process_pending
+
+        try:
+            analytics_process_pending()
+        finally:
+            thread_connection.close()
+
+    worker = threading.Thread(target=derive)
+    worker.start()
+    worker.join(timeout=30)
+    expect(banner).to_be_hidden(timeout=5000)
+    assert page.evaluate("window.__marker") == "same document"
+    assert errors == []

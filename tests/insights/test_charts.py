@@ -15,18 +15,53 @@ def test_kpi_cards_compare_with_previous_period():
     cards = {c["key"]: c for c in charts.kpi_cards(samples.KPIS)}
     assert cards["events"]["display"] == "1,200"
     assert cards["events"]["change_text"] == "+20%" and cards["events"]["good"] is True
-    assert cards["revenue"]["display"] == "$5,234.50" and cards["revenue"]["change_text"] == "new"
+    assert cards["events"]["note"] == ""
+    # No percentage of zero: the card says what the previous period held instead.
+    assert cards["revenue"]["display"] == "$5,234.50" and cards["revenue"]["change_text"] == ""
+    assert cards["revenue"]["change"] is None and cards["revenue"]["note"] == "$0.00 in prev. period"
+    assert cards["revenue"]["direction"] == "flat" and cards["revenue"]["good"] is None
     # Rates change in percentage points; abandonment going down is good.
     assert cards["cart_abandonment_rate"]["change_text"] == "-5.0 pp"
     assert cards["cart_abandonment_rate"]["good"] is True
     assert cards["customers"]["direction"] == "flat" and cards["customers"]["good"] is None
+    assert cards["customers"]["change_text"] == "+0%"
+    # No previous value (no buyers then): no change, said so.
     assert cards["avg_clv"]["change_text"] == "" and cards["avg_clv"]["previous_display"] == "—"
+    assert cards["avg_clv"]["note"] == "none in prev. period"
 
 
 def test_kpi_cards_without_previous_period_or_values():
     cards = charts.kpi_cards({"events": 0, "aov": None})
     assert [c["display"] for c in cards[:1]] == ["0"]
     assert next(c for c in cards if c["key"] == "aov")["display"] == "—"
+    # No comparison block at all: no delta is ever made up.
+    assert all(c["change"] is None and c["change_text"] == "" and c["note"] == "no comparison" for c in cards)
+
+
+def test_kpi_cards_refuse_a_previous_period_the_data_does_not_cover():
+    kpis = dict(samples.KPIS, previous=dict(samples.KPIS["previous"], comparison={
+        "available": False, "reason": "data starts 2026-11-20", "data_starts": "2026-11-20"}))
+    cards = charts.kpi_cards(kpis)
+    for c in cards:
+        assert c["change"] is None and c["change_text"] == "" and c["good"] is None and c["direction"] == "flat"
+        assert c["note"] == "no comparison: data starts 20 Nov 2026"
+        assert c["previous_display"] == "—"
+    reason_only = dict(samples.KPIS, previous={"comparison": {"available": False, "reason": "no data yet",
+                                                              "data_starts": None}})
+    assert charts.kpi_cards(reason_only)[0]["note"] == "no comparison: no data yet"
+
+
+def test_kpi_cards_against_zero_and_missing_values():
+    kpis = {"events": 0, "revenue": 0.0, "aov": None, "cart_conversion_rate": 0.5, "orders": 3,
+            "previous": {"events": 0, "revenue": 0.0, "aov": 25.0, "cart_conversion_rate": 0.0, "orders": None,
+                         "comparison": {"available": True, "reason": None, "data_starts": "2024-01-01"}}}
+    cards = {c["key"]: c for c in charts.kpi_cards(kpis)}
+    assert cards["events"]["note"] == "0 in prev. period" and cards["events"]["change"] is None
+    assert cards["revenue"]["note"] == "$0.00 in prev. period" and cards["revenue"]["change_text"] == ""
+    assert cards["aov"]["note"] == "$25.00 in prev. period" and cards["aov"]["change"] is None
+    # A rate from zero is a change in percentage points, which is well defined.
+    assert cards["cart_conversion_rate"]["change_text"] == "+50.0 pp" and cards["cart_conversion_rate"]["good"]
+    assert cards["orders"]["note"] == "none in prev. period"
 
 
 def test_events_over_time_has_events_and_revenue_traces():

@@ -143,3 +143,39 @@ def test_unshared_layer_refreshes_from_the_selectors(make_user):
         await comm.disconnect()
 
     async_to_sync(run)()
+
+
+def test_updates_say_what_waits_to_be_derived_and_clear_by_themselves(make_user):
+    """The banner's data rides on every update; when the worker catches up, an update clears it with no
+    new event and no announcement (on a shared layer too)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from insights.models import PendingWindow
+    from insights.services import analytics_process_pending
+
+    headers = _headers(make_user(Role.VIEWER))
+    assert events_ingest(raw_events=[_event(30), _event(31), _event(32)], broadcast=False).accepted == 3
+    PendingWindow.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))  # the worker is behind
+
+    async def run():
+        comm = _communicator(headers)
+        connected, _ = await comm.connect()
+        assert connected
+        await comm.receive_json_from(timeout=5)  # hello
+        await comm.send_json_to({"type": "refresh"})
+        update = await comm.receive_json_from(timeout=5)
+        assert update["type"] == "update"
+        fresh = update["freshness"]
+        assert (fresh["pending_events"], fresh["pending_batches"]) == (3, 1)
+        assert "3 events being processed" in fresh["message"]
+        await sync_to_async(analytics_process_pending)()  # what the worker's beat task does
+        cleared = await comm.receive_json_from(timeout=5)
+        assert cleared["type"] == "update"
+        assert cleared["freshness"] == {"pending_events": 0, "pending_batches": 0, "derived_through": None,
+                                        "lag_seconds": 0, "message": None}
+        assert {c["key"]: c for c in cleared["kpis"]}["sessions"]["value"] == 1  # derived now
+        await comm.disconnect()
+
+    async_to_sync(run)()

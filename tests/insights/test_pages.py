@@ -175,3 +175,46 @@ def test_fresh_install_shows_helpful_empty_pages(client_for, db, path):
         assert "No events yet" in text
     elif path != "/explorer/":
         assert "No " in text
+
+
+# --- freshness banner (issue 10) ----------------------------------------------------------------
+
+FRESH_PAGES = ["/", "/funnel/", "/seasonality/", "/customers/", "/products/", "/carts/", "/insights/", "/explorer/",
+               "/customers/{buyer}/"]
+
+
+def test_pages_say_nothing_when_nothing_waits(client_for, history):
+    client = client_for(Role.VIEWER)
+    for path in FRESH_PAGES:
+        text = _text(client.get(path.format(**history)))
+        assert 'id="freshness"' in text and " hidden>" in text, path  # there for the socket to fill
+        assert "being processed" not in text
+
+
+def test_every_page_says_when_events_wait_to_be_derived(client_for, history):
+    import datetime as dt
+
+    from events.services import events_ingest
+    from insights.models import PendingWindow
+
+    events = [{"event_id": f"wait-{i}", "customer_id": "1", "action": "view", "product_id": "p1",
+               "timestamp": "2026-01-05T10:00:00Z"} for i in range(3)]
+    assert events_ingest(raw_events=events, broadcast=False).accepted == 3
+    PendingWindow.objects.update(created_at=dt.datetime(2026, 1, 5, 14, 2, tzinfo=dt.UTC))
+    client = client_for(Role.VIEWER)
+    for path in FRESH_PAGES:
+        text = _text(client.get(path.format(**history)))
+        assert ("Sessions, carts and orders include events received up to 5 Jan 14:02 UTC; "
+                "3 events being processed.") in text, path
+        assert 'data-pending-events="3">' in text
+
+
+def test_overview_cards_give_no_delta_the_history_cannot_support(client_for, history):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    text = _text(client_for(Role.VIEWER).get("/"))  # the last 30 days; the history is 3 hours old
+    first = (timezone.now() - dt.timedelta(hours=3)).date()
+    assert f'<span class="note">no comparison: data starts {first.day} {first:%b %Y}</span>' in text
+    assert "vs prev. period" not in text and "▲" not in text and "▼" not in text

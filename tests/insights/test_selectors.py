@@ -219,3 +219,130 @@ def test_events_latest_and_choices(store):
 
 def test_insights_say_nothing_from_too_little_data(store):
     assert selectors.insights_list(F) == []
+
+
+# --- honest comparisons (issue 10) ---------------------------------------------------------------
+
+NEXT = MetricFilter(start=DAY + dt.timedelta(days=1), end=DAY + dt.timedelta(days=1))
+
+
+def test_no_comparison_with_a_period_before_the_data_starts(store):
+    # F's previous period is 3 March; the history starts on 4 March.
+    k = selectors.kpis_stats(F)
+    assert k["previous"]["comparison"] == {"available": False, "reason": "data starts 2024-03-04",
+                                           "data_starts": "2024-03-04"}
+    assert k["previous"]["events"] == 0  # the previous figures are still given, as they are
+    from insights import charts
+
+    for card in charts.kpi_cards(k):
+        assert card["change"] is None and card["change_text"] == ""
+        assert card["note"] == "no comparison: data starts 4 Mar 2024"
+
+
+def test_comparison_with_a_covered_previous_period(store):
+    # 5 March against 4 March: covered from its first day. Nothing happened on the 5th.
+    k = selectors.kpis_stats(NEXT)
+    assert k["previous"]["comparison"] == {"available": True, "reason": None, "data_starts": "2024-03-04"}
+    from insights import charts
+
+    cards = {c["key"]: c for c in charts.kpi_cards(k)}
+    assert cards["events"]["change_text"] == "-100%" and cards["events"]["good"] is False
+    assert cards["aov"]["note"] == "$70.00 in prev. period"  # no orders now: no AOV to compare
+    assert cards["cart_abandonment_rate"]["note"] == "40.0% in prev. period"
+
+
+def test_a_zero_previous_value_gives_no_percentage(store):
+    # One view on 2 March moves the start of the data before F's previous period (3 March, empty).
+    ingest([{"event_id": "early-1", "customer_id": "D", "action": "view", "product_id": "p2",
+             "timestamp": "2024-03-02T09:00:00Z"}])
+    from insights import charts
+    from insights.services import analytics_process_pending
+
+    analytics_process_pending()
+    k = selectors.kpis_stats(F)
+    assert k["previous"]["comparison"]["available"] is True
+    cards = {c["key"]: c for c in charts.kpi_cards(k)}
+    assert cards["events"]["value"] == 23 and cards["events"]["note"] == "0 in prev. period"
+    assert cards["events"]["change"] is None and cards["events"]["change_text"] == ""
+    assert cards["revenue"]["note"] == "$0.00 in prev. period"
+    assert cards["cart_conversion_rate"]["note"] == "none in prev. period"  # no closed carts on 3 March
+
+
+def test_open_range_and_empty_store_have_no_comparison(db):
+    assert selectors.previous_period_comparison(F) == {"available": False, "reason": "no data yet",
+                                                       "data_starts": None}
+    assert selectors.previous_period_comparison(MetricFilter())["available"] is False
+
+
+def _orders(day: dt.date, n: int, prefix: str) -> list[dict]:
+    return [{"event_id": f"{prefix}-{i}", "customer_id": f"{prefix}{i}", "action": "purchase", "product_id": "p1",
+             "product_price": "10.00", "order_id": f"{prefix}-o{i}", "timestamp": f"{day.isoformat()}T12:{i:02d}:00Z"}
+            for i in range(n)]
+
+
+def test_cards_and_revenue_trend_follow_the_same_rule(db):
+    """One rule for the cards and the insights sentence: 20 orders on day 1, 30 on day 2."""
+    from insights import charts
+    from insights.services import analytics_process_pending
+    from tests.insights.store_fixture import make_catalogue
+
+    make_catalogue()
+    day1, day2 = DAY, DAY + dt.timedelta(days=1)
+    ingest(_orders(day1, 20, "a") + _orders(day2, 30, "b"))
+    analytics_process_pending()
+
+    covered = MetricFilter(start=day2, end=day2)  # previous: day 1, where the data starts
+    revenue = {c["key"]: c for c in charts.kpi_cards(selectors.kpis_stats(covered))}["revenue"]
+    assert revenue["change_text"] == "+50%"
+    trend = {i["kind"]: i for i in selectors.insights_list(covered)}["revenue_trend"]
+    assert trend["figure"] == "50%" and "up 50%" in trend["text"]
+
+    partly = MetricFilter(start=day2, end=day2 + dt.timedelta(days=1))  # previous: the day before day 1 and day 1
+    revenue = {c["key"]: c for c in charts.kpi_cards(selectors.kpis_stats(partly))}["revenue"]
+    assert revenue["change"] is None and revenue["note"] == "no comparison: data starts 4 Mar 2024"
+    assert "revenue_trend" not in {i["kind"] for i in selectors.insights_list(partly)}
+
+
+# --- freshness (issue 10) ------------------------------------------------------------------------
+
+
+def test_nothing_waiting_says_nothing(store):
+    assert selectors.derivation_status() == {"pending_events": 0, "pending_batches": 0, "derived_through": None,
+                                             "lag_seconds": 0, "message": None}
+
+
+def test_events_waiting_to_be_derived_are_counted(db):
+    from insights.models import PendingWindow
+    from insights.services import analytics_process_pending
+    from tests.insights.store_fixture import DUPLICATE, MAIN, make_catalogue
+
+    make_catalogue()
+    ingest(MAIN)  # 22 new events: one queued batch
+    ingest([DUPLICATE])  # nothing new: nothing queued
+    ingest([LATE])
+    # Just queued: counted exactly, but the live path derives within seconds, so no message yet.
+    fresh = selectors.derivation_status()
+    assert (fresh["pending_events"], fresh["pending_batches"], fresh["message"]) == (23, 2, None)
+    assert fresh["lag_seconds"] < selectors.FRESHNESS_GRACE_SECONDS
+    first = PendingWindow.objects.order_by("id").first()
+    at = dt.datetime(2026, 11, 20, 14, 2, 31, tzinfo=dt.UTC)
+    PendingWindow.objects.filter(pk=first.pk).update(created_at=at)
+    status = selectors.derivation_status()
+    assert (status["pending_events"], status["pending_batches"]) == (23, 2)
+    assert status["derived_through"] == at.isoformat()
+    assert status["message"] == ("Sessions, carts and orders include events received up to 20 Nov 14:02 UTC; "
+                                 "23 events being processed.")
+    with override_settings(STORE_TIME_ZONE="America/New_York"):
+        assert "up to 20 Nov 09:02 EST;" in selectors.derivation_status()["message"]
+    # Received today: the time alone.
+    from django.utils import timezone
+
+    earlier = timezone.now() - dt.timedelta(seconds=30)
+    PendingWindow.objects.filter(pk=first.pk).update(created_at=earlier)
+    status = selectors.derivation_status()
+    assert 30 <= status["lag_seconds"] < 60
+    if earlier.date() == timezone.now().date():  # not across midnight
+        assert f"up to {earlier:%H:%M} UTC; 23 events being processed." in status["message"]
+
+    analytics_process_pending()
+    assert selectors.derivation_status()["pending_batches"] == 0
