@@ -246,8 +246,8 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
             amount, err = parse_price(amount_raw)
             if err:
                 errors["amount"] = err
-            elif price is None and quantity:
-                price = (amount / quantity).quantize(CENT, rounding=ROUND_HALF_UP)  # type: ignore[operator]
+            elif price is None and amount is not None and quantity:
+                price = (amount / Decimal(quantity)).quantize(CENT, rounding=ROUND_HALF_UP)
 
     if errors:
         return errors

@@ -80,7 +80,8 @@ def test_cdnow_slice_keeps_every_order_total_to_the_cent_in_every_rollup():
     # Stored: each line's amount as sent; the unit price is the rounded share, for display.
     events = list(Event.objects.select_related("customer"))  # PostgreSQL stores a batch in event_id order
     assert sorted((e.customer.external_id, e.timestamp.date(), e.quantity, e.amount) for e in events) == sorted(
-        (r["customer_id"], dt.datetime.strptime(r["date"], "%Y%m%d").date(), int(r["quantity"]), Decimal(r["amount"]))
+        (r["customer_id"], dt.date(int(r["date"][:4]), int(r["date"][4:6]), int(r["date"][6:])), int(r["quantity"]),
+         Decimal(r["amount"]))
         for r in rows)
     assert all(e.price == (e.amount / e.quantity).quantize(CENT, ROUND_HALF_UP) for e in events)
     assert sum(e.line_total for e in events) == exact
