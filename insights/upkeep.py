@@ -157,7 +157,7 @@ def customer_age_group_change(*, customer: Customer, age: int | None) -> AgeGrou
     _lock()
     _hold_ingest()
     row = Customer.objects.select_for_update().get(pk=customer.pk)
-    old, new = row.age_group, age_group_for(age)
+    old, new = str(row.age_group), str(age_group_for(age))
     Customer.objects.filter(pk=row.pk).update(age=age, age_group=new)
     customer.age, customer.age_group = age, new
     if old == new:
