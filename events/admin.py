@@ -1,33 +1,31 @@
 from django.contrib import admin
 
-from accounts.roles import Role
 from events.models import Event, IngestKey
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    """Events are immutable facts: read-only for everyone but the admin role."""
+    """Events are facts: read-only for everyone (list and detail only). Adding one here would skip
+    validation and the derived sessions, carts and rollups; changing or deleting one would leave them
+    stale. Events arrive through the ingest service; a customer's events are erased with the
+    customer ("Erase selected customers" under Customers), which takes them out of every report."""
 
-    list_display = ("timestamp", "action", "customer", "product", "quantity", "price", "order_id", "session_id")
+    list_display = ("timestamp", "action", "customer", "product", "quantity", "price", "amount", "order_id",
+                    "session_id")
     list_filter = ("action",)
     search_fields = ("event_id", "order_id", "session_id", "customer__external_id")
     date_hierarchy = "timestamp"
     list_select_related = ("customer", "product")
-    raw_id_fields = ("customer", "product")
     show_full_result_count = False  # COUNT(*) over millions of events on every page is wasteful
 
-    @staticmethod
-    def _is_admin(request) -> bool:
-        return getattr(request.user, "role", None) == Role.ADMIN
-
     def has_add_permission(self, request):
-        return self._is_admin(request) and super().has_add_permission(request)
+        return False
 
     def has_change_permission(self, request, obj=None):
-        return self._is_admin(request) and super().has_change_permission(request, obj)
+        return False
 
     def has_delete_permission(self, request, obj=None):
-        return self._is_admin(request) and super().has_delete_permission(request, obj)
+        return False
 
 
 @admin.register(IngestKey)

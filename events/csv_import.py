@@ -19,8 +19,11 @@ NATIVE_FIELDS = (
     "event_id", "customer_id", "session_id", "action", "product_id", "quantity", "product_price",
     "order_id", "timestamp", "product_title", "product_image", "description", "category",
 )
-# Not a native field: a line total; the unit price is amount / quantity.
+# A line total. On purchase rows it is sent as the event's ``amount`` (revenue, kept to the cent);
+# the unit price, when no column gives one, is amount / quantity rounded to the cent (for display).
+# It is not among the fields a derived event_id hashes, so ids stay what earlier imports made.
 AMOUNT = "amount"
+PURCHASE_ACTIONS = ("purchase", "purchase_cart")
 MAPPABLE = (*NATIVE_FIELDS, AMOUNT)
 UNSPECIFIED_PRODUCT = "Unspecified product"
 
@@ -82,8 +85,6 @@ class CsvMapping:
                     if candidate in by_norm and by_norm[candidate] not in columns.values():
                         columns[dest] = by_norm[candidate]
                         break
-            if AMOUNT in columns and "product_price" in columns:
-                del columns[AMOUNT]  # a unit price column is better than a derived one
             constants["action"] = "purchase"
             if "product_id" not in columns and "product_title" not in columns:
                 constants["product_title"] = UNSPECIFIED_PRODUCT
@@ -116,6 +117,7 @@ class CsvMapping:
         for dest, value in self.constants.items():
             event.setdefault(dest, value)
         errors: dict[str, str] = {}
+        event_amount: Any = None
         if self.date_format and isinstance(event.get("timestamp"), str):
             try:
                 event["timestamp"] = datetime.strptime(event["timestamp"], self.date_format).replace(
@@ -132,10 +134,14 @@ class CsvMapping:
                 event["product_price"] = str((total / quantity).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
             except (InvalidOperation, ArithmeticError):
                 errors[AMOUNT] = "amount and quantity must be numbers, quantity >= 1"
+        if amount is not None and AMOUNT not in errors and event.get("action") in PURCHASE_ACTIONS:
+            event_amount = amount  # validated by the ingest service like any event's amount
         if errors:
             return {"errors": errors}
         if "event_id" not in event:
             event["event_id"] = derive_event_id(row_number, (event.get(f) for f in NATIVE_FIELDS))
+        if event_amount is not None:
+            event[AMOUNT] = event_amount
         return event
 
 

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils import timezone
+
+from events.types import line_total
 
 
 class Action(models.TextChoices):
@@ -27,7 +31,12 @@ class Event(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices)
     quantity = models.PositiveIntegerField(default=1)
     price = models.DecimalField(max_digits=12, decimal_places=2, default=0,
-                                help_text="Unit price at event time.")
+                                help_text="Unit price at event time (for a line sent with an amount: amount / "
+                                          "quantity, rounded to the cent, for display).")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True,
+        help_text="Purchase lines only: the line total as the sender gave it, kept to the cent. Revenue is "
+                  "this when present, else price × quantity (see line_total).")
     order_id = models.CharField(max_length=100, null=True, blank=True)
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
@@ -38,6 +47,9 @@ class Event(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="event_quantity_gte_1"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="event_price_gte_0"),
             models.CheckConstraint(condition=models.Q(action__in=Action.values), name="event_action_valid"),
+            models.CheckConstraint(
+                condition=models.Q(amount__isnull=True) | models.Q(amount__gte=0, action=Action.PURCHASE),
+                name="event_amount_purchase_gte_0"),
         ]
         indexes = [
             models.Index(fields=["timestamp"], name="event_ts_idx"),
@@ -49,8 +61,9 @@ class Event(models.Model):
         return f"{self.action} by {self.customer_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
     @property
-    def line_total(self):
-        return self.price * self.quantity
+    def line_total(self) -> Decimal:
+        """What this line counts for in revenue (purchases): see ``events.types.line_total``."""
+        return line_total(self.price, self.quantity, self.amount)
 
 
 class IngestKey(models.Model):

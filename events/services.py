@@ -226,7 +226,7 @@ def _events_store(*, events: list[wire.NativeEvent], broadcast: bool) -> set[str
         if pk is None:
             continue
         stored.append(StoredEvent(pk, e.event_id, cpk, ref.pk if ref else None, e.session_id, e.action,
-                                  e.quantity, price, e.order_id, e.timestamp))
+                                  e.quantity, price, e.order_id, e.timestamp, e.amount))
         if broadcast:
             broadcast_rows.append((e, ref, price))
     from insights import services as insights_services
@@ -351,7 +351,7 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
 _STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
     event_id text, customer_id bigint, product_id bigint, session_id text, action text,
-    quantity integer, price numeric(12, 2), order_id text, ts timestamptz
+    quantity integer, price numeric(12, 2), order_id text, ts timestamptz, amount numeric(14, 2)
 ) ON COMMIT DELETE ROWS
 """
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -375,7 +375,8 @@ def _pg_insert(events: list[wire.NativeEvent], customer_pks: list[int], product_
         order_id = e.order_id
         append(f"{_copy_text(e.event_id)}\t{cpk}\t{ref.pk if ref is not None else null}\t"
                f"{_copy_text(e.session_id)}\t{e.action}\t{e.quantity}\t{price}\t"
-               f"{_copy_text(order_id) if order_id is not None else null}\t{e.timestamp.isoformat()}\n")
+               f"{_copy_text(order_id) if order_id is not None else null}\t{e.timestamp.isoformat()}\t"
+               f"{e.amount if e.amount is not None else null}\n")
     table = Event._meta.db_table
     with connection.cursor() as cur:
         cur.execute(_STAGING_DDL)
@@ -383,8 +384,8 @@ def _pg_insert(events: list[wire.NativeEvent], customer_pks: list[int], product_
         cur.copy_expert("COPY ingest_staging FROM STDIN", StringIO("".join(lines)))
         cur.execute(
             f"INSERT INTO {table} (event_id, customer_id, product_id, session_id, action, quantity, price,"
-            f" order_id, timestamp, received_at)"
-            f" SELECT event_id, customer_id, product_id, session_id, action, quantity, price, order_id, ts, %s"
+            f" order_id, timestamp, received_at, amount)"
+            f" SELECT event_id, customer_id, product_id, session_id, action, quantity, price, order_id, ts, %s, amount"
             f" FROM ingest_staging ORDER BY event_id COLLATE \"C\""
             f" ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id",
             [received_at],
@@ -404,7 +405,7 @@ def _generic_insert(events: list[wire.NativeEvent], customer_pks: list[int], pro
     objs = [
         Event(event_id=e.event_id, customer_id=cpk, product_id=ref.pk if ref is not None else None,
               session_id=e.session_id, action=e.action, quantity=e.quantity, price=price,
-              order_id=e.order_id, timestamp=e.timestamp, received_at=received_at)
+              order_id=e.order_id, timestamp=e.timestamp, received_at=received_at, amount=e.amount)
         for e, cpk, ref, price in zip(events, customer_pks, product_refs, prices, strict=True)
         if e.event_id not in existing
     ]

@@ -7,6 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 
 
+def line_total(price: Decimal, quantity: int, amount: Decimal | None) -> Decimal:
+    """What a purchase line earns: the sender's line total when it gave one (``amount``, kept to the
+    cent), else unit price × quantity. The one rule for revenue (DESIGN §4): derivation, rollups,
+    ``Event.line_total`` and the model's features (vectorised) all apply it."""
+    return amount if amount is not None else price * quantity
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event as just stored by the ingest service (only newly stored ones, never duplicates)."""
@@ -21,3 +28,8 @@ class StoredEvent:
     price: Decimal
     order_id: str | None
     timestamp: datetime
+    amount: Decimal | None = None  # the line total as sent (purchase lines), else None
+
+    @property
+    def line_total(self) -> Decimal:
+        return line_total(self.price, self.quantity, self.amount)

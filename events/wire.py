@@ -62,6 +62,7 @@ class NativeEvent:
     price: Decimal | None  # None: not sent (the product's price is used)
     order_id: str | None
     timestamp: datetime  # aware, UTC
+    amount: Decimal | None = None  # purchase lines: the line total as sent (revenue; see events.types.line_total)
 
 
 def _ident(value: Any, limit: int) -> tuple[str | None, str | None]:
@@ -234,6 +235,20 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
     if action in PRODUCT_ACTIONS and product_id is None and title is None and "product_id" not in errors:
         errors["product_id"] = f"required for {action} (or product_title)"
 
+    amount_raw = get("amount")
+    amount: Decimal | None = None
+    if amount_raw is not None:
+        if action != "purchase":
+            errors["amount"] = "only on purchase lines"
+        elif type(amount_raw) not in (int, float, str):  # parse_price's cache needs a hashable value
+            errors["amount"] = "must be a number"
+        else:
+            amount, err = parse_price(amount_raw)
+            if err:
+                errors["amount"] = err
+            elif price is None and amount is not None and quantity:
+                price = (amount / Decimal(quantity)).quantize(CENT, rounding=ROUND_HALF_UP)
+
     if errors:
         return errors
     return NativeEvent(
@@ -250,6 +265,7 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
         price,
         order_id,
         ts,  # type: ignore[arg-type]
+        amount,
     )
 
 

@@ -89,7 +89,7 @@ def add_event_contributions(out: Contributions, events: Iterable[EventLike], *, 
         day = day_cache.get(minute)
         if day is None:
             day = day_cache[minute] = day_of(minute, tz)
-        revenue = e.price * e.quantity if action == "purchase" else zero
+        revenue = e.line_total if action == "purchase" else zero
         kh = (minute.replace(minute=0), action, age)
         r = hourly.get(kh)
         if r is None:

@@ -9,6 +9,7 @@
   (closed, or an ``abandon`` event after the cart opened), ``abandoned`` if items are left in it and
   ``emptied`` if every item was removed; otherwise ``open`` (counted in neither rate).
 - **Funnel step** reached in order within the session: 1 view, 2 add_to_cart, 3 checkout, 4 purchase.
+- **Revenue** of a purchase line: ``events.types.line_total`` (the line total sent, else price × quantity).
 - **Orders**: distinct ``order_id`` of the session's purchase lines; purchase lines without one form
   one order for the session.
 
@@ -213,7 +214,7 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime,
         elif a == "purchase":
             purchased = True
             last_purchase_at = e.timestamp
-            line = e.price * e.quantity
+            line = e.line_total  # the sender's line total when given, else price × quantity
             revenue += line
             okey = f"o:{e.order_id}" if e.order_id else f"s:{key}"
             if okey not in orders:

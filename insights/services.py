@@ -198,14 +198,14 @@ def _lock() -> None:
 
 
 def _to_stored(row: tuple) -> StoredEvent:
-    pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts = row
+    pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts, amount = row
     return StoredEvent(pk=pk, event_id=event_id, customer_pk=customer_pk, product_pk=product_pk,
                        session_id=session_id or "", action=action, quantity=quantity, price=price,
-                       order_id=order_id, timestamp=ts)
+                       order_id=order_id, timestamp=ts, amount=amount)
 
 
 EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "action", "quantity", "price",
-                "order_id", "timestamp")
+                "order_id", "timestamp", "amount")
 _CENT = Decimal("0.01")
 
 
@@ -245,7 +245,7 @@ def _load_events(windows: Mapping[int, tuple[dt.datetime, dt.datetime]]) -> list
     cte, params = _windows_cte(windows, dt.timedelta(0))
     table = Event._meta.db_table
     sql = (f"{cte} SELECT e.id, e.event_id, e.customer_id, e.product_id, e.session_id, e.action, e.quantity,"
-           f" e.price, e.order_id, e.timestamp FROM {table} e JOIN w ON e.customer_id = w.c"
+           f" e.price, e.order_id, e.timestamp, e.amount FROM {table} e JOIN w ON e.customer_id = w.c"
            f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi")
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -253,7 +253,8 @@ def _load_events(windows: Mapping[int, tuple[dt.datetime, dt.datetime]]) -> list
     if connection.vendor == "postgresql":
         return [_to_stored(r) for r in rows]
     return [StoredEvent(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], Decimal(str(r[7])).quantize(_CENT), r[8],
-                        _read_datetime(r[9])) for r in rows]
+                        _read_datetime(r[9]), None if r[10] is None else Decimal(str(r[10])).quantize(_CENT))
+            for r in rows]
 
 
 def _session_rows(sql: str, params: list) -> list[_StoredSession]:

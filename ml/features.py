@@ -15,7 +15,9 @@ the per-cart features, vectorised with pandas.
 Input frames
 - ``events``: one row per event with columns ``pk`` (int), ``customer`` (int), ``product`` (int,
   -1 when none), ``session_id`` (str, "" when none), ``action`` (str), ``quantity`` (int), ``price``
-  (float), ``order_id`` (str or None), ``ts`` (datetime64, UTC), ``category`` (str, "" when none).
+  (float), ``order_id`` (str or None), ``ts`` (datetime64, UTC), ``category`` (str, "" when none), and
+  optionally ``amount`` (float, NaN when none: a purchase line's total as sent; revenue is
+  ``events.types.line_total``, vectorised here as amount, else price × quantity).
 - ``customers``: indexed by customer pk, columns ``age_group`` (str) and ``signed_up_at``
   (datetime64 UTC or NaT).
 """
@@ -31,10 +33,11 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from events.types import line_total
 from insights.derivation import CART_ABANDONED, CART_CONVERTED, CART_OPEN, IDLE, derive_session, group_sessions
 
 EVENT_COLUMNS = ("pk", "customer", "product", "session_id", "action", "quantity", "price", "order_id", "ts",
-                 "category")
+                 "category", "amount")
 
 NUMERIC_FEATURES = (
     "views", "adds", "removes", "checkouts", "products_viewed", "items", "value", "cart_lines", "max_item_price",
@@ -57,9 +60,10 @@ class _Ev:
     """The attributes insights.derivation reads from an event (its EventLike protocol)."""
 
     __slots__ = ("pk", "event_id", "customer_pk", "product_pk", "session_id", "action", "quantity", "price",
-                 "order_id", "timestamp", "row")
+                 "order_id", "timestamp", "row", "amount")
 
-    def __init__(self, row, pk, customer, product, session_id, action, quantity, price, order_id, timestamp):
+    def __init__(self, row, pk, customer, product, session_id, action, quantity, price, order_id, timestamp,
+                 amount=None):
         self.row = row
         self.pk = pk
         self.event_id = ""
@@ -71,6 +75,11 @@ class _Ev:
         self.price = price
         self.order_id = order_id
         self.timestamp = timestamp
+        self.amount = amount
+
+    @property
+    def line_total(self) -> Decimal:
+        return line_total(self.price, self.quantity, self.amount)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ def empty_events() -> pd.DataFrame:
         "action": pd.Series(dtype="object"), "quantity": pd.Series(dtype="int64"),
         "price": pd.Series(dtype="float64"), "order_id": pd.Series(dtype="object"),
         "ts": pd.Series(dtype="datetime64[us, UTC]"), "category": pd.Series(dtype="object"),
+        "amount": pd.Series(dtype="float64"),
     })
 
 
@@ -110,13 +120,18 @@ def sessionize(events: pd.DataFrame, *, as_of: datetime, idle: timedelta = IDLE)
         prices = [decimals.get(p) or decimals.setdefault(p, Decimal(str(round(p, 2))))
                   for p in ev["price"].to_numpy().tolist()]
         orders = ev["order_id"].tolist()
+        amounts: list[Decimal | None] = [None] * n
+        if "amount" in ev:  # only the lines sent with a total carry one
+            given = ev["amount"].to_numpy()
+            for i in np.flatnonzero(~np.isnan(given)).tolist():
+                amounts[i] = Decimal(str(round(float(given[i]), 2)))
         stamps = ev["ts"].dt.to_pydatetime().tolist()
         bounds = np.flatnonzero(np.diff(cust)) + 1
         starts = np.concatenate([[0], bounds]).tolist()
         ends = np.concatenate([bounds, [n]]).tolist()
         for lo, hi in zip(starts, ends, strict=True):
             block: list[Any] = [_Ev(i, pks[i], custs[i], prods[i], sids[i] or "", acts[i], qtys[i], prices[i],
-                                    orders[i] or None, stamps[i]) for i in range(lo, hi)]
+                                    orders[i] or None, stamps[i], amounts[i]) for i in range(lo, hi)]
             for key, sevs in group_sessions(block, idle=idle):
                 s = derive_session(key, sevs, as_of=as_of, idle=idle)
                 number = len(rows)
@@ -134,6 +149,14 @@ def sessionize(events: pd.DataFrame, *, as_of: datetime, idle: timedelta = IDLE)
     return Sessionized(events=ev, sessions=sessions)
 
 
+def _line_totals(lines: pd.DataFrame) -> pd.Series:
+    """``events.types.line_total`` over a frame: the line total sent, else price × quantity."""
+    computed = lines["price"] * lines["quantity"]
+    if "amount" not in lines:
+        return computed
+    return lines["amount"].where(lines["amount"].notna(), computed)
+
+
 def _orders(events: pd.DataFrame) -> pd.DataFrame:
     """Orders by the metrics engine's rule (distinct order_id, else one per session): customer, ts, revenue."""
     buys = events[events["action"].isin(("purchase", "purchase_cart"))]
@@ -143,7 +166,7 @@ def _orders(events: pd.DataFrame) -> pd.DataFrame:
     okey = np.where(buys["order_id"].isna() | (buys["order_id"] == ""), "s:" + buys["session"].astype(str),
                     "o:" + buys["order_id"].astype(str))
     frame = pd.DataFrame({"customer": buys["customer"].to_numpy(), "okey": okey, "ts": buys["ts"].to_numpy(),
-                          "line": (buys["price"] * buys["quantity"]).to_numpy()})
+                          "line": _line_totals(buys).to_numpy()})
     return (frame.groupby(["customer", "okey"], sort=False)
             .agg(ts=("ts", "min"), revenue=("line", "sum")).reset_index()[["customer", "ts", "revenue"]])
 

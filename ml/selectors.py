@@ -23,12 +23,13 @@ def _event_sql(where: str) -> str:
     e, p = Event._meta.db_table, Product._meta.db_table
     if connection.vendor == "postgresql":
         ts = "(EXTRACT(EPOCH FROM e.timestamp) * 1000000)::bigint"
-        price = "e.price::float8"
+        price, amount = "e.price::float8", "e.amount::float8"
     else:
         ts = "e.timestamp"
-        price = "CAST(e.price AS REAL)"
+        price, amount = "CAST(e.price AS REAL)", "CAST(e.amount AS REAL)"
     return (f"SELECT e.id, e.customer_id, COALESCE(e.product_id, -1), e.session_id, e.action, e.quantity, {price}, "
-            f"e.order_id, {ts}, COALESCE(p.category, '') FROM {e} e LEFT JOIN {p} p ON p.id = e.product_id {where}")
+            f"e.order_id, {ts}, COALESCE(p.category, ''), {amount}"
+            f" FROM {e} e LEFT JOIN {p} p ON p.id = e.product_id {where}")
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
@@ -49,6 +50,7 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
         "order_id": pd.Series(cols[7], dtype=object),
         "ts": np.asarray(ts),
         "category": pd.Series(cols[9], dtype=object),
+        "amount": np.asarray([np.nan if a is None else a for a in cols[10]], dtype=np.float64),
     })
 
 
@@ -95,8 +97,9 @@ def _events_frame_copy(progress: Callable[[int], None] | None) -> pd.DataFrame:
     frame = pd.read_csv(
         buffer, header=None, names=list(EVENT_COLUMNS),
         dtype={"pk": "int64", "customer": "int64", "product": "int64", "session_id": object, "action": object,
-               "quantity": "int64", "price": "float64", "order_id": object, "ts": "int64", "category": object},
-        keep_default_na=False, na_values={"order_id": [""]})
+               "quantity": "int64", "price": "float64", "order_id": object, "ts": "int64", "category": object,
+               "amount": "float64"},
+        keep_default_na=False, na_values={"order_id": [""], "amount": [""]})
     del buffer
     frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True).astype("datetime64[us, UTC]")
     frame["order_id"] = frame["order_id"].astype(object).where(frame["order_id"].notna(), None)

@@ -34,8 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("file", help="CSV file with a header row")
         parser.add_argument("--map", dest="map_spec", metavar="DEST=SOURCE,...",
                             help=f"column for each field; DEST among: {', '.join(MAPPABLE)} "
-                                 "(amount = line total, the unit price is amount / quantity). Columns "
-                                 "already named like a field are used without --map.")
+                                 "(amount = a line total: on purchase rows it is the revenue, kept to the "
+                                 "cent; without a price column the unit price shown is amount / quantity, "
+                                 "rounded). Columns already named like a field are used without --map.")
         parser.add_argument("--action", help="the same action for every row, e.g. purchase")
         parser.add_argument("--default", dest="defaults", metavar="DEST=VALUE,...",
                             help="constant fields, used where the row has no value")
