@@ -91,10 +91,14 @@ def explorer_update(start: str | None, end: str | None, actions: list[str] | Non
 
 def explorer_filter(start: str | None, end: str | None, actions: list[str] | None, age_group: str | None,
                     category: str | None) -> tuple[MetricFilter, str]:
-    """The Dash inputs as a MetricFilter, and a one-line description (or the problem) for the page."""
-    params = {"start": (start or "")[:10], "end": (end or "")[:10], "action": list(actions or []),
-              "age_group": age_group or "", "category": category or ""}
+    """The Dash inputs as a MetricFilter, and a one-line description (or the problem) for the page.
+
+    The inputs come from the browser as JSON and may be anything: a wrong type gets the same friendly
+    message as a bad value, never an exception (a 500 from the callback)."""
     try:
+        params = {"start": _date_input(start, "start"), "end": _date_input(end, "end"),
+                  "action": _list_input(actions, "actions"), "age_group": _str_input(age_group, "age group"),
+                  "category": _str_input(category, "category")}
         f = MetricFilter.from_query(params)
     except FilterError as exc:
         return MetricFilter.default(), f"{exc} Showing the last 30 days instead."
@@ -104,6 +108,29 @@ def explorer_filter(start: str | None, end: str | None, actions: list[str] | Non
     parts += [f"age {f.age_group}"] if f.age_group else []
     parts += [f.category] if f.category else []
     return f, "Showing " + " · ".join(parts)
+
+
+def _str_input(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FilterError(f"{name} must be text.")
+    return value
+
+
+def _date_input(value: Any, name: str) -> str:
+    # The date picker sends "2024-01-31" or a full ISO timestamp; only the date part counts.
+    return _str_input(value, name)[:10]
+
+
+def _list_input(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > 20:
+        raise FilterError(f"{name} must be a list of names.")
+    return value
 
 
 def _check(kwargs: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.decorators import capability_required
-from accounts.roles import EXPORT_DATA, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
+from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
 from customers.models import Customer
 from insights import charts, selectors
 from insights.filters import FilterError, MetricFilter
@@ -121,7 +121,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     return _render(request, "insights/customers.html", "customers", f, error, figures, stats=stats)
 
 
-@capability_required(VIEW_DASHBOARD)
+@capability_required(VIEW_CUSTOMER_DETAIL)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     f, error = _filter(request)
     try:
