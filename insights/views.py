@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -234,20 +235,21 @@ def _csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield writer.writerow(["no rows for these filters"])
 
 
+# OWASP "CSV Injection" (and ASVS 1.2.10): a cell a spreadsheet would read as a formula starts with one
+# of these. Line feed, NUL and the full-width forms (some spreadsheet locales read them as the ASCII
+# ones) are refused too: prefixing a harmless cell costs nothing.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "＝", "＋", "－", "＠")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
 def _cell(value: Any) -> Any:
+    """A value for a CSV cell: numbers stay numbers, text a spreadsheet would run as a formula is
+    prefixed with ``'`` (which spreadsheets read as "this is text")."""
     if isinstance(value, list | dict):
-        return json.dumps(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+        value = json.dumps(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
         return "'" + value  # no formula injection when opened in a spreadsheet
     return "" if value is None else value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 @capability_required(EXPORT_DATA)
