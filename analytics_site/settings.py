@@ -7,8 +7,6 @@ layer and Celery on kombu's filesystem transport. ``DATABASE_URL`` switches to P
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ import dj_database_url
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
+from analytics_site import csp as csp_hashes
 from analytics_site.env import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -279,16 +278,16 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 
-# Content-Security-Policy (django-csp): scripts only from this origin, or inline with the request's
-# nonce; the one inline script django-plotly-dash writes (it starts the Dash renderer) by its hash.
-# No 'unsafe-eval' and no inline styles. What each directive is for: README "Security".
-DASH_RENDERER_SCRIPT_HASH = "'sha256-" + base64.b64encode(
-    hashlib.sha256(b"var renderer = new DashRenderer();").digest()).decode() + "'"
+# Content-Security-Policy (django-csp). Scripts only from this origin, or inline with the request's
+# nonce or a listed hash (the one line that starts Dash's renderer); no 'unsafe-eval'. Styles only
+# from this origin, plus the few fixed inline styles plotly.js makes (by hash; the Explorer page
+# allows inline styles for Dash's components). Every other source is this origin or nothing.
+# What was measured and why: analytics_site/csp.py and README "Security".
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", NONCE, DASH_RENDERER_SCRIPT_HASH],
-        "style-src": ["'self'"],
+        "script-src": ["'self'", NONCE, *csp_hashes.SCRIPT_HASHES],
+        "style-src": ["'self'", "'unsafe-hashes'", *csp_hashes.STYLE_HASHES],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
@@ -298,9 +297,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
 # Personal data must not stay in a browser's or proxy's cache: every response but static files
 # (served by WhiteNoise before this middleware) is Cache-Control: no-store.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
 MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
-                  "accounts.middleware.NoStoreMiddleware")
+                 "accounts.middleware.NoStoreMiddleware")
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the login page's answer

@@ -25,6 +25,13 @@ def _dropdown(ident: str, placeholder: str, multi: bool = False) -> dcc.Dropdown
     return dcc.Dropdown(id=ident, placeholder=placeholder, multi=multi, clearable=True, className="dd")
 
 
+def _graph(ident: str, height: int) -> dcc.Graph:
+    # Responsive in both directions inside a box of fixed height. Left to "auto", dcc.Graph sometimes
+    # kept the first (empty) figure's responsive mode, and the plot then filled its height-less parent:
+    # 25 px tall charts drawn over each other (seen in the browser test's screenshots).
+    return dcc.Graph(id=ident, config=_GRAPH_CONFIG, responsive=True, style={"height": f"{height}px"})
+
+
 def _layout() -> html.Div:
     default = MetricFilter.default()
     return html.Div(className="explorer-app", children=[
@@ -38,10 +45,10 @@ def _layout() -> html.Div:
         ]),
         html.P(id="x-status", className="x-status", role="status"),
         html.Div(className="explorer-grid", children=[
-            html.Div([html.H3("Events over time"), dcc.Graph(id="x-timeseries", config=_GRAPH_CONFIG)]),
-            html.Div([html.H3("Funnel"), dcc.Graph(id="x-funnel", config=_GRAPH_CONFIG)]),
-            html.Div([html.H3("By hour of day"), dcc.Graph(id="x-hour", config=_GRAPH_CONFIG)]),
-            html.Div([html.H3("Top products by revenue"), dcc.Graph(id="x-products", config=_GRAPH_CONFIG)]),
+            html.Div([html.H3("Events over time"), _graph("x-timeseries", 320)]),
+            html.Div([html.H3("Funnel"), _graph("x-funnel", 340)]),
+            html.Div([html.H3("By hour of day"), _graph("x-hour", 280)]),
+            html.Div([html.H3("Top products by revenue"), _graph("x-products", 340)]),
         ]),
         dcc.Store(id="x-init", data=0),
     ])
