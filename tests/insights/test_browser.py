@@ -24,7 +24,7 @@ from django.db import connection
 
 from accounts.roles import Role
 from events.services import ingest_key_create
-from tests.insights.pages_data import store_history
+from tests.insights.pages_data import HOSTILE, hostile_product_history, store_history
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -48,8 +48,6 @@ PAGES = [("overview", "/"), ("funnel", "/funnel/?breakdown=age_group"), ("season
          ("funnel-by-category", "/funnel/?breakdown=category")]
 # Pages of the analyst role (a viewer sees no single customer and no model report).
 ANALYST_PAGES = [("customer", "/customers/{buyer}/"), ("model", "/model/")]
-# A product whose title and category are HTML: Plotly would draw it as a link (the review's finding).
-HOSTILE = '<a href="https://evil">x</a>'
 # Collects Content-Security-Policy violations of each document (the event fires for report-only too).
 CSP_LISTENER = """
 window.__csp = [];
@@ -168,36 +166,14 @@ def _post_events(base: str, secret: str, events: list[dict]) -> dict:
         return json.loads(r.read())
 
 
-def _hostile_product_events() -> None:
-    """A customer views, carts and abandons a product whose title and category are an HTML link."""
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from events.services import events_ingest
-    from insights.services import analytics_process_pending, sessions_close_idle
-
-    t0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=3)
-    events = [{"event_id": f"hostile-{n}", "customer_id": "3", "session_id": "s-3", "action": action,
-               "product_id": "p-evil", "product_title": HOSTILE, "category": HOSTILE, "product_price": 9.0,
-               "quantity": 1, "timestamp": (t0 + dt.timedelta(minutes=n)).isoformat()}
-              for n, action in enumerate(["view", "add_to_cart", "abandon"])]
-    result = events_ingest(raw_events=events, broadcast=False)
-    assert result.accepted == len(events), result.as_ack()
-    analytics_process_pending()
-    sessions_close_idle()
-
-
 @pytest.fixture
 def store(make_user):
     """Data, a user per role, a model version and an ingest key, all committed before the browser starts
     (Playwright's sync API runs an event loop in this thread, so no ORM calls after that)."""
-    from products.models import Product
     from tests.factories import ModelVersionFactory
 
     history = store_history()
-    _hostile_product_events()
-    assert Product.objects.get(external_id="p-evil").category == HOSTILE
+    hostile_product_history()
     ModelVersionFactory(is_active=True)
     make_user(Role.VIEWER, username="viewer", password=PASSWORD)
     make_user(Role.ANALYST, username="analyst", password=PASSWORD)
