@@ -277,6 +277,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # lockouts (warnings) only, not every sign-in
 
 # Content-Security-Policy (django-csp). Scripts only from this origin, or inline with the request's
 # nonce or a listed hash (the one line that starts Dash's renderer); no 'unsafe-eval'. Styles only
@@ -301,5 +302,5 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 # Personal data must not stay in a browser's or proxy's cache: every response but static files
 # (served by WhiteNoise before this middleware) is Cache-Control: no-store.
 MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
-                 "accounts.middleware.NoStoreMiddleware")
+                  "accounts.middleware.NoStoreMiddleware")
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the login page's answer
