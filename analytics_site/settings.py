@@ -139,9 +139,12 @@ else:
     # -wal and -shm files the database file's mode.
     _sqlite = Path(_db["NAME"])
     if _db["NAME"] != ":memory:" and _sqlite.parent.is_dir():
-        os.close(os.open(_sqlite, os.O_CREAT | os.O_WRONLY, 0o600))
-        if _sqlite.stat().st_uid == os.getuid() and _sqlite.stat().st_mode & 0o077:
-            _sqlite.chmod(0o600)
+        try:
+            os.close(os.open(_sqlite, os.O_CREAT | os.O_WRONLY, 0o600))
+            if _sqlite.stat().st_uid == os.getuid() and _sqlite.stat().st_mode & 0o077:
+                _sqlite.chmod(0o600)
+        except OSError:
+            pass  # not ours to create or change: SQLite reports what it cannot open
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = str(DATABASES["default"]["ENGINE"]).endswith("postgresql")
