@@ -280,7 +280,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
-LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # lockouts (warnings) only, not every sign-in
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # type: ignore[index]  # lockouts only, not every sign-in
 
 # Content-Security-Policy (django-csp). Scripts only from this origin, or inline with the request's
 # nonce or a listed hash (the one line that starts Dash's renderer); no 'unsafe-eval'. Styles only
