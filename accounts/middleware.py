@@ -22,3 +22,19 @@ class LoginRequiredMiddleware:
                 return JsonResponse({"error": "authentication required"}, status=401)
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response that reaches Django: pages, API answers and CSV
+    exports carry personal data and must not stay in a browser's or a proxy's cache. Static files are
+    answered by WhiteNoise before this runs and keep their long cache lifetimes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils.cache import add_never_cache_headers
+
+        response = self.get_response(request)
+        add_never_cache_headers(response)
+        return response

@@ -24,6 +24,7 @@ EXPORT_DATA = "export_data"
 RETRAIN_MODEL = "retrain_model"
 VIEW_MODEL_REPORTS = "view_model_reports"
 MANAGE_SIMULATOR = "manage_simulator"
+VIEW_CUSTOMER_DETAIL = "view_customer_detail"
 
 CAPABILITIES: list[tuple[str, str | Any]] = [
     (VIEW_DASHBOARD, "Can see dashboards and aggregates"),
@@ -32,11 +33,14 @@ CAPABILITIES: list[tuple[str, str | Any]] = [
     (RETRAIN_MODEL, "Can retrain the purchase-likelihood model"),
     (VIEW_MODEL_REPORTS, "Can see model reports"),
     (MANAGE_SIMULATOR, "Can control the simulator"),
+    (VIEW_CUSTOMER_DETAIL, "Can see a single customer (drill-down, per-customer API)"),
 ]
 
 ROLE_CAPABILITIES: dict[str, list[str]] = {
     Role.VIEWER: [VIEW_DASHBOARD],
-    Role.ANALYST: [VIEW_DASHBOARD, VIEW_PERSONAL_DATA, EXPORT_DATA, RETRAIN_MODEL, VIEW_MODEL_REPORTS],
+    # DESIGN §5 round 2: a viewer sees no single customer; analysts drill down.
+    Role.ANALYST: [VIEW_DASHBOARD, VIEW_PERSONAL_DATA, VIEW_CUSTOMER_DETAIL, EXPORT_DATA, RETRAIN_MODEL,
+                   VIEW_MODEL_REPORTS],
     Role.ADMIN: [code for code, _ in CAPABILITIES],
 }
 

@@ -7,16 +7,24 @@ layer and Celery on kombu's filesystem transport. ``DATABASE_URL`` switches to P
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
+from analytics_site import csp as csp_hashes
 from analytics_site.env import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = Path(env.str("LOCAL_DIR", str(BASE_DIR / ".local")))
-LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+LOCAL_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+# The SQLite file, the secret key, model artifacts and broker messages live here: readable by
+# this user only (a directory others cannot enter hides every file in it, whatever its mode).
+if LOCAL_DIR.stat().st_uid == os.getuid() and LOCAL_DIR.stat().st_mode & 0o077:
+    LOCAL_DIR.chmod(0o700)
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TESTING", default=False)
@@ -28,6 +36,11 @@ if _secret is None:
             "SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows an insecure default)."
         )
     _secret = "insecure-dev-key-only-for-debug-and-tests-" + "x" * 20
+elif not (DEBUG or TESTING) and (len(_secret) < 50 or len(set(_secret)) < 5):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak ({len(_secret)} characters, {len(set(_secret))} distinct): use at least 50 "
+        "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 SECRET_KEY = _secret
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -122,6 +135,16 @@ else:
         # ChannelsLiveServerTestCase refuses an in-memory test database.
         "TEST": {"NAME": str(LOCAL_DIR / "test_db.sqlite3")},
     }
+    # Made 0600 before SQLite first opens it (an empty file is a valid new database); SQLite gives its
+    # -wal and -shm files the database file's mode.
+    _sqlite = Path(_db["NAME"])
+    if _db["NAME"] != ":memory:" and _sqlite.parent.is_dir():
+        try:
+            os.close(os.open(_sqlite, os.O_CREAT | os.O_WRONLY, 0o600))
+            if _sqlite.stat().st_uid == os.getuid() and _sqlite.stat().st_mode & 0o077:
+                _sqlite.chmod(0o600)
+        except OSError:
+            pass  # not ours to create or change: SQLite reports what it cannot open
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = str(DATABASES["default"]["ENGINE"]).endswith("postgresql")
@@ -307,3 +330,47 @@ STATICFILES_FINDERS += [
     "insights.dash_finders.DashAppDirectoryFinder",
 ]
 PLOTLY_DASH = {"serve_locally": True}
+
+# --- Security (issue 10) ----------------------------------------------------------------------
+# Login throttle (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is locked out for AXES_COOLOFF_TIME, on /accounts/login/ and /admin/login/ alike.
+# Attempts are kept in the database, so every web process sees the same count.
+INSTALLED_APPS += ["axes", "csp"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before checking the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # type: ignore[index]  # lockouts only, not every sign-in
+
+# Content-Security-Policy (django-csp). Scripts only from this origin, or inline with the request's
+# nonce or a listed hash (the one line that starts Dash's renderer); no 'unsafe-eval'. Styles only
+# from this origin, plus the few fixed inline styles plotly.js makes (by hash; the Explorer page
+# allows inline styles for Dash's components). Every other source is this origin or nothing.
+# What was measured and why: analytics_site/csp.py and README "Security".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE, *csp_hashes.SCRIPT_HASHES],
+        "style-src": ["'self'", "'unsafe-hashes'", *csp_hashes.STYLE_HASHES],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+# Personal data must not stay in a browser's or proxy's cache: every response but static files
+# (served by WhiteNoise before this middleware) is Cache-Control: no-store.
+MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+                  "accounts.middleware.NoStoreMiddleware")
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the login page's answer

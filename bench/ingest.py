@@ -196,7 +196,7 @@ def main() -> None:
     local_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SQLITE_PATH")}
     env.update(DATABASE_URL=dsn, LOCAL_DIR=str(local_dir), DJANGO_SETTINGS_MODULE="analytics_site.settings",
-               SECRET_KEY="bench-" + uuid.uuid4().hex, DEBUG="0", LOG_LEVEL="WARNING")
+               SECRET_KEY="bench-" + uuid.uuid4().hex + uuid.uuid4().hex, DEBUG="0", LOG_LEVEL="WARNING")
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     print(f"database {args.database}: migrating…", flush=True)

@@ -30,7 +30,11 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(IngestKey)
 class IngestKeyAdmin(admin.ModelAdmin):
-    """Keys are made here or with `manage.py create_ingest_key NAME`; the secret is shown once."""
+    """Keys are made here or with `manage.py create_ingest_key NAME`; the secret is shown once.
+
+    The secret is shown on the page that answers the "add" form (``no-store``), never through Django's
+    messages: those travel in a signed, not encrypted, cookie. Revoking (the action, or unticking
+    "active") goes through ``events.services.ingest_key_revoke``."""
 
     list_display = ("name", "prefix", "is_active", "created_at", "last_used_at")
     list_filter = ("is_active",)
@@ -39,20 +43,44 @@ class IngestKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
+        from events.services import ingest_key_create, ingest_key_revoke
+
         if change:
+            was_active = IngestKey.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
+            if was_active and not obj.is_active:
+                obj.is_active = True  # the service makes the change
+                super().save_model(request, obj, form, change)
+                ingest_key_revoke(key=obj)
+                return None
             return super().save_model(request, obj, form, change)
-        from django.contrib import messages
-
-        from events.services import ingest_key_create
-
         key, secret = ingest_key_create(name=obj.name)
         obj.pk = key.pk
         obj.__dict__.update(key.__dict__)
-        messages.warning(request, f"Ingest key {key.name!r}: {secret} — copy it now, it is not shown again.")
+        request._ingest_key_secret = secret  # read once by response_add, kept nowhere else
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_ingest_key_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        from django.template.response import TemplateResponse
+        from django.utils.cache import add_never_cache_headers
+
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "key": obj, "secret": secret,
+                   "title": f"Ingest key {obj.name!r} created"}
+        response = TemplateResponse(request, "admin/events/ingestkey/created.html", context)
+        add_never_cache_headers(response)  # Cache-Control: no-store (and friends): the page holds a secret
+        return response
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
-        queryset.update(is_active=False)
+        from events.services import ingest_key_revoke
+
+        revoked = 0
+        for key in queryset.filter(is_active=True):
+            ingest_key_revoke(key=key)
+            revoked += 1
+        self.message_user(request, f"{revoked} key(s) revoked.")
 
 
 # --- Simulator (issue 4) ----------------------------------------------------------------------

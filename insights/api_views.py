@@ -15,7 +15,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from accounts.roles import VIEW_DASHBOARD, VIEW_PERSONAL_DATA
+from accounts.roles import VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
 from customers.models import Customer
 from insights import selectors
 from insights.filters import FilterError, MetricFilter
@@ -101,6 +101,9 @@ def metrics_customer(request: HttpRequest, pk: int) -> JsonResponse:
     denied, mask = _access(request)
     if denied:
         return denied
+    if not request.user.can(VIEW_CUSTOMER_DETAIL):  # type: ignore[union-attr]
+        # DESIGN §5 round 2: a viewer sees no single customer.
+        return JsonResponse({"error": "your role cannot see a single customer"}, status=403)
     try:
         return JsonResponse(selectors.customer_detail(pk, mask=mask))
     except Customer.DoesNotExist:

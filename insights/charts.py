@@ -8,6 +8,7 @@ plain data for the page (KPI cards). Empty inputs give a figure that says so ins
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,8 +104,21 @@ def _rate_or_none(value: Any) -> float | None:
 
 
 def _short(text: Any, limit: int = 28) -> str:
+    """A label cut to ``limit`` characters and made safe for figure text (see :func:`label_text`)."""
     s = str(text if text is not None else "—")
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    return label_text(s if len(s) <= limit else s[: limit - 1] + "…")
+
+
+def label_text(value: Any) -> str:
+    """A string that Plotly shows as the literal text it is.
+
+    Plotly renders a subset of HTML in every text it draws (axis categories, hover, text, annotations,
+    legend names): ``<a href>`` becomes a clickable link, ``<b>``/``<span style>`` restyle. Product
+    titles and categories come from ingested events, so every user-controlled string that goes into a
+    figure passes through here: ``&``, ``<`` and ``>`` become entities, which Plotly draws as the
+    characters themselves and never parses as tags.
+    """
+    return html.escape(str(value if value is not None else "—"), quote=False)
 
 
 def bucket_label(row: Row) -> str:
@@ -256,7 +270,7 @@ def funnel_figure(funnel: Mapping[str, Any]) -> go.Figure:
         return empty_figure("No sessions in this period yet")
     trace = {
         "type": "funnel",
-        "y": [STEP_LABELS.get(s["step"], s["step"]) for s in steps],
+        "y": [label_text(STEP_LABELS.get(s["step"], s["step"])) for s in steps],
         "x": [_num(s.get("sessions")) for s in steps],
         "textinfo": "value+percent initial+percent previous",
         "marker": {"color": STEP_COLOURS[: len(steps)]},
@@ -272,7 +286,7 @@ def funnel_breakdown_figure(funnel: Mapping[str, Any]) -> go.Figure:
     groups = (breakdown or {}).get("groups") or []
     if not groups:
         return empty_figure("No breakdown for these filters")
-    names = [str(g["group"]) for g in groups]
+    names = [label_text(g["group"]) for g in groups]
     step_names = [s["step"] for s in groups[0]["steps"]][1:]
     traces = []
     for i, step in enumerate(step_names):
@@ -280,7 +294,7 @@ def funnel_breakdown_figure(funnel: Mapping[str, Any]) -> go.Figure:
         for g in groups:
             row = next((s for s in g["steps"] if s["step"] == step), None)
             ys.append(_rate_or_none(row.get("rate_from_first")) if row else None)
-        name = STEP_LABELS.get(step, step)
+        name = label_text(STEP_LABELS.get(step, step))
         traces.append({"type": "bar", "x": names, "y": ys, "name": name,
                        "marker": {"color": STEP_COLOURS[(i + 1) % 4]},
                        "hovertemplate": "%{x}: %{y:.1%}<extra>" + name + "</extra>"})
@@ -292,7 +306,7 @@ def funnel_dropoff_figure(funnel: Mapping[str, Any]) -> go.Figure:
     steps = funnel.get("steps") or []
     if not steps or not any(_num(s.get("dropoff_revenue")) for s in steps):
         return empty_figure("No revenue lost between steps")
-    trace = {"type": "bar", "x": [STEP_LABELS.get(s["step"], s["step"]) for s in steps],
+    trace = {"type": "bar", "x": [label_text(STEP_LABELS.get(s["step"], s["step"])) for s in steps],
              "y": [_num(s.get("dropoff_revenue")) for s in steps], "marker": {"color": RED},
              "hovertemplate": "%{x}: $%{y:,.2f}<extra>dropped off</extra>"}
     return _figure([trace], _layout(y_title="Revenue dropped off", money=True))
@@ -342,7 +356,7 @@ def heatmap_figure(stats: Mapping[str, Any], metric: str = "events") -> go.Figur
 
 def _interval_bars(rows: Sequence[Row], key: str, value: str, colour: str) -> dict[str, Any]:
     ys, plus, minus = _interval_errors(rows, value)
-    return {"type": "bar", "x": [str(r.get(key)) for r in rows], "y": ys, "marker": {"color": colour},
+    return {"type": "bar", "x": [label_text(r.get(key)) for r in rows], "y": ys, "marker": {"color": colour},
             "error_y": {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "color": "#1d2433",
                         "thickness": 1.2, "width": 6}}
 
@@ -374,7 +388,7 @@ def rfm_figure(stats: Mapping[str, Any]) -> go.Figure:
     if not rows:
         return empty_figure("No purchasing customers yet")
     rows = sorted(rows, key=lambda r: _num(r.get("customers")))
-    trace = {"type": "bar", "orientation": "h", "y": [r["segment"] for r in rows],
+    trace = {"type": "bar", "orientation": "h", "y": [label_text(r["segment"]) for r in rows],
              "x": [_num(r.get("customers")) for r in rows], "marker": {"color": PURPLE},
              "customdata": [_num(r.get("revenue")) for r in rows],
              "hovertemplate": "%{y}: %{x:,} customers, $%{customdata:,.2f}<extra></extra>"}
@@ -415,7 +429,7 @@ def product_bar_figure(rows: Sequence[Row], value: str, *, label: str, colour: s
     fmt = ".1%" if percent else (",.2f" if money else ",")
     trace = {"type": "bar", "orientation": "h", "y": [_short(r.get("title")) for r in rows],
              "x": [float(r[value]) for r in rows], "marker": {"color": colour},
-             "customdata": [r.get("category") or "" for r in rows],
+             "customdata": [label_text(r.get("category") or "") for r in rows],
              "hovertemplate": "%{y} (%{customdata}): " + ("$" if money else "") + "%{x:" + fmt + "}<extra></extra>"}
     xaxis: dict[str, Any] = {"title": {"text": label}}
     if percent:

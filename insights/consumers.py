@@ -17,7 +17,10 @@ move, and the banner clears, by themselves.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,7 +41,32 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
+def session_group(session_key: str) -> str:
+    """The channel-layer group of the dashboard sockets opened with one login session.
+
+    Named by a hash of the session key: group names end up in Redis keys, session keys are
+    credentials."""
+    return "dashboard.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def _signed_in_user(session_key: str | None) -> Any:
+    """The user the session still belongs to (password unchanged, account active), or None.
+
+    Reads the session store afresh: a logout, an expiry or a password change elsewhere shows here."""
+    if not session_key:
+        return None
+    from django.contrib.auth import get_user
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    user = get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+    return user if user.is_authenticated and user.is_active else None
+
+
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
+    """Closes with 4401 when its login session ends (logout, expiry, password change) and with 4403
+    when its user's role no longer allows dashboards: ``session.ended`` from the logout signal closes
+    it at once, and the session is read again before every push."""
+
     groups: list[str] = []
 
     async def connect(self) -> None:
@@ -52,20 +80,33 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        # A bad filter (a date out of range, a control character) falls back to the default view,
+        # as the pages do, and the reason goes to the page in the hello message.
+        self.filter_error: str | None = None
         try:
             self.filter = MetricFilter.from_query(params)
-        except FilterError:
+        except FilterError as exc:
             self.filter = MetricFilter.default()
+            self.filter_error = str(exc)
         self.mask = not personal
         self.last_push = 0.0
         self.last_fingerprint: Any = None
         self.pending: asyncio.Task | None = None
         self.poller: asyncio.Task | None = None
         self.deriving = False  # the last update said events wait to be derived
+        self.ended = False
+        session = self.scope.get("session")
+        self.session_key: str | None = getattr(session, "session_key", None)
+        self.user_pk = user.pk
         await self.channel_layer.group_add(settings.DASHBOARD_GROUP, self.channel_name)
+        if self.session_key:
+            await self.channel_layer.group_add(session_group(self.session_key), self.channel_name)
         self.joined = True
         await self.accept()
-        await self.send_json({"type": "hello", "shared_layer": settings.CHANNEL_LAYER_SHARED})
+        hello: dict[str, Any] = {"type": "hello", "shared_layer": settings.CHANNEL_LAYER_SHARED}
+        if self.filter_error:
+            hello["filter_error"] = self.filter_error
+        await self.send_json(hello)
         if not settings.CHANNEL_LAYER_SHARED:
             self.poller = asyncio.create_task(self._poll())
         else:
@@ -78,7 +119,26 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             if task is not None:
                 task.cancel()
         if getattr(self, "joined", False):
+            self.joined = False
             await self.channel_layer.group_discard(settings.DASHBOARD_GROUP, self.channel_name)
+            if self.session_key:
+                await self.channel_layer.group_discard(session_group(self.session_key), self.channel_name)
+
+    # Group message sent when this socket's login session logs out (insights.services.dashboard_session_end).
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        await self._end(CLOSE_UNAUTHENTICATED)
+
+    async def _end(self, code: int) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        current = asyncio.current_task()
+        for task in (self.pending, self.poller):
+            if task is not None and task is not current:
+                task.cancel()
+        self.pending = self.poller = None
+        await self.close(code=code)
+        await self.disconnect(code)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "refresh":
@@ -90,6 +150,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     def _schedule(self) -> None:
         """Coalesce: one push in flight at a time, never two within MIN_INTERVAL."""
+        if self.ended:
+            return
         if self.pending is None or self.pending.done():
             self.pending = asyncio.create_task(self._push_soon())
 
@@ -115,7 +177,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             if loop.time() - self.last_push < MIN_INTERVAL:
                 continue
             try:
-                await self._push(force=False)
+                if not await self._push(force=False):
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a failed read must not end the live socket
@@ -123,21 +186,31 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             if settings.CHANNEL_LAYER_SHARED and not self.deriving:
                 return  # caught up: announcements drive the updates again
 
-    async def _push(self, *, force: bool) -> None:
+    async def _push(self, *, force: bool) -> bool:
+        """Send an update (unless unchanged and not forced). False when the socket was closed instead."""
         snapshot = await database_sync_to_async(self._snapshot)()
+        if isinstance(snapshot, int):  # signed out or no longer allowed: a close code
+            await self._end(snapshot)
+            return False
         freshness = snapshot["freshness"]
         fingerprint = (snapshot["kpis"], [e.get("event_id") for e in snapshot["feed"]],
                        freshness["pending_events"], freshness["derived_through"], freshness["message"])
         self.deriving = bool(freshness["pending_batches"])
         if not force and fingerprint == self.last_fingerprint:
-            return
+            return True
         self.last_fingerprint = fingerprint
         self.last_push = asyncio.get_running_loop().time()
         await self.send_json({"type": "update", **snapshot})
         if settings.CHANNEL_LAYER_SHARED:
             self._watch(freshness)
+        return True
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self) -> dict[str, Any] | int:
+        user = _signed_in_user(self.session_key)
+        if user is None or user.pk != self.user_pk:
+            return CLOSE_UNAUTHENTICATED
+        if not user.can(VIEW_DASHBOARD):
+            return CLOSE_FORBIDDEN
         kpis = selectors.kpis_stats(self.filter)
         return {"kpis": charts.kpi_cards(kpis), "feed": selectors.events_latest(FEED_SIZE, mask=self.mask),
                 "freshness": selectors.derivation_status()}

@@ -25,6 +25,13 @@ def _dropdown(ident: str, placeholder: str, multi: bool = False) -> dcc.Dropdown
     return dcc.Dropdown(id=ident, placeholder=placeholder, multi=multi, clearable=True, className="dd")
 
 
+def _graph(ident: str, height: int) -> dcc.Graph:
+    # Responsive in both directions inside a box of fixed height. Left to "auto", dcc.Graph sometimes
+    # kept the first (empty) figure's responsive mode, and the plot then filled its height-less parent:
+    # 25 px tall charts drawn over each other (seen in the browser test's screenshots).
+    return dcc.Graph(id=ident, config=_GRAPH_CONFIG, responsive=True, style={"height": f"{height}px"})
+
+
 def _layout() -> html.Div:
     default = MetricFilter.default()
     return html.Div(className="explorer-app", children=[
@@ -38,10 +45,10 @@ def _layout() -> html.Div:
         ]),
         html.P(id="x-status", className="x-status", role="status"),
         html.Div(className="explorer-grid", children=[
-            html.Div([html.H3("Events over time"), dcc.Graph(id="x-timeseries", config=_GRAPH_CONFIG)]),
-            html.Div([html.H3("Funnel"), dcc.Graph(id="x-funnel", config=_GRAPH_CONFIG)]),
-            html.Div([html.H3("By hour of day"), dcc.Graph(id="x-hour", config=_GRAPH_CONFIG)]),
-            html.Div([html.H3("Top products by revenue"), dcc.Graph(id="x-products", config=_GRAPH_CONFIG)]),
+            html.Div([html.H3("Events over time"), _graph("x-timeseries", 320)]),
+            html.Div([html.H3("Funnel"), _graph("x-funnel", 340)]),
+            html.Div([html.H3("By hour of day"), _graph("x-hour", 280)]),
+            html.Div([html.H3("Top products by revenue"), _graph("x-products", 340)]),
         ]),
         dcc.Store(id="x-init", data=0),
     ])
@@ -91,10 +98,14 @@ def explorer_update(start: str | None, end: str | None, actions: list[str] | Non
 
 def explorer_filter(start: str | None, end: str | None, actions: list[str] | None, age_group: str | None,
                     category: str | None) -> tuple[MetricFilter, str]:
-    """The Dash inputs as a MetricFilter, and a one-line description (or the problem) for the page."""
-    params = {"start": (start or "")[:10], "end": (end or "")[:10], "action": list(actions or []),
-              "age_group": age_group or "", "category": category or ""}
+    """The Dash inputs as a MetricFilter, and a one-line description (or the problem) for the page.
+
+    The inputs come from the browser as JSON and may be anything: a wrong type gets the same friendly
+    message as a bad value, never an exception (a 500 from the callback)."""
     try:
+        params = {"start": _date_input(start, "start"), "end": _date_input(end, "end"),
+                  "action": _list_input(actions, "actions"), "age_group": _str_input(age_group, "age group"),
+                  "category": _str_input(category, "category")}
         f = MetricFilter.from_query(params)
     except FilterError as exc:
         return MetricFilter.default(), f"{exc} Showing the last 30 days instead."
@@ -104,6 +115,29 @@ def explorer_filter(start: str | None, end: str | None, actions: list[str] | Non
     parts += [f"age {f.age_group}"] if f.age_group else []
     parts += [f.category] if f.category else []
     return f, "Showing " + " · ".join(parts)
+
+
+def _str_input(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FilterError(f"{name} must be text.")
+    return value
+
+
+def _date_input(value: Any, name: str) -> str:
+    # The date picker sends "2024-01-31" or a full ISO timestamp; only the date part counts.
+    return _str_input(value, name)[:10]
+
+
+def _list_input(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > 20:
+        raise FilterError(f"{name} must be a list of names.")
+    return value
 
 
 def _check(kwargs: dict[str, Any]) -> None:

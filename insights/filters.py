@@ -15,6 +15,11 @@ from customers.models import AgeGroup
 from events.models import Action
 
 DEFAULT_DAYS = 30
+# Dates outside these bounds are refused: nothing is stored before 2000, and date arithmetic on the
+# extremes (the previous period of 0001-01-01, the day after 9999-12-31) overflows.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DAYS_AHEAD = 366
+MAX_TEXT_LENGTH = 100  # Product.category's max_length
 RFM_SEGMENTS = ("Champions", "Loyal", "Potential loyalists", "New", "At risk", "Can't lose", "Hibernating", "Lost")
 
 
@@ -58,11 +63,31 @@ def _get(params: Mapping, name: str) -> str | None:
     return values[-1] if values else None
 
 
+def _shown(value: str) -> str:
+    """A value quoted in an error message, cut so a huge parameter does not make a huge page."""
+    return repr(value if len(value) <= 40 else value[:39] + "…")
+
+
 def _date(value: str, name: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"{name} must be a date like 2024-01-31, not {value!r}.") from None
+        raise FilterError(f"{name} must be a date like 2024-01-31, not {_shown(value)}.") from None
+    latest = store_today() + dt.timedelta(days=LATEST_DAYS_AHEAD)
+    if not EARLIEST_DATE <= day <= latest:
+        raise FilterError(f"{name} must be between {EARLIEST_DATE} and {latest}, not {day}.")
+    return day
+
+
+def _text(value: str | None, name: str) -> str | None:
+    """A free-text filter value: no control characters (PostgreSQL refuses NUL), not over-long."""
+    if value is None:
+        return None
+    if len(value) > MAX_TEXT_LENGTH:
+        raise FilterError(f"{name} is too long ({len(value)} characters; at most {MAX_TEXT_LENGTH}).")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        raise FilterError(f"{name} must not contain control characters.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -99,14 +124,14 @@ class MetricFilter:
         actions = tuple(dict.fromkeys(_getlist(params, "action")))
         bad = [a for a in actions if a not in Action.values]
         if bad:
-            raise FilterError(f"Unknown action {bad[0]!r}; use one of {', '.join(Action.values)}.")
+            raise FilterError(f"Unknown action {_shown(bad[0])}; use one of {', '.join(Action.values)}.")
         age_group = _get(params, "age_group")
         if age_group is not None and age_group not in AgeGroup.values:
-            raise FilterError(f"Unknown age group {age_group!r}; use one of {', '.join(AgeGroup.values)}.")
-        category = _get(params, "category")
+            raise FilterError(f"Unknown age group {_shown(age_group)}; use one of {', '.join(AgeGroup.values)}.")
+        category = _text(_get(params, "category"), "category")
         segment = _get(params, "segment")
         if segment is not None and segment not in RFM_SEGMENTS:
-            raise FilterError(f"Unknown segment {segment!r}; use one of {', '.join(RFM_SEGMENTS)}.")
+            raise FilterError(f"Unknown segment {_shown(segment)}; use one of {', '.join(RFM_SEGMENTS)}.")
         return cls(start=start, end=end, actions=actions, age_group=age_group, category=category, segment=segment)
 
     def to_query(self) -> str:

@@ -15,5 +15,6 @@ urlpatterns = [
     path("insights/", views.insights, name="insights"),
     path("explorer/", views.explorer, name="explorer"),
     path("export/<slug:table>.csv", views.export_csv, name="export_csv"),
-    path("django_plotly_dash/", include("django_plotly_dash.urls")),
+    # Only the Explorer's routes, not django-plotly-dash's whole URLconf (see insights/dash_urls.py).
+    path("django_plotly_dash/", include(("insights.dash_urls", "the_django_plotly_dash"))),
 ]

@@ -487,3 +487,27 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
             progress(len(batch))
     _apply(contrib)
     return {"events": n_events, "sessions": n_sessions}
+
+
+def dashboard_session_end(*, session_key: str | None) -> None:
+    """Close the dashboard sockets opened with this login session (called on logout).
+
+    Best effort: a channel layer that is down must not fail the logout. Sockets that do not hear it
+    (another process on the in-memory layer) still stop, because each reads its session again
+    before every push."""
+    if not session_key:
+        return
+    import logging
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from insights.consumers import session_group
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
+    except Exception:  # noqa: BLE001 - the logout itself has happened; sockets re-check their session
+        logging.getLogger(__name__).exception("closing dashboard sockets on logout failed")

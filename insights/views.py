@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.decorators import capability_required
-from accounts.roles import EXPORT_DATA, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
+from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
 from customers.models import Customer
 from insights import charts, selectors
 from insights.filters import FilterError, MetricFilter
@@ -122,7 +124,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     return _render(request, "insights/customers.html", "customers", f, error, figures, stats=stats)
 
 
-@capability_required(VIEW_DASHBOARD)
+@capability_required(VIEW_CUSTOMER_DETAIL)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     f, error = _filter(request)
     try:
@@ -172,6 +174,9 @@ def insights(request: HttpRequest) -> HttpResponse:
                    items=selectors.insights_list(f))
 
 
+# Dash 4's components inject their own <style> blocks at run time: this page alone allows inline
+# styles (scripts stay as strict as everywhere: analytics_site/csp.py).
+@csp_replace({"style-src": ["'self'", "'unsafe-inline'"]})
 @capability_required(VIEW_DASHBOARD)
 def explorer(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
@@ -235,20 +240,21 @@ def _csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield writer.writerow(["no rows for these filters"])
 
 
+# OWASP "CSV Injection" (and ASVS 1.2.10): a cell a spreadsheet would read as a formula starts with one
+# of these. Line feed, NUL and the full-width forms (some spreadsheet locales read them as the ASCII
+# ones) are refused too: prefixing a harmless cell costs nothing.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "＝", "＋", "－", "＠")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
 def _cell(value: Any) -> Any:
+    """A value for a CSV cell: numbers stay numbers, text a spreadsheet would run as a formula is
+    prefixed with ``'`` (which spreadsheets read as "this is text")."""
     if isinstance(value, list | dict):
-        return json.dumps(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+        value = json.dumps(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
         return "'" + value  # no formula injection when opened in a spreadsheet
     return "" if value is None else value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 @capability_required(EXPORT_DATA)

@@ -7,6 +7,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from insights.charts import label_text  # Plotly renders HTML in figure text: every label is escaped
+
 _LAYOUT: dict[str, Any] = {"margin": {"l": 50, "r": 20, "t": 40, "b": 50}, "height": 320,
                            "template": "plotly_white"}
 
@@ -31,8 +33,8 @@ def calibration_figure(calibration: list[dict]) -> dict[str, Any]:
 
 def importances_figure(importances: list[dict], top: int = 15) -> dict[str, Any]:
     rows = list(reversed(importances[:top]))
-    fig = go.Figure(go.Bar(x=[r["importance"] for r in rows], y=[r["feature"] for r in rows], orientation="h",
-                           error_x={"type": "data", "array": [r["std"] for r in rows]}))
+    fig = go.Figure(go.Bar(x=[r["importance"] for r in rows], y=[label_text(r["feature"]) for r in rows],
+                           orientation="h", error_x={"type": "data", "array": [r["std"] for r in rows]}))
     fig.update_layout(title="Permutation importance (holdout ROC AUC drop)", xaxis_title="ROC AUC drop",
                       **{**_LAYOUT, "height": max(320, 24 * len(rows) + 80)})
     return _dict(fig)

@@ -80,3 +80,40 @@ class CartScore(models.Model):
 
     def __str__(self) -> str:
         return f"cart {self.session_key} of {self.customer_id}: {self.probability:.0%}"
+
+
+class RetrainRequest(models.Model):
+    """One retraining asked for (retrain button or schedule), from queued to finished.
+
+    At most one is open (queued or running) at a time: a database constraint, so concurrent requests
+    cannot both queue a full training. One that stays open past ``ml.services.RETRAIN_STALE_AFTER``
+    (a worker killed mid-training) is closed as expired by the next request."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    is_open = models.BooleanField(default=True, help_text="Queued or running.")
+    trigger = models.CharField(max_length=10, choices=ModelVersion.Trigger.choices,
+                               default=ModelVersion.Trigger.WEB)
+    requested_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_open"], condition=models.Q(is_open=True),
+                                    name="ml_one_open_retrain_request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"retraining {self.state} (requested {self.requested_at:%Y-%m-%d %H:%M} UTC)"

@@ -13,7 +13,7 @@ from django.db import connection
 from customers.models import Customer
 from events.models import Event
 from ml.features import EVENT_COLUMNS, empty_events
-from ml.models import CartScore, ModelVersion
+from ml.models import CartScore, ModelVersion, RetrainRequest
 from products.models import Product
 
 CHUNK_ROWS = 100_000
@@ -129,6 +129,11 @@ def active_customer_pks(*, as_of: datetime, idle: timedelta) -> list[int]:
 
 
 # --- versions ---------------------------------------------------------------------------------
+
+def retrain_request_open() -> RetrainRequest | None:
+    """The retraining queued or running now, if any (at most one)."""
+    return RetrainRequest.objects.filter(is_open=True).select_related("requested_by").first()
+
 
 def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first()

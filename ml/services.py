@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,13 @@ from typing import Any
 import joblib
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from insights.derivation import IDLE
 from ml import selectors
 from ml.features import build_features, open_cart_features
-from ml.models import CartScore, ModelVersion
+from ml.models import CartScore, ModelVersion, RetrainRequest
 from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, train
 
 logger = logging.getLogger(__name__)
@@ -190,9 +190,101 @@ def cart_scores_refresh(*, as_of: datetime | None = None) -> int:
 
 
 
-@transaction.atomic
-def model_retrain_request(*, trigger: str = ModelVersion.Trigger.WEB) -> None:
-    """Queue a retraining on the Celery worker once the surrounding transaction commits."""
-    from ml.tasks import retrain_model_task
+# An open retraining older than this is taken for dead (its worker was killed) and no longer blocks a new one.
+RETRAIN_STALE_AFTER = timedelta(hours=1)
 
-    transaction.on_commit(lambda: retrain_model_task.delay(trigger=trigger))
+
+def _retrain_open_locked() -> RetrainRequest | None:
+    """The open (queued or running) request, locked; a stale one is closed as expired first."""
+    current = RetrainRequest.objects.select_for_update().filter(is_open=True).first()
+    if current is None:
+        return None
+    since = current.started_at or current.requested_at
+    if since < timezone.now() - RETRAIN_STALE_AFTER:
+        current.is_open = False
+        current.state = RetrainRequest.State.EXPIRED
+        current.finished_at = timezone.now()
+        current.message = f"no word from the worker for {RETRAIN_STALE_AFTER}; taken for dead"
+        current.save(update_fields=["is_open", "state", "finished_at", "message"])
+        return None
+    return current
+
+
+def _retrain_open_create(**fields: Any) -> RetrainRequest | None:
+    """A new open request, or None when a concurrent one won the race (the unique constraint)."""
+    try:
+        with transaction.atomic():
+            return RetrainRequest.objects.create(is_open=True, **fields)
+    except IntegrityError:
+        return None
+
+
+@dataclass(frozen=True)
+class RetrainAnswer:
+    request: RetrainRequest
+    queued: bool  # False: an earlier request is still queued or running
+
+    @property
+    def text(self) -> str:
+        r = self.request
+        if self.queued:
+            return "Retraining queued; the new version appears here when it is done."
+        if r.state == RetrainRequest.State.RUNNING and r.started_at:
+            what = f"already running since {r.started_at:%Y-%m-%d %H:%M} UTC"
+        else:
+            what = f"already queued since {r.requested_at:%Y-%m-%d %H:%M} UTC"
+        who = f" (asked by {r.requested_by})" if r.requested_by else ""
+        return f"A retraining is {what}{who}; this request was not queued again."
+
+
+@transaction.atomic
+def model_retrain_request(*, trigger: str = ModelVersion.Trigger.WEB, requested_by: Any = None) -> RetrainAnswer:
+    """Queue a retraining on the Celery worker once the surrounding transaction commits, unless one is
+    already queued or running: at most one at a time, so ten clicks are one training."""
+    current = _retrain_open_locked()
+    if current is not None:
+        return RetrainAnswer(request=current, queued=False)
+    created = _retrain_open_create(trigger=trigger, requested_by=requested_by, state=RetrainRequest.State.QUEUED)
+    if created is None:
+        raced = RetrainRequest.objects.filter(is_open=True).first()
+        if raced is not None:
+            return RetrainAnswer(request=raced, queued=False)
+        raise RuntimeError("could not record the retraining request")
+    request = created
+
+    def enqueue() -> None:
+        from ml.tasks import retrain_model_task
+
+        try:
+            retrain_model_task.delay(trigger=trigger, request_pk=request.pk)
+        except Exception as exc:  # the broker is down: do not leave a request that blocks every other
+            logger.exception("queueing the retraining failed")
+            model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.FAILED,
+                                 message=f"could not be queued: {exc}")
+
+    transaction.on_commit(enqueue)
+    return RetrainAnswer(request=request, queued=True)
+
+
+@transaction.atomic
+def model_retrain_start(*, request_pk: int | None, trigger: str) -> RetrainRequest | None:
+    """Mark a queued request running (the worker picked it up); without one (the nightly schedule), open
+    one. None when another retraining is already queued or running: the caller skips this one."""
+    if request_pk is not None:
+        request = RetrainRequest.objects.select_for_update().filter(pk=request_pk, is_open=True).first()
+        if request is not None:
+            request.state = RetrainRequest.State.RUNNING
+            request.started_at = timezone.now()
+            request.save(update_fields=["state", "started_at"])
+            return request
+    if _retrain_open_locked() is not None:
+        return None
+    return _retrain_open_create(trigger=trigger, state=RetrainRequest.State.RUNNING, started_at=timezone.now())
+
+
+@transaction.atomic
+def model_retrain_finish(*, request_pk: int, state: str, version: ModelVersion | None = None,
+                         message: str = "") -> None:
+    """Close a request (done or failed), so the next one may be queued."""
+    RetrainRequest.objects.filter(pk=request_pk).update(
+        is_open=False, state=state, finished_at=timezone.now(), version=version, message=message[:2000])

@@ -6,21 +6,35 @@ import logging
 
 from celery import shared_task
 
-from ml.models import ModelVersion
-from ml.services import cart_scores_refresh, model_train
+from ml.models import ModelVersion, RetrainRequest
+from ml.services import cart_scores_refresh, model_retrain_finish, model_retrain_start, model_train
 from ml.training import DEFAULT_MIN_CARTS, NotEnoughData
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="ml.tasks.retrain_model_task", ignore_result=True)
-def retrain_model_task(min_carts: int = DEFAULT_MIN_CARTS, trigger: str = ModelVersion.Trigger.SCHEDULE) -> int | None:
-    """Train a new version (nightly by default; the schedule is a PeriodicTask editable in admin)."""
+def retrain_model_task(min_carts: int = DEFAULT_MIN_CARTS, trigger: str = ModelVersion.Trigger.SCHEDULE,
+                       request_pk: int | None = None) -> int | None:
+    """Train a new version (nightly by default; the schedule is a PeriodicTask editable in admin).
+
+    At most one retraining is queued or running at a time (``ml.models.RetrainRequest``): a run that
+    finds another one open is skipped."""
+    request = model_retrain_start(request_pk=request_pk, trigger=trigger)
+    if request is None:
+        logger.info("retraining skipped: another one is already queued or running")
+        return None
     try:
         version = model_train(min_carts=min_carts, trigger=trigger, progress=logger.info)
     except NotEnoughData as exc:
         logger.warning("retraining skipped: %s", exc)
+        model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.FAILED, message=str(exc))
         return None
+    except BaseException as exc:
+        model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.FAILED, message=repr(exc))
+        raise
+    model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.DONE, version=version,
+                         message=version.decision)
     logger.info("trained model version %s: %s", version.pk, version.decision)
     return version.pk
 

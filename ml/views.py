@@ -35,6 +35,7 @@ def model_report(request):
     return render(request, "ml/report.html", {
         "page": "model", "report": report, "version": version, "figures": figures,
         "can_retrain": request.user.can(roles.RETRAIN_MODEL),
+        "retrain_open": selectors.retrain_request_open(),
         "at_risk": selectors.cart_scores_at_risk(limit=10, mask=mask),
         "likely": selectors.cart_scores_likely_buyers(limit=10, mask=mask),
     })
@@ -43,6 +44,6 @@ def model_report(request):
 @require_POST
 @capability_required(roles.RETRAIN_MODEL)
 def model_retrain(request):
-    model_retrain_request()
-    messages.success(request, "Retraining started in the background; the new version appears here when it is done.")
+    answer = model_retrain_request(requested_by=request.user)
+    (messages.success if answer.queued else messages.info)(request, answer.text)
     return redirect("ml:report")

@@ -3,6 +3,9 @@
 # Usage: scripts/bootstrap.sh [runtime|dev]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing this script or what it starts writes is for other users to read (.local/ holds the secret
+# key and the database; scripts/local-env.sh closes it and its files as well).
+umask 077
 kind="${1:-runtime}"
 req=requirements.txt
 [ "$kind" = dev ] && req=requirements-dev.txt

@@ -11,17 +11,23 @@ from ml import selectors
 register = template.Library()
 
 
-def _masked(context) -> bool:
+def _can(context, capability: str) -> bool:
     request = context.get("request")
     user = getattr(request, "user", None)
-    return not (user is not None and user.is_authenticated and user.can(roles.VIEW_PERSONAL_DATA))
+    return bool(user is not None and user.is_authenticated and user.can(capability))
+
+
+def _masked(context) -> bool:
+    return not _can(context, roles.VIEW_PERSONAL_DATA)
 
 
 @register.inclusion_tag("ml/_open_carts.html", takes_context=True)
 def ml_open_carts(context, limit: int = 5):
     mask = _masked(context)
     return {"at_risk": selectors.cart_scores_at_risk(limit=limit, mask=mask),
-            "likely": selectors.cart_scores_likely_buyers(limit=limit, mask=mask)}
+            "likely": selectors.cart_scores_likely_buyers(limit=limit, mask=mask),
+            # No link to a customer's drill-down for roles that may not open one (DESIGN §5 round 2).
+            "can_view_customer_detail": _can(context, roles.VIEW_CUSTOMER_DETAIL)}
 
 
 @register.inclusion_tag("ml/_customer_carts.html")

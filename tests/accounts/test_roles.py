@@ -49,8 +49,8 @@ def test_anonymous_home_redirects_to_login(client):
     "role,capabilities",
     [
         (Role.VIEWER, {roles.VIEW_DASHBOARD}),
-        (Role.ANALYST, {roles.VIEW_DASHBOARD, roles.VIEW_PERSONAL_DATA, roles.EXPORT_DATA, roles.RETRAIN_MODEL,
-                        roles.VIEW_MODEL_REPORTS}),
+        (Role.ANALYST, {roles.VIEW_DASHBOARD, roles.VIEW_PERSONAL_DATA, roles.VIEW_CUSTOMER_DETAIL, roles.EXPORT_DATA,
+                        roles.RETRAIN_MODEL, roles.VIEW_MODEL_REPORTS}),
         (Role.ADMIN, {code for code, _ in roles.CAPABILITIES}),
     ],
 )
@@ -128,3 +128,7 @@ def test_role_groups_exist_after_migrations():
     assert set(Group.objects.values_list("name", flat=True)) >= {"viewer", "analyst", "admin"}
     assert Group.objects.get(name="admin").permissions.filter(codename="delete_event").exists()
     assert not Group.objects.get(name="viewer").permissions.filter(codename="view_personal_data").exists()
+    # DESIGN §5 round 2: a viewer sees no single customer; analysts and admins do.
+    assert not Group.objects.get(name="viewer").permissions.filter(codename="view_customer_detail").exists()
+    assert Group.objects.get(name="analyst").permissions.filter(codename="view_customer_detail").exists()
+    assert Group.objects.get(name="admin").permissions.filter(codename="view_customer_detail").exists()

@@ -46,3 +46,23 @@ def store_history(*, hours_ago: int = 3) -> dict[str, int]:
     analytics_process_pending()
     sessions_close_idle()
     return {"buyer": Customer.objects.get(external_id="1").pk, "abandoner": Customer.objects.get(external_id="2").pk}
+
+
+# A product whose title and category are HTML: Plotly would draw them as a link (security review).
+HOSTILE = '<a href="https://evil">x</a>'
+
+
+def hostile_product_history(*, hours_ago: int = 3) -> int:
+    """Customer "3" views, carts and abandons a product whose title and category are an HTML link.
+    Returns the customer's primary key."""
+    t0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=hours_ago)
+    events = [{"event_id": f"hostile-{n}", "customer_id": "3", "session_id": "s-3", "action": action,
+               "product_id": "p-evil", "product_title": HOSTILE, "category": HOSTILE, "product_price": 9.0,
+               "quantity": 1, "timestamp": (t0 + dt.timedelta(minutes=n)).isoformat()}
+              for n, action in enumerate(["view", "add_to_cart", "abandon"])]
+    result = events_ingest(raw_events=events, broadcast=False)
+    assert result.accepted == len(events), result.as_ack()
+    analytics_process_pending()
+    sessions_close_idle()
+    assert Product.objects.get(external_id="p-evil").category == HOSTILE
+    return Customer.objects.get(external_id="3").pk

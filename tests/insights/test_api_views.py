@@ -59,8 +59,9 @@ def test_viewer_gets_masked_personal_data_analyst_does_not(store, client_for):
     carts = viewer_client.get("/api/v1/metrics/carts" + Q).json()["recent_abandoned"][0]
     assert carts["customer_name"] == "B*** B***"
     pk = store["customers"]["A"].pk
-    masked = viewer_client.get(f"/api/v1/metrics/customers/{pk}").json()["profile"]
-    assert masked["email"] == "a***@example.com" and masked["age"] is None
+    # DESIGN §5 round 2: a viewer sees no single customer, not even masked.
+    refused = viewer_client.get(f"/api/v1/metrics/customers/{pk}")
+    assert refused.status_code == 403 and "single customer" in refused.json()["error"]
     clear = client_for(Role.ADMIN).get(f"/api/v1/metrics/customers/{pk}").json()["profile"]
     assert clear["email"] == "alice@example.com" and clear["age"] == 30
 

@@ -24,7 +24,7 @@ from django.db import connection
 
 from accounts.roles import Role
 from events.services import ingest_key_create
-from tests.insights.pages_data import store_history
+from tests.insights.pages_data import HOSTILE, hostile_product_history, store_history
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -44,8 +44,17 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PAGES = [("overview", "/"), ("funnel", "/funnel/?breakdown=age_group"), ("seasonality", "/seasonality/"),
-         ("customers", "/customers/"), ("customer", "/customers/{buyer}/"), ("products", "/products/"),
-         ("carts", "/carts/"), ("insights", "/insights/")]
+         ("customers", "/customers/"), ("products", "/products/"), ("carts", "/carts/"), ("insights", "/insights/"),
+         ("funnel-by-category", "/funnel/?breakdown=category")]
+# Pages of the analyst role (a viewer sees no single customer and no model report).
+ANALYST_PAGES = [("customer", "/customers/{buyer}/"), ("model", "/model/")]
+# Collects Content-Security-Policy violations of each document (the event fires for report-only too).
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push([e.violatedDirective, e.blockedURI, (e.sourceFile || '') + ':' + e.lineNumber, e.sample].join(' '));
+}, true);
+"""
 
 
 def _free_port() -> int:
@@ -103,9 +112,12 @@ def browser_page():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1360, "height": 900})
+        context.add_init_script(CSP_LISTENER)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # Chromium reports a blocked script, style, eval or connection on the console as well.
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         try:
             yield page, errors
         finally:
@@ -119,6 +131,23 @@ def _login(page, base: str, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(base + "/")
+
+
+def _logout(page, base: str) -> None:
+    page.click(".who form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/accounts/login/.*"))
+
+
+def _no_csp_violations(page, name: str) -> None:
+    """Nothing on the current document was blocked by the Content-Security-Policy."""
+    page.wait_for_timeout(200)  # violations are reported asynchronously
+    assert page.evaluate("window.__csp") == [], name
+
+
+def _links_to_evil(page) -> int:
+    """Links (HTML or SVG, any namespace) inside charts whose target mentions the hostile URL."""
+    return page.evaluate("""() => [...document.querySelectorAll('.chart a, .dash-graph a, svg a')].filter(a =>
+        [...a.attributes].some(attr => attr.value.includes('evil'))).length""")
 
 
 def _charts_rendered(page) -> int:
@@ -139,10 +168,16 @@ def _post_events(base: str, secret: str, events: list[dict]) -> dict:
 
 @pytest.fixture
 def store(make_user):
-    """Data, the viewer and an ingest key, all committed before the browser starts (Playwright's
-    sync API runs an event loop in this thread, so no ORM calls after that)."""
+    """Data, a user per role, a model version and an ingest key, all committed before the browser starts
+    (Playwright's sync API runs an event loop in this thread, so no ORM calls after that)."""
+    from tests.factories import ModelVersionFactory
+
     history = store_history()
+    hostile_product_history()
+    ModelVersionFactory(is_active=True)
     make_user(Role.VIEWER, username="viewer", password=PASSWORD)
+    make_user(Role.ANALYST, username="analyst", password=PASSWORD)
+    make_user(Role.ADMIN, username="admin", password=PASSWORD)
     _key, secret = ingest_key_create(name="browser test")
     return history, secret
 
@@ -153,14 +188,43 @@ def test_viewer_uses_every_page_live_updates_and_the_explorer(store, server, bro
     base = server
     _login(page, base, "viewer")
 
-    # Every page renders every chart (Plotly's SVG is present) and is screenshotted.
+    # Every page renders every chart (Plotly's SVG is present) under the Content-Security-Policy, with
+    # no violation, with Cache-Control: no-store, and is screenshotted. No chart draws the hostile
+    # product's title or category as a link.
     for name, path in PAGES:
-        page.goto(base + path.format(**history))
+        response = page.goto(base + path.format(**history))
+        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+        assert "no-store" in response.headers["cache-control"]
         charts = _charts_rendered(page)
         if name != "insights":
             assert charts >= 1, name
         assert page.locator(".who .role").inner_text().lower() == "viewer"
+        assert _links_to_evil(page) == 0, name
+        _no_csp_violations(page, name)
         page.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
+    # The hostile title is drawn as the text it is, in the axis and in the hover label; hovering (Plotly
+    # draws the label then) and the heatmap's hover break no policy either.
+    page.goto(base + "/products/")
+    _charts_rendered(page)
+    expect(page.locator("#chart-most_viewed")).to_contain_text(HOSTILE)
+    box = page.locator("#chart-most_viewed .point path").first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator("#chart-most_viewed .hoverlayer .hovertext")).to_have_count(1)
+    assert _links_to_evil(page) == 0
+    _no_csp_violations(page, "products hover")
+    page.goto(base + "/seasonality/")
+    _charts_rendered(page)
+    box = page.locator("#chart-heatmap .nsewdrag").first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    _no_csp_violations(page, "heatmap hover")
+
+    # A viewer sees no single customer: the drill-down is refused and nothing links to it.
+    assert page.goto(base + f"/customers/{history['buyer']}/").status == 403
+    page.goto(base + "/customers/")
+    assert page.evaluate("() => [...document.querySelectorAll('a')].filter(a => "
+                         "/^\\/customers\\/\\d/.test(a.getAttribute('href') || '')).length") == 0
 
     # Viewers get masked personal data and no export buttons.
     page.goto(base + "/customers/")
@@ -211,7 +275,42 @@ def test_viewer_uses_every_page_live_updates_and_the_explorer(store, server, bro
     expect(page.locator("#x-status")).to_contain_text("bags", timeout=10000)
     expect(page.locator("#x-products")).to_contain_text("Canvas backpack")
     expect(page.locator("#x-products")).not_to_contain_text("Cotton shirt")
+    # Each chart keeps its height (the graphs once collapsed to their 25 px title row).
+    assert page.evaluate("() => Math.min(...[...document.querySelectorAll('.explorer-grid .svg-container')]"
+                         ".map(e => e.getBoundingClientRect().height))") >= 200
+    assert _links_to_evil(page) == 0
+    _no_csp_violations(page, "explorer")
     page.screenshot(path=str(ARTIFACTS / "page-explorer.png"), full_page=True)
+    assert errors == []
+
+    # The analyst's pages: a customer's drill-down and the model report (Plotly there too).
+    _logout(page, base)
+    _login(page, base, "analyst")
+    for name, path in ANALYST_PAGES:
+        response = page.goto(base + path.format(**history))
+        assert response is not None and response.status == 200, name
+        assert _charts_rendered(page) >= 1 if name == "customer" else True
+        if name == "model":
+            page.wait_for_function("() => document.querySelector('#chart-calibration .main-svg')", timeout=15000)
+        _no_csp_violations(page, name)
+        page.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
+
+    # Django admin under the same policy; a new ingest key's secret is shown once, on its own page.
+    _logout(page, base)
+    _login(page, base, "admin")
+    page.goto(base + "/admin/")
+    _no_csp_violations(page, "admin")
+    page.goto(base + "/admin/events/ingestkey/add/")
+    page.fill("#id_name", "from the browser")
+    page.click("input[name=_save]")
+    secret = page.locator("#ingest-key-secret").input_value()
+    assert secret.startswith("ak_")
+    assert all(secret not in c["value"] for c in page.context.cookies())
+    _no_csp_violations(page, "admin key created")
+    assert _post_events(base, secret, [{
+        "event_id": "browser-key-1", "customer_id": "98", "session_id": "s-k", "action": "view",
+        "product_id": "p1", "product_title": "Canvas backpack", "product_price": 40.0, "quantity": 1,
+        "timestamp": timezone.now().isoformat()}])["accepted"] == 1
 
     assert errors == []
 

@@ -39,8 +39,8 @@ def test_signed_in_user_without_role_is_refused(make_user, history, path):
     assert client.get(path.format(**history)).status_code == 403
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("path", [*PAGES, "/customers/{buyer}/"])
+@pytest.mark.parametrize("role,path", [(role, path) for role in ROLES for path in PAGES]
+                         + [(role, "/customers/{buyer}/") for role in (Role.ANALYST, Role.ADMIN)])
 def test_every_role_sees_every_page(client_for, history, role, path):
     response = client_for(role).get(path.format(**history))
     assert response.status_code == 200
@@ -53,7 +53,7 @@ def test_every_role_sees_every_page(client_for, history, role, path):
 
 def test_viewer_sees_masked_personal_data_and_no_exports(client_for, history):
     client = client_for(Role.VIEWER)
-    for path in ("/customers/", f"/customers/{history['buyer']}/", "/carts/"):
+    for path in ("/customers/", "/carts/"):
         text = _text(client.get(path))
         assert "Alice Smith" not in text and "alice@example.com" not in text
         assert "Bob Jones" not in text and "bob@example.com" not in text
@@ -79,6 +79,24 @@ def test_admin_gets_admin_and_simulator_links_analyst_does_not(client_for, histo
     assert 'href="/admin/"' in admin and 'href="/admin/events/simulatorstate/"' in admin
     analyst = _text(client_for(Role.ANALYST).get("/"))
     assert 'href="/admin/"' not in analyst and "simulatorstate" not in analyst
+
+
+def test_viewer_sees_no_single_customer(client_for, history):
+    """DESIGN §5 round 2: no drill-down page, no link to one, no per-customer API for viewers."""
+    import re
+
+    viewer = client_for(Role.VIEWER)
+    assert viewer.get(f"/customers/{history['buyer']}/").status_code == 403
+    assert viewer.get(f"/api/v1/metrics/customers/{history['buyer']}").status_code == 403
+    for path in ("/customers/", "/carts/", "/"):
+        text = _text(viewer.get(path))
+        assert not re.search(r'href="/customers/\d+/', text), path
+    # Masked aggregates stay: the top customers and recovery lists, without links.
+    assert "#1" in _text(viewer.get("/customers/")) and "#2" in _text(viewer.get("/carts/"))
+    analyst = client_for(Role.ANALYST)
+    assert f'href="/customers/{history["buyer"]}/' in _text(analyst.get("/customers/"))
+    assert f'href="/customers/{history["abandoner"]}/' in _text(analyst.get("/carts/"))
+    assert analyst.get(f"/api/v1/metrics/customers/{history['buyer']}").status_code == 200
 
 
 def test_unknown_customer_is_404(client_for, history):

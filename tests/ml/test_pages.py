@@ -48,6 +48,13 @@ def test_carts_page_lists_carts_at_risk_masked_for_viewers(client_for):
     assert "Jane Doe" in analyst
 
 
+def test_carts_at_risk_link_to_the_drill_down_only_for_roles_that_may_open_it(client_for):
+    customer, _cart = _scored_open_cart(0.1)
+    link = f'href="/customers/{customer.pk}/"'
+    assert link not in client_for(Role.VIEWER).get(reverse("carts")).content.decode()
+    assert link in client_for(Role.ANALYST).get(reverse("carts")).content.decode()
+
+
 def test_model_link_in_the_nav_only_for_roles_that_may_see_the_report(client_for):
     assert 'href="/model/"' in client_for(Role.ANALYST).get(reverse("ml:report")).content.decode()
     assert 'href="/model/"' not in client_for(Role.VIEWER).get(reverse("carts")).content.decode()
