@@ -142,8 +142,15 @@ def test_segment_refuses_without_a_valid_active_key(how, revoked_secret):
 def test_segment_limits_and_bad_bodies(ingest_secret):
     auth = basic(ingest_secret)
     big_event = segment_message("Product Viewed", "m-1", {"product_id": "sku-1", "description": "x" * 33_000})
-    assert post("/v1/batch", {"batch": [big_event]}, auth=auth).status_code == 413
+    # In a batch an oversized message is rejected alone (issue 10: it must not fail its neighbours).
+    small_event = segment_message("Product Viewed", "m-2", {"product_id": "sku-1"})
+    response = post("/v1/batch", {"batch": [big_event, small_event]}, auth=auth)
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["rejected"] == [{"index": 0, "event_id": "m-1",
+                                            "errors": {"message": "larger than 32768 bytes"}}]
     assert post("/v1/track", big_event, auth=auth).status_code == 413
+    Event.objects.all().delete()
     many = [segment_message("Product Viewed", f"m-{i}", {"product_id": "sku-1", "d": "x" * 20_000})
             for i in range(30)]
     response = post("/v1/batch", {"batch": many}, auth=auth, gzipped=True)
