@@ -7,6 +7,13 @@ transaction, so one-event messages arriving close together share a commit (group
 group closes when no message came for GATHER_GAP, when it reaches the batch cap, or
 INGEST_GROUP_COMMIT_MS after its first message. While groups commit (up to PARALLEL_GROUPS at
 once) the next group gathers; a reply task sends the replies in message order.
+
+Issue 10: the key comes only from ``Authorization: Bearer`` (a key in the URL is refused with a
+reason) and is re-checked inside each group's transaction, so a revoked key stops at its next
+message. Every message gets a reply, whatever it holds (a message that cannot be parsed gets an
+error reply with a ``code``; the connection stays open). A key over its rate limit
+(events/ratelimit.py) gets ``rate_limited`` with ``retry_after``; the unanswered backlog of a
+connection is bounded (``busy`` replies, see ``_admit``).
 """
 
 from __future__ import annotations
