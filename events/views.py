@@ -166,6 +166,9 @@ def segment_batch(request: HttpRequest) -> JsonResponse:
         return _error(401, "a valid write key is required (HTTP Basic '<key>:' or writeKey)")
     if type(body) is not dict or type(body.get("batch")) is not list:
         return _error(400, 'body must be {"batch": [...]}', "bad_envelope")
+    if len(body["batch"]) > settings.INGEST_MAX_BATCH_EVENTS:  # 500 KB of tiny items: a reply 30× larger
+        return _error(413, f"batch of {len(body['batch'])} messages; at most {settings.INGEST_MAX_BATCH_EVENTS}",
+                      "too_many_events")
     return _segment_ingest(key, body["batch"])
 
 

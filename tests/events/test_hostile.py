@@ -437,6 +437,10 @@ def test_http_limits_and_empty_and_full_batches(ingest_secret, settings):
     body = json.dumps({"batch": messages}).encode()
     assert len(body) < settings.SEGMENT_MAX_BATCH_BYTES
     assert _post("/v1/batch", body, segment_auth).json()["accepted"] == 2000
+    tiny = _post("/v1/batch", b'{"batch": [' + b",".join([b"1"] * 5001) + b"]}", segment_auth)
+    assert tiny.status_code == 413 and tiny.json()["code"] == "too_many_events"
+    assert len(_post("/v1/batch", b'{"batch": [' + b",".join([b"1"] * 5000) + b"]}", segment_auth).json()[
+        "rejected"]) == 5000
 
 
 @pytest.mark.django_db(transaction=True)
