@@ -119,6 +119,7 @@ def _size(item: Any) -> int:
 
 class IngestConsumer(AsyncWebsocketConsumer):
     writer: asyncio.Future[None] | None = None
+    closing = True  # until a key is accepted: a refused connection processes no message
 
     async def connect(self) -> None:
         if key_in_query(self.scope):

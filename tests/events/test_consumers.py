@@ -139,8 +139,10 @@ def test_a_key_in_the_url_is_refused_with_the_right_way_named(with_header, inges
 
     async def scenario():
         communicator, connected = await _connect(f"/ws/events/?key={ingest_secret}", headers)
+        await communicator.send_json_to(event(1))  # sent before the client read the refusal: ignored
         reply = await communicator.receive_json_from(timeout=5)
         closed = await communicator.receive_output(timeout=5)
+        assert await communicator.receive_nothing(timeout=0.2)
         return connected, reply, closed
 
     connected, reply, closed = run(scenario)
@@ -149,6 +151,7 @@ def test_a_key_in_the_url_is_refused_with_the_right_way_named(with_header, inges
     assert "Authorization: Bearer <key>" in reply["error"]
     assert closed["type"] == "websocket.close" and closed["code"] == 4401
     assert "Authorization: Bearer" in closed["reason"]
+    assert Event.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
