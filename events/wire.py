@@ -110,9 +110,8 @@ _TEXT_BAD = re.compile("[\x00\ud800-\udfff]")
 
 
 def _bad_character(value: str, pattern: re.Pattern[str]) -> Reason | None:
-    """Why ``value`` holds a character the database cannot (or should not) store, or None."""
-    if value.isprintable():  # the common case, in C: no control, no surrogate
-        return None
+    """Why ``value`` (not ``isprintable()``) holds a character the database cannot (or should not)
+    store, or None (e.g. a no-break space is not printable but is fine)."""
     match = pattern.search(value)
     if match is None:
         return None
@@ -163,9 +162,10 @@ def _ident(value: Any, limit: int) -> tuple[str | None, str | None]:
         return None, NOT_STRING
     if len(value) > limit:
         return None, _too_long(limit)
-    bad = _bad_character(value, _LABEL_BAD)
-    if bad is not None:
-        return None, bad
+    if not value.isprintable():  # the common case stays one C call
+        bad = _bad_character(value, _LABEL_BAD)
+        if bad is not None:
+            return None, bad
     return value, None
 
 
@@ -184,9 +184,10 @@ def _optional_text(value: Any, limit: int | None, pattern: re.Pattern[str] = _LA
         return None, NOT_STRING
     if limit is not None and len(value) > limit:
         return None, _too_long(limit)
-    bad = _bad_character(value, pattern)
-    if bad is not None:
-        return None, bad
+    if not value.isprintable():
+        bad = _bad_character(value, pattern)
+        if bad is not None:
+            return None, bad
     return value, None
 
 
