@@ -77,9 +77,16 @@ class KeyCredential:
 
 def ingest_key_check(*, credential: KeyCredential) -> None:
     """Raise IngestKeyRevoked unless the key is still active with the same secret. Inside the
-    ingest transaction, so no event is committed under a key revoked before that commit."""
-    if not IngestKey.objects.filter(pk=credential.pk, secret_hash=credential.secret_hash, is_active=True).exists():
-        raise IngestKeyRevoked
+    ingest transaction, so no event is committed under a key revoked before that commit. (Plain
+    SQL: it runs once per group commit, and the ORM's query building cost ~10% of one-event
+    message throughput.)"""
+    with connection.cursor() as cur:
+        cur.execute(_KEY_CHECK_SQL, [credential.pk, credential.secret_hash])
+        if cur.fetchone() is None:
+            raise IngestKeyRevoked
+
+
+_KEY_CHECK_SQL = f"SELECT 1 FROM {IngestKey._meta.db_table} WHERE id = %s AND secret_hash = %s AND is_active"
 
 
 @transaction.atomic
