@@ -137,6 +137,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
         self.key_name = key.name
         self.credential = KeyCredential.of(key)
         self.limit_key = key.secret_hash[:16]
+        self.limit = ingest_rate_limit()
         self.pending: asyncio.Queue[Any] = asyncio.Queue()
         self.committing: asyncio.Queue[Any] = asyncio.Queue()  # (group, future) in message order
         parallel = PARALLEL_GROUPS if connection.vendor == "postgresql" else 1
@@ -192,7 +193,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
                 f"busy: {self.unanswered_events} events in {self.unanswered_messages} messages await their "
                 f"reply on this connection (at most {max_events} events, {max_messages} messages); this "
                 f"message was not stored: resend it after replies arrive", "busy", retry_after=1)
-        limit = ingest_rate_limit()
+        limit = self.limit
         if limit is not None and count:
             wait = await limit.atake(self.limit_key, count)
             if wait:
