@@ -307,6 +307,15 @@ LOGGING = {
 INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", 1_000_000)
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", 5000)
 INGEST_GROUP_COMMIT_MS = env.int("INGEST_GROUP_COMMIT_MS", 50)
+# Events a second per ingest key, over every entry point and process (token bucket, shared through
+# Redis when REDIS_URL is set); 0 turns the limit off. The burst is at least one full batch.
+INGEST_RATE_LIMIT = env.float("INGEST_RATE_LIMIT", 50_000)
+INGEST_RATE_BURST = env.int("INGEST_RATE_BURST", 100_000)
+# Backpressure on one ingest socket: events received but not yet acknowledged beyond this get a
+# retryable "busy" error reply (as do messages beyond the second limit); a client that keeps sending
+# past ten times the message limit is disconnected (1013, try again later).
+INGEST_MAX_PENDING_EVENTS = env.int("INGEST_MAX_PENDING_EVENTS", 20_000)
+INGEST_MAX_PENDING_MESSAGES = env.int("INGEST_MAX_PENDING_MESSAGES", 5_000)
 SEGMENT_MAX_EVENT_BYTES = 32 * 1024
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 DASHBOARD_GROUP = "dashboard"

@@ -54,11 +54,13 @@ def make_events(n: int, prefix: str) -> list[dict]:
              "timestamp": (start + timedelta(seconds=i)).isoformat()} for i in range(n)]
 
 
-async def ws_stream(url: str, payloads: list[str], window: int, events_per_message: int, desc: str) -> float:
+async def ws_stream(url: str, secret: str, payloads: list[str], window: int, events_per_message: int,
+                    desc: str) -> float:
     """Send every payload with at most ``window`` unacknowledged; wait for every ack."""
     accepted = 0
     window_sem = asyncio.Semaphore(window)
-    async with connect(url, max_size=None, compression=None) as ws:
+    async with connect(url, max_size=None, compression=None,
+                       additional_headers={"Authorization": f"Bearer {secret}"}) as ws:
         bar = tqdm(total=len(payloads) * events_per_message, desc=desc, unit="ev", unit_scale=True,
                    disable=None, leave=False)
         started = time.perf_counter()
@@ -211,12 +213,12 @@ def main() -> None:
 
     server = Server(env, free_port())
     try:
-        url = f"ws://127.0.0.1:{server.port}/ws/events/?key={secret}"
+        url = f"ws://127.0.0.1:{server.port}/ws/events/"
         # Warm-up: creates the customers, opens the server's database connection.
-        asyncio.run(ws_stream(url, [json.dumps({"events": make_events(5000, "warm")[i:i + 100]})
-                                    for i in range(0, 5000, 100)], 50, 100, "warm-up"))
-        t_a = asyncio.run(ws_stream(url, payloads_a, 50, 100, "(a) batches"))
-        t_b = asyncio.run(ws_stream(url, payloads_b, 200, 1, "(b) singles"))
+        asyncio.run(ws_stream(url, secret, [json.dumps({"events": make_events(5000, "warm")[i:i + 100]})
+                                            for i in range(0, 5000, 100)], 50, 100, "warm-up"))
+        t_a = asyncio.run(ws_stream(url, secret, payloads_a, 50, 100, "(a) batches"))
+        t_b = asyncio.run(ws_stream(url, secret, payloads_b, 200, 1, "(b) singles"))
     finally:
         server.stop()
     for prefix, n in (("a", n_a), ("b", n_b)):

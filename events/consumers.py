@@ -7,6 +7,13 @@ transaction, so one-event messages arriving close together share a commit (group
 group closes when no message came for GATHER_GAP, when it reaches the batch cap, or
 INGEST_GROUP_COMMIT_MS after its first message. While groups commit (up to PARALLEL_GROUPS at
 once) the next group gathers; a reply task sends the replies in message order.
+
+Issue 10: the key comes only from ``Authorization: Bearer`` (a key in the URL is refused with a
+reason) and is re-checked inside each group's transaction, so a revoked key stops at its next
+message. Every message gets a reply, whatever it holds (a message that cannot be parsed gets an
+error reply with a ``code``; the connection stays open). A key over its rate limit
+(events/ratelimit.py) gets ``rate_limited`` with ``retry_after``; the unanswered backlog of a
+connection is bounded (``busy`` replies, see ``_admit``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,6 @@ import asyncio
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -23,46 +29,65 @@ from django.conf import settings
 from django.db import connection
 
 from events import wire
-from events.services import events_ingest_parsed, ingest_key_authenticate
+from events.ratelimit import ingest_rate_limit
+from events.services import (
+    IngestKeyRevoked,
+    IngestUnavailable,
+    KeyCredential,
+    events_ingest_parsed,
+    ingest_key_authenticate,
+)
 
 logger = logging.getLogger(__name__)
 
+# Close codes (RFC 6455 §7.4; 4000-4999 are the application's).
+# (daphne lets an application send only 1000 and 3000-4999.)
+CLOSE_KEY_REFUSED = 4401  # a key in the URL
+CLOSE_KEY_REVOKED = 4401  # the key was revoked (or rotated) while connected
+CLOSE_TOO_MANY_UNANSWERED = 4429
+
 
 def key_from_scope(scope: dict[str, Any]) -> str | None:
-    """The ingest key from ``Authorization: Bearer …`` or the ``key`` query parameter."""
+    """The ingest key from ``Authorization: Bearer …``."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, secret = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and secret.strip():
                 return secret.strip()
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    keys = query.get("key")
-    return keys[0] if keys else None
+    return None
 
 
-def error_reply(reason: str) -> dict[str, Any]:
-    return {"type": "error", "error": reason}
+def key_in_query(scope: dict[str, Any]) -> bool:
+    """A ``key`` (or ``writeKey``) query parameter: refused, since proxies and servers log URLs."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    return any(part.split("=", 1)[0].lower() in ("key", "writekey", "api_key") for part in query.split("&"))
+
+
+def error_reply(reason: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "error": reason, "code": code, **extra}
 
 
 def parse_message(data: str | bytes) -> list[Any] | dict[str, Any]:
     """A message's events, or an error reply."""
     limit = settings.INGEST_MAX_MESSAGE_BYTES
     size = len(data)
-    if size > limit or (isinstance(data, str) and size * 4 > limit and len(data.encode()) > limit):
-        return error_reply(f"message larger than {limit} bytes")
+    if size > limit or (isinstance(data, str) and size * 4 > limit
+                        and len(data.encode("utf-8", "surrogatepass")) > limit):
+        return error_reply(f"message larger than {limit} bytes", "too_large")
     try:
-        body = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_reply(f"malformed JSON: {exc}")
+        body = wire.loads(data)
+    except wire.MessageError as exc:
+        return error_reply(exc.reason, exc.code)
     if type(body) is not dict:
-        return error_reply("message must be a JSON object: one event or {\"events\": [...]}")
+        return error_reply("message must be a JSON object: one event or {\"events\": [...]}", "bad_envelope")
     if "events" not in body:
         return [body]
     events = body["events"]
     if type(events) is not list:
-        return error_reply("\"events\" must be a list")
+        return error_reply("\"events\" must be a list", "bad_envelope")
     if len(events) > settings.INGEST_MAX_BATCH_EVENTS:
-        return error_reply(f"batch of {len(events)} events; at most {settings.INGEST_MAX_BATCH_EVENTS} a message")
+        return error_reply(f"batch of {len(events)} events; at most {settings.INGEST_MAX_BATCH_EVENTS} a message",
+                           "too_many_events")
     return events
 
 
@@ -93,33 +118,94 @@ def _size(item: Any) -> int:
 
 
 class IngestConsumer(AsyncWebsocketConsumer):
+    writer: asyncio.Future[None] | None = None
+    closing = True  # until a key is accepted: a refused connection processes no message
+
     async def connect(self) -> None:
+        if key_in_query(self.scope):
+            # Accepted only to say why: a key in the URL is refused even when it is valid.
+            await self.accept()
+            await self.send(text_data=json.dumps(error_reply(
+                "ingest keys are not accepted in the URL (proxies and servers log URLs): "
+                "send the header 'Authorization: Bearer <key>'", "key_in_url")))
+            await self.close(code=CLOSE_KEY_REFUSED, reason="key in URL refused; send Authorization: Bearer <key>")
+            return
         key = await database_sync_to_async(ingest_key_authenticate)(secret=key_from_scope(self.scope))
         if key is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.key_name = key.name
+        self.credential = KeyCredential.of(key)
+        self.limit_key = key.secret_hash[:16]
+        self.limit = ingest_rate_limit()
         self.pending: asyncio.Queue[Any] = asyncio.Queue()
         self.committing: asyncio.Queue[Any] = asyncio.Queue()  # (group, future) in message order
         parallel = PARALLEL_GROUPS if connection.vendor == "postgresql" else 1
         self.slots = asyncio.Semaphore(parallel)
         self.ingest = _ingest_in_pool if parallel > 1 else _ingest_in_thread
         self.client_gone = False
+        self.closing = False
+        # Received, not yet answered: bounded (backpressure), see _admit.
+        self.unanswered_events = 0
+        self.unanswered_messages = 0
         self.writer = asyncio.ensure_future(self._write_loop())
         self.replier = asyncio.ensure_future(self._reply_loop())
         await self.accept()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        data = text_data if text_data is not None else bytes_data
+        if self.closing:
+            return
+        try:
+            item = await self._admit(text_data if text_data is not None else bytes_data)
+        except Exception:  # noqa: BLE001 - one message must never end the connection
+            logger.exception("ingest message from %s not processed", self.key_name)
+            item = error_reply("message not processed (server error)", "server_error")
+        if item is None:
+            return
+        self.unanswered_messages += 1
+        self.pending.put_nowait(item)
+
+    async def _admit(self, data: str | bytes | None) -> Any:
+        """What to queue for a message: its validated batch, or the error to reply (in order).
+
+        Backpressure: while more than INGEST_MAX_PENDING_EVENTS events (or
+        INGEST_MAX_PENDING_MESSAGES messages) wait for their reply, a message is not stored and
+        gets a retryable "busy" error (the client resends it once acks come back). Daphne reads
+        the socket whatever the application does, so not reading would only move the queue into
+        daphne; a client that keeps sending past ten times the message limit is disconnected.
+        """
+        max_messages = settings.INGEST_MAX_PENDING_MESSAGES
+        if self.unanswered_messages >= 10 * max_messages:
+            self.closing = True
+            logger.warning("ingest client %s disconnected: %d messages unanswered", self.key_name,
+                           self.unanswered_messages)
+            await self.close(code=CLOSE_TOO_MANY_UNANSWERED,
+                             reason=f"over {10 * max_messages} messages unanswered; wait for replies")
+            return None
         parsed = parse_message(data if data is not None else "")
-        if type(parsed) is list:
-            # Validate now, while earlier groups commit on database threads.
-            self.pending.put_nowait(wire.parse_batch(parsed, wire.latest_allowed()))
-        else:
-            self.pending.put_nowait(parsed)
+        if type(parsed) is not list:
+            return parsed
+        count = len(parsed)
+        max_events = settings.INGEST_MAX_PENDING_EVENTS
+        if self.unanswered_messages >= max_messages or (
+                self.unanswered_events and self.unanswered_events + count > max_events):
+            return error_reply(
+                f"busy: {self.unanswered_events} events in {self.unanswered_messages} messages await their "
+                f"reply on this connection (at most {max_events} events, {max_messages} messages); this "
+                f"message was not stored: resend it after replies arrive", "busy", retry_after=1)
+        limit = self.limit
+        if limit is not None and count:
+            wait = await limit.atake(self.limit_key, count)
+            if wait:
+                return error_reply(
+                    f"rate limit of {limit.rate:,.0f} events a second for this key exceeded; this message was "
+                    f"not stored: resend it in {wait:.2f} s", "rate_limited", retry_after=round(wait, 3))
+        # Validate now, while earlier groups commit on database threads.
+        self.unanswered_events += count
+        return wire.parse_batch(parsed, wire.latest_allowed())
 
     async def disconnect(self, code: int) -> None:
-        writer = getattr(self, "writer", None)
+        writer = self.writer
         if writer is None:
             return
         self.client_gone = True
@@ -179,7 +265,8 @@ class IngestConsumer(AsyncWebsocketConsumer):
     def _start(self, group: list[Any]) -> None:
         """Start committing a group (its slot is taken); the reply task awaits it in order."""
         batches = [item for item in group if type(item) is wire.ParsedBatch]
-        future = asyncio.ensure_future(self.ingest(batches=batches, source="websocket")) if batches else None
+        future = asyncio.ensure_future(
+            self.ingest(batches=batches, source="websocket", credential=self.credential)) if batches else None
         self.committing.put_nowait((group, future))
 
     async def _reply_loop(self) -> None:
@@ -191,15 +278,30 @@ class IngestConsumer(AsyncWebsocketConsumer):
             group, future = entry
             results: list[Any] = []
             failure = None
+            revoked = False
             if future is not None:
                 try:
                     results = await future
-                except Exception:  # noqa: BLE001 - answer every message; the client may resend
+                except IngestKeyRevoked:
+                    revoked = True
+                    failure = error_reply("this ingest key was revoked (or given a new secret): events not stored",
+                                          "key_revoked")
+                except IngestUnavailable as exc:
+                    logger.warning("ingest for %s not stored: %s", self.key_name, exc)
+                    failure = error_reply("events not stored: the database is unavailable; resend them",
+                                          "unavailable", retry_after=1)
+                except Exception:  # noqa: BLE001 - answer every message
                     logger.exception("ingest failed for %s", self.key_name)
-                    failure = error_reply("events not stored (server error); resend them")
+                    failure = error_reply("events not stored (server error)", "server_error")
             self.slots.release()
-            if not self.client_gone:
+            if not self.client_gone and not self.closing:
                 await self._reply(group, results, failure)
+            for item in group:
+                self.unanswered_messages -= 1
+                self.unanswered_events -= _size(item)
+            if revoked and not self.closing:
+                self.closing = True
+                await self.close(code=CLOSE_KEY_REVOKED, reason="ingest key revoked")
 
     async def _reply(self, group: list[Any], results: list[Any], failure: dict[str, Any] | None) -> None:
         it = iter(results)

@@ -4,24 +4,31 @@
 names, drops event_ids already stored or repeated, stores the rest in one transaction with a bulk
 statement, hands the newly stored events to the metrics hook inside that transaction and, after
 commit, broadcasts a summary to the dashboard group.
+
+Nothing one event holds may fail its neighbours: if the database still refuses a batch that
+passed validation, the batch is stored again in halves under savepoints until the refused events
+are found; they are rejected with the database's reason and the others are stored. Only
+transient failures (database unreachable, deadlock after retries) fail a whole batch, as
+``IngestUnavailable``: the client may resend it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from io import StringIO
+from io import BytesIO
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer, age_group_for
@@ -47,6 +54,41 @@ def _new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+class IngestKeyRevoked(Exception):
+    """The key a connection authenticated with was revoked (or rotated) since: nothing is stored."""
+
+
+class IngestUnavailable(Exception):
+    """A transient failure (database unreachable, deadlock after retries): nothing of the batch is
+    stored and resending it may succeed."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCredential:
+    """What a long-lived connection re-checks before each commit: its key, as authenticated."""
+
+    pk: int
+    secret_hash: str
+
+    @classmethod
+    def of(cls, key: IngestKey) -> KeyCredential:
+        return cls(key.pk, key.secret_hash)
+
+
+def ingest_key_check(*, credential: KeyCredential) -> None:
+    """Raise IngestKeyRevoked unless the key is still active with the same secret. Inside the
+    ingest transaction, so no event is committed under a key revoked before that commit. (Plain
+    SQL: it runs once per group commit, and the ORM's query building cost ~10% of one-event
+    message throughput.)"""
+    with connection.cursor() as cur:
+        cur.execute(_KEY_CHECK_SQL, [credential.pk, credential.secret_hash])
+        if cur.fetchone() is None:
+            raise IngestKeyRevoked
+
+
+_KEY_CHECK_SQL = f"SELECT 1 FROM {IngestKey._meta.db_table} WHERE id = %s AND secret_hash = %s AND is_active"
+
+
 @transaction.atomic
 def ingest_key_create(*, name: str) -> tuple[IngestKey, str]:
     """Make a key. Returns it and its secret, which is not stored and cannot be shown again."""
@@ -69,7 +111,7 @@ def ingest_key_rotate(*, key: IngestKey) -> tuple[IngestKey, str]:
 def ingest_key_authenticate(*, secret: str | None) -> IngestKey | None:
     """The active key with this secret, or None. Records when it was last used (at most once a
     minute, so a busy stream does not write on every message)."""
-    if not secret:
+    if not secret or len(secret) > 200 or not secret.isascii():  # keys are short URL-safe ASCII
         return None
     key = IngestKey.objects.filter(secret_hash=_hash_secret(secret), is_active=True).first()
     if key is not None:
@@ -124,31 +166,43 @@ def events_ingest_batches(*, batches: Sequence[Sequence[Any]], source: str = "ap
                                 broadcast=broadcast)
 
 
-def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "api",
-                         broadcast: bool = True) -> list[IngestResult]:
+def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "api", broadcast: bool = True,
+                         credential: KeyCredential | None = None) -> list[IngestResult]:
     """``events_ingest_batches`` for batches already validated with ``wire.parse_batch`` (the
-    WebSocket consumer validates each message as it arrives, while the previous group commits)."""
+    WebSocket consumer validates each message as it arrives, while the previous group commits).
+
+    With a ``credential`` the key is re-checked in the transaction (``IngestKeyRevoked``).
+    Raises ``IngestUnavailable`` on a transient database failure (nothing stored).
+    """
     results: list[IngestResult] = []
     valid: list[wire.NativeEvent] = []
-    owners: list[IngestResult] = []
+    owners: list[tuple[IngestResult, int]] = []
     seen: set[str] = set()
     for batch in batches:
         result = IngestResult(rejected=list(batch.rejected))
         results.append(result)
-        for event in batch.events:
+        for n, event in enumerate(batch.events):
             if event.event_id in seen:
                 result.duplicates.append(event.event_id)
             else:
                 seen.add(event.event_id)
                 valid.append(event)
-                owners.append(result)
+                owners.append((result, batch.position(n)))
     if valid:
-        stored = _events_store_retrying(events=valid, broadcast=broadcast)
-        for event, result in zip(valid, owners, strict=True):
+        stored, refused = _events_store_retrying(events=valid, broadcast=broadcast, credential=credential)
+        for event, (result, index) in zip(valid, owners, strict=True):
             if event.event_id in stored:
                 result.accepted += 1
+            elif event.event_id in refused:
+                result.rejected.append({"index": index, "event_id": event.event_id,
+                                        "errors": {"event": refused[event.event_id]}})
             else:
                 result.duplicates.append(event.event_id)
+        if refused:
+            for result in results:
+                result.rejected.sort(key=lambda r: r["index"])
+    elif credential is not None:
+        ingest_key_check(credential=credential)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("ingest from %s: %d accepted, %d duplicates, %d rejected", source,
                      sum(r.accepted for r in results), sum(len(r.duplicates) for r in results),
@@ -156,11 +210,13 @@ def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "
     return results
 
 
-def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True) -> IngestResult:
+def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
+                          max_message_bytes: int | None = None) -> IngestResult:
     """Segment Tracking API messages (Ecommerce v2, events/wire.py) stored as native events.
 
     The result's rejected indexes are positions of messages (a message with several product
-    lines may be rejected line by line); accepted counts stored lines.
+    lines may be rejected line by line); accepted counts stored lines. A message larger than
+    ``max_message_bytes`` (as compact JSON) is rejected alone.
     """
     received_at = datetime.now(UTC).isoformat()
     native: list[dict[str, Any]] = []
@@ -168,11 +224,14 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True) ->
     rejected: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         try:
+            if max_message_bytes is not None:
+                _segment_size_check(message, max_message_bytes)
             lines = wire.segment_to_native(message, received_at=received_at)
         except wire.SegmentError as exc:
             message_id = message.get("messageId") if type(message) is dict else None
-            rejected.append({"index": index, "event_id": message_id if isinstance(message_id, str) else None,
-                             "errors": exc.errors})
+            valid_id = (type(message_id) is str and len(message_id) <= wire.MAX_EVENT_ID
+                        and "messageId" not in exc.errors and message_id.isprintable())
+            rejected.append({"index": index, "event_id": message_id if valid_id else None, "errors": exc.errors})
             continue
         native.extend(lines)
         origin.extend([index] * len(lines))
@@ -183,24 +242,119 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True) ->
     return result
 
 
-def _events_store_retrying(*, events: list[wire.NativeEvent], broadcast: bool) -> set[str]:
-    """Concurrent writers take rows in sorted order, but a deadlock (or serialization failure)
-    is still possible between their different tables: PostgreSQL aborts one, which is retried."""
+def _huge_json(value: Any) -> str:
+    if isinstance(value, wire.HugeNumber):
+        return "0" * value.digits  # counts as many bytes as it was sent with
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _segment_size_check(message: Any, limit: int) -> None:
+    try:
+        size = len(json.dumps(message, separators=(",", ":"), default=_huge_json))
+    except RecursionError:
+        raise wire.SegmentError({"message": wire.Reason("nested too deeply", "too_deep")}) from None
+    if size > limit:
+        raise wire.SegmentError({"message": wire.Reason(f"larger than {limit} bytes", "too_large")})
+
+
+# Failures of a store: transient (resend), caused by some event (isolate it), or a bug (raise).
+_RETRY_PG_CODES = ("40P01", "40001")  # deadlock, serialization failure
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """'retry', 'transient', 'data' (some event's content) or 'bug'.
+
+    OperationalError is the state of the server or the connection (SQLite: locked or busy;
+    PostgreSQL: connection lost, lock or statement timeout, out of resources, shutting down),
+    except PostgreSQL's class 54 (program limit exceeded, e.g. an index row too large): a value.
+    Data, integrity and internal errors, and a driver that cannot encode a value, are some event's
+    content; syntax errors and undefined objects (class 42) are bugs.
+    """
+    if isinstance(exc, InterfaceError):
+        return "transient"  # the connection is gone
+    code = getattr(exc.__cause__, "pgcode", None) if isinstance(exc, DatabaseError) else None
+    if isinstance(exc, OperationalError):
+        if code in _RETRY_PG_CODES:
+            return "retry"
+        return "data" if code is not None and code.startswith("54") else "transient"
+    if isinstance(exc, DatabaseError):
+        return "bug" if code is not None and code.startswith("42") else "data"
+    if isinstance(exc, UnicodeError | ValueError | ArithmeticError):
+        return "data"
+    return "bug"
+
+
+def _refusal(exc: BaseException) -> wire.Reason:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return wire.Reason(f"refused by the database: {text}", "refused_by_database")
+
+
+def _events_store_retrying(*, events: list[wire.NativeEvent], broadcast: bool,
+                           credential: KeyCredential | None) -> tuple[set[str], dict[str, wire.Reason]]:
+    """Store the events: (event_ids newly stored, {event_id: reason} for those refused).
+
+    Concurrent writers take rows in sorted order, but a deadlock (or serialization failure) is still
+    possible between their different tables: PostgreSQL aborts one, which is retried. A refusal
+    caused by some event's content sends the batch to ``_events_store_isolating``."""
     attempt = 0
     while True:
         try:
-            return _events_store(events=events, broadcast=broadcast)
-        except OperationalError as exc:
-            code = getattr(exc.__cause__, "pgcode", None)
-            attempt += 1
-            if code not in ("40P01", "40001") or attempt >= 3 or connection.in_atomic_block:
+            return _events_store(events=events, broadcast=broadcast, credential=credential), {}
+        except IngestKeyRevoked:
+            raise
+        except Exception as exc:
+            kind = _failure_kind(exc)
+            if kind == "retry" and attempt < 2 and not connection.in_atomic_block:
+                attempt += 1
+                logger.warning("ingest transaction aborted (%s); retrying", getattr(exc.__cause__, "pgcode", exc))
+                continue
+            if kind in ("retry", "transient"):
+                raise IngestUnavailable(str(exc)) from exc
+            if kind == "bug":
                 raise
-            logger.warning("ingest transaction aborted (%s); retrying", code)
+            logger.warning("database refused a batch of %d events (%s); isolating the culprits", len(events), exc)
+            return _events_store_isolating(events=events, broadcast=broadcast, credential=credential)
 
 
 @transaction.atomic
-def _events_store(*, events: list[wire.NativeEvent], broadcast: bool) -> set[str]:
+def _events_store_isolating(*, events: list[wire.NativeEvent], broadcast: bool,
+                            credential: KeyCredential | None) -> tuple[set[str], dict[str, wire.Reason]]:
+    """Store the events in halves, each under a savepoint, down to single events: every event the
+    database refuses is found and rejected, every other one is stored (one transaction).
+    Constraints are checked at once here, so a refusal at commit is also found per event."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    stored: set[str] = set()
+    refused: dict[str, wire.Reason] = {}
+    parts = [events]
+    while parts:
+        part = parts.pop()
+        try:
+            stored |= _events_store(events=part, broadcast=broadcast, credential=credential)
+        except IngestKeyRevoked:
+            raise
+        except Exception as exc:
+            kind = _failure_kind(exc)
+            if kind in ("retry", "transient"):
+                raise IngestUnavailable(str(exc)) from exc
+            if kind == "bug":
+                raise
+            if len(part) == 1:
+                refused[part[0].event_id] = _refusal(exc)
+                logger.warning("database refused event %r: %s", part[0].event_id[:100], exc)
+            else:
+                middle = len(part) // 2
+                parts += [part[middle:], part[:middle]]  # the first half is tried first
+    return stored, refused
+
+
+@transaction.atomic
+def _events_store(*, events: list[wire.NativeEvent], broadcast: bool,
+                  credential: KeyCredential | None = None) -> set[str]:
     """Store the (valid, distinct) events; returns the event_ids that were newly stored."""
+    if credential is not None:
+        ingest_key_check(credential=credential)
     customers = _customers_resolve(external_ids={e.customer_id for e in events})
     by_id, by_title = _products_resolve(events=events)
     customer_pks: list[int] = []
@@ -377,11 +531,15 @@ def _pg_insert(events: list[wire.NativeEvent], customer_pks: list[int], product_
                f"{_copy_text(e.session_id)}\t{e.action}\t{e.quantity}\t{price}\t"
                f"{_copy_text(order_id) if order_id is not None else null}\t{e.timestamp.isoformat()}\t"
                f"{e.amount if e.amount is not None else null}\n")
+    # Encoded here: a value the driver cannot encode fails before COPY starts (as UnicodeEncodeError,
+    # a refusal of some event), not as a COPY cancelled mid-stream.
+    payload = BytesIO("".join(lines).encode())
     table = Event._meta.db_table
     with connection.cursor() as cur:
         cur.execute(_STAGING_DDL)
         cur.execute("TRUNCATE ingest_staging")
-        cur.copy_expert("COPY ingest_staging FROM STDIN", StringIO("".join(lines)))
+        with connection.wrap_database_errors:  # psycopg2's errors as Django's, like execute()'s
+            cur.copy_expert("COPY ingest_staging FROM STDIN", payload)
         cur.execute(
             f"INSERT INTO {table} (event_id, customer_id, product_id, session_id, action, quantity, price,"
             f" order_id, timestamp, received_at, amount)"

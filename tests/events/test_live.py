@@ -88,11 +88,11 @@ def messages_of(count: int, size: int) -> list[dict]:
                         for i in range(size)]} for m in range(count)]
 
 
-async def stream(url: str, messages: list[dict], *, window: int, on_ack=None) -> list[dict]:
+async def stream(url: str, secret: str, messages: list[dict], *, window: int, on_ack=None) -> list[dict]:
     """Send with up to ``window`` unacknowledged messages; replies come in order. Returns the
     replies received before the stream ended (completed, or the server went away)."""
     replies: list[dict] = []
-    async with connect(url, max_size=None) as ws:
+    async with connect(url, max_size=None, additional_headers={"Authorization": f"Bearer {secret}"}) as ws:
         sent = 0
         try:
             while len(replies) < len(messages):
@@ -122,7 +122,7 @@ def test_server_killed_mid_stream_loses_no_acknowledged_event_and_resend_stores_
             if acks == 60:
                 server.kill()
 
-        replies = asyncio.run(stream(f"ws://127.0.0.1:{server.port}/ws/events/?key={secret}", messages,
+        replies = asyncio.run(stream(f"ws://127.0.0.1:{server.port}/ws/events/", secret, messages,
                                      window=20, on_ack=kill_at))
     finally:
         server.stop()
@@ -134,7 +134,7 @@ def test_server_killed_mid_stream_loses_no_acknowledged_event_and_resend_stores_
     server = Daphne(free_port())
     try:
         rest = messages[len(replies):]
-        resent = asyncio.run(stream(f"ws://127.0.0.1:{server.port}/ws/events/?key={secret}", rest, window=20))
+        resent = asyncio.run(stream(f"ws://127.0.0.1:{server.port}/ws/events/", secret, rest, window=20))
     finally:
         server.stop()
     assert len(resent) == len(rest)

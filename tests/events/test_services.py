@@ -227,3 +227,123 @@ def _count_and_close() -> int:
         return Event.objects.count()
     finally:
         connection.close()
+
+
+# --- issue 10: the database refusing events, transient failures, revoked keys -------------------
+
+@pytest.mark.django_db
+def test_events_the_database_refuses_are_rejected_alone_and_the_rest_is_stored(poison_trigger):
+    batch = [native(i) for i in range(10)]
+    batch[3]["event_id"] = "poison-3"
+    batch[8]["event_id"] = "poison-8"
+    result = events_ingest(raw_events=batch)
+    assert result.accepted == 8
+    assert [(r["index"], r["event_id"]) for r in result.rejected] == [(3, "poison-3"), (8, "poison-8")]
+    assert all(r["errors"]["event"].startswith("refused by the database: ") and "poisoned event refused"
+               in r["errors"]["event"] for r in result.rejected)
+    assert result.rejected[0]["errors"]["event"].code == "refused_by_database"
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == sorted(
+        f"e-{i}" for i in range(10) if i not in (3, 8))
+    # A resend stores nothing new and rejects the same culprits again (no "resend" loop).
+    again = events_ingest(raw_events=batch)
+    assert (again.accepted, len(again.duplicates), [r["index"] for r in again.rejected]) == (0, 8, [3, 8])
+
+
+@pytest.mark.django_db
+def test_batches_gathered_in_one_commit_each_get_their_own_refusals(poison_trigger):
+    results = events_ingest_batches(batches=[[native(1), native(2, event_id="poison-a")], [native(3)],
+                                             ["bad", native(4, event_id="poison-b"), native(5)]])
+    assert [r.accepted for r in results] == [1, 1, 1]
+    assert [[(x["index"], x["event_id"]) for x in r.rejected] for r in results] == [
+        [(1, "poison-a")], [], [(0, None), (1, "poison-b")]]
+
+
+@pytest.mark.django_db
+def test_a_value_no_driver_can_encode_is_refused_alone_even_past_validation(monkeypatch):
+    # Validation is bypassed to show the last line of defence: a lone surrogate reaching the
+    # database driver (psycopg2 and sqlite3 both fail to encode it) costs only its own event.
+    from events import wire
+
+    monkeypatch.setattr(wire, "_bad_character", lambda value, pattern: None)
+    result = events_ingest(raw_events=[native(1), native(2, session_id="s-\ud800"), native(3)])
+    assert result.accepted == 2
+    assert [r["index"] for r in result.rejected] == [1]
+    assert "refused by the database" in result.rejected[0]["errors"]["event"]
+    assert set(Event.objects.values_list("event_id", flat=True)) == {"e-1", "e-3"}
+
+
+@pytest.mark.django_db
+def test_a_nul_past_validation_is_refused_alone_by_postgresql(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores NUL characters; PostgreSQL text cannot hold them")
+    from events import wire
+
+    monkeypatch.setattr(wire, "_bad_character", lambda value, pattern: None)
+    result = events_ingest(raw_events=[native(1), native(2, event_id="e-\x00"), native(3, customer_id="c-\x00"),
+                                       native(4)])
+    assert result.accepted == 2
+    assert [r["index"] for r in result.rejected] == [1, 2]
+    assert all("0x00" in r["errors"]["event"] for r in result.rejected)
+
+
+def test_a_transient_failure_stores_nothing_and_says_resend(lock_events_table):
+    from events.services import IngestUnavailable
+
+    with lock_events_table(), pytest.raises(IngestUnavailable):
+        events_ingest(raw_events=[native(1), native(2)])
+    assert Event.objects.count() == 0
+
+
+def test_failure_kinds():
+    from django.db import DataError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
+
+    from events.services import _failure_kind
+
+    def pg(exc, code):
+        cause = Exception()
+        cause.pgcode = code
+        exc.__cause__ = cause
+        return exc
+
+    assert _failure_kind(InterfaceError("connection already closed")) == "transient"
+    assert _failure_kind(pg(OperationalError(), "40P01")) == "retry"
+    assert _failure_kind(pg(OperationalError(), "55P03")) == "transient"  # lock timeout
+    assert _failure_kind(pg(OperationalError(), "08006")) == "transient"  # connection failure
+    assert _failure_kind(pg(OperationalError(), "54000")) == "data"  # program limit (e.g. index row size)
+    assert _failure_kind(OperationalError("database is locked")) == "transient"
+    assert _failure_kind(pg(DataError(), "22021")) == "data"  # NUL / bad encoding
+    assert _failure_kind(pg(IntegrityError(), "23514")) == "data"
+    assert _failure_kind(pg(ProgrammingError(), "42P01")) == "bug"
+    assert _failure_kind(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")) == "data"
+    assert _failure_kind(TypeError()) == "bug"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["revoke", "rotate", "delete"])
+def test_a_credential_is_rechecked_in_the_ingest_transaction(change):
+    from events import wire
+    from events.models import IngestKey
+    from events.services import (
+        IngestKeyRevoked,
+        KeyCredential,
+        events_ingest_parsed,
+        ingest_key_create,
+        ingest_key_revoke,
+        ingest_key_rotate,
+    )
+
+    key, _secret = ingest_key_create(name="socket")
+    credential = KeyCredential.of(key)
+    latest = wire.latest_allowed()
+    [ok] = events_ingest_parsed(batches=[wire.parse_batch([native(1)], latest)], credential=credential)
+    assert ok.accepted == 1
+    if change == "revoke":
+        ingest_key_revoke(key=key)
+    elif change == "rotate":
+        ingest_key_rotate(key=key)
+    else:
+        IngestKey.objects.filter(pk=key.pk).delete()
+    for events in ([native(2)], ["invalid"]):  # checked even when nothing in the message is valid
+        with pytest.raises(IngestKeyRevoked):
+            events_ingest_parsed(batches=[wire.parse_batch(events, latest)], credential=credential)
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["e-1"]

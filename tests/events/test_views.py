@@ -142,12 +142,63 @@ def test_segment_refuses_without_a_valid_active_key(how, revoked_secret):
 def test_segment_limits_and_bad_bodies(ingest_secret):
     auth = basic(ingest_secret)
     big_event = segment_message("Product Viewed", "m-1", {"product_id": "sku-1", "description": "x" * 33_000})
-    assert post("/v1/batch", {"batch": [big_event]}, auth=auth).status_code == 413
+    # In a batch an oversized message is rejected alone (issue 10: it must not fail its neighbours).
+    small_event = segment_message("Product Viewed", "m-2", {"product_id": "sku-1"})
+    response = post("/v1/batch", {"batch": [big_event, small_event]}, auth=auth)
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["rejected"] == [{"index": 0, "event_id": "m-1",
+                                            "errors": {"message": "larger than 32768 bytes"}}]
     assert post("/v1/track", big_event, auth=auth).status_code == 413
+    Event.objects.all().delete()
     many = [segment_message("Product Viewed", f"m-{i}", {"product_id": "sku-1", "d": "x" * 20_000})
             for i in range(30)]
     response = post("/v1/batch", {"batch": many}, auth=auth, gzipped=True)
     assert response.status_code == 413 and "bytes" in response.json()["error"]
     assert post("/v1/batch", None, auth=auth, raw=b"not json").status_code == 400
     assert post("/v1/batch", {"nobatch": []}, auth=auth).status_code == 400
+    assert Event.objects.count() == 0
+
+
+# --- issue 10: rate limit, transient failures ----------------------------------------------------
+
+@pytest.mark.django_db
+def test_over_the_rate_limit_http_answers_429_with_retry_after_for_every_entry_point_of_the_key(
+        ingest_secret, settings):
+    settings.INGEST_RATE_LIMIT = 5
+    settings.INGEST_RATE_BURST = 5
+    settings.INGEST_MAX_BATCH_EVENTS = 5
+    bearer = f"Bearer {ingest_secret}"
+    assert post("/api/v1/events", {"events": [event(i) for i in range(5)]}, auth=bearer).json()["accepted"] == 5
+    refused = post("/api/v1/events", {"events": [event(10)]}, auth=bearer)
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "1"
+    assert refused.json()["code"] == "rate_limited" and 0 < refused.json()["retry_after"] <= 0.2
+    # The same key's bucket, whichever entry point spends it.
+    segment = post("/v1/batch", {"batch": [segment_message("Product Viewed", "m-1", {"product_id": "sku-1"})]},
+                   auth=basic(ingest_secret))
+    assert segment.status_code == 429 and segment["Retry-After"] == "1"
+    other_key = post("/api/v1/events", {"events": [event(11)]}, auth=f"Bearer {_another_secret()}")
+    assert other_key.status_code == 200
+    assert Event.objects.filter(event_id__in=["h-10", "m-1"]).count() == 0
+
+
+def _another_secret() -> str:
+    from events.services import ingest_key_create
+
+    return ingest_key_create(name="another")[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_database_failure_is_503_with_retry_after(ingest_secret, lock_events_table):
+    from events.services import ingest_key_authenticate
+
+    ingest_key_authenticate(secret=ingest_secret)  # records last use now: authenticating writes nothing
+    with lock_events_table():
+        native = post("/api/v1/events", {"events": [event(1)]}, auth=f"Bearer {ingest_secret}")
+        segment = post("/v1/batch", {"batch": [segment_message("Product Viewed", "m-1", {"product_id": "sku-1"})]},
+                       auth=basic(ingest_secret))
+    for response in (native, segment):
+        assert response.status_code == 503 and response["Retry-After"] == "1"
+        assert response.json()["code"] == "unavailable" and "resend" in response.json()["error"]
     assert Event.objects.count() == 0

@@ -104,3 +104,87 @@ def test_segment_messages_that_cannot_be_mapped(message, field):
     with pytest.raises(wire.SegmentError) as info:
         wire.segment_to_native(message)
     assert field in info.value.errors
+
+
+# --- issue 10: what the database would refuse, refused here with a reason (and a code) ----------
+
+@pytest.mark.parametrize("field,value,code", [
+    ("event_id", "a\x00b", "control_character"),
+    ("customer_id", "a\x1fb", "control_character"),
+    ("session_id", "a\x9fb", "control_character"),
+    ("product_title", "a\nb", "control_character"),
+    ("description", "a\x00b", "control_character"),
+    ("order_id", "\ud83d", "invalid_unicode"),
+    ("description", "\udcff", "invalid_unicode"),
+    ("event_id", "x" * 101, "too_long"),
+    ("event_id", 10**400, "too_long"),
+    ("quantity", 10**400, "out_of_range"),
+    ("quantity", wire.HugeNumber(5000), "out_of_range"),
+    ("product_price", wire.HugeNumber(5000), "out_of_range"),
+    ("customer_id", wire.HugeNumber(5000), "wrong_type"),
+    ("timestamp", "0001-01-01T00:00:00+01:00", "out_of_range"),
+    ("timestamp", "9999-12-31T23:59:59-14:00", "in_future"),
+    ("action", "buy", "unknown_action"),
+    ("event_id", None, "required"),
+])
+def test_reasons_carry_a_stable_code(field, value, code):
+    errors = wire.parse_event(base(**{field: value}), LATEST)
+    assert list(errors) == [field]
+    assert errors[field].code == code
+    assert wire.code_of("plain text") == "invalid"
+
+
+def test_free_text_keeps_line_breaks_and_other_controls_but_labels_do_not():
+    text = "line one\r\n\tline two \x1b[1m\x85"
+    event = wire.parse_event(base(description=text), LATEST)
+    assert isinstance(event, wire.NativeEvent) and event.description == text
+    assert "product_title" in wire.parse_event(base(product_title="Lamp\n"), LATEST)
+    ok = wire.parse_event(base(product_title="Caf\u00e9 \u2615\u00a0\u200b", customer_id="\u4e2d"), LATEST)
+    assert isinstance(ok, wire.NativeEvent)
+
+
+def test_unhashable_and_long_prices_are_handled_without_the_cache():
+    assert wire.parse_price([1]) == (None, "must be a number")  # was a TypeError (unhashable)
+    assert wire.parse_price({"a": 1}) == (None, "must be a number")
+    long_price = "0" * 10_000 + "1.5"
+    assert wire.parse_price(long_price) == (Decimal("1.50"), None)
+    assert long_price not in wire._price_cache  # a hostile stream cannot fill memory through it
+
+
+def test_quantity_strings_are_ascii_digits():
+    assert wire.parse_quantity("\u00b2") == (None, "must be an integer")  # isdigit() but int() fails
+    assert wire.parse_quantity("\u0663") == (None, "must be an integer")  # Arabic-Indic three
+    assert wire.parse_quantity(" 7 ") == (7, None)
+
+
+def test_rejections_echo_only_a_valid_event_id():
+    batch = wire.parse_batch([base(event_id="x" * 10_000), base(event_id=7, action="buy"), base(event_id=[1])],
+                             LATEST)
+    assert [r["event_id"] for r in batch.rejected] == [None, 7, None]
+    assert batch.positions == [] and batch.events == []
+
+
+def test_loads_reads_what_the_standard_parser_does_and_answers_the_rest():
+    assert wire.loads(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}  # UTF-8 with a BOM
+    assert wire.loads('{"a": "é"}'.encode("utf-16")) == {"a": "é"}
+    assert wire.loads(b'{"a": "\xe9"}') == {"a": "\udce9"}  # Latin-1 byte: kept, refused per field
+    with pytest.raises(wire.MessageError) as deep:
+        wire.loads("[" * 100_000)
+    assert deep.value.code == "too_deep"
+    with pytest.raises(wire.MessageError) as bad_utf16:
+        wire.loads(b"\xff\xfe\x00")
+    assert bad_utf16.value.code == "malformed_json"
+
+
+def test_segment_reasons_never_echo_a_whole_hostile_value():
+    for message in ({"type": "x" * 100_000}, {"event": "y" * 100_000}, {"type": [[[[1]]]]}):
+        with pytest.raises(wire.SegmentError) as info:
+            wire.segment_to_native(message)
+        assert len(str(info.value)) < 120
+    with pytest.raises(wire.SegmentError) as info:
+        wire.segment_to_native({"event": "Order Completed", "messageId": {"deep": [[1]]}, "userId": "u",
+                                "properties": {"products": [{"product_id": "p"}]}})
+    assert info.value.errors == {"messageId": "must be a string"}
+    [line] = wire.segment_to_native({"event": "Order Completed", "messageId": 5, "userId": "u",
+                                     "properties": {"products": [{"product_id": "p"}]}})
+    assert line["event_id"] == "5:0"

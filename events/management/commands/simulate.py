@@ -131,22 +131,28 @@ def _event_source(*, rate: float, customers: int, seed: int):
 
 async def stream_events(*, ws: str, key: str, rate: float, duration: float | None, batch: int, customers: int,
                         seed: int, write=print) -> dict:
-    """Send simulated events at ``rate`` events/s in messages of ``batch`` over one WebSocket;
-    count the acknowledgements (sent after commit) and report acknowledged events/s each second."""
+    """Send simulated events at ``rate`` events/s in messages of ``batch`` over one WebSocket (the
+    key in an ``Authorization: Bearer`` header); count the acknowledgements (sent after commit) and
+    report acknowledged events/s each second. Events of a message answered with an error (busy,
+    rate limited) are counted as not delivered."""
+    from collections import deque
+
     import websockets
 
-    url = ws + ("&" if "?" in ws else "?") + "key=" + key
     source = _event_source(rate=rate, customers=customers, seed=seed)
-    counts = {"acked": 0, "rejected": 0, "errors": 0, "sent": 0}
-    async with websockets.connect(url, max_size=None) as conn:
+    counts = {"acked": 0, "rejected": 0, "errors": 0, "sent": 0, "undelivered": 0}
+    sizes: deque[int] = deque()  # events of each unanswered message (replies come in order)
+    async with websockets.connect(ws, max_size=None, additional_headers={"Authorization": f"Bearer {key}"}) as conn:
         async def receive():
             async for message in conn:
                 reply = json.loads(message)
+                size = sizes.popleft() if sizes else 0
                 if reply.get("type") == "ack":
                     counts["acked"] += int(reply.get("accepted", 0)) + len(reply.get("duplicates", []))
                     counts["rejected"] += len(reply.get("rejected", []))
                 else:
                     counts["errors"] += 1
+                    counts["undelivered"] += size
 
         receiver = asyncio.create_task(receive())
         started = time.perf_counter()
@@ -158,10 +164,11 @@ async def stream_events(*, ws: str, key: str, rate: float, duration: float | Non
                 if duration is not None and elapsed >= duration:
                     break
                 due = int(rate * elapsed) - counts["sent"]
-                in_flight = counts["sent"] - counts["acked"] - counts["rejected"]
-                while due > 0 and in_flight < max(rate * 5, batch * 4):
+                in_flight = counts["sent"] - counts["acked"] - counts["rejected"] - counts["undelivered"]
+                while due > 0 and in_flight < min(max(rate * 5, batch * 4), 15_000):
                     size = min(batch, due)
                     events = [next(source) for _ in range(size)]
+                    sizes.append(size)
                     await conn.send(json.dumps({"events": events}))
                     counts["sent"] += size
                     due -= size
@@ -172,7 +179,8 @@ async def stream_events(*, ws: str, key: str, rate: float, duration: float | Non
                     last_report, last_acked = now, counts["acked"]
                 await asyncio.sleep(0.005)
             deadline = time.perf_counter() + 30
-            while counts["acked"] + counts["rejected"] < counts["sent"] and time.perf_counter() < deadline:
+            while (counts["acked"] + counts["rejected"] + counts["undelivered"] < counts["sent"]
+                   and time.perf_counter() < deadline):
                 await asyncio.sleep(0.01)
         finally:
             receiver.cancel()
