@@ -34,6 +34,7 @@ from django.utils import timezone
 from customers.models import Customer, age_group_for
 from events import wire
 from events.models import Event, IngestKey
+from events.signals import events_stored
 from events.types import StoredEvent
 from products.models import Product
 
@@ -383,9 +384,7 @@ def _events_store(*, events: list[wire.NativeEvent], broadcast: bool,
                                   e.quantity, price, e.order_id, e.timestamp, e.amount))
         if broadcast:
             broadcast_rows.append((e, ref, price))
-    from insights import services as insights_services
-
-    insights_services.analytics_apply_events(events=stored)
+    events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     if broadcast:
         message = _dashboard_message(broadcast_rows)
         transaction.on_commit(lambda: _dashboard_send(message))

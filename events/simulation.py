@@ -27,6 +27,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.services import customer_seed
 from events.models import Event, SimulatorState
+from events.signals import events_deleted
 from events.simulator import CUSTOMERS_PER_EVENT_RATE, LiveState, SimParams, StoreModel, backfill, live_step
 from products.models import Product
 from products.services import catalogue_read, product_load_catalogue
@@ -238,22 +239,10 @@ def simulator_reset_demo() -> int:
     with transaction.atomic():
         count = Event.objects.count()
         Event.objects.all()._raw_delete(Event.objects.db)  # no per-row signals or cascades to collect
-        reset = _metrics_reset()
-        if reset is not None:
-            reset()  # with no events left, the metrics engine's rebuild empties what it derived
+        events_deleted.send(sender=Event)  # what was derived from them is re-derived (emptied)
         SimulatorState.objects.filter(pk=1).update(state={}, events_sent=0, last_error="")
     return count
 
-
-def _metrics_reset() -> Callable[[], object] | None:
-    """The metrics engine's reset (or full rebuild) of derived data: sessions, carts, rollups."""
-    from insights import services as insights_services
-
-    for name in ("analytics_reset", "analytics_rebuild"):
-        func = getattr(insights_services, name, None)
-        if callable(func):
-            return func
-    return None
 
 
 # --- backfill -------------------------------------------------------------------------------

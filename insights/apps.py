@@ -9,10 +9,27 @@ def _on_logout(sender, request, user, **kwargs):
     dashboard_session_end(session_key=getattr(session, "session_key", None))
 
 
+def _on_events_stored(sender, events, **kwargs):
+    """Inside the ingest transaction: keep derived metrics in step (events must not import insights)."""
+    from insights.services import analytics_apply_events
+
+    analytics_apply_events(events=events)
+
+
+def _on_events_deleted(sender, **kwargs):
+    from insights.services import analytics_rebuild
+
+    analytics_rebuild()
+
+
 class InsightsConfig(AppConfig):
     name = "insights"
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
+        from events.signals import events_deleted, events_stored
+
         user_logged_out.connect(_on_logout, dispatch_uid="insights.close_dashboard_sockets")
+        events_stored.connect(_on_events_stored, dispatch_uid="insights.apply_events")
+        events_deleted.connect(_on_events_deleted, dispatch_uid="insights.rebuild_after_delete")

@@ -1,0 +1,43 @@
+"""Reads of customers by many ids at once (ingest resolution, derivation upkeep)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+
+from customers.models import Customer
+
+_SQLITE_CHUNK = 900  # below SQLite's bound-parameter limit
+
+
+def _by_keys(key_field: str, value_field: str, keys: list[Any], pg_type: str) -> dict[Any, Any]:
+    """{key: value} for the customers whose ``key_field`` is in ``keys``.
+
+    PostgreSQL: one array parameter joined with ``unnest`` (not ``= ANY(array)``: on a small table
+    the planner compares every row with every element, ~50 ms for 3,500 ids). SQLite: IN chunks.
+    """
+    if not keys:
+        return {}
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Customer._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT c.{key_field}, c.{value_field} FROM {table} c"
+                        f" JOIN unnest(%s::{pg_type}[]) AS u(k) ON c.{key_field} = u.k", [keys])
+            return dict(cur.fetchall())
+    found: dict[Any, Any] = {}
+    for i in range(0, len(keys), _SQLITE_CHUNK):
+        chunk = keys[i:i + _SQLITE_CHUNK]
+        found.update(Customer.objects.filter(**{f"{key_field}__in": chunk}).values_list(key_field, value_field))
+    return found
+
+
+def customer_pks_by_external_id(*, external_ids: Iterable[str]) -> dict[str, int]:
+    """The store's customer id → our pk, for those that exist."""
+    return _by_keys("external_id", "id", sorted(set(external_ids)), "text")
+
+
+def customer_age_groups(*, customer_pks: Iterable[int]) -> dict[int, str]:
+    """Customer pk → age group, for those that exist."""
+    return _by_keys("id", "age_group", sorted(set(customer_pks)), "bigint")

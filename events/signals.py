@@ -1,0 +1,17 @@
+"""Signals through which the events app (a lower layer) triggers higher apps without importing them.
+
+Layers only point down (ARCHITECTURE.md): ``events`` must not import ``insights``. Where ingest has
+to start work that belongs higher up (keeping derived metrics in step), it sends a signal and the
+higher app connects its receiver in its ``AppConfig.ready()``, as Django's own apps do.
+
+- ``events_stored(sender, events=[StoredEvent, ...])``: sent INSIDE the ingest transaction with the
+  newly stored events (never duplicates). A receiver's exception rolls the batch back: receivers
+  must be exact, never best effort.
+- ``events_deleted(sender)``: sent inside the transaction that deleted events in bulk (the demo
+  reset); receivers re-derive what they keep from what is left.
+"""
+
+from django.dispatch import Signal
+
+events_stored = Signal()
+events_deleted = Signal()
