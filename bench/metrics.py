@@ -155,7 +155,7 @@ def step_measure(args: argparse.Namespace) -> dict:
     from accounts.models import User
     from accounts.roles import Role
     from accounts.services import user_create
-    from insights import selectors
+    from insights import selectors, sentences
     from insights.filters import MetricFilter, store_today
     from insights.models import (
         CustomerDaily,
@@ -190,17 +190,17 @@ def step_measure(args: argparse.Namespace) -> dict:
             "funnel_stats": lambda f=f: selectors.funnel_stats(f),
             "funnel_stats(age_group)": lambda f=f: selectors.funnel_stats(f, breakdown="age_group"),
             "seasonality_stats": lambda f=f: selectors.seasonality_stats(f),
-            "customers_stats": lambda f=f: selectors.customers_stats(f, mask=True),
+            "customers_stats": lambda f=f: selectors.customers_stats(f),
             "products_stats": lambda f=f: selectors.products_stats(f),
-            "carts_stats": lambda f=f: selectors.carts_stats(f, mask=True),
-            "insights_list": lambda f=f: selectors.insights_list(f),
+            "carts_stats": lambda f=f: selectors.carts_stats(f),
+            "insights_list": lambda f=f: sentences.insights_list(f),
         }
         if label == "30 days":
-            calls["customer_detail"] = lambda: selectors.customer_detail(some_customer, mask=False)
-            calls["events_latest"] = lambda: selectors.events_latest(20, mask=True)
+            calls["customer_detail"] = lambda: selectors.customer_detail(some_customer)
+            calls["events_latest"] = lambda: selectors.events_latest(20)
             calls["filter_choices"] = selectors.filter_choices
-            seg = MetricFilter(start=f.start, end=f.end, segment="Champions")
-            calls["kpis_stats(segment)"] = lambda seg=seg: selectors.kpis_stats(seg)
+            champions = MetricFilter(start=f.start, end=f.end, segment="Champions")
+            calls["kpis_stats(segment)"] = lambda champions=champions: selectors.kpis_stats(champions)
         sel[label] = {name: _median_ms(fn, args.reps) for name, fn in calls.items()}
     results["selectors_ms"] = sel
     user = User.objects.filter(username="bench-analyst").first() or user_create(

@@ -1,5 +1,8 @@
 """JSON API over the insights selectors: GET /api/v1/metrics/<panel> (DESIGN §5 role rules).
 
+Personal data is masked here, where the answer is shaped (``insights.shaping``), for roles without
+VIEW_PERSONAL_DATA.
+
 Freshness (issue 10): every dict answer of a panel carries ``freshness`` (selectors.derivation_status:
 ``pending_events``, ``pending_batches``, ``derived_through``, ``message``), and every answer under
 /api/v1/metrics/ carries ``X-Pending-Events`` and ``X-Derived-Through`` headers while events wait to be
@@ -15,32 +18,29 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from accounts.roles import VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
+from accounts.roles import VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD
 from customers.models import Customer
 from insights import selectors
 from insights.filters import FilterError, MetricFilter
+from insights.panels import PANEL_READERS, panel_answer
+from insights.shaping import customer_detail_shaped, hides_personal_data
 
-Panel = Callable[[MetricFilter, bool, HttpRequest], Any]
-
-PANELS: dict[str, Panel] = {
-    "kpis": lambda f, mask, request: selectors.kpis_stats(f),
-    "timeseries": lambda f, mask, request: selectors.events_timeseries(f),
-    "funnel": lambda f, mask, request: selectors.funnel_stats(f, breakdown=request.GET.get("breakdown") or None),
-    "seasonality": lambda f, mask, request: selectors.seasonality_stats(f),
-    "customers": lambda f, mask, request: selectors.customers_stats(f, mask=mask),
-    "products": lambda f, mask, request: selectors.products_stats(f),
-    "carts": lambda f, mask, request: selectors.carts_stats(f, mask=mask),
-    "insights": lambda f, mask, request: selectors.insights_list(f),
-    "choices": lambda f, mask, request: selectors.filter_choices(),
-}
+PANELS = (*PANEL_READERS, "choices")
 
 
-def _freshness_headers(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
-    """Say on every successful answer how many events are still being derived (see the module docstring)."""
+def _dashboard_api(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """GET only; 401 without a login, 403 without VIEW_DASHBOARD; the view gets ``masked`` (the user's role
+    may not see personal data); every successful answer says how many events are still being derived
+    (see the module docstring)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        response = view(request, *args, **kwargs)
+        user = request.user
+        if not user.is_authenticated:
+            return JsonResponse({"error": "authentication required"}, status=401)
+        if not user.can(VIEW_DASHBOARD):  # type: ignore[union-attr]
+            return JsonResponse({"error": "your role cannot see dashboards"}, status=403)
+        response = view(request, *args, masked=hides_personal_data(user), **kwargs)
         if response.status_code == 200:
             status = getattr(response, "freshness", None) or selectors.derivation_status()
             if status["pending_batches"]:
@@ -48,30 +48,20 @@ def _freshness_headers(view: Callable[..., JsonResponse]) -> Callable[..., JsonR
                 response["X-Derived-Through"] = status["derived_through"]
         return response
 
-    return wrapped
+    return require_GET(wrapped)
 
 
-def _access(request: HttpRequest) -> tuple[JsonResponse | None, bool]:
-    user = request.user
-    if not user.is_authenticated:
-        return JsonResponse({"error": "authentication required"}, status=401), True
-    if not user.can(VIEW_DASHBOARD):  # type: ignore[union-attr]
-        return JsonResponse({"error": "your role cannot see dashboards"}, status=403), True
-    return None, not user.can(VIEW_PERSONAL_DATA)  # type: ignore[union-attr]
-
-
-@require_GET
-@_freshness_headers
-def metrics_panel(request: HttpRequest, panel: str) -> JsonResponse:
-    denied, mask = _access(request)
-    if denied:
-        return denied
-    handler = PANELS.get(panel)
-    if handler is None:
+@_dashboard_api
+def metrics_panel(request: HttpRequest, panel: str, *, masked: bool) -> JsonResponse:
+    if panel not in PANELS:
         return JsonResponse({"error": f"unknown panel {panel!r}; use one of {', '.join(PANELS)}"}, status=404)
     try:
         f = MetricFilter.from_query(request.GET)
-        data = handler(f, mask, request)
+        if panel == "choices":
+            data = selectors.filter_choices()
+        else:
+            options = {"breakdown": request.GET.get("breakdown") or None} if panel == "funnel" else {}
+            data = panel_answer(panel, f, masked=masked, **options)
     except (FilterError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     freshness = selectors.derivation_status()
@@ -82,29 +72,22 @@ def metrics_panel(request: HttpRequest, panel: str) -> JsonResponse:
     return response
 
 
-@require_GET
-@_freshness_headers
-def metrics_latest(request: HttpRequest) -> JsonResponse:
-    denied, mask = _access(request)
-    if denied:
-        return denied
+@_dashboard_api
+def metrics_latest(request: HttpRequest, *, masked: bool) -> JsonResponse:
+    # The feed holds no personal data (the store's customer id only): nothing to mask.
     try:
         limit = min(100, max(1, int(request.GET.get("limit", "20"))))
     except ValueError:
         return JsonResponse({"error": "limit must be a number"}, status=400)
-    return JsonResponse(selectors.events_latest(limit, mask=mask), safe=False)
+    return JsonResponse(selectors.events_latest(limit), safe=False)
 
 
-@require_GET
-@_freshness_headers
-def metrics_customer(request: HttpRequest, pk: int) -> JsonResponse:
-    denied, mask = _access(request)
-    if denied:
-        return denied
+@_dashboard_api
+def metrics_customer(request: HttpRequest, pk: int, *, masked: bool) -> JsonResponse:
     if not request.user.can(VIEW_CUSTOMER_DETAIL):  # type: ignore[union-attr]
         # DESIGN §5 round 2: a viewer sees no single customer.
         return JsonResponse({"error": "your role cannot see a single customer"}, status=403)
     try:
-        return JsonResponse(selectors.customer_detail(pk, mask=mask))
+        return JsonResponse(customer_detail_shaped(selectors.customer_detail(pk), masked=masked))
     except Customer.DoesNotExist:
         return JsonResponse({"error": "no such customer"}, status=404)

@@ -90,8 +90,7 @@ def explorer_update(start: str | None, end: str | None, actions: list[str] | Non
         charts.events_over_time_figure(series),
         charts.funnel_figure(funnel),
         charts.seasonality_figure(season, "hour", "events"),
-        charts.product_bar_figure(products["top_revenue"], "revenue", label="Revenue", colour=charts.GREEN,
-                                  money=True, limit=8),
+        charts.top_revenue_figure(products["top_revenue"], limit=8),
         message,
     )
 
@@ -108,7 +107,7 @@ def explorer_filter(start: str | None, end: str | None, actions: list[str] | Non
                   "category": _str_input(category, "category")}
         f = MetricFilter.from_query(params)
     except FilterError as exc:
-        return MetricFilter.default(), f"{exc} Showing the last 30 days instead."
+        return MetricFilter.default(), exc.fallback_message
     assert f.start is not None and f.end is not None
     parts = [f"{f.start:%d %b %Y} – {f.end:%d %b %Y}"]
     parts += [", ".join(f.actions)] if f.actions else []

@@ -26,6 +26,11 @@ RFM_SEGMENTS = ("Champions", "Loyal", "Potential loyalists", "New", "At risk", "
 class FilterError(ValueError):
     """A query parameter could not be read; the message is meant for the user."""
 
+    @property
+    def fallback_message(self) -> str:
+        """What a page (or the Explorer, or the live socket) says when it shows the default view instead."""
+        return f"{self} Showing the last {DEFAULT_DAYS} days instead."
+
 
 def store_tz() -> ZoneInfo:
     return ZoneInfo(settings.STORE_TIME_ZONE)
@@ -104,6 +109,14 @@ class MetricFilter:
         """The last 30 days ending today in STORE_TIME_ZONE."""
         today = store_today()
         return cls(start=today - dt.timedelta(days=DEFAULT_DAYS - 1), end=today)
+
+    @classmethod
+    def from_query_or_default(cls, params: Mapping) -> tuple[MetricFilter, str | None]:
+        """The filter of ``params``, or the default one with the message saying why (``fallback_message``)."""
+        try:
+            return cls.from_query(params), None
+        except FilterError as exc:
+            return cls.default(), exc.fallback_message
 
     @classmethod
     def from_query(cls, params: Mapping) -> MetricFilter:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from insights.derivation import DerivedSession
+
 
 def _money() -> models.DecimalField:
     return models.DecimalField(max_digits=18, decimal_places=2, default=0)
@@ -48,6 +50,11 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"Session {self.key} of customer {self.customer_id}"
+
+    def derived(self) -> DerivedSession:
+        """The derivation's output this row was saved from (``summary``, read back), so readers never
+        depend on the summary's stored keys."""
+        return DerivedSession.from_json(self.summary)
 
 
 class Cart(models.Model):

@@ -1,9 +1,10 @@
 """Dashboard pages and CSV exports.
 
-Thin: parse the filter from the query string, call the selectors (``insights/selectors.py``),
-turn their output into figures (``insights/charts.py``) and render. Roles are checked here, on the
-server: every page needs VIEW_DASHBOARD, exports need EXPORT_DATA, and personal data is masked
-unless the user has VIEW_PERSONAL_DATA.
+Thin: parse the filter from the query string, call the selectors (``insights.selectors``), turn
+their output into figures (``insights.charts``) and render. Roles are checked here, on the server:
+every page needs VIEW_DASHBOARD, exports need EXPORT_DATA, and personal data is masked
+(``insights.shaping``) unless the user has VIEW_PERSONAL_DATA. Higher apps add to a page through
+``insights.extensions`` (the ML app's cart predictions and open-cart lists).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.decorators import capability_required
-from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD, VIEW_PERSONAL_DATA
+from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD
 from customers.models import Customer
-from insights import charts, selectors
+from insights import charts, selectors, sentences
+from insights.extensions import page_extensions
 from insights.filters import FilterError, MetricFilter
-from ml.selectors import cart_predictions_for_customer
+from insights.panels import panel_answer
+from insights.shaping import carts_shaped, customer_detail_shaped, customers_shaped, hides_personal_data
 
 SEASONALITY_METRICS = ["events", "orders", "revenue", "conversion"]
 BREAKDOWNS = {"age_group": "age group", "category": "category"}
@@ -33,16 +36,13 @@ BREAKDOWNS = {"age_group": "age group", "category": "category"}
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _mask(request: HttpRequest) -> bool:
-    return not request.user.can(VIEW_PERSONAL_DATA)  # type: ignore[union-attr]
+def _masked(request: HttpRequest) -> bool:
+    return hides_personal_data(request.user)
 
 
 def _filter(request: HttpRequest) -> tuple[MetricFilter, str | None]:
     """The page's filter, or the default one with a message the page shows."""
-    try:
-        return MetricFilter.from_query(request.GET), None
-    except FilterError as exc:
-        return MetricFilter.default(), f"{exc} Showing the last 30 days instead."
+    return MetricFilter.from_query_or_default(request.GET)
 
 
 def _figure_json(fig: Any) -> str:
@@ -52,8 +52,11 @@ def _figure_json(fig: Any) -> str:
 
 def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, filter_error: str | None,
             figures: dict[str, Any], **context: Any) -> HttpResponse:
+    """Render ``insights/<name>.html`` with the filter bar, charts, freshness banner and ``context``, plus
+    what the extensions registered for page ``<name>`` add (``insights.extensions``; e.g. the ML app's
+    ``cart_predictions`` on "customer_detail" and its HTML ``fragments`` on "carts")."""
     choices = selectors.filter_choices()
-    ctx = {
+    ctx: dict[str, Any] = {
         "page": page,
         "filter": f,
         "filter_error": filter_error,
@@ -64,6 +67,8 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
         "freshness": selectors.derivation_status(),  # the banner in _page_head.html (issue 10)
         **context,
     }
+    extension_page = template.rsplit("/", 1)[-1].removesuffix(".html")
+    ctx.update(page_extensions(extension_page, request, ctx))
     return render(request, template, ctx)
 
 
@@ -74,11 +79,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     kpis = selectors.kpis_stats(f)
     series = selectors.events_timeseries(f)
-    feed = selectors.events_latest(20, mask=_mask(request))
+    feed = selectors.events_latest(20)
     return _render(request, "insights/overview.html", "overview", f, error,
                    {"events_over_time": charts.events_over_time_figure(series)},
                    cards=charts.kpi_cards(kpis), kpis=kpis, feed=feed, grain=series.get("grain"),
-                   insights=selectors.insights_list(f)[:3])
+                   insights=sentences.insights_list(f)[:3])
 
 
 @capability_required(VIEW_DASHBOARD)
@@ -88,9 +93,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     if breakdown not in BREAKDOWNS:
         breakdown = None
     stats = selectors.funnel_stats(f, breakdown=breakdown)
-    figures = {"funnel": charts.funnel_figure(stats), "dropoff": charts.funnel_dropoff_figure(stats)}
-    if breakdown:
-        figures["breakdown"] = charts.funnel_breakdown_figure(stats)
+    figures = charts.funnel_page_figures(stats, breakdown=bool(breakdown))
     return _render(request, "insights/funnel.html", "funnel", f, error, figures, stats=stats,
                    breakdown=breakdown, breakdowns=BREAKDOWNS, step_labels=charts.STEP_LABELS)
 
@@ -102,12 +105,7 @@ def seasonality(request: HttpRequest) -> HttpResponse:
     if metric not in SEASONALITY_METRICS:
         metric = "events"
     stats = selectors.seasonality_stats(f)
-    figures = {
-        "hour": charts.seasonality_figure(stats, "hour", metric),
-        "weekday": charts.seasonality_figure(stats, "weekday", metric),
-        "month": charts.seasonality_figure(stats, "month", metric),
-        "heatmap": charts.heatmap_figure(stats, metric),
-    }
+    figures = charts.seasonality_page_figures(stats, metric)
     return _render(request, "insights/seasonality.html", "seasonality", f, error, figures, stats=stats,
                    metric=metric, metrics=[(m, charts.METRICS[m]) for m in SEASONALITY_METRICS])
 
@@ -115,63 +113,42 @@ def seasonality(request: HttpRequest) -> HttpResponse:
 @capability_required(VIEW_DASHBOARD)
 def customers(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
-    stats = selectors.customers_stats(f, mask=_mask(request))
-    figures = {
-        "age_groups": charts.age_groups_figure(stats),
-        "clv": charts.clv_distribution_figure(stats),
-        "rfm": charts.rfm_figure(stats),
-    }
-    return _render(request, "insights/customers.html", "customers", f, error, figures, stats=stats)
+    stats = customers_shaped(selectors.customers_stats(f), masked=_masked(request))
+    return _render(request, "insights/customers.html", "customers", f, error, charts.customers_page_figures(stats),
+                   stats=stats)
 
 
 @capability_required(VIEW_CUSTOMER_DETAIL)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     f, error = _filter(request)
     try:
-        detail = selectors.customer_detail(pk, mask=_mask(request))
+        detail = customer_detail_shaped(selectors.customer_detail(pk), masked=_masked(request))
     except Customer.DoesNotExist:
         raise Http404("No such customer") from None
     return _render(request, "insights/customer_detail.html", "customers", f, error,
-                   {"activity": charts.customer_activity_figure(detail)}, detail=detail,
-                   # Each open cart's purchase probability from the active model (issue 7).
-                   cart_predictions=cart_predictions_for_customer(customer_pk=pk))
+                   {"activity": charts.customer_activity_figure(detail)}, detail=detail, customer_pk=pk)
 
 
 @capability_required(VIEW_DASHBOARD)
 def products(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     stats = selectors.products_stats(f)
-    figures = {
-        "most_viewed": charts.product_bar_figure(stats["most_viewed"], "views", label="Views"),
-        "top_revenue": charts.product_bar_figure(stats["top_revenue"], "revenue", label="Revenue",
-                                                 colour=charts.GREEN, money=True),
-        "most_abandoned": charts.product_bar_figure(stats["most_abandoned"], "abandoned_carts",
-                                                    label="Abandoned carts", colour=charts.RED),
-        "abandonment_rate": charts.product_bar_figure(stats["abandonment_rate"], "rate",
-                                                      label="Abandonment rate", colour=charts.ORANGE, percent=True),
-        "conversion": charts.product_conversion_figure(stats["conversion"]),
-    }
-    return _render(request, "insights/products.html", "products", f, error, figures, stats=stats)
+    return _render(request, "insights/products.html", "products", f, error, charts.products_page_figures(stats),
+                   stats=stats)
 
 
 @capability_required(VIEW_DASHBOARD)
 def carts(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
-    stats = selectors.carts_stats(f, mask=_mask(request))
-    figures = {
-        "over_time": charts.carts_over_time_figure(stats),
-        "value": charts.cart_value_figure(stats),
-        "by_age_group": charts.rate_interval_figure(stats["by_age_group"], "age_group"),
-        "by_category": charts.rate_interval_figure(stats["by_category"], "category"),
-    }
-    return _render(request, "insights/carts.html", "carts", f, error, figures, stats=stats)
+    stats = carts_shaped(selectors.carts_stats(f), masked=_masked(request))
+    return _render(request, "insights/carts.html", "carts", f, error, charts.carts_page_figures(stats), stats=stats)
 
 
 @capability_required(VIEW_DASHBOARD)
 def insights(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     return _render(request, "insights/insights.html", "insights", f, error, {},
-                   items=selectors.insights_list(f))
+                   items=sentences.insights_list(f))
 
 
 # Dash 4's components inject their own <style> blocks at run time: this page alone allows inline
@@ -188,38 +165,44 @@ def explorer(request: HttpRequest) -> HttpResponse:
 
 # --- CSV exports -----------------------------------------------------------------------------
 
-Rows = Callable[[MetricFilter, bool], Iterable[dict[str, Any]]]
+ExportRows = Callable[[MetricFilter, bool], Iterable[dict[str, Any]]]
 
 
-def _part(fn: Callable[..., Any], key: str, *, masked: bool = False, **kwargs: Any) -> Rows:
-    if masked:
-        return lambda f, mask: fn(f, mask=mask, **kwargs)[key]
-    return lambda f, mask: fn(f, **kwargs)[key]
+def _panel_list(panel: str, key: str | None = None) -> ExportRows:
+    """The rows of the list ``key`` in ``panel``'s answer (the answer itself when it is a list), as the
+    user's role may see them (``masked``: without personal data)."""
+
+    def rows(f: MetricFilter, masked: bool) -> Iterable[dict[str, Any]]:
+        answer = panel_answer(panel, f, masked=masked)
+        return answer if key is None else answer[key]
+
+    return rows
 
 
-EXPORTS: dict[str, tuple[str, Rows]] = {
-    "events_over_time": ("Events over time", lambda f, mask: selectors.events_timeseries(f)["points"]),
-    "latest_events": ("Latest events", lambda f, mask: selectors.events_latest(500, mask=mask)),
-    "funnel": ("Funnel", _part(selectors.funnel_stats, "steps")),
-    "seasonality_hour": ("Seasonality by hour", _part(selectors.seasonality_stats, "hour")),
-    "seasonality_weekday": ("Seasonality by weekday", _part(selectors.seasonality_stats, "weekday")),
-    "seasonality_month": ("Seasonality by month", _part(selectors.seasonality_stats, "month")),
-    "seasonality_weekday_hour": ("Weekday × hour", _part(selectors.seasonality_stats, "weekday_hour")),
-    "age_groups": ("Age groups", _part(selectors.customers_stats, "age_groups", masked=True)),
-    "top_customers": ("Top customers", _part(selectors.customers_stats, "top_customers", masked=True)),
-    "clv_distribution": ("CLV distribution", _part(selectors.customers_stats, "clv_distribution", masked=True)),
-    "rfm": ("RFM segments", _part(selectors.customers_stats, "rfm", masked=True)),
-    "products_most_viewed": ("Most viewed products", _part(selectors.products_stats, "most_viewed")),
-    "products_top_revenue": ("Top revenue products", _part(selectors.products_stats, "top_revenue")),
-    "products_most_abandoned": ("Most abandoned products", _part(selectors.products_stats, "most_abandoned")),
-    "products_abandonment_rate": ("Product abandonment rate", _part(selectors.products_stats, "abandonment_rate")),
-    "products_conversion": ("Product conversion", _part(selectors.products_stats, "conversion")),
-    "carts_over_time": ("Carts over time", _part(selectors.carts_stats, "over_time", masked=True)),
-    "cart_values": ("Abandoned cart values", _part(selectors.carts_stats, "value_distribution", masked=True)),
-    "carts_by_age_group": ("Abandonment by age group", _part(selectors.carts_stats, "by_age_group", masked=True)),
-    "carts_by_category": ("Abandonment by category", _part(selectors.carts_stats, "by_category", masked=True)),
-    "abandoned_carts": ("Recovery list", _part(selectors.carts_stats, "recent_abandoned", masked=True)),
-    "insights": ("Insights", lambda f, mask: selectors.insights_list(f)),
+# table → (title, rows for a filter and a role)
+EXPORTS: dict[str, tuple[str, ExportRows]] = {
+    "events_over_time": ("Events over time", _panel_list("timeseries", "points")),
+    "latest_events": ("Latest events", lambda f, masked: selectors.events_latest(500)),  # no personal data
+    "funnel": ("Funnel", _panel_list("funnel", "steps")),
+    "seasonality_hour": ("Seasonality by hour", _panel_list("seasonality", "hour")),
+    "seasonality_weekday": ("Seasonality by weekday", _panel_list("seasonality", "weekday")),
+    "seasonality_month": ("Seasonality by month", _panel_list("seasonality", "month")),
+    "seasonality_weekday_hour": ("Weekday × hour", _panel_list("seasonality", "weekday_hour")),
+    "age_groups": ("Age groups", _panel_list("customers", "age_groups")),
+    "top_customers": ("Top customers", _panel_list("customers", "top_customers")),
+    "clv_distribution": ("CLV distribution", _panel_list("customers", "clv_distribution")),
+    "rfm": ("RFM segments", _panel_list("customers", "rfm")),
+    "products_most_viewed": ("Most viewed products", _panel_list("products", "most_viewed")),
+    "products_top_revenue": ("Top revenue products", _panel_list("products", "top_revenue")),
+    "products_most_abandoned": ("Most abandoned products", _panel_list("products", "most_abandoned")),
+    "products_abandonment_rate": ("Product abandonment rate", _panel_list("products", "abandonment_rate")),
+    "products_conversion": ("Product conversion", _panel_list("products", "conversion")),
+    "carts_over_time": ("Carts over time", _panel_list("carts", "over_time")),
+    "cart_values": ("Abandoned cart values", _panel_list("carts", "value_distribution")),
+    "carts_by_age_group": ("Abandonment by age group", _panel_list("carts", "by_age_group")),
+    "carts_by_category": ("Abandonment by category", _panel_list("carts", "by_category")),
+    "abandoned_carts": ("Recovery list", _panel_list("carts", "recent_abandoned")),
+    "insights": ("Insights", _panel_list("insights")),
 }
 
 
@@ -266,7 +249,7 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse | StreamingHttp
     except FilterError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     _title, rows = EXPORTS[table]
-    data = rows(f, _mask(request))
+    data = rows(f, _masked(request))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(_csv_lines(data), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{table}-{stamp}.csv"'

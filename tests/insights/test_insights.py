@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from events.simulation import simulator_backfill
-from insights import selectors
+from insights import selectors, sentences
 from insights.filters import MetricFilter
 from insights.services import analytics_rebuild
 from insights.stats import wilson_interval
@@ -31,10 +31,10 @@ def _pct(x: float) -> str:
 
 def test_sentences_state_the_figures_of_their_panels(store):
     f = MetricFilter(start=dt.date(2025, 12, 2), end=dt.date(2025, 12, 31))
-    items = {i["kind"]: i for i in selectors.insights_list(f)}
+    items = {i["kind"]: i for i in sentences.insights_list(f)}
     k = selectors.kpis_stats(f)
     season = selectors.seasonality_stats(f)
-    carts = selectors.carts_stats(f, mask=True)
+    carts = selectors.carts_stats(f)
     assert {"peak", "cart_abandonment", "aov"} <= set(items)
 
     busiest = max(season["weekday_hour"], key=lambda r: r["events"])  # first of equals: earliest slot
@@ -64,8 +64,8 @@ def test_sentences_state_the_figures_of_their_panels(store):
 
 def test_best_and_highest_only_where_intervals_separate(store):
     f = MetricFilter(start=dt.date(2025, 11, 2), end=dt.date(2025, 12, 31))
-    items = {i["kind"]: i for i in selectors.insights_list(f)}
-    groups = [g for g in selectors.customers_stats(f, mask=True)["age_groups"] if g["age_group"] != "unknown"]
+    items = {i["kind"]: i for i in sentences.insights_list(f)}
+    groups = [g for g in selectors.customers_stats(f)["age_groups"] if g["age_group"] != "unknown"]
     if "age_conversion" in items:
         m = re.match(r"Customers aged (\S+) convert best", items["age_conversion"]["text"])
         best = next(g for g in groups if g["age_group"].replace("-", "–") == m.group(1) or g["age_group"] == m.group(1))
@@ -82,7 +82,7 @@ def test_no_trend_against_a_period_the_history_only_partly_covers(store):
     f = MetricFilter(start=dt.date(2025, 11, 20), end=dt.date(2025, 12, 31))  # previous: 9 Oct – 19 Nov
     previous = selectors.kpis_stats(f)["previous"]
     assert previous["orders"] >= 20 and previous["revenue"] > 0  # enough orders, but from 1 Nov only
-    assert "revenue_trend" not in {i["kind"] for i in selectors.insights_list(f)}
+    assert "revenue_trend" not in {i["kind"] for i in sentences.insights_list(f)}
 
 
 def test_too_little_data_says_nothing(db):
@@ -90,7 +90,7 @@ def test_too_little_data_says_nothing(db):
     simulator_backfill(days=0.05, customers=5, seed=3, end=now)  # an hour or so: a handful of carts
     analytics_rebuild(as_of=now + dt.timedelta(hours=1))
     today = now.date()
-    kinds = {i["kind"] for i in selectors.insights_list(MetricFilter(start=today - dt.timedelta(days=1), end=today))}
+    kinds = {i["kind"] for i in sentences.insights_list(MetricFilter(start=today - dt.timedelta(days=1), end=today))}
     assert not kinds & {"cart_abandonment", "product_abandonment", "age_conversion", "aov", "revenue_trend"}
 
 

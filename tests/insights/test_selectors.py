@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from django.test import override_settings
 
-from insights import selectors
+from insights import selectors, sentences
 from insights.filters import MetricFilter
 from insights.models import Cart, Session
+from insights.shaping import carts_shaped, customer_detail_shaped, customers_shaped
 from insights.stats import wilson_interval
 from tests.insights.store_fixture import DAY, LATE, build_store, ingest
 
@@ -137,7 +138,7 @@ def test_seasonality_in_store_time_zone(store):
 
 
 def test_customers(store):
-    c = selectors.customers_stats(F, mask=False)
+    c = selectors.customers_stats(F)
     ages = by(c["age_groups"], "age_group")
     assert (ages["26-35"]["customers"], ages["26-35"]["sessions"], ages["26-35"]["purchasing_sessions"]) == (1, 2, 1)
     assert ages["26-35"]["conversion"] == 0.5 and ages["26-35"]["revenue"] == 140.0
@@ -153,18 +154,18 @@ def test_customers(store):
     rfm = {r["segment"]: (r["customers"], r["revenue"]) for r in c["rfm"]}
     assert rfm["At risk"] == (1, 140.0) and rfm["Hibernating"] == (1, 50.0) and rfm["New"] == (1, 20.0)
     assert rfm["Champions"] == (0, 0.0)
-    masked = selectors.customers_stats(F, mask=True)["top_customers"][0]
+    masked = customers_shaped(selectors.customers_stats(F), masked=True)["top_customers"][0]
     assert masked["name"] == "A*** A***" and masked["email"] == "a***@example.com"
 
 
 def test_customer_detail(store):
     a = store["customers"]["A"]
-    d = selectors.customer_detail(a.pk, mask=True)
+    d = customer_detail_shaped(selectors.customer_detail(a.pk), masked=True)
     assert d["profile"]["name"] == "A*** A***" and d["profile"]["revenue"] == 140.0
     assert [k["state"] for k in d["carts"]] == ["abandoned", "converted"]
     assert [o["order"] for o in d["orders"]] == ["o-1"]
     assert len(d["timeline"]) == 7 and d["timeline"][0]["action"] == "add_to_cart"
-    assert selectors.customer_detail(a.pk, mask=False)["profile"]["email"] == "alice@example.com"
+    assert selectors.customer_detail(a.pk)["profile"]["email"] == "alice@example.com"
 
 
 def test_products(store):
@@ -184,7 +185,7 @@ def test_products(store):
 
 
 def test_carts(store):
-    c = selectors.carts_stats(F, mask=False)
+    c = selectors.carts_stats(F)
     assert c["over_time"] == [{"t": "2024-03-04", "converted": 2, "abandoned": 2, "emptied": 1,
                                "abandonment_rate": 0.4}]
     assert c["revenue_left"] == 220.0
@@ -197,7 +198,7 @@ def test_carts(store):
     recent = c["recent_abandoned"]
     assert [(r["customer_id"], r["value"], r["items"]) for r in recent] == [("B", 200.0, 2), ("A", 20.0, 1)]
     assert recent[0]["abandoned_at"].startswith("2024-03-04T12:03")
-    masked = selectors.carts_stats(F, mask=True)["recent_abandoned"][0]
+    masked = carts_shaped(selectors.carts_stats(F), masked=True)["recent_abandoned"][0]
     assert masked["customer_name"] == "B*** B***" and masked["customer_email"] == "b***@example.com"
 
 
@@ -211,14 +212,14 @@ def test_timeseries(store):
 
 
 def test_events_latest_and_choices(store):
-    latest = selectors.events_latest(5, mask=True)
+    latest = selectors.events_latest(5)
     assert latest[0]["event_id"] == "fx-023" and len(latest) == 5
     choices = selectors.filter_choices()
     assert choices["categories"] == ["clothing", "electronics", "jewelery"] and "Champions" in choices["segments"]
 
 
 def test_insights_say_nothing_from_too_little_data(store):
-    assert selectors.insights_list(F) == []
+    assert sentences.insights_list(F) == []
 
 
 # --- honest comparisons (issue 10) ---------------------------------------------------------------
@@ -294,13 +295,13 @@ def test_cards_and_revenue_trend_follow_the_same_rule(db):
     covered = MetricFilter(start=day2, end=day2)  # previous: day 1, where the data starts
     revenue = {c["key"]: c for c in charts.kpi_cards(selectors.kpis_stats(covered))}["revenue"]
     assert revenue["change_text"] == "+50%"
-    trend = {i["kind"]: i for i in selectors.insights_list(covered)}["revenue_trend"]
+    trend = {i["kind"]: i for i in sentences.insights_list(covered)}["revenue_trend"]
     assert trend["figure"] == "50%" and "up 50%" in trend["text"]
 
     partly = MetricFilter(start=day2, end=day2 + dt.timedelta(days=1))  # previous: the day before day 1 and day 1
     revenue = {c["key"]: c for c in charts.kpi_cards(selectors.kpis_stats(partly))}["revenue"]
     assert revenue["change"] is None and revenue["note"] == "no comparison: data starts 4 Mar 2024"
-    assert "revenue_trend" not in {i["kind"] for i in selectors.insights_list(partly)}
+    assert "revenue_trend" not in {i["kind"] for i in sentences.insights_list(partly)}
 
 
 # --- freshness (issue 10) ------------------------------------------------------------------------

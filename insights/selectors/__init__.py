@@ -1,0 +1,60 @@
+"""Reads for the dashboards and the JSON API: one module per panel family (DESIGN §4).
+
+Every panel reads rollups (never the event table); the customer drill-down and the recent lists use
+indexed look-ups with a LIMIT. Money is a float rounded to 2 dp, rates are fractions or None. Selectors
+return the real values: personal data is masked where output leaves the server (``insights.shaping``).
+
+Filter semantics:
+- date range (store days, end inclusive): events and revenue by their own time; sessions, carts,
+  orders and funnel steps by the session's start.
+- actions: restrict event counts (events, timeseries, seasonality events). Revenue, orders, sessions
+  and carts are not event counts and ignore it.
+- age_group: the customer's age group, everywhere.
+- category: events and revenue of that category's products; the sessions that touched it, the carts
+  it was added to, and orders with a line in it. The distinct-customer count, seasonality by hour,
+  CLV and RFM do not have a category dimension and ignore it.
+- segment: the customers currently in that RFM segment; answered from the day × customer rollup
+  (KPIs, funnel, timeseries by day, customers, carts over time and rates). Seasonality and
+  products ignore it (they have no customer dimension).
+
+Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
+``products``, ``carts``, ``rfm``, ``freshness`` (comparisons and derivation lag), ``latest`` (feed,
+filter choices); ``_common`` holds the query helpers they share. The insight sentences built from
+these figures are in ``insights.sentences``.
+"""
+
+from insights.selectors.carts import carts_stats
+from insights.selectors.customers import customer_detail, customers_stats
+from insights.selectors.freshness import (
+    FRESHNESS_GRACE_SECONDS,
+    data_first_day,
+    derivation_status,
+    previous_period_comparison,
+)
+from insights.selectors.funnel import funnel_stats
+from insights.selectors.kpis import KPI_KEYS, LONG_PERIOD_DAYS, kpis_stats
+from insights.selectors.latest import events_latest, filter_choices
+from insights.selectors.products import products_stats
+from insights.selectors.rfm import rfm_assignments
+from insights.selectors.seasonality import seasonality_stats
+from insights.selectors.timeseries import events_timeseries
+
+__all__ = [
+    "FRESHNESS_GRACE_SECONDS",
+    "KPI_KEYS",
+    "LONG_PERIOD_DAYS",
+    "carts_stats",
+    "customer_detail",
+    "customers_stats",
+    "data_first_day",
+    "derivation_status",
+    "events_latest",
+    "events_timeseries",
+    "filter_choices",
+    "funnel_stats",
+    "kpis_stats",
+    "previous_period_comparison",
+    "products_stats",
+    "rfm_assignments",
+    "seasonality_stats",
+]

@@ -1,0 +1,125 @@
+"""Query helpers shared by the selector modules (private to the package): the filter's date range,
+age group and segment applied to a rollup, and values rounded for JSON."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet, Sum
+
+from customers.models import Customer
+from customers.selectors import customer_age_groups
+from insights.filters import MetricFilter
+from insights.models import CustomerDaily, EventDaily, SessionDaily
+
+TOP_N = 10
+CLOSED_CART_COLUMNS = ("carts_converted", "carts_abandoned", "carts_emptied")
+
+
+def as_money(value: Any) -> float:
+    return round(float(value or 0), 2)
+
+
+def as_count(value: Any) -> int:
+    return int(value or 0)
+
+
+def iso_or_none(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def within_store_days(qs: QuerySet, f: MetricFilter, field: str = "day") -> QuerySet:
+    """Rows of a daily rollup inside the filter's store days (end inclusive)."""
+    if f.start is not None:
+        qs = qs.filter(**{f"{field}__gte": f.start})
+    if f.end is not None:
+        qs = qs.filter(**{f"{field}__lte": f.end})
+    return qs
+
+
+def within_utc_hours(qs: QuerySet, f: MetricFilter, field: str = "hour") -> QuerySet:
+    """Rows of an hourly rollup (or timestamps) inside the filter's store days, as UTC bounds."""
+    lo, hi = f.utc_bounds()
+    if lo is not None:
+        qs = qs.filter(**{f"{field}__gte": lo})
+    if hi is not None:
+        qs = qs.filter(**{f"{field}__lt": hi})
+    return qs
+
+
+def of_age_group(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    return qs.filter(age_group=f.age_group) if f.age_group else qs
+
+
+def days_in_period(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """A daily rollup with an age-group column, restricted to the filter's days and age group."""
+    return of_age_group(within_store_days(qs, f), f)
+
+
+def hours_in_period(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """An hourly rollup with an age-group column, restricted to the filter's days and age group."""
+    return of_age_group(within_utc_hours(qs, f), f)
+
+
+def of_actions(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """Event rows of the filter's actions (all actions without one): what event counts count."""
+    return qs.filter(action__in=f.actions) if f.actions else qs
+
+
+def event_days(f: MetricFilter) -> QuerySet:
+    """The day × action rollup for the filter's days, age group and category."""
+    qs = days_in_period(EventDaily.objects.all(), f)
+    return qs.filter(category=f.category) if f.category else qs
+
+
+def session_days(f: MetricFilter) -> QuerySet:
+    """The day × session rollup for the filter's days and age group: the rows of whole sessions (category "")
+    or, with a category, of the sessions that touched it."""
+    return days_in_period(SessionDaily.objects.filter(category=f.category or ""), f)
+
+
+def column_sums(qs: QuerySet, columns: Iterable[str]) -> dict[str, Any]:
+    columns = list(columns)
+    row = qs.aggregate(**{c: Sum(c) for c in columns})
+    return {c: row[c] or 0 for c in columns}
+
+
+def sums_by(qs: QuerySet, group: str, columns: Iterable[str]) -> QuerySet:
+    """One row per value of ``group`` with the sums of ``columns``."""
+    return qs.values(group).annotate(**{c: Sum(c) for c in columns})
+
+
+def closed_carts(row: dict[str, Any]) -> int:
+    return sum(as_count(row[c]) for c in CLOSED_CART_COLUMNS)
+
+
+def customer_days(f: MetricFilter, segment_pks: list[int] | None) -> QuerySet:
+    """The day × customer rollup for the filter's days, restricted to the segment's customers (or, without a
+    segment, to the filter's age group)."""
+    qs = within_store_days(CustomerDaily.objects.all(), f)
+    if segment_pks is not None:
+        qs = qs.filter(customer_id__in=segment_pks)
+    elif f.age_group:
+        qs = qs.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
+    return qs
+
+
+def segment_sums_by_age_group(days: QuerySet, segment_pks: list[int],
+                              columns: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Sums of ``columns`` over a segment's day × customer rows, per age group of its customers."""
+    columns = list(columns)
+    age_groups = customer_age_groups(customer_pks=segment_pks)
+    by_age: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in sums_by(days, "customer_id", columns):
+        sums = by_age[age_groups.get(row["customer_id"], "unknown")]
+        for column in columns:
+            sums[column] += row[column] or 0
+    return by_age
+
+
+def category_session_days(f: MetricFilter) -> QuerySet:
+    """The per-category rows of the day × category session rollup (only the filter's category, if any)."""
+    qs = days_in_period(SessionDaily.objects.exclude(category=""), f)
+    return qs.filter(category=f.category) if f.category else qs

@@ -1,0 +1,191 @@
+"""Customers: conversion by age group, top customers, CLV and RFM segments; one customer's drill-down.
+
+Names and emails are returned as stored: masking for roles without VIEW_PERSONAL_DATA happens where the
+output leaves the server (``insights.shaping``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, QuerySet, Sum
+
+from customers.models import AgeGroup, Customer
+from customers.selectors import customer_age_groups
+from events.models import Event
+from insights.filters import RFM_SEGMENTS, MetricFilter
+from insights.models import Cart, CustomerTotals, Session
+from insights.selectors._common import (
+    TOP_N,
+    as_count,
+    as_money,
+    customer_days,
+    iso_or_none,
+    session_days,
+)
+from insights.selectors.rfm import rfm_assignments, segment_customer_pks
+from insights.stats import rate, wilson_interval
+
+CLV_EDGES = (0, 50, 100, 250, 500, 1000, 2500, 5000)
+
+
+def _buckets(values: Iterable[float], edges: tuple[int, ...]) -> list[dict[str, Any]]:
+    counts = [0] * len(edges)
+    for v in values:
+        i = 0
+        for j, edge in enumerate(edges):
+            if v >= edge:
+                i = j
+        counts[i] += 1
+    return [{"bucket_low": edges[i], "bucket_high": edges[i + 1] if i + 1 < len(edges) else None, "n": c}
+            for i, c in enumerate(counts)]
+
+
+def _empty_age_row() -> dict[str, Any]:
+    return {"customers": 0, "sessions": 0, "purchasing_sessions": 0, "revenue": 0}
+
+
+def _segment_age_rows(days: QuerySet, segment_pks: list[int], age_rows: dict[str, dict[str, Any]]) -> None:
+    age_groups = customer_age_groups(customer_pks=segment_pks)
+    for row in days.values("customer_id").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
+                                                   r=Sum("revenue"), e=Sum("events")):
+        sums = age_rows[age_groups.get(row["customer_id"], "unknown")]
+        sums["customers"] += int(bool(row["e"]))
+        sums["sessions"] += row["s"]
+        sums["purchasing_sessions"] += row["p"]
+        sums["revenue"] += row["r"] or 0
+
+
+def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
+                    with_customers: bool) -> None:
+    for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
+                                                         r=Sum("revenue")):
+        sums = age_rows.setdefault(row["age_group"], _empty_age_row())
+        sums.update(sessions=row["s"], purchasing_sessions=row["p"], revenue=row["r"])
+    if with_customers:
+        counts = (Customer.objects.filter(pk__in=days.filter(events__gt=0).values("customer_id"))
+                  .values("age_group").annotate(n=Count("pk")))
+        for row in counts:
+            age_rows[row["age_group"]]["customers"] = row["n"]
+
+
+def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QuerySet, *,
+                    with_customers: bool = True) -> list[dict[str, Any]]:
+    """Sessions and conversion per age group with Wilson 95% intervals (``customers``: active ones,
+    counted only ``with_customers``: it scans day × customer)."""
+    age_rows = {g: _empty_age_row() for g in AgeGroup.values}
+    if segment_pks is not None:
+        _segment_age_rows(days, segment_pks, age_rows)
+    else:
+        _store_age_rows(f, days, age_rows, with_customers=with_customers)
+    out = []
+    for g in AgeGroup.values:
+        if f.age_group and g != f.age_group:
+            continue
+        sums = age_rows[g]
+        purchasing, sessions = as_count(sums["purchasing_sessions"]), as_count(sums["sessions"])
+        low, high = wilson_interval(purchasing, sessions)
+        out.append({"age_group": g, "customers": as_count(sums["customers"]), "sessions": sessions,
+                    "purchasing_sessions": purchasing, "conversion": rate(purchasing, sessions),
+                    "ci_low": low, "ci_high": high, "revenue": as_money(sums["revenue"])})
+    return out
+
+
+def _top_customers(days: QuerySet) -> list[dict[str, Any]]:
+    """The period's top customers by revenue."""
+    top_rows = list(days.filter(revenue__gt=0).values("customer_id").annotate(r=Sum("revenue"), o=Sum("orders"))
+                    .order_by("-r", "customer_id")[:TOP_N])
+    pks = [r["customer_id"] for r in top_rows]
+    customers_by_pk = Customer.objects.in_bulk(pks)
+    last_seen = dict(CustomerTotals.objects.filter(customer_id__in=pks).values_list("customer_id", "last_seen"))
+    top = []
+    for r in top_rows:
+        c = customers_by_pk.get(r["customer_id"])
+        if c is not None:
+            top.append({"pk": c.pk, "customer_id": c.external_id, "name": c.name, "email": c.email,
+                        "revenue": as_money(r["r"]), "orders": as_count(r["o"]),
+                        "last_seen": iso_or_none(last_seen.get(c.pk))})
+    return top
+
+
+def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
+    """Purchasing customers by all-time revenue."""
+    totals = CustomerTotals.objects.filter(revenue__gt=0)
+    if segment_pks is not None:
+        totals = totals.filter(customer_id__in=segment_pks)
+    elif f.age_group:
+        totals = totals.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
+    return [{"bucket_low": b["bucket_low"], "bucket_high": b["bucket_high"], "customers": b["n"]}
+            for b in _buckets((float(v) for v in totals.values_list("revenue", flat=True)), CLV_EDGES)]
+
+
+def _rfm_segments(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
+    """Customers and all-time revenue per RFM segment."""
+    assignments = rfm_assignments()
+    allowed: set[int] | None = set(segment_pks) if segment_pks is not None else None
+    if allowed is None and f.age_group:
+        allowed = set(Customer.objects.filter(pk__in=list(assignments), age_group=f.age_group)
+                      .values_list("pk", flat=True))
+    totals: dict[str, list[float]] = {name: [0, 0.0] for name in RFM_SEGMENTS}
+    for pk, (name, revenue) in assignments.items():
+        if allowed is None or pk in allowed:
+            totals[name][0] += 1
+            totals[name][1] += revenue
+    return [{"segment": name, "customers": int(v[0]), "revenue": round(v[1], 2)} for name, v in totals.items()]
+
+
+def customers_stats(f: MetricFilter) -> dict[str, Any]:
+    """Conversion by age group, the period's top customers, CLV (all-time revenue) and RFM segments of
+    purchasing customers."""
+    segment_pks = segment_customer_pks(f)
+    days = customer_days(f, segment_pks)
+    return {"age_groups": age_group_stats(f, segment_pks, days), "top_customers": _top_customers(days),
+            "clv_distribution": _clv_distribution(f, segment_pks), "rfm": _rfm_segments(f, segment_pks)}
+
+
+def _profile(c: Customer) -> dict[str, Any]:
+    totals = CustomerTotals.objects.filter(customer_id=c.pk).first()
+    return {
+        "pk": c.pk, "customer_id": c.external_id, "name": c.name, "email": c.email, "age": c.age,
+        "age_group": c.age_group, "gender": c.gender, "city": c.city, "country": c.country,
+        "signed_up_at": iso_or_none(c.signed_up_at),
+        "revenue": as_money(totals.revenue if totals else 0), "orders": totals.orders if totals else 0,
+        "sessions": totals.sessions if totals else 0, "events": totals.events if totals else 0,
+        "first_seen": iso_or_none(totals.first_seen if totals else None),
+        "last_seen": iso_or_none(totals.last_seen if totals else None),
+        "segment": rfm_assignments().get(c.pk, (None, 0.0))[0],
+    }
+
+
+def _session_row(s: Session) -> dict[str, Any]:
+    return {"pk": s.pk, "key": s.key, "session_id": s.session_id, "started_at": s.started_at.isoformat(),
+            "last_event_at": s.last_event_at.isoformat(), "events": s.event_count, "closed": s.closed,
+            "funnel_step": s.funnel_step, "purchased": s.purchased, "revenue": as_money(s.revenue),
+            "orders": s.order_count}
+
+
+def _orders(sessions: list[Session]) -> list[dict[str, Any]]:
+    """The orders of the customer's latest sessions, newest first (from each session's derived summary)."""
+    orders: list[dict[str, Any]] = []
+    for s in sessions:
+        for key, at in s.derived().orders:  # "o:<order id>", or "s:<session key>" for an order without an id
+            order_id = key.split(":", 1)[1] if key.startswith("o:") else None
+            orders.append({"order": order_id, "session": s.key, "timestamp": at.isoformat()})
+    orders.sort(key=lambda o: o["timestamp"], reverse=True)
+    return orders
+
+
+def customer_detail(customer_pk: int, *, limit: int = 50) -> dict[str, Any]:
+    """One customer's profile, latest sessions, carts, orders and events (Customer.DoesNotExist if none)."""
+    c = Customer.objects.get(pk=customer_pk)
+    sessions = list(Session.objects.filter(customer_id=c.pk).order_by("-last_event_at")[:limit])
+    carts = [{"pk": k.pk, "state": k.state, "items": k.items, "value": as_money(k.value),
+              "opened_at": k.opened_at.isoformat(), "closed_at": iso_or_none(k.closed_at)}
+             for k in Cart.objects.filter(customer_id=c.pk).order_by("-opened_at")[:limit]]
+    timeline = [{"event_id": e.event_id, "action": e.action, "product_title": e.product.title if e.product else None,
+                 "price": as_money(e.price), "quantity": e.quantity, "order_id": e.order_id,
+                 "session_id": e.session_id, "timestamp": e.timestamp.isoformat()}
+                for e in Event.objects.filter(customer_id=c.pk).select_related("product")
+                .order_by("-timestamp", "-id")[:limit]]
+    return {"profile": _profile(c), "sessions": [_session_row(s) for s in sessions], "carts": carts,
+            "orders": _orders(sessions), "timeline": timeline}

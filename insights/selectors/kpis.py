@@ -1,0 +1,113 @@
+"""The KPI row (DESIGN §4) for a period and the period of equal length before it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet, Sum
+
+from customers.models import Customer
+from events.models import Action
+from insights.filters import MetricFilter
+from insights.selectors._common import (
+    CLOSED_CART_COLUMNS,
+    as_count,
+    as_money,
+    closed_carts,
+    column_sums,
+    customer_days,
+    event_days,
+    of_actions,
+    session_days,
+)
+from insights.selectors.freshness import previous_period_comparison
+from insights.selectors.rfm import segment_customer_pks
+from insights.stats import rate
+
+LONG_PERIOD_DAYS = 45  # _active_customers: from here on, probing each customer beats scanning the period
+KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
+            "cart_abandonment_rate", "session_conversion_rate", "avg_clv")
+SESSION_COLUMNS = ("sessions", "purchasing_sessions", "orders", *CLOSED_CART_COLUMNS, "revenue_left")
+
+
+def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
+                with_customer_counts: bool = True) -> dict[str, Any]:
+    """The KPI row of DESIGN §4 plus ``carts_closed`` and ``revenue_left`` (for the insight sentences;
+    ``kpis_stats`` leaves them out). ``with_customer_counts=False`` leaves out the two distinct-customer
+    counts (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither.
+    ``segment_pks``: the filter's segment customers (``segment_customer_pks``: the same for a period and
+    the previous one)."""
+    days = customer_days(f, segment_pks)
+    customers: int | None
+    buyers: int | None
+    if segment_pks is not None:
+        sums, customers, buyers = _segment_totals(days)
+    else:
+        sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
+    revenue, orders, closed = sums["revenue"], sums["orders"], closed_carts(sums)
+    return {
+        "events": as_count(sums["events"]),
+        "customers": as_count(customers) if with_customer_counts else None,
+        "sessions": as_count(sums["sessions"]),
+        "revenue": as_money(revenue),
+        "orders": as_count(orders),
+        "aov": round(float(revenue) / orders, 2) if orders else None,
+        "cart_conversion_rate": rate(sums["carts_converted"], closed),
+        "cart_abandonment_rate": rate(sums["carts_abandoned"], closed),
+        "session_conversion_rate": rate(sums["purchasing_sessions"], sums["sessions"]),
+        "avg_clv": round(float(revenue) / buyers, 2) if buyers else None,
+        "carts_closed": as_count(closed),
+        "revenue_left": as_money(sums["revenue_left"]),
+    }
+
+
+def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
+    """The sums over a segment's day × customer rows and its active and buying customers, in one pass
+    grouped by customer."""
+    columns = ("events", "revenue", *SESSION_COLUMNS)
+    rows = list(days.values("customer_id").annotate(**{f"t_{c}": Sum(c) for c in columns}))
+    sums = {c: sum(r[f"t_{c}"] or 0 for r in rows) for c in columns}
+    return sums, sum(1 for r in rows if r["t_events"]), sum(1 for r in rows if r["t_revenue"])
+
+
+def _store_totals(f: MetricFilter, days: QuerySet, *,
+                  with_customer_counts: bool) -> tuple[dict[str, Any], int | None, int | None]:
+    """The sums from the day × action and day × session rollups, and (if asked) the active and buying
+    customers from the day × customer rollup."""
+    customers = buyers = None
+    if with_customer_counts:
+        customers = _active_customers(f, days)
+        # An index-only scan of the buyers' partial index (insights_cud_buyers_idx).
+        buyers = days.filter(revenue__gt=0).values("customer_id").distinct().count()
+    events = event_days(f)
+    sums = column_sums(session_days(f), SESSION_COLUMNS)
+    sums["events"] = column_sums(of_actions(events, f), ["events"])["events"]
+    sums["revenue"] = column_sums(events.filter(action=Action.PURCHASE), ["revenue"])["revenue"]
+    return sums, customers, buyers
+
+
+def _active_customers(f: MetricFilter, days: QuerySet) -> int:
+    """Distinct customers with events in the period, exactly. A short period: the distinct customer
+    ids of its day × customer rows (an index-only scan of insights_cud_active_idx, which grows with
+    the period). A long one: one probe per customer into (customer_id, day) that stops at the first
+    active day (which grows with the customer base, not the period)."""
+    if f.has_range and (f.end - f.start).days < LONG_PERIOD_DAYS:  # type: ignore[operator]
+        return days.filter(events__gt=0).values("customer_id").distinct().count()
+    candidates = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
+    return candidates.filter(Exists(days.filter(customer_id=OuterRef("pk"), events__gt=0))).count()
+
+
+def _published(figures: dict[str, Any]) -> dict[str, Any]:
+    """The KPI row as the API and the cards show it (without the sentences' extra figures)."""
+    return {k: figures[k] for k in KPI_KEYS}
+
+
+def kpis_stats(f: MetricFilter) -> dict[str, Any]:
+    """The KPI row for ``f`` and, under ``previous``, for the period of equal length before it, with
+    ``previous["comparison"]`` (``previous_period_comparison``) saying whether the two may be compared."""
+    segment_pks = segment_customer_pks(f)
+    out = _published(kpi_figures(f, segment_pks))
+    out["previous"] = (_published(kpi_figures(f.previous(), segment_pks)) if f.has_range
+                       else {k: None for k in KPI_KEYS})
+    out["previous"]["comparison"] = previous_period_comparison(f)
+    return out

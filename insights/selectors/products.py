@@ -1,0 +1,71 @@
+"""Products: most viewed, top revenue, most abandoned, abandonment rate and conversion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Sum
+
+from insights.filters import MetricFilter
+from insights.models import ProductDaily
+from insights.selectors._common import TOP_N, as_count, as_money, days_in_period
+from insights.stats import rate
+from products.models import Product
+
+Row = dict[str, Any]
+
+
+def product_rows(f: MetricFilter) -> list[Row]:
+    """Per product in the period: views, units, revenue, viewing/adding/buying sessions, abandoned carts."""
+    qs = days_in_period(ProductDaily.objects.all(), f)
+    if f.category:
+        qs = qs.filter(product_id__in=Product.objects.filter(category=f.category).values("pk"))
+    return list(qs.values("product_id").annotate(
+        views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"), view_sessions=Sum("view_sessions"),
+        cart_sessions=Sum("cart_sessions"), purchase_sessions=Sum("purchase_sessions"),
+        carts_abandoned=Sum("carts_abandoned")))
+
+
+def _abandonment(r: Row) -> Row:
+    return {"carts": as_count(r["cart_sessions"]), "abandoned_carts": as_count(r["carts_abandoned"]),
+            "rate": rate(as_count(r["carts_abandoned"]), as_count(r["cart_sessions"]))}
+
+
+def _conversion(r: Row) -> Row:
+    views, carts = as_count(r["view_sessions"]), as_count(r["cart_sessions"])
+    purchases = as_count(r["purchase_sessions"])
+    return {"view_sessions": views, "cart_sessions": carts, "purchase_sessions": purchases,
+            "cart_to_view": rate(carts, views), "purchase_to_view": rate(purchases, views)}
+
+
+# list → (the row value it is ranked by (rows without it are left out), the figures each entry shows)
+RANKINGS: dict[str, tuple[str, Callable[[Row], Row]]] = {
+    "most_viewed": ("views", lambda r: {"views": as_count(r["views"])}),
+    "top_revenue": ("revenue", lambda r: {"revenue": as_money(r["revenue"]), "units": as_count(r["units"])}),
+    "most_abandoned": ("carts_abandoned", lambda r: {"abandoned_carts": as_count(r["carts_abandoned"])}),
+    "abandonment_rate": ("abandon_rate", _abandonment),
+    "conversion": ("view_sessions", _conversion),
+}
+RANKING_REQUIRES = {"abandonment_rate": "cart_sessions"}  # ranked by a rate: only products with carts
+
+
+def products_stats(f: MetricFilter) -> dict[str, Any]:
+    """The top ``TOP_N`` products of each list in ``RANKINGS`` (ties: the older product first)."""
+    rows = product_rows(f)
+    for r in rows:
+        r["abandon_rate"] = rate(r["carts_abandoned"] or 0, r["cart_sessions"] or 0) or 0.0
+    info = {p["pk"]: p for p in Product.objects.filter(pk__in=[r["product_id"] for r in rows])
+            .values("pk", "external_id", "title", "category")}
+
+    def head(r: Row) -> Row:
+        p: Row = dict(info.get(r["product_id"]) or {})
+        return {"product_id": p.get("external_id"), "pk": r["product_id"], "title": p.get("title", ""),
+                "category": p.get("category", "")}
+
+    out = {}
+    for name, (key, figures) in RANKINGS.items():
+        required = RANKING_REQUIRES.get(name, key)
+        picked = sorted((r for r in rows if r[required]), key=lambda r: (-(r[key] or 0), r["product_id"]))[:TOP_N]
+        out[name] = [{**head(r), **figures(r)} for r in picked]
+    return out

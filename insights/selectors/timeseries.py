@@ -1,0 +1,88 @@
+"""Events, orders and revenue over time: per hour for a period of up to two days, else per day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Sum
+
+from events.models import Action
+from insights.filters import MetricFilter, store_tz
+from insights.models import EventHourly, SessionHourly
+from insights.selectors._common import (
+    as_count,
+    as_money,
+    customer_days,
+    event_days,
+    hours_in_period,
+    of_actions,
+    session_days,
+)
+from insights.selectors.rfm import segment_customer_pks
+
+HOURLY_MAX_DAYS = 2
+
+Points = dict[Any, dict[str, Any]]
+
+
+def _empty_points() -> Points:
+    return defaultdict(lambda: {"events": 0, "orders": 0, "revenue": 0})
+
+
+def _series(points: Points, label: Any) -> list[dict[str, Any]]:
+    return [{"t": label(t), "events": as_count(p["events"]), "orders": as_count(p["orders"]),
+             "revenue": as_money(p["revenue"])} for t, p in sorted(points.items())]
+
+
+def _hourly_points(f: MetricFilter) -> Points:
+    points = _empty_points()
+    event_hours = hours_in_period(EventHourly.objects.all(), f)
+    for row in of_actions(event_hours, f).values("hour").annotate(n=Sum("events")):
+        points[row["hour"]]["events"] = row["n"]
+    for row in event_hours.filter(action=Action.PURCHASE).values("hour").annotate(r=Sum("revenue")):
+        points[row["hour"]]["revenue"] = row["r"]
+    for row in hours_in_period(SessionHourly.objects.all(), f).values("hour").annotate(
+            o=Sum("orders")):
+        points[row["hour"]]["orders"] = row["o"]
+    lo, hi = f.utc_bounds()
+    assert lo is not None and hi is not None
+    hour = lo.astimezone(dt.UTC)
+    while hour < hi:
+        points[hour]  # noqa: B018 - fill empty hours
+        hour += dt.timedelta(hours=1)
+    return points
+
+
+def _daily_points(f: MetricFilter) -> Points:
+    points = _empty_points()
+    segment_pks = segment_customer_pks(f)
+    if segment_pks is not None:
+        for row in customer_days(f, segment_pks).values("day").annotate(n=Sum("events"), r=Sum("revenue"),
+                                                                         o=Sum("orders")):
+            points[row["day"]].update(events=row["n"], revenue=row["r"], orders=row["o"])
+    else:
+        events = event_days(f)
+        for row in of_actions(events, f).values("day").annotate(n=Sum("events")):
+            points[row["day"]]["events"] = row["n"]
+        for row in events.filter(action=Action.PURCHASE).values("day").annotate(r=Sum("revenue")):
+            points[row["day"]]["revenue"] = row["r"]
+        for row in session_days(f).values("day").annotate(o=Sum("orders")):
+            points[row["day"]]["orders"] = row["o"]
+    if f.start is not None and f.end is not None:
+        day = f.start
+        while day <= f.end:
+            points[day]  # noqa: B018 - fill empty days
+            day += dt.timedelta(days=1)
+    return points
+
+
+def events_timeseries(f: MetricFilter) -> dict[str, Any]:
+    """``{"grain": "hour" | "day", "points": [{"t", "events", "orders", "revenue"}, ...]}``: hourly
+    (store time) for a period of up to ``HOURLY_MAX_DAYS`` without a category or segment (the hourly
+    rollups have neither), else daily."""
+    if f.days is not None and f.days <= HOURLY_MAX_DAYS and not f.category and not f.segment:
+        tz = store_tz()
+        return {"grain": "hour", "points": _series(_hourly_points(f), lambda hour: hour.astimezone(tz).isoformat())}
+    return {"grain": "day", "points": _series(_daily_points(f), lambda day: day.isoformat())}

@@ -1,0 +1,146 @@
+"""Insight sentences: what the figures say, in English, each with its figure and a link to its evidence.
+
+Built from the same rollups and selector helpers as the panels that show the evidence, and honest:
+nothing is said from too little data (``MIN_TRIALS_FOR_CLAIM``), "highest"/"best" is claimed only where
+Wilson 95% intervals separate, and a trend only against a previous period the data covers.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from customers.models import AgeGroup
+from insights.filters import MetricFilter, store_tz
+from insights.selectors._common import as_count, customer_days
+from insights.selectors.customers import age_group_stats
+from insights.selectors.freshness import previous_period_comparison
+from insights.selectors.kpis import kpi_figures
+from insights.selectors.products import product_rows
+from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.seasonality import events_per_hour
+from insights.stats import separated_best
+from products.models import Product
+
+MIN_TRIALS_FOR_CLAIM = 20  # carts, sessions or orders: fewer and a sentence would claim too much
+MIN_EVENTS_FOR_PEAK = 100
+MIN_REVENUE_CHANGE = 0.05
+
+Insight = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Period:
+    """What every sentence may read: the filter, its query string for links, its segment's customers and
+    the KPI figures (without the costly distinct-customer counts)."""
+
+    f: MetricFilter
+    query: str
+    segment_pks: list[int] | None
+    figures: dict[str, Any]
+
+
+def percent(x: float) -> str:
+    return f"{x * 100:.1f}%".replace(".0%", "%")
+
+
+def hour_label(hour: int) -> str:
+    """0 → '12 AM', 13 → '1 PM'."""
+    return f"{(hour % 12) or 12} {'AM' if hour < 12 else 'PM'}"
+
+
+def _insight(kind: str, text: str, figure: str, page: str, period: _Period, severity: str = "info") -> Insight:
+    return {"kind": kind, "text": text, "figure": figure, "link": f"{page}?{period.query}", "severity": severity}
+
+
+def _peak(period: _Period) -> Insight | None:
+    """The busiest weekday and hour (store time); ties go to the earliest, as in the seasonality grid."""
+    tz = store_tz()
+    by_slot: dict[tuple[int, int], int] = defaultdict(int)
+    for at, n, _revenue in events_per_hour(period.f, revenue=False):
+        local = at.astimezone(tz)
+        by_slot[(local.weekday(), local.hour)] += n or 0
+    if not by_slot:
+        return None
+    (weekday, hour), busiest = min(by_slot.items(), key=lambda item: (-item[1], item[0]))
+    if sum(by_slot.values()) < MIN_EVENTS_FOR_PEAK or busiest <= 0:
+        return None
+    return _insight("peak", f"Peak activity occurs at {hour_label(hour)} on {calendar.day_name[weekday]}s.",
+                    f"{busiest:,} events", "/seasonality/", period)
+
+
+def _cart_abandonment(period: _Period) -> Insight | None:
+    k = period.figures
+    rate = k["cart_abandonment_rate"]
+    if rate is None or k["carts_closed"] < MIN_TRIALS_FOR_CLAIM:
+        return None
+    return _insight("cart_abandonment", f"Cart abandonment rate is {percent(rate)}: "
+                    f"${k['revenue_left']:,.2f} left in carts in this period.", percent(rate), "/carts/", period,
+                    "warning" if rate >= 0.5 else "info")
+
+
+def _product_abandonment(period: _Period) -> Insight | None:
+    """Every product with enough carts takes part in the comparison, not only a top ten."""
+    rows = {str(r["product_id"]): r for r in product_rows(period.f)}
+    best = separated_best([(pk, as_count(r["carts_abandoned"]), as_count(r["cart_sessions"]))
+                           for pk, r in rows.items()], min_trials=MIN_TRIALS_FOR_CLAIM)
+    if best is None:
+        return None
+    title = Product.objects.filter(pk=int(best[0])).values_list("title", flat=True).first() or "A product"
+    carts = as_count(rows[best[0]]["cart_sessions"])
+    return _insight("product_abandonment", f"{title} has the highest abandonment rate ({percent(best[1])} of "
+                    f"{carts:,} carts).", percent(best[1]), "/products/", period, "warning")
+
+
+def _age_conversion(period: _Period) -> Insight | None:
+    f, segment_pks = period.f, period.segment_pks
+    groups = [(r["age_group"], r["purchasing_sessions"], r["sessions"])
+              for r in age_group_stats(f, segment_pks, customer_days(f, segment_pks), with_customers=False)
+              if r["age_group"] != "unknown"]
+    best = separated_best(groups, min_trials=MIN_TRIALS_FOR_CLAIM)
+    if best is None:
+        return None
+    return _insight("age_conversion", f"Customers aged {AgeGroup(best[0]).label} convert best "
+                    f"({percent(best[1])}, 95% CI {percent(best[2])}–{percent(best[3])}).", percent(best[1]),
+                    "/customers/", period)
+
+
+def _revenue_trend(period: _Period) -> Insight | None:
+    """Only against a previous period the data covers from its first day (the KPI cards' rule,
+    previous_period_comparison), with enough orders in both and never over a zero."""
+    k = period.figures
+    if k["orders"] < MIN_TRIALS_FOR_CLAIM or not previous_period_comparison(period.f)["available"]:
+        return None
+    prev = kpi_figures(period.f.previous(), period.segment_pks, with_customer_counts=False)
+    if not prev["revenue"] or prev["orders"] < MIN_TRIALS_FOR_CLAIM:
+        return None
+    change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
+    if abs(change) < MIN_REVENUE_CHANGE:
+        return None
+    return _insight("revenue_trend", f"Revenue is {'up' if change > 0 else 'down'} {percent(abs(change))} on the "
+                    f"previous period (${k['revenue']:,.2f} vs ${prev['revenue']:,.2f}).", percent(change), "/",
+                    period, "info" if change > 0 else "warning")
+
+
+def _average_order(period: _Period) -> Insight | None:
+    k = period.figures
+    if k["aov"] is None or k["orders"] < MIN_TRIALS_FOR_CLAIM:
+        return None
+    return _insight("aov", f"The average order is ${k['aov']:,.2f} over {k['orders']:,} orders.",
+                    f"${k['aov']:,.2f}", "/", period)
+
+
+SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (
+    _peak, _cart_abandonment, _product_abandonment, _age_conversion, _revenue_trend, _average_order)
+
+
+def insights_list(f: MetricFilter) -> list[Insight]:
+    """Sentences from the data, each with its figure (``{"kind", "text", "figure", "link", "severity"}``),
+    in the order of ``SENTENCES``; nothing is said from too little data and "highest"/"best" is only
+    claimed where Wilson 95% intervals separate."""
+    segment_pks = segment_customer_pks(f)
+    period = _Period(f, f.to_query(), segment_pks, kpi_figures(f, segment_pks, with_customer_counts=False))
+    return [insight for sentence in SENTENCES if (insight := sentence(period)) is not None]
