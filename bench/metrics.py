@@ -269,26 +269,11 @@ def run_step(step: str, size: int, args: argparse.Namespace) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def ensure_db(size: int, args: argparse.Namespace) -> None:
-    import psycopg2
-
-    name = f"metrics_bench_{size}"
-    conn = psycopg2.connect(f"{args.pg}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        exists = cur.fetchone() is not None
-        if exists and not args.reuse:
-            cur.execute(f'DROP DATABASE "{name}"')
-            exists = False
-        if not exists:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000000,5000000")
+    sys.path.insert(0, str(ROOT))
+    from bench.support import bench_database, sizes_parser
+
+    parser = sizes_parser(__doc__)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--reps", type=int, default=9)
@@ -302,7 +287,7 @@ def main() -> None:
         return
     report: dict = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        ensure_db(size, args)
+        bench_database(f"{args.pg}/metrics_bench_{size}", recreate=not args.reuse)
         r: dict = {}
         for step in ("load", "measure", "web_rss", "pandas"):
             print(f"[{size:,}] {step} …", file=sys.stderr, flush=True)

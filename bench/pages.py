@@ -15,7 +15,6 @@ median, p95, the ratio to that floor and the 5M/1M ratio.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -35,22 +34,6 @@ sys.path.insert(0, str(ROOT))
 PAGES = ["/", "/funnel/", "/funnel/?breakdown=age_group", "/seasonality/", "/customers/", "/products/",
          "/carts/", "/insights/", "/explorer/"]
 PASSWORD = "bench-Secret-123"
-
-
-def _database(url: str, *, recreate: bool) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    name = url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        if recreate:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
 
 
 def _free_port() -> int:
@@ -182,8 +165,9 @@ async def _push_latency(base: str, cookies: str, secret: str, rounds: int) -> li
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000000,5000000")
+    from bench.support import bench_database, sizes_parser
+
+    parser = sizes_parser(__doc__)
     parser.add_argument("--requests", type=int, default=15)
     parser.add_argument("--days", type=float, default=180)
     parser.add_argument("--customers", type=int, default=20000)
@@ -198,7 +182,7 @@ def main() -> None:
     local_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(DATABASE_URL=url, REDIS_URL=redis_url, TESTING="1", LOCAL_DIR=str(local_dir),
                       DJANGO_SETTINGS_MODULE="analytics_site.settings", LOG_LEVEL="WARNING")
-    _database(url, recreate=not args.keep)
+    bench_database(url, recreate=not args.keep)
 
     import django
 

@@ -10,20 +10,7 @@ and ``charts.<name>``: everything is re-exported here.
 """
 
 from insights.charts.carts import cart_value_figure, carts_over_time_figure, carts_page_figures, rate_interval_figure
-from insights.charts.common import (
-    BLUE,
-    GREEN,
-    GREY,
-    METRICS,
-    ORANGE,
-    PURPLE,
-    RED,
-    STEP_COLOURS,
-    STEP_LABELS,
-    bucket_label,
-    empty_figure,
-    label_text,
-)
+from insights.charts.common import bucket_label, empty_figure, label_text
 from insights.charts.customers import (
     age_groups_figure,
     clv_distribution_figure,
@@ -38,6 +25,7 @@ from insights.charts.funnel import (
     funnel_page_figures,
 )
 from insights.charts.overview import KPI_CARDS, events_over_time_figure, format_value, kpi_cards
+from insights.charts.palette import BLUE, GREEN, GREY, METRICS, ORANGE, PURPLE, RED, STEP_COLOURS, STEP_LABELS
 from insights.charts.products import (
     product_bar_figure,
     product_conversion_figure,

@@ -8,10 +8,6 @@ from typing import Any
 import plotly.graph_objects as go
 
 from insights.charts.common import (
-    GREEN,
-    GREY,
-    ORANGE,
-    RED,
     Row,
     bucket_bars_figure,
     build_figure,
@@ -22,6 +18,7 @@ from insights.charts.common import (
     number,
     rate_or_none,
 )
+from insights.charts.palette import GREEN, GREY, ORANGE, RED
 
 
 def carts_over_time_figure(stats: Mapping[str, Any]) -> go.Figure:

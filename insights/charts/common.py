@@ -1,4 +1,4 @@
-"""The palette, labels and figure helpers every chart module shares (pure: no ORM, no request)."""
+"""The figure helpers every chart module shares (pure: no ORM, no request)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
-
-# One palette for the whole product (colour-blind safe, Okabe–Ito based).
-BLUE = "#3b6fe0"
-ORANGE = "#e69f00"
-GREEN = "#009e73"
-RED = "#d55e00"
-PURPLE = "#8a5cd0"
-GREY = "#98a2b3"
-STEP_COLOURS = [BLUE, PURPLE, ORANGE, GREEN]
-
-STEP_LABELS = {"view": "Viewed", "add_to_cart": "Added to cart", "checkout": "Checkout", "purchase": "Purchased"}
-METRICS = {
-    "events": "Events",
-    "sessions": "Sessions",
-    "orders": "Orders",
-    "revenue": "Revenue",
-    "conversion": "Conversion rate",
-}
 
 Row = Mapping[str, Any]
 

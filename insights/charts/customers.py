@@ -8,12 +8,6 @@ from typing import Any
 import plotly.graph_objects as go
 
 from insights.charts.common import (
-    BLUE,
-    GREEN,
-    GREY,
-    ORANGE,
-    PURPLE,
-    RED,
     bucket_bars_figure,
     build_figure,
     chart_layout,
@@ -23,6 +17,7 @@ from insights.charts.common import (
     number,
     short_label,
 )
+from insights.charts.palette import BLUE, GREEN, GREY, ORANGE, PURPLE, RED
 
 
 def age_groups_figure(stats: Mapping[str, Any]) -> go.Figure:

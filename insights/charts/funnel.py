@@ -7,18 +7,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import (
-    GREY,
-    RED,
-    STEP_COLOURS,
-    STEP_LABELS,
-    build_figure,
-    chart_layout,
-    empty_figure,
-    label_text,
-    number,
-    rate_or_none,
-)
+from insights.charts.common import build_figure, chart_layout, empty_figure, label_text, number, rate_or_none
+from insights.charts.palette import GREY, RED, STEP_COLOURS, STEP_LABELS
 
 
 def funnel_figure(funnel: Mapping[str, Any]) -> go.Figure:

@@ -8,7 +8,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import BLUE, GREEN, build_figure, chart_layout, date_axis, empty_figure, number
+from insights.charts.common import build_figure, chart_layout, date_axis, empty_figure, number
+from insights.charts.palette import BLUE, GREEN
 
 # --- KPI cards (plain data, not a figure) --------------------------------------------------
 

@@ -7,19 +7,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import (
-    BLUE,
-    GREEN,
-    ORANGE,
-    RED,
-    Row,
-    build_figure,
-    chart_layout,
-    empty_figure,
-    label_text,
-    rate_or_none,
-    short_label,
-)
+from insights.charts.common import Row, build_figure, chart_layout, empty_figure, label_text, rate_or_none, short_label
+from insights.charts.palette import BLUE, GREEN, ORANGE, RED
 
 
 def product_bar_figure(rows: Sequence[Row], value: str, *, label: str, colour: str = BLUE, percent: bool = False,

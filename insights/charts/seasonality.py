@@ -7,7 +7,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import BLUE, GREEN, METRICS, build_figure, chart_layout, empty_figure, number, rate_or_none
+from insights.charts.common import build_figure, chart_layout, empty_figure, number, rate_or_none
+from insights.charts.palette import BLUE, GREEN, METRICS
 from insights.labels import MONTHS, WEEKDAYS
 
 

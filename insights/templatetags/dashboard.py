@@ -65,6 +65,18 @@ def export_link(context: Any, table: str) -> str:
     return format_html('<a class="export" href="/export/{}.csv?{}" download>Export CSV</a>', table, query)
 
 
+@register.simple_tag(takes_context=True)
+def chart_card(context: Any, heading: str, name: str, label: str, export: str = "", small: Any = None,
+               hint: str = "") -> str:
+    """A card of one chart: its heading (with ``small`` print after it), an 'Export CSV' link for the
+    ``export`` table, the chart (see :func:`chart`) and a ``hint`` under it."""
+    small_html = format_html(" <small>{}</small>", small) if small else ""
+    hint_html = format_html('\n  <p class="hint">{}</p>', hint) if hint else ""
+    return format_html('<section class="card">\n  <div class="cardhead"><h2>{}{}</h2>{}</div>\n  {}{}\n</section>',
+                       heading, small_html, export_link(context, export) if export else "", chart(context, name, label),
+                       hint_html)
+
+
 @register.filter
 def label(value: Any) -> str:
     """'add_to_cart' → 'Add to cart'."""

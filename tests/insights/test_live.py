@@ -28,6 +28,14 @@ def _communicator(headers, path="/ws/dashboard/") -> WebsocketCommunicator:
     return WebsocketCommunicator(websocket_application, path, headers=headers)
 
 
+async def _open(headers) -> tuple[WebsocketCommunicator, dict]:
+    """A connected dashboard socket and its hello message."""
+    comm = _communicator(headers)
+    connected, _ = await comm.connect()
+    assert connected
+    return comm, await comm.receive_json_from(timeout=5)
+
+
 async def _updates(comm: WebsocketCommunicator, quiet: float = 1.5) -> list[dict]:
     """Every update until the socket has been quiet for ``quiet`` seconds."""
     out = []
@@ -84,10 +92,7 @@ def test_each_role_gets_kpis_and_feed_after_a_committed_batch(make_user, role):
     headers = _headers(make_user(role))
 
     async def run():
-        comm = _communicator(headers)
-        connected, _ = await comm.connect()
-        assert connected
-        hello = await comm.receive_json_from(timeout=5)
+        comm, hello = await _open(headers)
         assert hello == {"type": "hello", "shared_layer": settings.CHANNEL_LAYER_SHARED}
         # The real ingest service commits and broadcasts {"type": "dashboard.events"} on commit.
         result = await sync_to_async(events_ingest)(raw_events=[_event(1), _event(2)])
@@ -108,10 +113,7 @@ def test_announcements_are_coalesced(make_user):
     headers = _headers(make_user(Role.VIEWER))
 
     async def run():
-        comm = _communicator(headers)
-        connected, _ = await comm.connect()
-        assert connected
-        await comm.receive_json_from(timeout=5)  # hello
+        comm, _hello = await _open(headers)
         await sync_to_async(events_ingest)(raw_events=[_event(10)], broadcast=False)
         layer = get_channel_layer()
         for _ in range(10):
@@ -132,10 +134,7 @@ def test_unshared_layer_refreshes_from_the_selectors(make_user):
     headers = _headers(make_user(Role.VIEWER))
 
     async def run():
-        comm = _communicator(headers)
-        connected, _ = await comm.connect()
-        assert connected
-        await comm.receive_json_from(timeout=5)  # hello
+        comm, _hello = await _open(headers)
         await sync_to_async(events_ingest)(raw_events=[_event(20)], broadcast=False)
         update = await comm.receive_json_from(timeout=5)
         assert update["type"] == "update"
@@ -160,10 +159,7 @@ def test_updates_say_what_waits_to_be_derived_and_clear_by_themselves(make_user)
     PendingWindow.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))  # the worker is behind
 
     async def run():
-        comm = _communicator(headers)
-        connected, _ = await comm.connect()
-        assert connected
-        await comm.receive_json_from(timeout=5)  # hello
+        comm, _hello = await _open(headers)
         await comm.send_json_to({"type": "refresh"})
         update = await comm.receive_json_from(timeout=5)
         assert update["type"] == "update"
