@@ -62,7 +62,7 @@ app.layout = _layout
     Input("x-init", "data"),
 )
 def explorer_options(_init: Any, **kwargs: Any) -> tuple[list[dict[str, str]], ...]:
-    _check(kwargs)
+    _require_dashboard_access(kwargs)
     choices = selectors.filter_choices()
     return (
         [{"label": charts.STEP_LABELS.get(a, a.replace("_", " ").capitalize()), "value": a}
@@ -80,7 +80,7 @@ def explorer_options(_init: Any, **kwargs: Any) -> tuple[list[dict[str, str]], .
 )
 def explorer_update(start: str | None, end: str | None, actions: list[str] | None, age_group: str | None,
                     category: str | None, **kwargs: Any) -> tuple[Any, ...]:
-    _check(kwargs)
+    _require_dashboard_access(kwargs)
     f, message = explorer_filter(start, end, actions, age_group, category)
     series = selectors.events_timeseries(f)
     funnel = selectors.funnel_stats(f)
@@ -139,7 +139,8 @@ def _list_input(value: Any, name: str) -> list[str]:
     return value
 
 
-def _check(kwargs: dict[str, Any]) -> None:
+def _require_dashboard_access(kwargs: dict[str, Any]) -> None:
+    """django-plotly-dash passes the request's ``user`` to callbacks: refuse users without the dashboard."""
     user = kwargs.get("user")
     if user is not None and not (user.is_authenticated and user.can(VIEW_DASHBOARD)):
         raise PermissionError("dashboard access required")

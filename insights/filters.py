@@ -40,7 +40,7 @@ def store_today() -> dt.date:
     return timezone.now().astimezone(store_tz()).date()
 
 
-def _getlist(params: Mapping, name: str) -> list[str]:
+def _list_values(params: Mapping, name: str) -> list[str]:
     if hasattr(params, "getlist"):
         values = params.getlist(name)
     else:
@@ -57,7 +57,7 @@ def _getlist(params: Mapping, name: str) -> list[str]:
     return out
 
 
-def _get(params: Mapping, name: str) -> str | None:
+def _last_value(params: Mapping, name: str) -> str | None:
     """The last non-empty value of a single-valued parameter (not split on commas)."""
     if hasattr(params, "getlist"):
         values = params.getlist(name)
@@ -68,23 +68,23 @@ def _get(params: Mapping, name: str) -> str | None:
     return values[-1] if values else None
 
 
-def _shown(value: str) -> str:
+def _quoted(value: str) -> str:
     """A value quoted in an error message, cut so a huge parameter does not make a huge page."""
     return repr(value if len(value) <= 40 else value[:39] + "…")
 
 
-def _date(value: str, name: str) -> dt.date:
+def _parse_date(value: str, name: str) -> dt.date:
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"{name} must be a date like 2024-01-31, not {_shown(value)}.") from None
+        raise FilterError(f"{name} must be a date like 2024-01-31, not {_quoted(value)}.") from None
     latest = store_today() + dt.timedelta(days=LATEST_DAYS_AHEAD)
     if not EARLIEST_DATE <= day <= latest:
         raise FilterError(f"{name} must be between {EARLIEST_DATE} and {latest}, not {day}.")
     return day
 
 
-def _text(value: str | None, name: str) -> str | None:
+def _checked_text(value: str | None, name: str) -> str | None:
     """A free-text filter value: no control characters (PostgreSQL refuses NUL), not over-long."""
     if value is None:
         return None
@@ -120,9 +120,9 @@ class MetricFilter:
 
     @classmethod
     def from_query(cls, params: Mapping) -> MetricFilter:
-        start_raw, end_raw = _get(params, "start"), _get(params, "end")
-        start = _date(start_raw, "start") if start_raw else None
-        end = _date(end_raw, "end") if end_raw else None
+        start_raw, end_raw = _last_value(params, "start"), _last_value(params, "end")
+        start = _parse_date(start_raw, "start") if start_raw else None
+        end = _parse_date(end_raw, "end") if end_raw else None
         if start is None and end is None:
             d = cls.default()
             start, end = d.start, d.end
@@ -134,17 +134,17 @@ class MetricFilter:
         assert start is not None and end is not None
         if start > end:
             raise FilterError(f"start ({start}) is after end ({end}).")
-        actions = tuple(dict.fromkeys(_getlist(params, "action")))
+        actions = tuple(dict.fromkeys(_list_values(params, "action")))
         bad = [a for a in actions if a not in Action.values]
         if bad:
-            raise FilterError(f"Unknown action {_shown(bad[0])}; use one of {', '.join(Action.values)}.")
-        age_group = _get(params, "age_group")
+            raise FilterError(f"Unknown action {_quoted(bad[0])}; use one of {', '.join(Action.values)}.")
+        age_group = _last_value(params, "age_group")
         if age_group is not None and age_group not in AgeGroup.values:
-            raise FilterError(f"Unknown age group {_shown(age_group)}; use one of {', '.join(AgeGroup.values)}.")
-        category = _text(_get(params, "category"), "category")
-        segment = _get(params, "segment")
+            raise FilterError(f"Unknown age group {_quoted(age_group)}; use one of {', '.join(AgeGroup.values)}.")
+        category = _checked_text(_last_value(params, "category"), "category")
+        segment = _last_value(params, "segment")
         if segment is not None and segment not in RFM_SEGMENTS:
-            raise FilterError(f"Unknown segment {_shown(segment)}; use one of {', '.join(RFM_SEGMENTS)}.")
+            raise FilterError(f"Unknown segment {_quoted(segment)}; use one of {', '.join(RFM_SEGMENTS)}.")
         return cls(start=start, end=end, actions=actions, age_group=age_group, category=category, segment=segment)
 
     def to_query(self) -> str:

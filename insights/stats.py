@@ -60,7 +60,8 @@ def quintile_scores(values: list[float], *, higher_is_better: bool = True) -> li
 
 
 def rfm_segment(r: int, fm: int) -> str:
-    """Named segment for recency score r and frequency/monetary score fm (1..5 each)."""
+    """Named segment for recency score ``r`` and frequency/monetary score ``fm`` (1..5 each; the usual
+    R and FM of RFM analysis)."""
     if r >= 4:
         if fm >= 4:
             return "Champions"

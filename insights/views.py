@@ -64,7 +64,7 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
         "choices": choices,
         "charts": {name: _figure_json(fig) for name, fig in figures.items()},
         "store_time_zone": settings.STORE_TIME_ZONE,
-        "freshness": selectors.derivation_status(),  # the banner in _page_head.html (issue 10)
+        "freshness": selectors.derivation_status(),  # the banner in _freshness.html (issue 10)
         **context,
     }
     extension_page = template.rsplit("/", 1)[-1].removesuffix(".html")
@@ -206,13 +206,15 @@ EXPORTS: dict[str, tuple[str, ExportRows]] = {
 }
 
 
-class _Echo:
+class _EchoBuffer:
+    """A file for csv.writer that hands each written line back instead of keeping it (for streaming)."""
+
     def write(self, value: str) -> str:
         return value
 
 
 def _csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    writer = csv.writer(_EchoBuffer())
     columns: list[str] | None = None
     for row in rows:
         if columns is None:

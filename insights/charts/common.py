@@ -16,12 +16,12 @@ Row = Mapping[str, Any]
 # Figures are built from plain dicts and validated once by go.Figure(data=..., layout=...): the
 # incremental update_layout/update_xaxes API costs ~20 ms a chart, this ~1 ms.
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Deep merge of ``extra`` into a copy of ``base`` (nested dicts merged, other values replaced)."""
     out = dict(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(dict(out[key]), value)
+            out[key] = _deep_merge(dict(out[key]), value)
         else:
             out[key] = value
     return out
@@ -53,7 +53,7 @@ def chart_layout(*, height: int = 320, y_title: str | None = None, x_title: str 
         "xaxis": xaxis,
         "yaxis": yaxis,
     }
-    return _merge(layout, extra)
+    return _deep_merge(layout, extra)
 
 
 def build_figure(traces: Sequence[Mapping[str, Any]], layout: Mapping[str, Any]) -> go.Figure:

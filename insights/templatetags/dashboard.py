@@ -21,11 +21,11 @@ def chart(context: Any, name: str, label: str = "") -> str:
     return format_html(
         '<div class="chart" id="chart-{0}" data-figure="figure-{0}" role="img" aria-label="{1}"></div>'
         '<script type="application/json" id="figure-{0}">{2}</script>',
-        name, label or name.replace("_", " "), _raw(figure),
+        name, label or name.replace("_", " "), _SafeJson(figure),
     )
 
 
-class _raw(str):
+class _SafeJson(str):
     """Already made safe for a JSON script element by the view (no <, >, & left)."""
 
     def __html__(self) -> str:
