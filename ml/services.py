@@ -15,6 +15,7 @@ from typing import Any
 
 import joblib
 import pandas as pd
+from celery import signature
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -189,7 +190,8 @@ def cart_scores_refresh(*, as_of: datetime | None = None) -> int:
     return len(frame)
 
 
-
+# The Celery task that runs a retraining (ml.tasks.retrain_model_task), sent by name.
+RETRAIN_TASK = "ml.tasks.retrain_model_task"
 # An open retraining older than this is taken for dead (its worker was killed) and no longer blocks a new one.
 RETRAIN_STALE_AFTER = timedelta(hours=1)
 
@@ -253,10 +255,9 @@ def model_retrain_request(*, trigger: str = ModelVersion.Trigger.WEB, requested_
     request = created
 
     def enqueue() -> None:
-        from ml.tasks import retrain_model_task
-
         try:
-            retrain_model_task.delay(trigger=trigger, request_pk=request.pk)
+            # By name: ml.tasks imports this module, so importing the task here would close a circle.
+            signature(RETRAIN_TASK, kwargs={"trigger": trigger, "request_pk": request.pk}).delay()
         except Exception as exc:  # the broker is down: do not leave a request that blocks every other
             logger.exception("queueing the retraining failed")
             model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.FAILED,
