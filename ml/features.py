@@ -52,7 +52,7 @@ TARGET = "converted"
 # buy is not a prediction); open carts are what gets scored.
 LABELLED_STATES = (CART_CONVERTED, CART_ABANDONED)
 # Events that reveal (or are) the outcome: the decision point is before the first of them.
-COMMIT_ACTIONS = ("purchase", "purchase_cart", "abandon")
+COMMIT_ACTIONS = ("purchase", "abandon")
 NEVER_ORDERED_DAYS = 3650.0
 
 
@@ -159,7 +159,7 @@ def _line_totals(lines: pd.DataFrame) -> pd.Series:
 
 def _orders(events: pd.DataFrame) -> pd.DataFrame:
     """Orders by the metrics engine's rule (distinct order_id, else one per session): customer, ts, revenue."""
-    buys = events[events["action"].isin(("purchase", "purchase_cart"))]
+    buys = events[events["action"] == "purchase"]
     if buys.empty:
         return pd.DataFrame({"customer": pd.Series(dtype="int64"), "ts": pd.Series(dtype="datetime64[us, UTC]"),
                              "revenue": pd.Series(dtype="float64")})
