@@ -24,7 +24,7 @@ from insights.derivation import IDLE
 from ml import selectors
 from ml.features import build_features, open_cart_features
 from ml.models import CartScore, ModelVersion, RetrainRequest
-from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, train
+from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, single_process, train
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,9 @@ def model_load(*, version: ModelVersion) -> LoadedModel:
     if _sha256(path) != version.sha256:
         raise ArtifactError(f"artifact {path} of v{version.pk} does not match its SHA-256")
     payload = joblib.load(path)
-    loaded = LoadedModel(version_pk=version.pk, pipeline=payload["pipeline"], features=list(payload["features"]),
-                         threshold=float(payload["threshold"]))
+    # Scoring runs every minute in a Celery worker process: one job, no loky children (ml.training).
+    loaded = LoadedModel(version_pk=version.pk, pipeline=single_process(payload["pipeline"]),
+                         features=list(payload["features"]), threshold=float(payload["threshold"]))
     _cache.clear()
     _cache[key] = loaded
     return loaded
