@@ -56,7 +56,7 @@ COMMIT_ACTIONS = ("purchase", "abandon")
 NEVER_ORDERED_DAYS = 3650.0
 
 
-class _Ev:
+class _EventRow:
     """The attributes insights.derivation reads from an event (its EventLike protocol)."""
 
     __slots__ = ("pk", "event_id", "customer_pk", "product_pk", "session_id", "action", "quantity", "price",
@@ -130,12 +130,13 @@ def sessionize(events: pd.DataFrame, *, as_of: datetime, idle: timedelta = IDLE)
         starts = np.concatenate([[0], bounds]).tolist()
         ends = np.concatenate([bounds, [n]]).tolist()
         for lo, hi in zip(starts, ends, strict=True):
-            block: list[Any] = [_Ev(i, pks[i], custs[i], prods[i], sids[i] or "", acts[i], qtys[i], prices[i],
-                                    orders[i] or None, stamps[i], amounts[i]) for i in range(lo, hi)]
+            block: list[Any] = [_EventRow(i, pks[i], custs[i], prods[i], sids[i] or "", acts[i], qtys[i],
+                                          prices[i], orders[i] or None, stamps[i], amounts[i])
+                                for i in range(lo, hi)]
             for key, sevs in group_sessions(block, idle=idle):
                 s = derive_session(key, sevs, as_of=as_of, idle=idle)
                 number = len(rows)
-                for e in cast(list[_Ev], sevs):
+                for e in cast(list[_EventRow], sevs):
                     session_of[e.row] = number
                 cart = s.cart
                 rows.append((number, s.customer_pk, key, s.started_at,

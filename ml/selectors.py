@@ -33,7 +33,7 @@ def _event_sql(where: str) -> str:
             f" FROM {e} e LEFT JOIN {p} p ON p.id = e.product_id {where}")
 
 
-def _frame(rows: list[tuple]) -> pd.DataFrame:
+def _events_frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
     cols = list(zip(*rows, strict=True))
     ts_raw = cols[8]
     if connection.vendor == "postgresql":
@@ -76,7 +76,7 @@ def events_frame(*, customer_pks: Iterable[int] | None = None,
             rows = cursor.fetchmany(CHUNK_ROWS)
             if not rows:
                 break
-            parts.append(_frame(rows))
+            parts.append(_events_frame_from_rows(rows))
             if progress:
                 progress(len(rows))
     if not parts:
@@ -160,7 +160,7 @@ def model_report(*, version_pk: int | None = None) -> dict[str, Any]:
 
 # --- scores -----------------------------------------------------------------------------------
 
-def _rows(qs) -> list[dict[str, Any]]:
+def _score_rows(qs) -> list[dict[str, Any]]:
     """Score rows with the customer's real name and email (masking is the caller's, at the edge)."""
     return [{
         "customer_pk": s.customer.pk, "customer_id": s.customer.external_id,
@@ -179,19 +179,19 @@ def cart_scores_at_risk(*, limit: int = 10, max_probability: float | None = None
     if max_probability is None:
         active = model_version_active()
         max_probability = active.threshold if active else 0.5
-    rows = _rows(CartScore.objects.filter(probability__lt=max_probability))
+    rows = _score_rows(CartScore.objects.filter(probability__lt=max_probability))
     rows.sort(key=lambda r: (-(r["value"] * (1 - r["probability"])), r["session_key"]))
     return rows[:limit]
 
 
 def cart_scores_likely_buyers(*, limit: int = 10) -> list[dict[str, Any]]:
     """Open carts most likely to convert."""
-    return _rows(CartScore.objects.order_by("-probability", "-value", "session_key")[:limit])
+    return _score_rows(CartScore.objects.order_by("-probability", "-value", "session_key")[:limit])
 
 
 def cart_scores_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
     """The customer's open carts with their purchase probability."""
-    return _rows(CartScore.objects.filter(customer_id=customer_pk).order_by("-opened_at"))
+    return _score_rows(CartScore.objects.filter(customer_id=customer_pk).order_by("-opened_at"))
 
 
 def cart_predictions_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
