@@ -52,11 +52,11 @@ TARGET = "converted"
 # buy is not a prediction); open carts are what gets scored.
 LABELLED_STATES = (CART_CONVERTED, CART_ABANDONED)
 # Events that reveal (or are) the outcome: the decision point is before the first of them.
-COMMIT_ACTIONS = ("purchase", "purchase_cart", "abandon")
+COMMIT_ACTIONS = ("purchase", "abandon")
 NEVER_ORDERED_DAYS = 3650.0
 
 
-class _Ev:
+class _EventRow:
     """The attributes insights.derivation reads from an event (its EventLike protocol)."""
 
     __slots__ = ("pk", "event_id", "customer_pk", "product_pk", "session_id", "action", "quantity", "price",
@@ -130,12 +130,13 @@ def sessionize(events: pd.DataFrame, *, as_of: datetime, idle: timedelta = IDLE)
         starts = np.concatenate([[0], bounds]).tolist()
         ends = np.concatenate([bounds, [n]]).tolist()
         for lo, hi in zip(starts, ends, strict=True):
-            block: list[Any] = [_Ev(i, pks[i], custs[i], prods[i], sids[i] or "", acts[i], qtys[i], prices[i],
-                                    orders[i] or None, stamps[i], amounts[i]) for i in range(lo, hi)]
+            block: list[Any] = [_EventRow(i, pks[i], custs[i], prods[i], sids[i] or "", acts[i], qtys[i],
+                                          prices[i], orders[i] or None, stamps[i], amounts[i])
+                                for i in range(lo, hi)]
             for key, sevs in group_sessions(block, idle=idle):
                 s = derive_session(key, sevs, as_of=as_of, idle=idle)
                 number = len(rows)
-                for e in cast(list[_Ev], sevs):
+                for e in cast(list[_EventRow], sevs):
                     session_of[e.row] = number
                 cart = s.cart
                 rows.append((number, s.customer_pk, key, s.started_at,
@@ -159,7 +160,7 @@ def _line_totals(lines: pd.DataFrame) -> pd.Series:
 
 def _orders(events: pd.DataFrame) -> pd.DataFrame:
     """Orders by the metrics engine's rule (distinct order_id, else one per session): customer, ts, revenue."""
-    buys = events[events["action"].isin(("purchase", "purchase_cart"))]
+    buys = events[events["action"] == "purchase"]
     if buys.empty:
         return pd.DataFrame({"customer": pd.Series(dtype="int64"), "ts": pd.Series(dtype="datetime64[us, UTC]"),
                              "revenue": pd.Series(dtype="float64")})
@@ -171,26 +172,21 @@ def _orders(events: pd.DataFrame) -> pd.DataFrame:
             .agg(ts=("ts", "min"), revenue=("line", "sum")).reset_index()[["customer", "ts", "revenue"]])
 
 
-def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequence[str] = LABELLED_STATES,
-                  time_zone: str = "UTC") -> pd.DataFrame:
-    """One row per cart in ``states`` with its features at the decision point and the target."""
-    ev, sessions = data.events, data.sessions
-    carts = sessions[sessions["cart_state"].isin(states)].set_index("session")
-    columns = ["session", "customer", "key", "state", "opened_at", "decided_at", TARGET, *FEATURES]
-    if carts.empty:
-        return pd.DataFrame(columns=columns)
-
+def _visible_events(ev: pd.DataFrame, carts: pd.DataFrame) -> pd.DataFrame:
+    """The carts' events before each one's decision point: its first outcome event at or after it opened."""
     in_cart = ev[ev["session"].isin(carts.index)]
     opened = in_cart["session"].map(carts["cart_opened_at"])
     commit = in_cart[in_cart["action"].isin(COMMIT_ACTIONS) & (in_cart["ts"] >= opened)]
     cutoff = commit.groupby("session")["ts"].min()
     cut = (in_cart["session"].map(cutoff) if len(cutoff)
            else pd.Series(pd.NaT, index=in_cart.index, dtype=in_cart["ts"].dtype))
-    visible = in_cart[cut.isna() | (in_cart["ts"] < cut)]
+    return in_cart[cut.isna() | (in_cart["ts"] < cut)]
 
-    g = visible.groupby("session")
+
+def _cart_activity(visible: pd.DataFrame, carts: pd.DataFrame) -> pd.DataFrame:
+    """Per cart: its decision moment and what the customer did in the session until then."""
     out = pd.DataFrame(index=carts.index)
-    out["decided_at"] = g["ts"].max()
+    out["decided_at"] = visible.groupby("session")["ts"].max()
     acts = visible.groupby(["session", "action"]).size().unstack(fill_value=0)
     for name, action in (("views", "view"), ("adds", "add_to_cart"), ("removes", "remove_from_cart"),
                          ("checkouts", "checkout")):
@@ -199,8 +195,11 @@ def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequenc
     out["products_viewed"] = views.groupby("session")["product"].nunique()
     out["events_before_cart"] = visible[visible["ts"] < visible["session"].map(carts["cart_opened_at"])
                                         ].groupby("session").size()
+    return out
 
-    # What is in the cart at the decision point: adds minus removes per product, at the last add price.
+
+def _cart_contents(visible: pd.DataFrame) -> dict[str, pd.Series]:
+    """What is in each cart at the decision point: adds minus removes per product, at the last add price."""
     moves = visible[visible["action"].isin(("add_to_cart", "remove_from_cart")) & (visible["product"] >= 0)]
     signed = np.where(moves["action"] == "add_to_cart", moves["quantity"], -moves["quantity"])
     lines = pd.DataFrame({"session": moves["session"].to_numpy(), "product": moves["product"].to_numpy(),
@@ -212,16 +211,16 @@ def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequenc
     per["price"] = per["price"].fillna(0.0)
     per["line_value"] = per["qty"] * per["price"]
     pg = per.groupby("session")
-    out["items"] = pg["qty"].sum()
-    out["value"] = pg["line_value"].sum()
-    out["cart_lines"] = pg.size()
-    out["max_item_price"] = pg["price"].max()
-    out["mean_item_price"] = pg["line_value"].sum() / pg["qty"].sum()
-    out["categories_in_cart"] = pg["category"].nunique()
     top = per.sort_values(["session", "line_value", "product"], ascending=[True, False, True]).drop_duplicates(
         "session")
-    out["top_category"] = top.set_index("session")["category"].replace("", "none")
+    return {"items": pg["qty"].sum(), "value": pg["line_value"].sum(), "cart_lines": pg.size(),
+            "max_item_price": pg["price"].max(), "mean_item_price": pg["line_value"].sum() / pg["qty"].sum(),
+            "categories_in_cart": pg["category"].nunique(),
+            "top_category": top.set_index("session")["category"].replace("", "none")}
 
+
+def _decided_carts(out: pd.DataFrame, carts: pd.DataFrame, time_zone: str) -> pd.DataFrame:
+    """The carts with a decision point and an add, with their identity, zero counts filled in and timing."""
     out["customer"] = carts["customer"]
     out["key"] = carts["key"]
     out["state"] = carts["cart_state"]
@@ -238,9 +237,11 @@ def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequenc
     out["hour"] = local.dt.hour
     out["weekday"] = local.dt.day_of_week
     out["is_weekend"] = (out["weekday"] >= 5).astype(int)
+    return out.reset_index().rename(columns={"index": "session"})
 
-    # The customer's history strictly before the decision moment.
-    out = out.reset_index().rename(columns={"index": "session"})
+
+def _with_order_history(out: pd.DataFrame, ev: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """The customer's sessions and orders strictly before each cart's decision moment."""
     sess_sorted = sessions.sort_values(["customer", "started_at", "session"])
     past_sessions = sess_sorted.groupby("customer").cumcount()
     out["past_sessions"] = out["session"].map(pd.Series(past_sessions.to_numpy(), index=sess_sorted["session"]))
@@ -258,6 +259,11 @@ def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequenc
     out["has_ordered"] = (out["past_orders"] > 0).astype(int)
     out["days_since_last_order"] = ((out["decided_at"] - out["last_order_at"]).dt.total_seconds() / 86400.0
                                     ).fillna(NEVER_ORDERED_DAYS)
+    return out
+
+
+def _with_customer(out: pd.DataFrame, ev: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """Tenure (from sign-up, or the first event if earlier or unknown) and age group."""
     first_seen = ev.groupby("customer")["ts"].min()
     since = out["customer"].map(first_seen)
     signed_up = out["customer"].map(customers["signed_up_at"]) if "signed_up_at" in customers else None
@@ -267,6 +273,21 @@ def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequenc
     out["tenure_days"] = ((out["decided_at"] - since).dt.total_seconds() / 86400.0).clip(lower=0)
     age = out["customer"].map(customers["age_group"]) if "age_group" in customers else None
     out["age_group"] = "unknown" if age is None else age.fillna("unknown").astype(str)
+    return out
+
+
+def cart_features(data: Sessionized, customers: pd.DataFrame, *, states: Sequence[str] = LABELLED_STATES,
+                  time_zone: str = "UTC") -> pd.DataFrame:
+    """One row per cart in ``states`` with its features at the decision point and the target."""
+    ev, sessions = data.events, data.sessions
+    carts = sessions[sessions["cart_state"].isin(states)].set_index("session")
+    columns = ["session", "customer", "key", "state", "opened_at", "decided_at", TARGET, *FEATURES]
+    if carts.empty:
+        return pd.DataFrame(columns=columns)
+    visible = _visible_events(ev, carts)
+    out = _cart_activity(visible, carts).assign(**_cart_contents(visible))
+    out = _decided_carts(out, carts, time_zone)
+    out = _with_customer(_with_order_history(out, ev, sessions), ev, customers)
     out[TARGET] = (out["state"] == CART_CONVERTED).astype(int)
     out = out.sort_values(["decided_at", "customer", "session"], kind="stable").reset_index(drop=True)
     return out[columns]

@@ -12,6 +12,7 @@ from django.db import connection
 
 from customers.models import Customer
 from events.models import Event
+from insights.models import Cart
 from ml.features import EVENT_COLUMNS, empty_events
 from ml.models import CartScore, ModelVersion, RetrainRequest
 from products.models import Product
@@ -32,7 +33,7 @@ def _event_sql(where: str) -> str:
             f" FROM {e} e LEFT JOIN {p} p ON p.id = e.product_id {where}")
 
 
-def _frame(rows: list[tuple]) -> pd.DataFrame:
+def _events_frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
     cols = list(zip(*rows, strict=True))
     ts_raw = cols[8]
     if connection.vendor == "postgresql":
@@ -75,7 +76,7 @@ def events_frame(*, customer_pks: Iterable[int] | None = None,
             rows = cursor.fetchmany(CHUNK_ROWS)
             if not rows:
                 break
-            parts.append(_frame(rows))
+            parts.append(_events_frame_from_rows(rows))
             if progress:
                 progress(len(rows))
     if not parts:
@@ -108,10 +109,6 @@ def _events_frame_copy(progress: Callable[[int], None] | None) -> pd.DataFrame:
     return frame
 
 
-def events_count() -> int:
-    return Event.objects.count()
-
-
 def customers_frame(*, customer_pks: Iterable[int] | None = None) -> pd.DataFrame:
     qs = Customer.objects.all()
     if customer_pks is not None:
@@ -139,10 +136,6 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first()
 
 
-def model_version_list(*, limit: int = 50) -> list[ModelVersion]:
-    return list(ModelVersion.objects.all()[:limit])
-
-
 def model_report(*, version_pk: int | None = None) -> dict[str, Any]:
     """What the model report page shows: every version over time, and one version's full report."""
     versions = list(ModelVersion.objects.order_by("trained_at", "id"))
@@ -167,65 +160,43 @@ def model_report(*, version_pk: int | None = None) -> dict[str, Any]:
 
 # --- scores -----------------------------------------------------------------------------------
 
-def _mask_name(name: str) -> str:
-    return " ".join(part[:1] + "***" for part in name.split()) if name else ""
+def _score_rows(qs) -> list[dict[str, Any]]:
+    """Score rows with the customer's real name and email (masking is the caller's, at the edge)."""
+    return [{
+        "customer_pk": s.customer.pk, "customer_id": s.customer.external_id,
+        "customer_name": s.customer.name, "customer_email": s.customer.email,
+        "session_key": s.session_key, "probability": round(s.probability, 4),
+        "items": s.items, "value": round(float(s.value), 2),
+        "opened_at": s.opened_at.isoformat(), "decided_at": s.decided_at.isoformat(),
+        "scored_at": s.scored_at.isoformat(), "model_version": s.model_version_id,
+    } for s in qs.select_related("customer")]
 
 
-def _mask_email(email: str) -> str:
-    if "@" not in email:
-        return "***" if email else ""
-    local, domain = email.split("@", 1)
-    return f"{local[:1]}***@{domain}"
-
-
-def _rows(qs, *, mask: bool) -> list[dict[str, Any]]:
-    out = []
-    for s in qs.select_related("customer"):
-        c = s.customer
-        out.append({
-            "customer_pk": c.pk, "customer_id": c.external_id,
-            "customer_name": _mask_name(c.name) if mask else c.name,
-            "customer_email": _mask_email(c.email) if mask else c.email,
-            "session_key": s.session_key, "probability": round(s.probability, 4),
-            "items": s.items, "value": round(float(s.value), 2),
-            "opened_at": s.opened_at.isoformat(), "decided_at": s.decided_at.isoformat(),
-            "scored_at": s.scored_at.isoformat(), "model_version": s.model_version_id,
-        })
-    return out
-
-
-def cart_scores_at_risk(*, limit: int = 10, max_probability: float | None = None, mask: bool) -> list[dict[str, Any]]:
+def cart_scores_at_risk(*, limit: int = 10, max_probability: float | None = None) -> list[dict[str, Any]]:
     """Open carts worth recovering: high value, low purchase probability (value × (1 − p), highest first).
 
     ``max_probability`` defaults to the active version's threshold."""
     if max_probability is None:
         active = model_version_active()
         max_probability = active.threshold if active else 0.5
-    qs = CartScore.objects.filter(probability__lt=max_probability)
-    rows = _rows(qs, mask=mask)
+    rows = _score_rows(CartScore.objects.filter(probability__lt=max_probability))
     rows.sort(key=lambda r: (-(r["value"] * (1 - r["probability"])), r["session_key"]))
     return rows[:limit]
 
 
-def cart_scores_likely_buyers(*, limit: int = 10, mask: bool) -> list[dict[str, Any]]:
+def cart_scores_likely_buyers(*, limit: int = 10) -> list[dict[str, Any]]:
     """Open carts most likely to convert."""
-    return _rows(CartScore.objects.order_by("-probability", "-value", "session_key")[:limit], mask=mask)
+    return _score_rows(CartScore.objects.order_by("-probability", "-value", "session_key")[:limit])
 
 
 def cart_scores_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
-    """The customer's open carts with their purchase probability (for the customer drill-down)."""
-    return _rows(CartScore.objects.filter(customer_id=customer_pk).order_by("-opened_at"), mask=False)
-
-
-def cart_scores_count() -> int:
-    return CartScore.objects.count()
+    """The customer's open carts with their purchase probability."""
+    return _score_rows(CartScore.objects.filter(customer_id=customer_pk).order_by("-opened_at"))
 
 
 def cart_predictions_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
     """``[{"cart_pk", "probability", "model_version"}]`` for the customer's open carts, keyed by the metrics
     engine's Cart rows (what the customer drill-down template reads as ``cart_predictions``)."""
-    from insights.models import Cart
-
     scores = {s.session_key: s for s in CartScore.objects.filter(customer_id=customer_pk)}
     if not scores:
         return []

@@ -15,6 +15,7 @@ from typing import Any
 
 import joblib
 import pandas as pd
+from celery import signature
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,7 +24,7 @@ from insights.derivation import IDLE
 from ml import selectors
 from ml.features import build_features, open_cart_features
 from ml.models import CartScore, ModelVersion, RetrainRequest
-from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, train
+from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, single_process, train
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def model_load(*, version: ModelVersion) -> LoadedModel:
     if _sha256(path) != version.sha256:
         raise ArtifactError(f"artifact {path} of v{version.pk} does not match its SHA-256")
     payload = joblib.load(path)
-    loaded = LoadedModel(version_pk=version.pk, pipeline=payload["pipeline"], features=list(payload["features"]),
-                         threshold=float(payload["threshold"]))
+    # Scoring runs every minute in a Celery worker process: one job, no loky children (ml.training).
+    loaded = LoadedModel(version_pk=version.pk, pipeline=single_process(payload["pipeline"]),
+                         features=list(payload["features"]), threshold=float(payload["threshold"]))
     _cache.clear()
     _cache[key] = loaded
     return loaded
@@ -189,7 +191,8 @@ def cart_scores_refresh(*, as_of: datetime | None = None) -> int:
     return len(frame)
 
 
-
+# The Celery task that runs a retraining (ml.tasks.retrain_model_task), sent by name.
+RETRAIN_TASK = "ml.tasks.retrain_model_task"
 # An open retraining older than this is taken for dead (its worker was killed) and no longer blocks a new one.
 RETRAIN_STALE_AFTER = timedelta(hours=1)
 
@@ -253,10 +256,9 @@ def model_retrain_request(*, trigger: str = ModelVersion.Trigger.WEB, requested_
     request = created
 
     def enqueue() -> None:
-        from ml.tasks import retrain_model_task
-
         try:
-            retrain_model_task.delay(trigger=trigger, request_pk=request.pk)
+            # By name: ml.tasks imports this module, so importing the task here would close a circle.
+            signature(RETRAIN_TASK, kwargs={"trigger": trigger, "request_pk": request.pk}).delay()
         except Exception as exc:  # the broker is down: do not leave a request that blocks every other
             logger.exception("queueing the retraining failed")
             model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.FAILED,

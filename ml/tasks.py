@@ -7,13 +7,13 @@ import logging
 from celery import shared_task
 
 from ml.models import ModelVersion, RetrainRequest
-from ml.services import cart_scores_refresh, model_retrain_finish, model_retrain_start, model_train
+from ml.services import RETRAIN_TASK, cart_scores_refresh, model_retrain_finish, model_retrain_start, model_train
 from ml.training import DEFAULT_MIN_CARTS, NotEnoughData
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="ml.tasks.retrain_model_task", ignore_result=True)
+@shared_task(name=RETRAIN_TASK, ignore_result=True)
 def retrain_model_task(min_carts: int = DEFAULT_MIN_CARTS, trigger: str = ModelVersion.Trigger.SCHEDULE,
                        request_pk: int | None = None) -> int | None:
     """Train a new version (nightly by default; the schedule is a PeriodicTask editable in admin).

@@ -136,11 +136,8 @@ def scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     }
 
 
-def train(frame: pd.DataFrame, params: TrainParams | None = None,
-          progress: Callable[[str], None] | None = None) -> TrainResult:
-    """Fit and evaluate on a feature frame from :mod:`ml.features`. Same frame and seed → same report."""
-    params = params or TrainParams()
-    say = progress or (lambda _msg: None)
+def _checked_split(frame: pd.DataFrame, params: TrainParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The time split, refused (NotEnoughData) with too few carts or one outcome on either side."""
     if len(frame) < params.min_carts:
         raise NotEnoughData(f"{len(frame)} carts with a known outcome; at least {params.min_carts} are needed.")
     train_df, test_df = time_split(frame, params.test_fraction)
@@ -148,26 +145,13 @@ def train(frame: pd.DataFrame, params: TrainParams | None = None,
         if part[TARGET].nunique() < 2:
             raise NotEnoughData(f"the {name} carts have only one outcome ({int(part[TARGET].iloc[0])}); "
                                 "both converted and abandoned carts are needed.")
-    features = list(FEATURES)
-    x_train, y_train = train_df[features], train_df[TARGET].to_numpy()
-    x_test, y_test = test_df[features], test_df[TARGET].to_numpy()
+    return train_df, test_df
 
-    say(f"fitting random forest on {len(train_df)} carts")
-    forest = forest_pipeline(params, len(x_train)).fit(x_train, y_train)
-    oob = forest.named_steps["forest"].oob_decision_function_[:, 1]
-    threshold = best_threshold(y_train, np.nan_to_num(oob, nan=float(y_train.mean())))
-    p_forest = forest.predict_proba(x_test)[:, 1]
 
-    say("fitting baselines")
-    logistic = logistic_pipeline(params).fit(x_train, y_train)
-    p_logistic = logistic.predict_proba(x_test)[:, 1]
-    base_rate = float(y_train.mean())
-    p_base = np.full(len(y_test), base_rate)
-    p_logistic_train = logistic.predict_proba(x_train)[:, 1]
-
-    say("permutation importances")
-    sample = x_test
-    y_sample = y_test
+def _importances(forest: Pipeline, x_test: pd.DataFrame, y_test: np.ndarray, features: list[str],
+                 params: TrainParams) -> list[dict]:
+    """Permutation importances (ROC AUC drop) on the holdout, or a seeded sample of it; highest first."""
+    sample, y_sample = x_test, y_test
     if len(sample) > params.importance_max_rows:
         rows = np.random.default_rng(params.seed).choice(len(sample), params.importance_max_rows, replace=False)
         rows.sort()
@@ -176,28 +160,64 @@ def train(frame: pd.DataFrame, params: TrainParams | None = None,
                                  random_state=params.seed, n_jobs=1)
     ranked = sorted(zip(features, imp.importances_mean, imp.importances_std, strict=True),
                     key=lambda t: (-float(t[1]), t[0]))
-    importances = [{"feature": f, "importance": round(float(m), 5), "std": round(float(s), 5)} for f, m, s in ranked]
+    return [{"feature": f, "importance": round(float(m), 5), "std": round(float(s), 5)} for f, m, s in ranked]
 
+
+def _baselines(x_train: pd.DataFrame, y_train: np.ndarray, x_test: pd.DataFrame, y_test: np.ndarray,
+               params: TrainParams) -> dict:
+    """The holdout scores of a logistic regression on the same features and of the training base rate."""
+    logistic = logistic_pipeline(params).fit(x_train, y_train)
+    p_logistic = logistic.predict_proba(x_test)[:, 1]
+    p_logistic_train = logistic.predict_proba(x_train)[:, 1]
+    base_rate = float(y_train.mean())
+    return {
+        "logistic_regression": scores(y_test, p_logistic, best_threshold(y_train, p_logistic_train)),
+        "base_rate": scores(y_test, np.full(len(y_test), base_rate), 0.5) | {"rate": round(base_rate, 4)},
+    }
+
+
+def train(frame: pd.DataFrame, params: TrainParams | None = None,
+          progress: Callable[[str], None] | None = None) -> TrainResult:
+    """Fit and evaluate on a feature frame from :mod:`ml.features`. Same frame and seed → same report."""
+    params = params or TrainParams()
+    say = progress or (lambda _msg: None)
+    train_df, test_df = _checked_split(frame, params)
+    features = list(FEATURES)
+    x_train, y_train = train_df[features], train_df[TARGET].to_numpy()
+    x_test, y_test = test_df[features], test_df[TARGET].to_numpy()
+
+    say(f"fitting random forest on {len(train_df)} carts")
+    forest = forest_pipeline(params, len(x_train)).fit(x_train, y_train)
+    base_rate = float(y_train.mean())
+    oob = np.nan_to_num(forest.named_steps["forest"].oob_decision_function_[:, 1], nan=base_rate)
+    threshold = best_threshold(y_train, oob)
+    p_forest = forest.predict_proba(x_test)[:, 1]
+    say("fitting baselines")
+    baselines = _baselines(x_train, y_train, x_test, y_test, params)
+    say("permutation importances")
     metrics = {
         "model": scores(y_test, p_forest, threshold),
-        "oob_roc_auc": round(float(roc_auc_score(y_train, np.nan_to_num(oob, nan=base_rate))), 4),
-        "baselines": {
-            "logistic_regression": scores(y_test, p_logistic, best_threshold(y_train, p_logistic_train)),
-            "base_rate": scores(y_test, p_base, 0.5) | {"rate": round(base_rate, 4)},
-        },
+        "oob_roc_auc": round(float(roc_auc_score(y_train, oob)), 4),
+        "baselines": baselines,
         "calibration": calibration_table(y_test, p_forest, params.calibration_bins),
-        "importances": importances,
+        "importances": _importances(forest, x_test, y_test, features, params),
         "rows": {"train": len(train_df), "test": len(test_df),
                  "train_positive_rate": round(base_rate, 4), "test_positive_rate": round(float(y_test.mean()), 4)},
     }
+    fitted = forest.named_steps["forest"]
     return TrainResult(
         pipeline=forest, threshold=threshold, metrics=metrics, features=features,
         n_train=len(train_df), n_test=len(test_df),
         data_start=frame["decided_at"].min(), data_end=frame["decided_at"].max(),
         split_at=test_df["decided_at"].min(),
-        params={**params.__dict__, "min_samples_leaf": forest.named_steps["forest"].min_samples_leaf,
-                "max_samples": forest.named_steps["forest"].max_samples},
+        params={**params.__dict__, "min_samples_leaf": fitted.min_samples_leaf, "max_samples": fitted.max_samples},
     )
+
+
+def single_process(pipeline: Pipeline) -> Pipeline:
+    """``pipeline`` with every step's ``n_jobs`` at 1, for scoring: it runs in Celery's worker processes,
+    where joblib's default (loky, process-based) backend cannot start children and warns on every call."""
+    return pipeline.set_params(**{name: 1 for name in pipeline.get_params() if name.endswith("n_jobs")})
 
 
 def predict(pipeline: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:

@@ -11,6 +11,7 @@ from accounts import roles
 from accounts.decorators import capability_required
 from ml import charts, selectors
 from ml.models import ModelVersion
+from ml.page_extensions import open_cart_lists
 from ml.services import model_retrain_request
 
 
@@ -31,13 +32,11 @@ def model_report(request):
         }
     if report["history"]:
         figures["versions"] = charts.versions_figure(report["history"])
-    mask = not request.user.can(roles.VIEW_PERSONAL_DATA)
     return render(request, "ml/report.html", {
         "page": "model", "report": report, "version": version, "figures": figures,
         "can_retrain": request.user.can(roles.RETRAIN_MODEL),
         "retrain_open": selectors.retrain_request_open(),
-        "at_risk": selectors.cart_scores_at_risk(limit=10, mask=mask),
-        "likely": selectors.cart_scores_likely_buyers(limit=10, mask=mask),
+        **open_cart_lists(request, limit=10),
     })
 
 

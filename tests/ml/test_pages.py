@@ -1,12 +1,16 @@
-"""The model's predictions in the product: the carts page (at risk, likely buyers) and the customer drill-down."""
+"""The model's predictions in the product: the carts page (at risk, likely buyers) and the customer drill-down.
+
+The page extensions ml registers are tested directly; the page tests also need insights' views to call them."""
 
 from datetime import timedelta
 from decimal import Decimal
 
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
+from insights.extensions import page_extensions
 from insights.models import Cart
 from insights.services import analytics_rebuild
 from ml import selectors
@@ -58,3 +62,28 @@ def test_carts_at_risk_link_to_the_drill_down_only_for_roles_that_may_open_it(cl
 def test_model_link_in_the_nav_only_for_roles_that_may_see_the_report(client_for):
     assert 'href="/model/"' in client_for(Role.ANALYST).get(reverse("ml:report")).content.decode()
     assert 'href="/model/"' not in client_for(Role.VIEWER).get(reverse("carts")).content.decode()
+
+
+def _request(user):
+    request = RequestFactory().get("/")
+    request.user = user
+    return request
+
+
+def test_carts_page_extension_renders_the_open_carts_panel_masked_for_viewers(make_user):
+    customer, _cart = _scored_open_cart(0.1)
+    link = f'href="/customers/{customer.pk}/"'
+    [viewer] = page_extensions("carts", _request(make_user(Role.VIEWER)), {})["fragments"]
+    assert 'id="carts-at-risk"' in viewer and 'id="likely-buyers"' in viewer
+    assert "Jane Doe" not in viewer and "J*** D***" in viewer and link not in viewer
+    [analyst] = page_extensions("carts", _request(make_user(Role.ANALYST)), {})["fragments"]
+    assert "Jane Doe" in analyst and link in analyst
+
+
+def test_customer_detail_page_extension_gives_each_open_carts_probability(make_user):
+    customer, cart = _scored_open_cart(0.23)
+    context = {"detail": {"profile": {"pk": customer.pk}}}
+    extra = page_extensions("customer_detail", _request(make_user(Role.ANALYST)), context)
+    assert extra["cart_predictions"] == [
+        {"cart_pk": cart.pk, "probability": 0.23, "model_version": CartScore.objects.get().model_version_id}]
+    assert extra["fragments"] == []

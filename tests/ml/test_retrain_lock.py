@@ -69,3 +69,15 @@ def test_the_database_refuses_two_open_requests():
     RetrainRequest.objects.create(is_open=True)
     with pytest.raises(IntegrityError):
         RetrainRequest.objects.create(is_open=True)
+
+
+def test_the_queued_retraining_reaches_its_task_by_name(model_dir, django_capture_on_commit_callbacks, monkeypatch):
+    from analytics_site.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)  # the task runs here, as a worker would
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert model_retrain_request().queued
+    assert len(callbacks) == 1
+    request = RetrainRequest.objects.get()  # the task ran (too little data here) and closed the request
+    assert not request.is_open and request.state == RetrainRequest.State.FAILED
+    assert request.started_at is not None and "at least" in request.message

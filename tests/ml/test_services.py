@@ -12,6 +12,7 @@ from customers.models import Customer
 from events.models import Event
 from ml import selectors
 from ml.models import CartScore, ModelVersion
+from ml.page_extensions import masked_score_rows
 from ml.services import (
     ArtifactError,
     activation_decision,
@@ -46,6 +47,7 @@ def test_train_records_an_active_version_with_a_verified_artifact(history, model
     path = model_dir / version.artifact
     assert hashlib.sha256(path.read_bytes()).hexdigest() == version.sha256
     assert model_load(version=version).threshold == version.threshold
+    assert model_load(version=version).pipeline.named_steps["forest"].n_jobs == 1  # scoring: no loky workers
     assert any("carts with a known outcome" in p for p in progress)
 
 
@@ -106,10 +108,10 @@ def test_open_carts_are_scored_with_the_active_model(history):
     assert scores[dear.pk].value == Decimal("900.00") and scores[dear.pk].items == 1
     mine = selectors.cart_scores_for_customer(customer_pk=dear.pk)
     assert [r["value"] for r in mine] == [900.0]
-    likely = selectors.cart_scores_likely_buyers(limit=5, mask=True)
+    likely = masked_score_rows(selectors.cart_scores_likely_buyers(limit=5))
     assert len(likely) == 2 and likely[0]["probability"] >= likely[1]["probability"]
     assert all("***" in r["customer_name"] for r in likely)
-    at_risk = selectors.cart_scores_at_risk(limit=5, max_probability=1.01, mask=False)
+    at_risk = selectors.cart_scores_at_risk(limit=5, max_probability=1.01)
     assert at_risk[0]["customer_pk"] == dear.pk  # the higher value at stake comes first
     # Scoring again replaces, not duplicates.
     assert cart_scores_refresh() == 2 and CartScore.objects.count() == 2

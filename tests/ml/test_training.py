@@ -1,10 +1,22 @@
 """ml.training on the simulator's seeded 180-day history: honest holdout metrics, reproducible."""
 
+import multiprocessing
+import warnings
+
 import numpy as np
 import pytest
 
-from ml.features import build_features
-from ml.training import NotEnoughData, TrainParams, best_threshold, calibration_table, time_split, train
+from ml.features import FEATURES, TARGET, build_features
+from ml.training import (
+    NotEnoughData,
+    TrainParams,
+    best_threshold,
+    calibration_table,
+    forest_pipeline,
+    single_process,
+    time_split,
+    train,
+)
 from tests.ml.sim import END, simulated
 
 
@@ -67,3 +79,32 @@ def test_threshold_and_calibration_helpers():
     table = calibration_table(y, p, 5)
     assert [r["carts"] for r in table] == [1, 1, 0, 0, 2]  # bins are [low, high)
     assert table[4]["observed_rate"] == 1.0 and table[2]["mean_predicted"] is None
+
+
+def _warnings_predicting_in_a_daemon_process(pipeline, x) -> list[str]:
+    """What predicting warns in a daemonic child process, as in a Celery prefork worker."""
+
+    def run(queue):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pipeline.predict_proba(x)
+        queue.put([str(w.message) for w in caught])
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=run, args=(queue,), daemon=True)
+    child.start()
+    try:
+        return queue.get(timeout=120)
+    finally:
+        child.join(timeout=30)
+
+
+def test_scoring_pipeline_runs_one_job_without_loky_in_a_worker_process(frame):
+    x, y = frame[list(FEATURES)].iloc[:400], frame[TARGET].iloc[:400].to_numpy()
+    pipeline = forest_pipeline(TrainParams(n_estimators=10, n_jobs=2), len(x)).fit(x, y)
+    before = _warnings_predicting_in_a_daemon_process(pipeline, x)
+    assert any("Loky-backed" in w for w in before)  # what a worker logged once a minute
+    scoring = single_process(pipeline)
+    assert {v for k, v in scoring.get_params().items() if k.endswith("n_jobs")} == {1}
+    assert not any("Loky-backed" in w for w in _warnings_predicting_in_a_daemon_process(scoring, x))
