@@ -337,3 +337,41 @@ def test_golden_live_run_gives_exactly_the_pinned_events():
         events += live_step(model, state, now=END + timedelta(seconds=5 * step), rate=1.5, seed=3)
     assert (len(events), _digest(events), _digest(state.pending)) == (199, "129a8a6e77db4783", "6d7ed1300539ed83")
     assert (state.next_event, state.next_session, state.next_order, state.tick) == (312, 92, 7, 40)
+
+
+def test_live_state_saved_under_the_old_keys_resumes_where_it_stopped():
+    """A state stored before `carry`/`busy` were renamed carries on exactly as the renamed one."""
+    model = _model(customers=500)
+    state = LiveState.new(seed=2, started=END)
+    for step in range(20):
+        live_step(model, state, now=END + timedelta(seconds=5 * step), rate=3.0, seed=2)
+    stored = json.loads(json.dumps(state.to_json()))
+    assert "carry" not in stored and "busy" not in stored
+    old_names = {"session_remainder": "carry", "busy_until": "busy"}
+    saved_before = {old_names.get(key, key): value for key, value in stored.items()}
+    assert saved_before["busy"] and 0 < saved_before["carry"] < 1
+    resumed, renamed = LiveState.from_json(saved_before), LiveState.from_json(stored)
+    assert resumed == renamed
+    later = END + timedelta(seconds=100)
+    assert live_step(model, resumed, now=later, rate=3.0, seed=2) == live_step(model, renamed, now=later, rate=3.0,
+                                                                               seed=2)
+
+
+def test_the_simulator_package_is_pure():
+    """Nothing in events.simulator touches Django or the ORM: its only project import is the age rule."""
+    import ast
+    from pathlib import Path
+
+    import events.simulator
+
+    package = Path(events.simulator.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    project = {name for name in imported if name.split(".")[0] in {"django", "customers", "events", "products",
+                                                                     "insights", "ml", "accounts"}}
+    assert project - {"customers.age"} == {name for name in project if name.startswith("events.simulator.")}
