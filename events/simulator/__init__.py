@@ -30,7 +30,7 @@ from events.simulator.backfill import Backfill, backfill
 from events.simulator.inputs import catalogue_from_items, synthetic_customers
 from events.simulator.live import CUSTOMERS_PER_EVENT_RATE, LiveState, live_step
 from events.simulator.model import StoreModel
-from events.simulator.output import id_prefix, iso_ms, wire_event
+from events.simulator.output import id_prefix, iso_ms, wire_events
 from events.simulator.params import SESSION_IDLE_MS, SimParams
 from events.simulator.session import ABANDON, ACTIONS, ADD, CHECKOUT, PURCHASE, REMOVE, VIEW, cart_outcome
 from events.simulator.shoppers import Profile
@@ -38,5 +38,5 @@ from events.simulator.shoppers import Profile
 __all__ = [
     "ABANDON", "ACTIONS", "ADD", "AGE_GROUPS", "CHECKOUT", "CUSTOMERS_PER_EVENT_RATE", "PURCHASE", "REMOVE",
     "SESSION_IDLE_MS", "VIEW", "Backfill", "LiveState", "Profile", "SimParams", "StoreModel", "backfill",
-    "cart_outcome", "catalogue_from_items", "id_prefix", "iso_ms", "live_step", "synthetic_customers", "wire_event",
+    "cart_outcome", "catalogue_from_items", "id_prefix", "iso_ms", "live_step", "synthetic_customers", "wire_events",
 ]

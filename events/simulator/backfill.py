@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 
 from events.simulator.model import HOUR_MS, StoreModel
-from events.simulator.output import id_prefix, to_ms, wire_event
+from events.simulator.output import id_prefix, to_ms, wire_events
 from events.simulator.params import MIN_SESSION_GAP_MS
 from events.simulator.session import Step
 
@@ -44,13 +44,14 @@ class Backfill:
     def events(self, lo: int = 0, hi: int | None = None) -> list[dict]:
         """Events ``lo`` to ``hi`` in the wire format (timestamps in whole seconds)."""
         hi = len(self) if hi is None else hi
-        catalogue, prefix = self.model.catalogue, self.prefix
         customer_ids = [p.customer_id for p in self.model.profiles]
+        customers = [customer_ids[c] for c in self.customer[lo:hi].tolist()]
+        columns = (self.session, self.action, self.product, self.quantity, self.order)
+        sessions, actions, products, quantities, orders = (column[lo:hi].tolist() for column in columns)
         stamps = np.datetime_as_string(self.ts[lo:hi].astype("datetime64[ms]"), unit="s").tolist()
-        columns = (self.customer, self.session, self.action, self.product, self.quantity, self.order)
-        rows = zip(stamps, *(column[lo:hi].tolist() for column in columns), strict=True)
-        return [wire_event(catalogue, prefix, number, customer_ids[c], s, a, p, q, o, stamp + "Z")
-                for number, (stamp, c, s, a, p, q, o) in enumerate(rows, start=lo)]
+        timestamps = [stamp + "Z" for stamp in stamps]
+        rows = zip(range(lo, hi), customers, sessions, actions, products, quantities, orders, timestamps, strict=True)
+        return wire_events(self.model.catalogue, self.prefix, rows)
 
 
 class _Columns:
@@ -70,7 +71,8 @@ class _Columns:
     def add_session(self, customer: int, begin: int, steps: Sequence[Step], end_ms: int) -> tuple[int | None, bool]:
         """Append the session's events before ``end_ms``. Returns the last event's time (None if
         none) and whether the session placed an order."""
-        ts, order_col = self.ts, self.order
+        ts, customers, sessions, actions = self.ts, self.customer, self.session, self.action
+        products, quantities, orders = self.product, self.quantity, self.order
         first, session_no, order_no, last = len(ts), len(self.session_spans), -1, None
         for offset, action, product, quantity, line in steps:
             moment = begin + offset
@@ -80,12 +82,12 @@ class _Columns:
                 order_no = self.orders_started
                 self.orders_started += 1
             ts.append(moment)
-            self.customer.append(customer)
-            self.session.append(session_no)
-            self.action.append(action)
-            self.product.append(product)
-            self.quantity.append(quantity)
-            order_col.append(order_no if line else -1)
+            customers.append(customer)
+            sessions.append(session_no)
+            actions.append(action)
+            products.append(product)
+            quantities.append(quantity)
+            orders.append(order_no if line else -1)
             last = moment
         if len(ts) > first:
             self.session_spans.append((first, len(ts) - first))
@@ -144,21 +146,21 @@ def _generate(model: StoreModel, rng: random.Random, begins: list[int], shoppers
               end_ms: int) -> _Columns:
     """Each shopper's sessions in order, moved later where they would come too soon after the
     shopper's previous one (the idle rule), and cut at ``end_ms``."""
-    columns = _Columns()
-    holiday_by_day: dict[int, bool] = {}
+    columns, profiles, draw_session = _Columns(), model.profiles, model.sessions.draw
+    holiday_by_day: dict[int, bool] = {}  # one look-up a (UTC) day
     previous_shopper, previous_end, purchases = -1, 0, 0
     for begin, shopper in zip(begins, shoppers, strict=True):
-        profile = model.profiles[shopper]
+        profile = profiles[shopper]
         if shopper != previous_shopper:
             previous_shopper, previous_end, purchases = shopper, -(10**15), profile.prior_orders
         if begin < previous_end + MIN_SESSION_GAP_MS:
             begin = previous_end + MIN_SESSION_GAP_MS + rng.randrange(600_000)
         if begin >= end_ms:
             continue
-        day = begin // DAY_MS
-        if day not in holiday_by_day:  # one look-up a (UTC) day
-            holiday_by_day[day] = model.is_holiday(begin)
-        steps = model.session(rng, profile, returning=purchases > 0, holiday=holiday_by_day[day])
+        holiday = holiday_by_day.get(begin // DAY_MS)
+        if holiday is None:
+            holiday = holiday_by_day[begin // DAY_MS] = model.is_holiday(begin)
+        steps = draw_session(rng, profile, returning=purchases > 0, holiday=holiday)
         last, ordered = columns.add_session(shopper, begin, steps, end_ms)
         if last is not None:
             previous_end = last

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from events.simulator.model import StoreModel
-from events.simulator.output import id_prefix, iso_ms, to_ms, wire_event
+from events.simulator.output import id_prefix, iso_ms, to_ms, wire_events
 from events.simulator.params import MIN_SESSION_GAP_MS
 from events.simulator.shoppers import Profile
 
@@ -110,18 +110,20 @@ def _start_session(model: StoreModel, state: LiveState, rng: random.Random, prof
     steps = model.session(rng, profile, returning=returning, holiday=model.is_holiday(begin))
     session_no, order_no = state.next_session, -1
     state.next_session += 1
-    events: list[list] = []
+    rows, moments = [], []
     for offset, action, product, quantity, line in steps:
         if line and order_no < 0:
             order_no = state.next_order
             state.next_order += 1
             state.orders[customer_id] = state.orders.get(customer_id, 0) + 1
         moment = begin + offset
-        events.append([moment, wire_event(model.catalogue, state.prefix, state.next_event, customer_id, session_no,
-                                          action, product, quantity, order_no if line else -1, iso_ms(moment))])
+        rows.append((state.next_event, customer_id, session_no, action, product, quantity,
+                     order_no if line else -1, iso_ms(moment)))
+        moments.append(moment)
         state.next_event += 1
     state.busy_until[customer_id] = begin + steps[-1][0] + MIN_SESSION_GAP_MS
-    return events
+    return [[moment, event] for moment, event in zip(moments, wire_events(model.catalogue, state.prefix, rows),
+                                                      strict=True)]
 
 
 def _release_due(state: LiveState, due: list[list], now_ms: int) -> list[dict]:

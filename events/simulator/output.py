@@ -8,6 +8,7 @@ inputs give the same ids, cheaply and without ``uuid4``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from events.simulator.catalogue import NO_PRODUCT, Catalogue
@@ -33,21 +34,30 @@ def id_prefix(*parts: object) -> str:
     return f"{digest[:8]}-{digest[8:12]}-4{digest[12:15]}-8{digest[15:18]}-"
 
 
-def wire_event(catalogue: Catalogue, prefix: str, number: int, customer_id: str, session_no: int, action: int,
-               product: int, quantity: int, order_no: int, timestamp: str) -> dict:
-    """Event ``number`` of the run with id ``prefix``, as a wire-format dict. ``product`` is a
-    catalogue index or -1 (checkout, abandon); ``order_no`` is -1 except on purchase lines."""
-    product_id, price, title, category = catalogue.wire_fields[product] if product >= 0 else NO_PRODUCT
-    return {
-        "event_id": f"{prefix}{number:012x}",
-        "customer_id": customer_id,
-        "session_id": f"s-{prefix[:8]}-{session_no:x}",
-        "action": ACTIONS[action],
-        "product_id": product_id,
-        "quantity": quantity,
-        "product_price": price,
-        "order_id": f"o-{prefix[:8]}-{order_no:x}" if order_no >= 0 else None,
-        "timestamp": timestamp,
-        "product_title": title,
-        "category": category,
-    }
+EventRow = tuple[int, str, int, int, int, int, int, str]
+"""(event number in the run, customer_id, session number, action code, product index or -1,
+quantity, order number or -1, timestamp)"""
+
+
+def wire_events(catalogue: Catalogue, prefix: str, rows: Iterable[EventRow]) -> list[dict]:
+    """The run ``prefix``'s events, as wire-format dicts. A product index of -1 is no product
+    (checkout, abandon); an order number of -1 is no order (all but purchase lines). The one place
+    both drivers build events (a loop here, not a call per event: backfill builds millions)."""
+    short, fields = prefix[:8], catalogue.wire_fields
+    events = []
+    for number, customer_id, session_no, action, product, quantity, order_no, timestamp in rows:
+        product_id, price, title, category = fields[product] if product >= 0 else NO_PRODUCT
+        events.append({
+            "event_id": f"{prefix}{number:012x}",
+            "customer_id": customer_id,
+            "session_id": f"s-{short}-{session_no:x}",
+            "action": ACTIONS[action],
+            "product_id": product_id,
+            "quantity": quantity,
+            "product_price": price,
+            "order_id": f"o-{short}-{order_no:x}" if order_no >= 0 else None,
+            "timestamp": timestamp,
+            "product_title": title,
+            "category": category,
+        })
+    return events

@@ -58,7 +58,12 @@ class SessionMaker:
         n_views = 1
         while n_views < 12 and r() < 0.6:
             n_views += 1
-        if r() >= self._cart_chance(profile, returning=returning, holiday=holiday):
+        cart_chance = profile.cart_propensity * self.params.cart_session_share
+        if holiday:
+            cart_chance *= 1.25
+        if returning:
+            cart_chance *= 1.3
+        if r() >= cart_chance:
             return _browse(rng, cumulative, total, n_views)
         steps: list[Step] = []
         cart, t = self._fill_cart(rng, profile, cumulative, total, n_views, steps)
@@ -67,14 +72,6 @@ class SessionMaker:
         else:
             self._close_cart(rng, profile, cart, t, steps, returning=returning)
         return steps
-
-    def _cart_chance(self, profile: Profile, *, returning: bool, holiday: bool) -> float:
-        chance = profile.cart_propensity * self.params.cart_session_share
-        if holiday:
-            chance *= 1.25
-        if returning:
-            chance *= 1.3
-        return chance
 
     def _fill_cart(self, rng: random.Random, profile: Profile, cumulative: list[float], total: float,
                    n_views: int, steps: list[Step]) -> tuple[dict[int, int], int]:
@@ -107,30 +104,26 @@ class SessionMaker:
             steps.append((t, ADD, product, 1, False))
         return cart, t
 
-    def _abandons(self, rng: random.Random, profile: Profile, cart: dict[int, int], *, returning: bool) -> bool:
-        params = self.params
+    def _close_cart(self, rng: random.Random, profile: Profile, cart: dict[int, int], t: int, steps: list[Step],
+                    *, returning: bool) -> None:
+        """Abandon the cart (perhaps after checkout, perhaps explicitly) or buy it."""
+        r, params = rng.random, self.params
         value = sum(self.prices[p] * q for p, q in cart.items())
         log_odds = (self.abandon_log_odds
                     + params.value_effect * math.log(value / self.reference_cart_value)
                     + params.sensitivity_effect * (profile.price_sensitivity - 0.5)
                     + (-params.returning_effect * 0.65 if returning else params.returning_effect * 0.35))
-        return rng.random() < sigmoid(log_odds)
-
-    def _close_cart(self, rng: random.Random, profile: Profile, cart: dict[int, int], t: int, steps: list[Step],
-                    *, returning: bool) -> None:
-        """Abandon the cart (perhaps after checkout, perhaps explicitly) or buy it."""
-        r = rng.random
-        abandoned = self._abandons(rng, profile, cart, returning=returning)
+        abandoned = r() < sigmoid(log_odds)
         if len(cart) > 1 and r() < (0.2 if abandoned else 0.12):
             product = next(iter(cart))
             t += _gap(rng, 20)
             steps.append((t, REMOVE, product, cart.pop(product), False))
         units = sum(cart.values())
         if abandoned:
-            if r() < self.params.checkout_abandon_share:
+            if r() < params.checkout_abandon_share:
                 t += _gap(rng, 30)
                 steps.append((t, CHECKOUT, -1, units, False))
-            if r() < self.params.explicit_abandon_share:
+            if r() < params.explicit_abandon_share:
                 t += _gap(rng, 120)
                 steps.append((t, ABANDON, -1, 1, False))
             return
