@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.database import database_drop, database_ensure  # noqa: E402
+from bench.support import bench_database  # noqa: E402
 
 
 def _baseline(events: list[dict]) -> float:
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_simulate")
-    database_ensure(url, recreate=True)
+    bench_database(url, recreate=True)
     os.environ.update(DATABASE_URL=url, TESTING="1", LOCAL_DIR=str(ROOT / ".local" / "bench-simulate"),
                       DJANGO_SETTINGS_MODULE="analytics_site.settings")
     os.environ.pop("REDIS_URL", None)
@@ -107,7 +107,13 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        database_drop(url)
+        import psycopg2
+
+        admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        admin.close()
 
 
 if __name__ == "__main__":

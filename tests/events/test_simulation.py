@@ -25,7 +25,7 @@ from events.simulation import (
 )
 from products.models import Product
 from products.services import catalogue_read, product_load_catalogue
-from tests.processes import celery_worker
+from tests.celery_worker import celery_worker
 
 
 @pytest.fixture
@@ -186,14 +186,14 @@ def test_beat_task_run_by_a_real_celery_worker_stores_new_events():
     product_load_catalogue(items=catalogue_read())
     customer_seed(count=60, seed=1)
     simulator_configure(rate=2.0, customers=60)  # live mode raises the population to 2000
-    with celery_worker("sim-test") as worker:
+    with celery_worker("sim-test", SIMULATOR_TARGET=None) as worker:
         simulate_tick_task.apply_async(queue=worker.queue)
         deadline = time.monotonic() + 90
         # The tick records what it sent after the events commit: wait for that record, not the events.
         while time.monotonic() < deadline and not SimulatorState.objects.filter(pk=1, events_sent__gt=0).exists():
-            assert worker.running(), worker.log_tail()
+            assert worker.process.poll() is None, worker.tail()
             time.sleep(0.5)
-        assert Event.objects.exists(), "worker stored nothing:\n" + worker.log_tail()
+        assert Event.objects.exists(), "worker stored nothing:\n" + worker.tail()
         assert not Event.objects.filter(timestamp__gt=timezone.now()).exists()
         state = SimulatorState.objects.get(pk=1)
         assert state.events_sent == Event.objects.count() and state.last_tick_at is not None
