@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from django.db import models
 
+from customers.age import age_group_for  # the rule lives in customers.age; importable from here too
+
+__all__ = ["AgeGroup", "Customer", "age_group_for"]
+
 
 class AgeGroup(models.TextChoices):
     A18_25 = "18-25", "18–25"
@@ -11,17 +15,6 @@ class AgeGroup(models.TextChoices):
     A56_65 = "56-65", "56–65"
     A66_PLUS = "66+", "66+"
     UNKNOWN = "unknown", "Unknown"
-
-
-def age_group_for(age: int | None) -> str:
-    """DESIGN §4 age groups; under 18 and missing ages are 'unknown'."""
-    if age is None or age < 18:
-        return AgeGroup.UNKNOWN
-    for upper, group in ((25, AgeGroup.A18_25), (35, AgeGroup.A26_35), (45, AgeGroup.A36_45),
-                         (55, AgeGroup.A46_55), (65, AgeGroup.A56_65)):
-        if age <= upper:
-            return group
-    return AgeGroup.A66_PLUS
 
 
 class Customer(models.Model):

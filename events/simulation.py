@@ -27,8 +27,17 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.services import customer_seed
 from events.models import Event, SimulatorState
+from events.services import events_ingest
 from events.signals import events_deleted
-from events.simulator import CUSTOMERS_PER_EVENT_RATE, LiveState, SimParams, StoreModel, backfill, live_step
+from events.simulator import (
+    CUSTOMERS_PER_EVENT_RATE,
+    LiveState,
+    SimParams,
+    StoreModel,
+    backfill,
+    live_step,
+)
+from events.simulator.inputs import popularity_of
 from products.models import Product
 from products.services import catalogue_read, product_load_catalogue
 
@@ -78,12 +87,12 @@ def simulator_population_ensure(*, customers: int, seed: int = 42,
     return created_customers, created_products
 
 
-def _catalogue() -> list[dict]:
-    popularity = {}
+def _model_catalogue() -> list[dict]:
+    """Every priced product as the model's catalogue entry; popularity from the shipped catalogue's
+    ratings (the median where a product is not in it)."""
+    popularity: dict[str, float] = {}
     try:
-        for item in catalogue_read():
-            rating = item.get("rating") or {}
-            popularity[str(item["id"])] = float(rating.get("count", 100)) * (float(rating.get("rate", 4)) / 5) ** 2
+        popularity = {str(item["id"]): popularity_of(item) for item in catalogue_read()}
     except (OSError, ValueError, KeyError):  # the fixture only adds popularity; it is optional
         pass
     default = sorted(popularity.values())[len(popularity) // 2] if popularity else 100.0
@@ -99,14 +108,14 @@ _model_lock = threading.Lock()
 def simulator_model(*, customers: int, seed: int, params: SimParams | None = None) -> StoreModel:
     """The behaviour model over the first ``customers`` customers and every priced product,
     cached per process while those do not change (a tick runs every few seconds)."""
-    people = list(Customer.objects.order_by("id").values_list("external_id", "age")[:customers])
-    catalogue = _catalogue()
-    key = (seed, params, hash(tuple(people)), hash(tuple(tuple(sorted(p.items())) for p in catalogue)))
+    ids_and_ages = list(Customer.objects.order_by("id").values_list("external_id", "age")[:customers])
+    catalogue = _model_catalogue()
+    key = (seed, params, hash(tuple(ids_and_ages)), hash(tuple(tuple(sorted(p.items())) for p in catalogue)))
     with _model_lock:
         model = _model_cache.get(key)
         if model is None:
-            model = StoreModel([{"customer_id": cid, "age": age} for cid, age in people], catalogue, params,
-                               seed=seed)
+            customer_dicts = [{"customer_id": cid, "age": age} for cid, age in ids_and_ages]
+            model = StoreModel(customer_dicts, catalogue, params, seed=seed)
             _model_cache.clear()
             _model_cache[key] = model
         return model
@@ -186,6 +195,16 @@ def _post(*, target: str, key: str | None, events: list[dict]) -> dict:
         return json.loads(response.read())
 
 
+def _send(*, events: list[dict], target: str | None, key: str | None) -> tuple[int, int]:
+    """Send events to ``target``'s ingest API, or through ``events_ingest`` in this process when
+    there is no target. Returns (accepted, rejected); duplicates count as accepted."""
+    if target:
+        ack = _post(target=target, key=key, events=events)
+        return int(ack.get("accepted", 0)) + len(ack.get("duplicates", [])), len(ack.get("rejected", []))
+    result = events_ingest(raw_events=events, source="simulator", broadcast=True)
+    return result.accepted + len(result.duplicates), len(result.rejected)
+
+
 def simulator_tick(*, now: datetime | None = None, target: str | None = None, key: str | None = None) -> TickResult:
     """One beat tick: emit the events whose time has come and send them (after the state's commit,
     so an HTTP call to our own server never waits on our lock). ``target``/``key`` default to
@@ -198,21 +217,12 @@ def simulator_tick(*, now: datetime | None = None, target: str | None = None, ke
     if not events:
         return TickResult(0, 0, 0, pending, skipped)
     try:
-        if target:
-            ack = _post(target=target, key=key, events=events)
-            accepted = int(ack.get("accepted", 0)) + len(ack.get("duplicates", []))
-            rejected = len(ack.get("rejected", []))
-        else:
-            from events.services import events_ingest
-
-            result = events_ingest(raw_events=events, source="simulator", broadcast=True)
-            accepted, rejected = result.accepted + len(result.duplicates), len(result.rejected)
+        accepted, rejected = _send(events=events, target=target, key=key)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         logger.warning("simulator: could not send %d events: %s", len(events), exc)
         _tick_record(accepted=0, error=f"{timezone.now():%Y-%m-%d %H:%M:%S} {exc}"[:2000], requeue=events)
         return TickResult(0, 0, 0, pending + len(events), f"send failed: {exc}")
-    error = f"{rejected} events rejected" if rejected else ""
-    _tick_record(accepted=accepted, error=error, requeue=[])
+    _tick_record(accepted=accepted, error=f"{rejected} events rejected" if rejected else "", requeue=[])
     return TickResult(len(events), accepted, rejected, pending)
 
 
@@ -244,7 +254,6 @@ def simulator_reset_demo() -> int:
     return count
 
 
-
 # --- backfill -------------------------------------------------------------------------------
 
 def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int | None = None, seed: int = 42,
@@ -255,8 +264,6 @@ def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int |
     service in chunks (each its own transaction, without live broadcasts). Seeds missing
     customers and products first. The same seed and window give the same events (and ids), so
     running it twice stores nothing new."""
-    from events.services import events_ingest
-
     end = end or timezone.now()
     start = end - timedelta(days=days)
     seeded, products = simulator_population_ensure(customers=customers, seed=seed)

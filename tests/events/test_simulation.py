@@ -3,18 +3,11 @@ schedule, admin controls, and the beat task run by a real Celery worker."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -32,8 +25,7 @@ from events.simulation import (
 )
 from products.models import Product
 from products.services import catalogue_read, product_load_catalogue
-
-BASE_DIR = Path(__file__).resolve().parents[2]
+from tests.celery_worker import celery_worker
 
 
 @pytest.fixture
@@ -81,6 +73,26 @@ def test_live_ticks_unfold_sessions_and_never_store_the_future(store):
     assert state.events_sent == sent and state.last_error == ""
     assert state.state["pending"]  # later events of sessions in progress wait for their time
     assert all(ms > last.timestamp() * 1000 for ms, _event in state.state["pending"])
+
+
+def test_a_live_state_saved_before_the_rename_keeps_running(store):
+    """A running demo's state, stored with the old `carry`/`busy` keys, survives the upgrade."""
+    simulator_configure(rate=2.0, customers=120)
+    start = timezone.now() - timedelta(minutes=2)
+    for step in range(0, 60, 5):
+        simulator_tick(now=start + timedelta(seconds=step), target="")
+    state = dict(simulator_state_get().state)
+    state["carry"], state["busy"] = state.pop("session_remainder"), state.pop("busy_until")  # as stored before
+    SimulatorState.objects.filter(pk=1).update(state=state)
+    assert state["busy"]
+    stored = Event.objects.count()
+    now = start + timedelta(seconds=60)
+    result = simulator_tick(now=now, target="")
+    saved = simulator_state_get().state
+    assert saved["tick"] == state["tick"] + 1 and "carry" not in saved and "busy" not in saved
+    still_busy = {cid for cid, until in state["busy"].items() if until > now.timestamp() * 1000}
+    assert still_busy and still_busy <= set(saved["busy_until"])  # mid-session shoppers stay mid-session
+    assert result.rejected == 0 and Event.objects.count() == stored + result.sent
 
 
 def test_paused_simulator_sends_nothing(store):
@@ -166,59 +178,25 @@ def test_simulator_admin_is_for_admins_only(db, client_for, role):
 
 # --- the beat task in a real Celery worker ------------------------------------------------------
 
-def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(TESTING="1", LOCAL_DIR=str(settings.LOCAL_DIR), DJANGO_SETTINGS_MODULE="analytics_site.settings",
-               CELERY_TASK_ALWAYS_EAGER="0")
-    env.pop("SIMULATOR_TARGET", None)
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        env["SQLITE_PATH"] = str(db["NAME"])  # the file test database (settings TEST NAME)
-    else:
-        user = db.get("USER") or "postgres"
-        auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
-        env["DATABASE_URL"] = f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    return env
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_beat_task_run_by_a_real_celery_worker_stores_new_events():
     from events.tasks import simulate_tick_task
 
-    if connection.vendor == "sqlite":
-        name = str(connection.settings_dict["NAME"])
-        assert name != ":memory:" and "mode=memory" not in name  # the worker must reach this file
     product_load_catalogue(items=catalogue_read())
     customer_seed(count=60, seed=1)
     simulator_configure(rate=2.0, customers=60)  # live mode raises the population to 2000
-    queue = f"sim-test-{uuid.uuid4().hex[:8]}"  # our own queue: no other worker takes the task
-    log = Path(settings.LOCAL_DIR) / f"{queue}.log"
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "analytics_site", "worker", "--pool", "solo", "-Q", queue,
-             "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=BASE_DIR, env=_worker_env(), stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        simulate_tick_task.apply_async(queue=queue)
+    with celery_worker("sim-test", SIMULATOR_TARGET=None) as worker:
+        simulate_tick_task.apply_async(queue=worker.queue)
         deadline = time.monotonic() + 90
         # The tick records what it sent after the events commit: wait for that record, not the events.
         while time.monotonic() < deadline and not SimulatorState.objects.filter(pk=1, events_sent__gt=0).exists():
-            assert worker.poll() is None, log.read_text()[-3000:]
+            assert worker.process.poll() is None, worker.tail()
             time.sleep(0.5)
-        assert Event.objects.exists(), "worker stored nothing:\n" + log.read_text()[-3000:]
+        assert Event.objects.exists(), "worker stored nothing:\n" + worker.tail()
         assert not Event.objects.filter(timestamp__gt=timezone.now()).exists()
         state = SimulatorState.objects.get(pk=1)
         assert state.events_sent == Event.objects.count() and state.last_tick_at is not None
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        log.unlink(missing_ok=True)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -305,3 +306,72 @@ def test_every_generated_event_passes_the_ingest_validation(month_run):
         parsed = parse_event(event, END + timedelta(seconds=300) + FUTURE_TOLERANCE * 0)
         assert not isinstance(parsed, dict), (event, parsed)
         assert parsed.timestamp <= END + timedelta(seconds=300)  # none in the future of its run
+
+
+# --- golden runs: exact events, ids included, pinned across refactors ---------------------------
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_golden_backfill_gives_exactly_the_pinned_events():
+    model = StoreModel(synthetic_customers(200, seed=13), _catalogue(), seed=13)
+    events = backfill(model, start=END - timedelta(days=3), end=END, seed=13).events()
+    assert events[0]["event_id"] == "305ed728-ce3c-44bf-8bd4-000000000000"
+    assert (len(events), _digest(events)) == (187, "49a1c1edcea1643d")
+
+
+def test_golden_backfill_to_a_target_in_another_time_zone_gives_exactly_the_pinned_events():
+    params = SimParams(time_zone="Europe/Paris", abandonment_rate=0.6)
+    model = StoreModel(synthetic_customers(150, seed=5), _catalogue(), params, seed=5)
+    run = backfill(model, start=END - timedelta(days=10), end=END, seed=5, target_events=1500)
+    events = [event for chunk in run.chunks(400) for event in chunk]
+    assert (len(events), run.sessions, _digest(events)) == (1496, 403, "88e5bae83d4b25e4")
+
+
+def test_golden_live_run_gives_exactly_the_pinned_events():
+    model = StoreModel(synthetic_customers(600, seed=3), _catalogue(), seed=3)
+    state = LiveState.new(seed=3, started=END)
+    events: list[dict] = []
+    for step in range(40):
+        events += live_step(model, state, now=END + timedelta(seconds=5 * step), rate=1.5, seed=3)
+    assert (len(events), _digest(events), _digest(state.pending)) == (199, "129a8a6e77db4783", "6d7ed1300539ed83")
+    assert (state.next_event, state.next_session, state.next_order, state.tick) == (312, 92, 7, 40)
+
+
+def test_live_state_saved_under_the_old_keys_resumes_where_it_stopped():
+    """A state stored before `carry`/`busy` were renamed carries on exactly as the renamed one."""
+    model = _model(customers=500)
+    state = LiveState.new(seed=2, started=END)
+    for step in range(20):
+        live_step(model, state, now=END + timedelta(seconds=5 * step), rate=3.0, seed=2)
+    stored = json.loads(json.dumps(state.to_json()))
+    assert "carry" not in stored and "busy" not in stored
+    old_names = {"session_remainder": "carry", "busy_until": "busy"}
+    saved_before = {old_names.get(key, key): value for key, value in stored.items()}
+    assert saved_before["busy"] and 0 < saved_before["carry"] < 1
+    resumed, renamed = LiveState.from_json(saved_before), LiveState.from_json(stored)
+    assert resumed == renamed
+    later = END + timedelta(seconds=100)
+    assert live_step(model, resumed, now=later, rate=3.0, seed=2) == live_step(model, renamed, now=later, rate=3.0,
+                                                                               seed=2)
+
+
+def test_the_simulator_package_is_pure():
+    """Nothing in events.simulator touches Django or the ORM: its only project import is the age rule."""
+    import ast
+    from pathlib import Path
+
+    import events.simulator
+
+    package = Path(events.simulator.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    project = {name for name in imported if name.split(".")[0] in {"django", "customers", "events", "products",
+                                                                     "insights", "ml", "accounts"}}
+    assert project - {"customers.age"} == {name for name in project if name.startswith("events.simulator.")}

@@ -4,12 +4,22 @@ reset the demo data, or stream simulated events to a running server as a load ge
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+
+from events.load_generator import stream_events
+from events.models import Event
+from events.simulation import (
+    BackfillResult,
+    simulator_backfill,
+    simulator_reset_demo,
+    simulator_schedule_ensure,
+    simulator_state_get,
+    simulator_tick,
+)
+
+__all__ = ["Command", "stream_events"]  # stream_events: importable from here too (the load generator)
 
 
 class Command(BaseCommand):
@@ -44,56 +54,42 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         if o["live"]:
-            if not o["key"]:
-                raise CommandError("--live needs --key (an ingest key)")
             return self._live(o)
         did_something = False
-        if o["reset"]:
-            from events.simulation import simulator_reset_demo
-
-            self.stdout.write(f"Demo data reset: {simulator_reset_demo()} events deleted.")
-            did_something = True
-        if o["schedule"]:
-            from events.simulation import simulator_schedule_ensure, simulator_state_get
-
-            task = simulator_schedule_ensure()
-            state = simulator_state_get()
-            self.stdout.write(f"Beat task {task.name!r} ({task.interval}); simulator "
-                              f"{'running' if state.enabled else 'paused'}.")
-            did_something = True
-        if o["tick"]:
-            from events.simulation import simulator_tick
-
-            self.stdout.write(str(simulator_tick()))
-            did_something = True
+        for wanted, step in ((o["reset"], self._reset), (o["schedule"], self._schedule), (o["tick"], self._tick)):
+            if wanted:
+                step()
+                did_something = True
         if did_something and not o["backfill"]:
             return None
         return self._backfill(o)
 
-    def _backfill(self, o):
-        from events.models import Event
-        from events.simulation import simulator_backfill
+    def _reset(self) -> None:
+        self.stdout.write(f"Demo data reset: {simulator_reset_demo()} events deleted.")
 
+    def _schedule(self) -> None:
+        task = simulator_schedule_ensure()
+        running = "running" if simulator_state_get().enabled else "paused"
+        self.stdout.write(f"Beat task {task.name!r} ({task.interval}); simulator {running}.")
+
+    def _tick(self) -> None:
+        self.stdout.write(str(simulator_tick()))
+
+    def _backfill(self, o):
         if o["if_empty"] and Event.objects.exists():
             self.stdout.write("Events already present: no backfill.")
             return None
-        total = o["events"]
-        with tqdm(total=total, desc="events", unit="ev", unit_scale=True, disable=None) as bar:
+        with tqdm(total=o["events"], desc="events", unit="ev", unit_scale=True, disable=None) as bar:
             result = simulator_backfill(days=o["days"], customers=o["customers"], events=o["events"],
                                         seed=o["seed"], chunk_size=o["chunk_size"], progress=bar.update)
-        seconds = result.generate_seconds + result.ingest_seconds
-        self.stdout.write(self.style.SUCCESS(
-            f"{result.events} events in {result.sessions} sessions, {result.start:%Y-%m-%d %H:%M} → "
-            f"{result.end:%Y-%m-%d %H:%M} UTC: {result.accepted} stored, {result.duplicates} duplicates, "
-            f"{result.rejected} rejected; {result.customers_seeded} customers and {result.products_created} "
-            f"products seeded. Generation {result.generate_seconds:.1f} s, ingest {result.ingest_seconds:.1f} s "
-            f"({result.events / max(seconds, 1e-9):,.0f} events/s)."))
+        self.stdout.write(self.style.SUCCESS(_backfill_summary(result)))
         if result.rejected:
             raise CommandError(f"{result.rejected} events were rejected")
         return None
 
-    # --- load generator --------------------------------------------------------------------
     def _live(self, o):
+        if not o["key"]:
+            raise CommandError("--live needs --key (an ingest key)")
         try:
             summary = asyncio.run(stream_events(ws=o["ws"], key=o["key"], rate=o["rate"], duration=o["duration"],
                                                 batch=o["batch"], customers=o["customers"], seed=o["seed"],
@@ -109,80 +105,10 @@ class Command(BaseCommand):
         return None
 
 
-def _event_source(*, rate: float, customers: int, seed: int):
-    """Endless simulated events: rounds of a minute's worth, each drawn as history over the six
-    hours before the round (timestamps never in the future, ids unique per round)."""
-    import json as _json
-    from datetime import UTC, datetime
-
-    from events.simulator import StoreModel, backfill, catalogue_from_items, synthetic_customers
-    from products.services import CATALOGUE_PATH
-
-    model = StoreModel(synthetic_customers(customers, seed=seed),
-                       catalogue_from_items(_json.loads(CATALOGUE_PATH.read_text())), seed=seed)
-    round_no = 0
-    while True:
-        end = datetime.now(UTC)
-        history = backfill(model, start=end - timedelta(hours=6), end=end, seed=seed + round_no,
-                           target_events=max(200, int(rate * 60)))
-        round_no += 1
-        yield from history.events()
-
-
-async def stream_events(*, ws: str, key: str, rate: float, duration: float | None, batch: int, customers: int,
-                        seed: int, write=print) -> dict:
-    """Send simulated events at ``rate`` events/s in messages of ``batch`` over one WebSocket (the
-    key in an ``Authorization: Bearer`` header); count the acknowledgements (sent after commit) and
-    report acknowledged events/s each second. Events of a message answered with an error (busy,
-    rate limited) are counted as not delivered."""
-    from collections import deque
-
-    import websockets
-
-    source = _event_source(rate=rate, customers=customers, seed=seed)
-    counts = {"acked": 0, "rejected": 0, "errors": 0, "sent": 0, "undelivered": 0}
-    sizes: deque[int] = deque()  # events of each unanswered message (replies come in order)
-    async with websockets.connect(ws, max_size=None, additional_headers={"Authorization": f"Bearer {key}"}) as conn:
-        async def receive():
-            async for message in conn:
-                reply = json.loads(message)
-                size = sizes.popleft() if sizes else 0
-                if reply.get("type") == "ack":
-                    counts["acked"] += int(reply.get("accepted", 0)) + len(reply.get("duplicates", []))
-                    counts["rejected"] += len(reply.get("rejected", []))
-                else:
-                    counts["errors"] += 1
-                    counts["undelivered"] += size
-
-        receiver = asyncio.create_task(receive())
-        started = time.perf_counter()
-        last_report, last_acked = started, 0
-        try:
-            while True:
-                now = time.perf_counter()
-                elapsed = now - started
-                if duration is not None and elapsed >= duration:
-                    break
-                due = int(rate * elapsed) - counts["sent"]
-                in_flight = counts["sent"] - counts["acked"] - counts["rejected"] - counts["undelivered"]
-                while due > 0 and in_flight < min(max(rate * 5, batch * 4), 15_000):
-                    size = min(batch, due)
-                    events = [next(source) for _ in range(size)]
-                    sizes.append(size)
-                    await conn.send(json.dumps({"events": events}))
-                    counts["sent"] += size
-                    due -= size
-                    in_flight += size
-                if now - last_report >= 1.0:
-                    write(f"{elapsed:6.1f} s  sent {counts['sent']:>9}  acknowledged {counts['acked']:>9}  "
-                          f"{(counts['acked'] - last_acked) / (now - last_report):>9,.0f} acked events/s")
-                    last_report, last_acked = now, counts["acked"]
-                await asyncio.sleep(0.005)
-            deadline = time.perf_counter() + 30
-            while (counts["acked"] + counts["rejected"] + counts["undelivered"] < counts["sent"]
-                   and time.perf_counter() < deadline):
-                await asyncio.sleep(0.01)
-        finally:
-            receiver.cancel()
-        counts["seconds"] = time.perf_counter() - started
-    return counts
+def _backfill_summary(result: BackfillResult) -> str:
+    seconds = result.generate_seconds + result.ingest_seconds
+    return (f"{result.events} events in {result.sessions} sessions, {result.start:%Y-%m-%d %H:%M} → "
+            f"{result.end:%Y-%m-%d %H:%M} UTC: {result.accepted} stored, {result.duplicates} duplicates, "
+            f"{result.rejected} rejected; {result.customers_seeded} customers and {result.products_created} "
+            f"products seeded. Generation {result.generate_seconds:.1f} s, ingest {result.ingest_seconds:.1f} s "
+            f"({result.events / max(seconds, 1e-9):,.0f} events/s).")
