@@ -75,7 +75,7 @@ def cart_value_bucket(value: Decimal) -> int:
     return bucket
 
 
-def _add(target: Counters, values: Mapping[str, int | Decimal], sign: int) -> None:
+def _add_counters(target: Counters, values: Mapping[str, int | Decimal], sign: int) -> None:
     for name, v in values.items():
         if v:
             target[name] += v * sign
@@ -85,25 +85,27 @@ def add_event_contributions(out: Contributions, events: Iterable[EventLike], *, 
                             category_of: Mapping[int, str], tz: tzinfo, sign: int = 1) -> None:
     """Each event's share of the event-grained counters (added once, when it is first stored);
     ``sign=-1`` takes events out again (erasure, a change of age group)."""
-    per_minute: dict[tuple, list] = {}  # (minute, action, age group, category) → [events, quantity, revenue]
+    # One tally per (hour, store day, action, age group, category): far fewer than events.
+    tallies: dict[tuple, list] = {}
+    placed: dict[datetime, tuple[datetime, date]] = {}  # minute → (hour, store day)
     for e in events:
+        minute = e.timestamp.replace(second=0, microsecond=0)
+        place = placed.get(minute)
+        if place is None:
+            place = placed[minute] = (minute.replace(minute=0), day_of(minute, tz))
         category = category_of.get(e.product_pk, "") if e.product_pk is not None else ""
-        key = (e.timestamp.replace(second=0, microsecond=0), e.action, age_of.get(e.customer_pk, "unknown"), category)
+        key = (place, e.action, age_of.get(e.customer_pk, "unknown"), category)
         revenue = e.line_total if e.action == "purchase" else _ZERO
-        tally = per_minute.get(key)
+        tally = tallies.get(key)
         if tally is None:
-            per_minute[key] = [1, e.quantity, revenue]
+            tallies[key] = [1, e.quantity, revenue]
         else:
             tally[0] += 1
             tally[1] += e.quantity
             tally[2] += revenue
     hourly, daily = out["events_hourly"], out["events_daily"]
-    days: dict[datetime, date] = {}
-    for (minute, action, age, category), (n, quantity, revenue) in per_minute.items():
-        day = days.get(minute)
-        if day is None:
-            day = days[minute] = day_of(minute, tz)
-        for counters in (hourly[(minute.replace(minute=0), action, age)], daily[(day, action, age, category)]):
+    for ((hour, day), action, age, category), (n, quantity, revenue) in tallies.items():
+        for counters in (hourly[(hour, action, age)], daily[(day, action, age, category)]):
             counters["events"] += n * sign
             counters["quantity"] += quantity * sign
             if revenue:
@@ -147,29 +149,30 @@ def add_session_contributions(out: Contributions, sessions: Iterable[tuple[Deriv
 
 def _add_session_rows(out: Contributions, s: DerivedSession, age: str, day: date, counters: Counters,
                       sign: int) -> None:
-    _add(out["sessions_hourly"][(hour_of(s.started_at), age)], {
+    _add_counters(out["sessions_hourly"][(hour_of(s.started_at), age)], {
         "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"]}, sign)
-    _add(out["sessions_daily"][(day, age, "")], counters, sign)
+    _add_counters(out["sessions_daily"][(day, age, "")], counters, sign)
     if s.cart is not None:
-        _add(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
+        _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
 
 
-def _extend(target: Counters, name: str, value: datetime, pick: Callable[[datetime, datetime], datetime]) -> None:
+def _widen_time(target: Counters, name: str, value: datetime, pick: Callable[[datetime, datetime], datetime]) -> None:
     current = target.get(name)
     target[name] = value if current is None else pick(current, value)  # type: ignore[arg-type, assignment]
 
 
 def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counters: Counters, sign: int) -> None:
     daily = out["customers_daily"][(day, s.customer_pk)]
-    _add(daily, {k: counters[k] for k in CUSTOMER_DAILY_COUNTERS}, sign)
-    _add(daily, {"events": s.event_count}, sign)
+    _add_counters(daily, {k: counters[k] for k in CUSTOMER_DAILY_COUNTERS}, sign)
+    _add_counters(daily, {"events": s.event_count}, sign)
     totals = out["customer_totals"][(s.customer_pk,)]
-    _add(totals, {"sessions": 1, "orders": counters["orders"], "events": s.event_count, "revenue": s.revenue}, sign)
+    _add_counters(totals, {"sessions": 1, "orders": counters["orders"], "events": s.event_count,
+                           "revenue": s.revenue}, sign)
     if sign > 0:  # first/last times only move outwards (erasure drops the customer's rows outright)
-        _extend(totals, "first_seen", s.started_at, min)
-        _extend(totals, "last_seen", s.last_event_at, max)
+        _widen_time(totals, "first_seen", s.started_at, min)
+        _widen_time(totals, "last_seen", s.last_event_at, max)
         if s.last_purchase_at is not None:
-            _extend(totals, "last_purchase_at", s.last_purchase_at, max)
+            _widen_time(totals, "last_purchase_at", s.last_purchase_at, max)
 
 
 class _CategoryShare:
@@ -199,13 +202,16 @@ def _add_product_rows(out: Contributions, s: DerivedSession, age: str, day: date
     shares: dict[str, _CategoryShare] = {}
     for pk, p in s.products.items():
         left = p.price * p.final_qty if abandoned else _ZERO
-        _add(out["products_daily"][(day, pk, age)], {
+        _add_counters(out["products_daily"][(day, pk, age)], {
             "views": p.views, "units": p.units, "revenue": p.revenue,
             "view_sessions": int(p.viewed), "cart_sessions": int(p.added), "purchase_sessions": int(p.purchased),
             "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}, sign)
         category = category_of.get(pk, "")
         if category:
-            shares.setdefault(category, _CategoryShare()).add(p, left)
+            share = shares.get(category)
+            if share is None:
+                share = shares[category] = _CategoryShare()
+            share.add(p, left)
     return shares
 
 
@@ -218,5 +224,6 @@ def _add_category_rows(out: Contributions, s: DerivedSession, age: str, day_cate
     if not share.in_cart:
         in_category.update(dict.fromkeys(CART_OUTCOME_COUNTERS, 0))
     elif s.cart is not None:
-        _add(out["cart_values_daily"][(day, age, category, cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
-    _add(out["sessions_daily"][(day, age, category)], in_category, sign)
+        bucket = cart_value_bucket(s.cart.value)
+        _add_counters(out["cart_values_daily"][(day, age, category, bucket)], {"carts": 1}, sign)
+    _add_counters(out["sessions_daily"][(day, age, category)], in_category, sign)

@@ -169,7 +169,7 @@ class DerivedSession:
         )
 
 
-def _sort_key(e: EventLike) -> tuple:
+def _time_order(e: EventLike) -> tuple:
     return (e.timestamp, e.pk)
 
 
@@ -179,13 +179,12 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
     for e in events:
         by_customer.setdefault(e.customer_pk, []).append(e)
     groups: list[tuple[str, list[EventLike]]] = []
-    for cust in sorted(by_customer):
-        evs = sorted(by_customer[cust], key=_sort_key)
-        client: dict[str, list[EventLike]] = {}
-        current: list[EventLike] = []
-        for e in evs:
+    for customer in sorted(by_customer):
+        by_client_session: dict[str, list[EventLike]] = {}
+        current: list[EventLike] = []  # the idle-gap session being built
+        for e in sorted(by_customer[customer], key=_time_order):
             if e.session_id:
-                client.setdefault(e.session_id, []).append(e)
+                by_client_session.setdefault(e.session_id, []).append(e)
                 continue
             if current and e.timestamp - current[-1].timestamp >= idle:
                 groups.append((f"g:{current[0].timestamp.isoformat()}", current))
@@ -193,12 +192,12 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
             current.append(e)
         if current:
             groups.append((f"g:{current[0].timestamp.isoformat()}", current))
-        for sid, sevs in client.items():
-            groups.append((f"s:{sid}", sevs))
+        for session_id, session_events in by_client_session.items():
+            groups.append((f"s:{session_id}", session_events))
     return groups
 
 
-class _Tally:
+class _SessionTally:
     """What a session's events add up to, one event at a time (time order)."""
 
     __slots__ = ("key", "step", "checkout", "revenue", "orders", "products", "cart_opened", "purchase_after_cart",
@@ -290,7 +289,7 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime,
     """One session's facts from its events (time order)."""
     first, last = events[0], events[-1]
     closed = as_of - last.timestamp >= idle
-    tally = _Tally(key)
+    tally = _SessionTally(key)
     for e in events:
         tally.add(e)
     return DerivedSession(
