@@ -1,6 +1,19 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.template.response import TemplateResponse
 
+from customers.admin import CustomerAdmin as CustomerProfileAdmin
+from customers.models import Customer
+from events.models import Event
 from insights.models import Cart, PendingWindow, Session
+from insights.upkeep import customer_age_group_change, customer_events_erase
+
+AGE_NOTE = (
+    "Every report is broken down by age group. Saving a new age that changes the group moves all of this "
+    "customer's events, sessions and carts, history included, from the old group to the new one: the "
+    "reports then read as if the customer had always been in the new group.")
 
 
 class DerivedAdmin(admin.ModelAdmin):
@@ -13,8 +26,7 @@ class DerivedAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    has_delete_permission = has_change_permission
 
 
 @admin.register(Session)
@@ -36,3 +48,69 @@ class CartAdmin(DerivedAdmin):
 @admin.register(PendingWindow)
 class PendingWindowAdmin(DerivedAdmin):
     list_display = ("pk", "created_at", "__str__")
+
+
+class CustomerAdmin(CustomerProfileAdmin):
+    """Profiles are editable; an age change re-derives the customer's place in every report
+    (``insights.upkeep.customer_age_group_change``). Customers are not deleted here: "Erase selected
+    customers" (a store's erasure request) removes them with their events and takes them out of every
+    report (``insights.upkeep.customer_events_erase``)."""
+
+    actions = ["erase_customers"]
+    age_note = AGE_NOTE
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # erasure (the action below) is the only way out: it keeps the reports true
+
+    def has_erase_permission(self, request):
+        return request.user.has_perm("customers.delete_customer")
+
+    def save_model(self, request, obj, form, change):
+        if not (change and "age" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        age = obj.age
+        obj.age = Customer.objects.values_list("age", flat=True).get(pk=obj.pk)
+        super().save_model(request, obj, form, change)  # the other fields, under the old age
+        moved = customer_age_group_change(customer=obj, age=age)
+        if moved.old_group != moved.new_group:
+            self.message_user(request, f"Age group {moved.old_group} → {moved.new_group}: {moved.events} events and "
+                                       f"{moved.sessions} sessions moved in every report.", messages.INFO)
+        return None
+
+    @admin.action(description="Erase selected customers (events, sessions, carts; out of every report)",
+                  permissions=["erase"])
+    def erase_customers(self, request, queryset):
+        if request.POST.get("post") != "yes":
+            return self._erase_confirmation(request, queryset)
+        content_type = ContentType.objects.get_for_model(Customer)
+        erased = events = 0
+        for customer in queryset.order_by("pk"):
+            result = customer_events_erase(customer=customer)
+            LogEntry.objects.create(  # no name in the history: only the row's number
+                user_id=request.user.pk, content_type=content_type, object_id=str(result.customer_pk),
+                object_repr=f"erased customer #{result.customer_pk}", action_flag=DELETION,
+                change_message=f"Erased with {result.events} events, {result.sessions} sessions, "
+                               f"{result.carts} carts (taken out of every report).")
+            erased += 1
+            events += result.events
+        self.message_user(request, f"Erased {erased} customers and their {events} events; every report updated.",
+                          messages.SUCCESS)
+        return None
+
+    def _erase_confirmation(self, request, queryset):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Erase customers?",
+            "customers": queryset.order_by("pk"),
+            "count": queryset.count(),
+            "events": Event.objects.filter(customer__in=queryset).count(),
+            "opts": self.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "insights/admin/erase_confirmation.html", context)
+
+
+# Replaces customers.admin's plain registration (customers sits below insights and cannot import it).
+admin.site.unregister(Customer)
+admin.site.register(Customer, CustomerAdmin)

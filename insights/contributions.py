@@ -4,52 +4,59 @@ Rollups are sums, so maintaining them is adding contributions: a new event adds 
 never change); a re-derived session takes its old contribution out and puts its new one in. The rebuild
 command sums the same contributions over everything, which is why incremental == rebuilt.
 
-Grains (DESIGN §6: choose per panel):
-- ``ev_h``  hour × action × age_group                → events, quantity, revenue (timeseries, seasonality)
-- ``ev_d``  store day × action × age_group × category  → events, quantity, revenue (filtered KPIs)
-- ``ss_h``  hour × age_group                         → sessions, purchasing_sessions, orders (seasonality)
-- ``ss_d``  store day × age_group × category ("" = every session) → session, funnel and cart outcome counts
-- ``pr_d``  store day × product × age_group          → views, units, revenue, per-product session/cart counts
-- ``cu_d``  store day × customer                     → events, revenue, sessions, orders, funnel, carts
-- ``cv_d``  store day × age_group × category ("" = all) × value bucket → carts
-- ``cu_t``  customer                                 → events, revenue, sessions, orders (plus first/last seen)
+Contributions are ``{rollup: {key: {counter: value}}}``; the rollups (``insights.rollup_store`` maps
+each name to its table; DESIGN §6: choose per panel):
 
-Only ``ev_h`` and ``ev_d`` are fed by events as they are stored (inside the ingest transaction: live);
-everything else, including per-customer and per-product counts, comes from derived sessions, placed
-by the session's start. Events and revenue in ``ev_*`` are placed by the event's own time.
+====================  ==================================================  =========================================
+rollup                key                                                 counters
+====================  ==================================================  =========================================
+``events_hourly``     hour × action × age_group                           events, quantity, revenue
+``events_daily``      store day × action × age_group × category           events, quantity, revenue
+``sessions_hourly``   hour × age_group                                    sessions, purchasing_sessions, orders
+``sessions_daily``    store day × age_group × category ("" = all)         session, funnel and cart outcome counts
+``products_daily``    store day × product × age_group                     views, units, revenue, session/cart counts
+``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
+``cart_values_daily`` store day × age_group × category ("" = all) × bucket  carts
+``customer_totals``   customer                                            events, revenue, sessions, orders, times
+====================  ==================================================  =========================================
+
+Only ``events_hourly`` and ``events_daily`` are fed by events as they are stored (inside the ingest
+transaction: live), placed by the event's own time; everything else, including per-customer and
+per-product counts, comes from derived sessions, placed by the session's start.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from insights.derivation import (
-    ADDED,
     CART_ABANDONED,
     CART_CONVERTED,
     CART_EMPTIED,
     CART_OPEN,
-    PURCHASED,
-    VIEWED,
     DerivedSession,
     EventLike,
+    ProductInSession,
 )
 
 CART_VALUE_EDGES = (0, 25, 50, 100, 200, 500, 1000)  # bucket i = [edge i, edge i+1), last is open-ended
 
 Counters = dict[str, int | Decimal]
-Contributions = dict[str, dict[tuple, dict[str, int | Decimal]]]
+Contributions = dict[str, dict[tuple, Counters]]
 
-SESSION_COUNTERS = ("sessions", "purchasing_sessions", "orders", "revenue", "funnel_view", "funnel_cart",
-                    "funnel_checkout", "funnel_purchase", "dropoff_cart", "dropoff_checkout", "carts_open",
-                    "carts_converted", "carts_abandoned", "carts_emptied", "revenue_left")
+# What a session adds to its customer's day (everything but the open carts, plus its events).
+CUSTOMER_DAILY_COUNTERS = ("sessions", "purchasing_sessions", "orders", "funnel_view", "funnel_cart",
+                           "funnel_checkout", "funnel_purchase", "dropoff_cart", "dropoff_checkout",
+                           "carts_converted", "carts_abandoned", "carts_emptied", "revenue_left", "revenue")
+CART_OUTCOME_COUNTERS = ("carts_open", "carts_converted", "carts_abandoned", "carts_emptied")
+_ZERO = Decimal("0")
 
 
 def new_contributions() -> Contributions:
-    return defaultdict(lambda: defaultdict(lambda: defaultdict(int)))  # type: ignore[arg-type]
+    return defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
 
 
 def hour_of(ts: datetime) -> datetime:
@@ -68,60 +75,44 @@ def cart_value_bucket(value: Decimal) -> int:
     return bucket
 
 
-def _add(target: dict[str, int | Decimal], values: Mapping[str, int | Decimal], sign: int) -> None:
+def _add_counters(target: Counters, values: Mapping[str, int | Decimal], sign: int) -> None:
     for name, v in values.items():
         if v:
-            target[name] += v * sign  # type: ignore[operator]
+            target[name] += v * sign
 
 
 def add_event_contributions(out: Contributions, events: Iterable[EventLike], *, age_of: Mapping[int, str],
-                            category_of: Mapping[int, str], tz: tzinfo) -> None:
-    """Each event's share of the event-grained counters (added once, when it is first stored)."""
-    hourly: dict[tuple, list] = {}
-    daily: dict[tuple, list] = {}
-    day_cache: dict[datetime, date] = {}
-    zero = Decimal("0")
+                            category_of: Mapping[int, str], tz: tzinfo, sign: int = 1) -> None:
+    """Each event's share of the event-grained counters (added once, when it is first stored);
+    ``sign=-1`` takes events out again (erasure, a change of age group)."""
+    # One tally per (hour, store day, action, age group, category): far fewer than events.
+    tallies: dict[tuple, list] = {}
+    placed: dict[datetime, tuple[datetime, date]] = {}  # minute → (hour, store day)
     for e in events:
-        action = "purchase" if e.action == "purchase_cart" else e.action
-        age = age_of.get(e.customer_pk, "unknown")
-        cat = category_of.get(e.product_pk, "") if e.product_pk is not None else ""
         minute = e.timestamp.replace(second=0, microsecond=0)
-        day = day_cache.get(minute)
-        if day is None:
-            day = day_cache[minute] = day_of(minute, tz)
-        revenue = e.line_total if action == "purchase" else zero
-        kh = (minute.replace(minute=0), action, age)
-        r = hourly.get(kh)
-        if r is None:
-            hourly[kh] = [1, e.quantity, revenue]
+        place = placed.get(minute)
+        if place is None:
+            place = placed[minute] = (minute.replace(minute=0), day_of(minute, tz))
+        category = category_of.get(e.product_pk, "") if e.product_pk is not None else ""
+        key = (place, e.action, age_of.get(e.customer_pk, "unknown"), category)
+        revenue = e.line_total if e.action == "purchase" else _ZERO
+        tally = tallies.get(key)
+        if tally is None:
+            tallies[key] = [1, e.quantity, revenue]
         else:
-            r[0] += 1
-            r[1] += e.quantity
-            r[2] += revenue
-        kd = (day, action, age, cat)
-        r = daily.get(kd)
-        if r is None:
-            daily[kd] = [1, e.quantity, revenue]
-        else:
-            r[0] += 1
-            r[1] += e.quantity
-            r[2] += revenue
-    for table, rows in (("ev_h", hourly), ("ev_d", daily)):
-        target = out[table]
-        for key, (n, q, rev) in rows.items():
-            c = target[key]
-            c["events"] += n
-            c["quantity"] += q
-            if rev:
-                c["revenue"] += rev
+            tally[0] += 1
+            tally[1] += e.quantity
+            tally[2] += revenue
+    hourly, daily = out["events_hourly"], out["events_daily"]
+    for ((hour, day), action, age, category), (n, quantity, revenue) in tallies.items():
+        for counters in (hourly[(hour, action, age)], daily[(day, action, age, category)]):
+            counters["events"] += n * sign
+            counters["quantity"] += quantity * sign
+            if revenue:
+                counters["revenue"] += revenue * sign
 
 
-def _extend(target: dict, name: str, value: datetime, pick) -> None:  # type: ignore[type-arg, no-untyped-def]
-    current = target.get(name)
-    target[name] = value if current is None else pick(current, value)
-
-
-def session_counters(s: DerivedSession) -> dict[str, int | Decimal]:
+def session_counters(s: DerivedSession) -> Counters:
     cart = s.cart
     state = cart.state if cart else None
     return {
@@ -133,69 +124,106 @@ def session_counters(s: DerivedSession) -> dict[str, int | Decimal]:
         "funnel_cart": int(s.funnel_step >= 2),
         "funnel_checkout": int(s.funnel_step >= 3),
         "funnel_purchase": int(s.funnel_step >= 4),
-        "dropoff_cart": s.dropoff_value if s.funnel_step == 2 else Decimal("0"),
-        "dropoff_checkout": s.dropoff_value if s.funnel_step == 3 else Decimal("0"),
+        "dropoff_cart": s.dropoff_value if s.funnel_step == 2 else _ZERO,
+        "dropoff_checkout": s.dropoff_value if s.funnel_step == 3 else _ZERO,
         "carts_open": int(state == CART_OPEN),
         "carts_converted": int(state == CART_CONVERTED),
         "carts_abandoned": int(state == CART_ABANDONED),
         "carts_emptied": int(state == CART_EMPTIED),
-        "revenue_left": cart.revenue_left if cart else Decimal("0"),
+        "revenue_left": cart.revenue_left if cart else _ZERO,
     }
 
 
 def add_session_contributions(out: Contributions, sessions: Iterable[tuple[DerivedSession, str]], *,
                               category_of: Mapping[int, str], tz: tzinfo, sign: int = 1) -> None:
-    """Each session's share of the session-grained counters; ``sign=-1`` takes an old one out."""
+    """Each (session, age group)'s share of the session-grained counters; ``sign=-1`` takes an old one out."""
     for s, age in sessions:
         day = day_of(s.started_at, tz)
-        base = session_counters(s)
-        _add(out["ss_h"][(hour_of(s.started_at), age)],
-             {"sessions": 1, "purchasing_sessions": base["purchasing_sessions"], "orders": base["orders"]}, sign)
-        _add(out["ss_d"][(day, age, "")], base, sign)
-        _add(out["cu_d"][(day, s.customer_pk)], {k: base[k] for k in (
-            "sessions", "purchasing_sessions", "orders", "funnel_view", "funnel_cart", "funnel_checkout",
-            "funnel_purchase", "dropoff_cart", "dropoff_checkout", "carts_converted", "carts_abandoned",
-            "carts_emptied", "revenue_left", "revenue")}, sign)
-        _add(out["cu_d"][(day, s.customer_pk)], {"events": s.event_count}, sign)
-        totals = out["cu_t"][(s.customer_pk,)]
-        _add(totals, {"sessions": 1, "orders": base["orders"], "events": s.event_count, "revenue": s.revenue}, sign)
-        if sign > 0:  # first/last times only move outwards: events are never deleted
-            _extend(totals, "first_seen", s.started_at, min)
-            _extend(totals, "last_seen", s.last_event_at, max)
-            if s.last_purchase_at is not None:
-                _extend(totals, "last_purchase_at", s.last_purchase_at, max)
-        cart = s.cart
-        if cart is not None:
-            _add(out["cv_d"][(day, age, "", cart_value_bucket(cart.value))], {"carts": 1}, sign)
-        # Per category: the session counts in every category it touched; money and orders only from
-        # that category's lines; a cart counts where one of its products was added.
-        cats: dict[str, dict[str, int | Decimal]] = {}
-        abandoned = cart is not None and cart.state == CART_ABANDONED
-        for pk, p in s.products.items():
-            left = p.price * p.final_qty if abandoned else Decimal("0")
-            _add(out["pr_d"][(day, pk, age)], {
-                "views": p.views, "units": p.units, "revenue": p.revenue,
-                "view_sessions": int(bool(p.flags & VIEWED)), "cart_sessions": int(bool(p.flags & ADDED)),
-                "purchase_sessions": int(bool(p.flags & PURCHASED)),
-                "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}, sign)
-            cat = category_of.get(pk, "")
-            if not cat:
-                continue
-            cc = cats.setdefault(cat, {"revenue": Decimal("0"), "orders": set(), "cart": False,  # type: ignore[dict-item]
-                                       "left": Decimal("0")})
-            cc["revenue"] += p.revenue  # type: ignore[operator]
-            cc["orders"].update(p.order_keys)  # type: ignore[union-attr]
-            if p.added_qty:
-                cc["cart"] = True
-                cc["left"] += left  # type: ignore[operator]
-        for cat, cc in cats.items():
-            counters = dict(base)
-            counters["revenue"] = cc["revenue"]
-            counters["orders"] = len(cc["orders"])  # type: ignore[arg-type]
-            counters["revenue_left"] = cc["left"]
-            if not cc["cart"]:
-                for k in ("carts_open", "carts_converted", "carts_abandoned", "carts_emptied"):
-                    counters[k] = 0
-            elif cart is not None:
-                _add(out["cv_d"][(day, age, cat, cart_value_bucket(cart.value))], {"carts": 1}, sign)
-            _add(out["ss_d"][(day, age, cat)], counters, sign)
+        counters = session_counters(s)
+        _add_session_rows(out, s, age, day, counters, sign)
+        _add_customer_rows(out, s, day, counters, sign)
+        in_categories = _add_product_rows(out, s, age, day, category_of, sign)
+        for category, share in in_categories.items():
+            _add_category_rows(out, s, age, (day, category), counters, share, sign)
+
+
+def _add_session_rows(out: Contributions, s: DerivedSession, age: str, day: date, counters: Counters,
+                      sign: int) -> None:
+    _add_counters(out["sessions_hourly"][(hour_of(s.started_at), age)], {
+        "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"]}, sign)
+    _add_counters(out["sessions_daily"][(day, age, "")], counters, sign)
+    if s.cart is not None:
+        _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
+
+
+def _widen_time(target: Counters, name: str, value: datetime, pick: Callable[[datetime, datetime], datetime]) -> None:
+    current = target.get(name)
+    target[name] = value if current is None else pick(current, value)  # type: ignore[arg-type, assignment]
+
+
+def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counters: Counters, sign: int) -> None:
+    daily = out["customers_daily"][(day, s.customer_pk)]
+    _add_counters(daily, {k: counters[k] for k in CUSTOMER_DAILY_COUNTERS}, sign)
+    _add_counters(daily, {"events": s.event_count}, sign)
+    totals = out["customer_totals"][(s.customer_pk,)]
+    _add_counters(totals, {"sessions": 1, "orders": counters["orders"], "events": s.event_count,
+                           "revenue": s.revenue}, sign)
+    if sign > 0:  # first/last times only move outwards (erasure drops the customer's rows outright)
+        _widen_time(totals, "first_seen", s.started_at, min)
+        _widen_time(totals, "last_seen", s.last_event_at, max)
+        if s.last_purchase_at is not None:
+            _widen_time(totals, "last_purchase_at", s.last_purchase_at, max)
+
+
+class _CategoryShare:
+    """What one category's products contributed to a session: its lines' money and orders, and
+    whether one of them went into the cart."""
+
+    __slots__ = ("revenue", "orders", "in_cart", "revenue_left")
+
+    def __init__(self) -> None:
+        self.revenue = _ZERO
+        self.orders: set[str] = set()
+        self.in_cart = False
+        self.revenue_left = _ZERO
+
+    def add(self, p: ProductInSession, left: Decimal) -> None:
+        self.revenue += p.revenue
+        self.orders.update(p.order_keys)
+        if p.added_qty:
+            self.in_cart = True
+            self.revenue_left += left
+
+
+def _add_product_rows(out: Contributions, s: DerivedSession, age: str, day: date, category_of: Mapping[int, str],
+                      sign: int) -> dict[str, _CategoryShare]:
+    """One products_daily row per product of the session; returns each touched category's share."""
+    abandoned = s.cart is not None and s.cart.state == CART_ABANDONED
+    shares: dict[str, _CategoryShare] = {}
+    for pk, p in s.products.items():
+        left = p.price * p.final_qty if abandoned else _ZERO
+        _add_counters(out["products_daily"][(day, pk, age)], {
+            "views": p.views, "units": p.units, "revenue": p.revenue,
+            "view_sessions": int(p.viewed), "cart_sessions": int(p.added), "purchase_sessions": int(p.purchased),
+            "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}, sign)
+        category = category_of.get(pk, "")
+        if category:
+            share = shares.get(category)
+            if share is None:
+                share = shares[category] = _CategoryShare()
+            share.add(p, left)
+    return shares
+
+
+def _add_category_rows(out: Contributions, s: DerivedSession, age: str, day_category: tuple[date, str],
+                       counters: Counters, share: _CategoryShare, sign: int) -> None:
+    """The session counts in every category it touched; money and orders only from that category's
+    lines; a cart counts where one of its products was added."""
+    day, category = day_category
+    in_category = dict(counters, revenue=share.revenue, orders=len(share.orders), revenue_left=share.revenue_left)
+    if not share.in_cart:
+        in_category.update(dict.fromkeys(CART_OUTCOME_COUNTERS, 0))
+    elif s.cart is not None:
+        bucket = cart_value_bucket(s.cart.value)
+        _add_counters(out["cart_values_daily"][(day, age, category, bucket)], {"carts": 1}, sign)
+    _add_counters(out["sessions_daily"][(day, age, category)], in_category, sign)

@@ -15,6 +15,31 @@
 
 ``DerivedSession.to_json`` / ``from_json`` round-trip exactly, so a stored session's contribution to
 rollups can be recomputed and taken out again when a late event re-derives it.
+
+The stored summary (``Session.summary``, one a session: ~1M rows) keeps short keys. Only this module
+writes and reads them (``DerivedSession.from_json``; ``Session.derived()`` for everyone else):
+
+=======  ====================  ==========================================================================
+key      field                 form
+=======  ====================  ==========================================================================
+``c``    customer_pk           int
+``k``    key                   "s:<session id>" or "g:<start ISO>"
+``sid``  session_id            str ("" when none was sent)
+``s``    started_at            ISO time
+``l``    last_event_at         ISO time
+``cl``   closed                bool
+``n``    event_count           int
+``f``    funnel_step           int 0..4
+``p``    purchased             bool
+``r``    revenue               decimal string
+``o``    orders                [[order key, ISO time of its first line], …]
+``a``    abandon_at            ISO time or null
+``co``   checkout              bool (absent in the oldest rows: false)
+``lp``   last_purchase_at      ISO time or null (absent in the oldest rows)
+``pr``   products              {"<product pk>": [flags, units, revenue, order keys, added qty, final qty,
+                               price, views]} (``ProductInSession.to_json``)
+``cart`` cart                  null or [opened_at, state, closed_at or null, items, value, revenue_left]
+=======  ====================  ==========================================================================
 """
 
 from __future__ import annotations
@@ -32,9 +57,8 @@ IDLE = timedelta(minutes=30)
 VIEWED, ADDED, PURCHASED = 1, 2, 4
 
 CART_OPEN, CART_CONVERTED, CART_ABANDONED, CART_EMPTIED = "open", "converted", "abandoned", "emptied"
-CART_STATES = (CART_OPEN, CART_CONVERTED, CART_ABANDONED, CART_EMPTIED)
 
-FUNNEL_STEPS = ("view", "add_to_cart", "checkout", "purchase")
+FUNNEL_STEPS = ("view", "add_to_cart", "checkout", "purchase")  # the action that reaches step 1, 2, 3, 4
 
 
 EventLike = StoredEvent  # what derivation reads from an event (plain data, no ORM)
@@ -50,6 +74,18 @@ class ProductInSession:
     final_qty: int = 0  # still in the cart at the end
     price: Decimal = Decimal("0")  # last add_to_cart (or purchase) unit price
     views: int = 0  # view events
+
+    @property
+    def viewed(self) -> bool:
+        return bool(self.flags & VIEWED)
+
+    @property
+    def added(self) -> bool:
+        return bool(self.flags & ADDED)
+
+    @property
+    def purchased(self) -> bool:
+        return bool(self.flags & PURCHASED)
 
     def to_json(self) -> list:
         return [self.flags, self.units, str(self.revenue), self.order_keys, self.added_qty, self.final_qty,
@@ -133,7 +169,7 @@ class DerivedSession:
         )
 
 
-def _sort_key(e: EventLike) -> tuple:
+def _time_order(e: EventLike) -> tuple:
     return (e.timestamp, e.pk)
 
 
@@ -143,13 +179,12 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
     for e in events:
         by_customer.setdefault(e.customer_pk, []).append(e)
     groups: list[tuple[str, list[EventLike]]] = []
-    for cust in sorted(by_customer):
-        evs = sorted(by_customer[cust], key=_sort_key)
-        client: dict[str, list[EventLike]] = {}
-        current: list[EventLike] = []
-        for e in evs:
+    for customer in sorted(by_customer):
+        by_client_session: dict[str, list[EventLike]] = {}
+        current: list[EventLike] = []  # the idle-gap session being built
+        for e in sorted(by_customer[customer], key=_time_order):
             if e.session_id:
-                client.setdefault(e.session_id, []).append(e)
+                by_client_session.setdefault(e.session_id, []).append(e)
                 continue
             if current and e.timestamp - current[-1].timestamp >= idle:
                 groups.append((f"g:{current[0].timestamp.isoformat()}", current))
@@ -157,9 +192,96 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
             current.append(e)
         if current:
             groups.append((f"g:{current[0].timestamp.isoformat()}", current))
-        for sid, sevs in client.items():
-            groups.append((f"s:{sid}", sevs))
+        for session_id, session_events in by_client_session.items():
+            groups.append((f"s:{session_id}", session_events))
     return groups
+
+
+class _SessionTally:
+    """What a session's events add up to, one event at a time (time order)."""
+
+    __slots__ = ("key", "step", "checkout", "revenue", "orders", "products", "cart_opened", "purchase_after_cart",
+                 "abandon_at", "last_purchase_at")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.step = 0  # funnel step reached in order
+        self.checkout = False
+        self.revenue = Decimal("0")
+        self.orders: dict[str, datetime] = {}  # order key → first line time
+        self.products: dict[int, ProductInSession] = {}
+        self.cart_opened: datetime | None = None
+        self.purchase_after_cart: datetime | None = None
+        self.abandon_at: datetime | None = None
+        self.last_purchase_at: datetime | None = None
+
+    def add(self, e: EventLike) -> None:
+        action = e.action
+        if self.step < 4 and action == FUNNEL_STEPS[self.step]:
+            self.step += 1
+        p = None
+        if e.product_pk is not None:
+            p = self.products.get(e.product_pk)
+            if p is None:
+                p = self.products[e.product_pk] = ProductInSession()
+        if action == "view":
+            if p is not None:
+                p.flags |= VIEWED
+                p.views += 1
+        elif action == "add_to_cart":
+            self._add_to_cart(e, p)
+        elif action == "remove_from_cart":
+            if p is not None:
+                p.final_qty = max(0, p.final_qty - e.quantity)
+        elif action == "checkout":
+            self.checkout = True
+        elif action == "purchase":
+            self._purchase(e, p)
+        elif action == "abandon" and self.cart_opened is not None and self.abandon_at is None:
+            self.abandon_at = e.timestamp
+
+    def _add_to_cart(self, e: EventLike, p: ProductInSession | None) -> None:
+        if self.cart_opened is None:
+            self.cart_opened = e.timestamp
+        if p is not None:
+            p.flags |= ADDED
+            p.added_qty += e.quantity
+            p.final_qty += e.quantity
+            p.price = e.price
+
+    def _purchase(self, e: EventLike, p: ProductInSession | None) -> None:
+        self.last_purchase_at = e.timestamp
+        line = e.line_total  # the sender's line total when given, else price × quantity
+        self.revenue += line
+        order_key = f"o:{e.order_id}" if e.order_id else f"s:{self.key}"
+        self.orders.setdefault(order_key, e.timestamp)
+        if self.cart_opened is not None and self.purchase_after_cart is None:
+            self.purchase_after_cart = e.timestamp
+        if p is not None:
+            p.flags |= PURCHASED
+            p.units += e.quantity
+            p.revenue += line
+            if order_key not in p.order_keys:
+                p.order_keys.append(order_key)
+            if not p.price:
+                p.price = e.price
+
+    def cart(self, *, closed: bool, last_event_at: datetime) -> DerivedCart | None:
+        """The session's cart (if one was opened) and its state (module docstring)."""
+        if self.cart_opened is None:
+            return None
+        items = sum(p.final_qty for p in self.products.values())
+        value = sum((p.price * p.final_qty for p in self.products.values()), Decimal("0"))
+        closed_at: datetime | None
+        if self.purchase_after_cart is not None:
+            state, closed_at = CART_CONVERTED, self.purchase_after_cart
+        elif closed or self.abandon_at is not None:
+            state = CART_ABANDONED if items > 0 else CART_EMPTIED
+            closed_at = self.abandon_at if self.abandon_at is not None else last_event_at
+        else:
+            state, closed_at = CART_OPEN, None
+        return DerivedCart(opened_at=self.cart_opened, state=state, closed_at=closed_at, items=items, value=value,
+                           revenue_left=value if state == CART_ABANDONED else Decimal("0"))
 
 
 def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime,
@@ -167,89 +289,16 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime,
     """One session's facts from its events (time order)."""
     first, last = events[0], events[-1]
     closed = as_of - last.timestamp >= idle
-    step = 0
-    purchased = False
-    checkout = False
-    revenue = Decimal("0")
-    orders: dict[str, datetime] = {}
-    products: dict[int, ProductInSession] = {}
-    cart_opened: datetime | None = None
-    purchase_after_cart: datetime | None = None
-    abandon_at: datetime | None = None
-    last_purchase_at: datetime | None = None
+    tally = _SessionTally(key)
     for e in events:
-        a = e.action
-        if a == "purchase_cart":
-            a = "purchase"
-        if step == 0 and a == "view":
-            step = 1
-        elif step == 1 and a == "add_to_cart":
-            step = 2
-        elif step == 2 and a == "checkout":
-            step = 3
-        elif step == 3 and a == "purchase":
-            step = 4
-        p = None
-        if e.product_pk is not None:
-            p = products.get(e.product_pk)
-            if p is None:
-                p = products[e.product_pk] = ProductInSession()
-        if a == "view":
-            if p is not None:
-                p.flags |= VIEWED
-                p.views += 1
-        elif a == "add_to_cart":
-            if cart_opened is None:
-                cart_opened = e.timestamp
-            if p is not None:
-                p.flags |= ADDED
-                p.added_qty += e.quantity
-                p.final_qty += e.quantity
-                p.price = e.price
-        elif a == "remove_from_cart":
-            if p is not None:
-                p.final_qty = max(0, p.final_qty - e.quantity)
-        elif a == "checkout":
-            checkout = True
-        elif a == "purchase":
-            purchased = True
-            last_purchase_at = e.timestamp
-            line = e.line_total  # the sender's line total when given, else price × quantity
-            revenue += line
-            okey = f"o:{e.order_id}" if e.order_id else f"s:{key}"
-            if okey not in orders:
-                orders[okey] = e.timestamp
-            if cart_opened is not None and purchase_after_cart is None:
-                purchase_after_cart = e.timestamp
-            if p is not None:
-                p.flags |= PURCHASED
-                p.units += e.quantity
-                p.revenue += line
-                if okey not in p.order_keys:
-                    p.order_keys.append(okey)
-                if not p.price:
-                    p.price = e.price
-        elif a == "abandon":
-            if cart_opened is not None and abandon_at is None:
-                abandon_at = e.timestamp
-    cart: DerivedCart | None = None
-    if cart_opened is not None:
-        items = sum(p.final_qty for p in products.values())
-        value = sum((p.price * p.final_qty for p in products.values()), Decimal("0"))
-        if purchase_after_cart is not None:
-            state, closed_at = CART_CONVERTED, purchase_after_cart
-        elif closed or abandon_at is not None:
-            state = CART_ABANDONED if items > 0 else CART_EMPTIED
-            closed_at = abandon_at if abandon_at is not None else last.timestamp
-        else:
-            state, closed_at = CART_OPEN, None
-        cart = DerivedCart(opened_at=cart_opened, state=state, closed_at=closed_at, items=items, value=value,
-                           revenue_left=value if state == CART_ABANDONED else Decimal("0"))
+        tally.add(e)
     return DerivedSession(
         customer_pk=first.customer_pk, key=key, session_id=first.session_id, started_at=first.timestamp,
-        last_event_at=last.timestamp, closed=closed, event_count=len(events), funnel_step=step,
-        purchased=purchased, revenue=revenue, orders=sorted(orders.items(), key=lambda kv: (kv[1], kv[0])),
-        abandon_at=abandon_at, products=products, cart=cart, checkout=checkout, last_purchase_at=last_purchase_at,
+        last_event_at=last.timestamp, closed=closed, event_count=len(events), funnel_step=tally.step,
+        purchased=tally.last_purchase_at is not None, revenue=tally.revenue,
+        orders=sorted(tally.orders.items(), key=lambda kv: (kv[1], kv[0])), abandon_at=tally.abandon_at,
+        products=tally.products, cart=tally.cart(closed=closed, last_event_at=last.timestamp),
+        checkout=tally.checkout, last_purchase_at=tally.last_purchase_at,
     )
 
 

@@ -7,8 +7,8 @@ events and sessions put in, and puts in what they contribute now — the same ar
 rebuild (tests/insights/test_upkeep.py).
 
 Both services serialise with everything else that writes derived data:
-- the derivation lock (``insights.services._lock``: pending windows, idle closing, rebuild);
-- on PostgreSQL, ``LOCK TABLE events_event IN SHARE ROW EXCLUSIVE MODE``: it waits for ingest
+- the derivation lock (``insights.rollup_store.derivation_lock``: pending windows, idle closing, rebuild);
+- on PostgreSQL, ``LOCK TABLE events_event IN SHARE ROW EXCLUSIVE MODE`` (``ingest_hold``): it waits for ingest
   transactions already inserting (they may have counted this customer under the old age group, or
   stored events we must see) and holds new inserts back until this transaction commits (they then
   read the new age group). Readers are never blocked. On SQLite every write transaction is
@@ -19,22 +19,22 @@ They assume the rollups were consistent before (``rebuild_rollups`` makes them s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import transaction
 
 from customers.models import Customer, age_group_for
 from events.models import Event
-from events.types import StoredEvent
-from insights.contributions import Contributions, add_event_contributions, add_session_contributions, new_contributions
-from insights.derivation import DerivedSession
+from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, Session
-from insights.services import EVENT_FIELDS, _apply, _categories, _lock, _to_stored
+from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add, rows_delete
+from insights.session_store import customer_events, customer_sessions
 
-_EVENT_CHUNK = 20_000
+# Rollups without an age group, keyed by customer: an erasure drops their rows outright (first/last-seen
+# times cannot be subtracted), and an age change leaves them as they are.
+PER_CUSTOMER_ROLLUPS = ("customers_daily", "customer_totals")
 
 
 @dataclass(frozen=True)
@@ -53,53 +53,30 @@ class AgeGroupChange:
     sessions: int
 
 
-def _hold_ingest() -> None:
-    """Wait for ingest transactions in flight and keep new ones out until commit (see module doc)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(f"LOCK TABLE {Event._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
-
-
-def _customer_events(customer_pk: int) -> Iterator[list[StoredEvent]]:
-    """The customer's events in chunks (constant memory for any history)."""
-    qs = Event.objects.filter(customer_id=customer_pk).order_by("timestamp", "id").values_list(*EVENT_FIELDS)
-    chunk: list[StoredEvent] = []
-    for row in qs.iterator(chunk_size=_EVENT_CHUNK):
-        chunk.append(_to_stored(row))
-        if len(chunk) >= _EVENT_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _merge(into: Contributions, part: Contributions, sign: int) -> None:
-    for table, rows in part.items():
-        target = into[table]
-        for key, counters in rows.items():
-            row = target[key]
-            for name, value in counters.items():
-                row[name] += value * sign  # type: ignore[operator]
-
-
-def _event_contributions(customer_pk: int, age_groups: list[tuple[str, int]], out: Contributions) -> int:
-    """Add (sign +1) or take out (-1) every event of the customer under each given age group."""
+def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) -> tuple[int, int]:
+    """Take every contribution of the customer's events (counted under ``old_group``) and stored sessions
+    (under the group each was stored with) out of the age-grouped rollups and, unless ``new_group`` is
+    None, put them back in under ``new_group``. Returns (events, sessions)."""
+    moves = [(old_group, -1)] + ([(new_group, 1)] if new_group is not None else [])
+    contributions = new_contributions()
     tz = store_tz()
-    n = 0
-    for chunk in _customer_events(customer_pk):
-        n += len(chunk)
-        category_of = _categories(e.product_pk for e in chunk)
-        for age, sign in age_groups:
-            part = new_contributions()
-            add_event_contributions(part, chunk, age_of={customer_pk: age}, category_of=category_of, tz=tz)
-            _merge(out, part, sign)
-    return n
-
-
-def _stored_sessions(customer_pk: int) -> list[tuple[DerivedSession, str]]:
-    return [(DerivedSession.from_json(summary), age) for summary, age in
-            Session.objects.filter(customer_id=customer_pk).order_by("started_at", "id")
-            .values_list("summary", "age_group")]
+    n_events = 0
+    for chunk in customer_events(customer_pk):
+        n_events += len(chunk)
+        category_of = product_categories(e.product_pk for e in chunk)
+        for age, sign in moves:
+            add_event_contributions(contributions, chunk, age_of={customer_pk: age}, category_of=category_of, tz=tz,
+                                    sign=sign)
+    sessions = customer_sessions(customer_pk)
+    category_of = product_categories(p for d, _ in sessions for p in d.products)
+    add_session_contributions(contributions, sessions, category_of=category_of, tz=tz, sign=-1)
+    if new_group is not None:
+        add_session_contributions(contributions, [(d, new_group) for d, _ in sessions], category_of=category_of,
+                                  tz=tz, sign=1)
+    for name in PER_CUSTOMER_ROLLUPS:
+        contributions.pop(name, None)
+    rollups_add(contributions)
+    return n_events, len(sessions)
 
 
 def _scrub_admin_log(customer_pk: int) -> None:
@@ -122,28 +99,18 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     "erased customer #pk"). Events later sent under the same store id make a new, unrelated customer,
     as for any id seen for the first time. Pending re-derivation windows that name the customer are
     left to be processed: they find no events and no sessions, so they change nothing."""
-    _lock()
-    _hold_ingest()
+    derivation_lock()
+    ingest_hold()
     row = Customer.objects.select_for_update().get(pk=customer.pk)
     pk = row.pk
-    contrib = new_contributions()
-    n_events = _event_contributions(pk, [(row.age_group, -1)], contrib)
-    sessions = _stored_sessions(pk)
-    product_pks = {p for d, _ in sessions for p in d.products}
-    add_session_contributions(contrib, sessions, category_of=_categories(product_pks), tz=store_tz(), sign=-1)
-    # The per-customer tables lose their rows outright (a rebuild would have none): first/last-seen
-    # times cannot be subtracted.
-    contrib.pop("cu_d", None)
-    contrib.pop("cu_t", None)
-    _apply(contrib)
-    n_carts = Cart.objects.filter(customer_id=pk)._raw_delete(connection.alias)
-    Session.objects.filter(customer_id=pk)._raw_delete(connection.alias)
-    CustomerDaily.objects.filter(customer_id=pk)._raw_delete(connection.alias)
-    CustomerTotals.objects.filter(customer_id=pk)._raw_delete(connection.alias)
-    Event.objects.filter(customer_id=pk)._raw_delete(connection.alias)
+    n_events, n_sessions = _history_move(pk, old_group=row.age_group, new_group=None)
+    # The per-customer rollups lose their rows outright (a rebuild would have none).
+    n_carts = rows_delete(Cart, customer_id=pk)
+    for model in (Session, CustomerDaily, CustomerTotals, Event):
+        rows_delete(model, customer_id=pk)
     row.delete()  # cascades to what is left (cart scores)
     _scrub_admin_log(pk)
-    return ErasureResult(customer_pk=pk, events=n_events, sessions=len(sessions), carts=n_carts or 0)
+    return ErasureResult(customer_pk=pk, events=n_events, sessions=n_sessions, carts=n_carts)
 
 
 @transaction.atomic
@@ -154,25 +121,15 @@ def customer_age_group_change(*, customer: Customer, age: int | None) -> AgeGrou
 
     ``customer`` is updated in place (age, age_group). Use this, not ``Customer.save()``, for any
     change of age on a customer who may have events (admin, a storefront ``identify``)."""
-    _lock()
-    _hold_ingest()
+    derivation_lock()
+    ingest_hold()
     row = Customer.objects.select_for_update().get(pk=customer.pk)
     old, new = str(row.age_group), str(age_group_for(age))
     Customer.objects.filter(pk=row.pk).update(age=age, age_group=new)
     customer.age, customer.age_group = age, new
     if old == new:
         return AgeGroupChange(old_group=old, new_group=new, events=0, sessions=0)
-    contrib = new_contributions()
-    n_events = _event_contributions(row.pk, [(old, -1), (new, 1)], contrib)
-    sessions = _stored_sessions(row.pk)
-    product_pks = {p for d, _ in sessions for p in d.products}
-    category_of, tz = _categories(product_pks), store_tz()
-    add_session_contributions(contrib, sessions, category_of=category_of, tz=tz, sign=-1)
-    add_session_contributions(contrib, [(d, new) for d, _ in sessions], category_of=category_of, tz=tz, sign=1)
-    # cu_d and cu_t have no age group: what went out came back in (first/last-seen times unchanged).
-    contrib.pop("cu_d", None)
-    contrib.pop("cu_t", None)
-    _apply(contrib)
+    n_events, n_sessions = _history_move(row.pk, old_group=old, new_group=new)
     Session.objects.filter(customer_id=row.pk).update(age_group=new)
     Cart.objects.filter(customer_id=row.pk).update(age_group=new)
-    return AgeGroupChange(old_group=old, new_group=new, events=n_events, sessions=len(sessions))
+    return AgeGroupChange(old_group=old, new_group=new, events=n_events, sessions=n_sessions)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from events.models import Event
 from insights import services
 from insights.models import Cart, PendingWindow, Session, SessionDaily
-from insights.services import ROLLUPS, analytics_process_pending, analytics_rebuild, sessions_close_idle
+from insights.rollup_store import ROLLUP_TABLES
+from insights.services import analytics_process_pending, analytics_rebuild, sessions_close_idle
 from insights.tasks import close_idle_sessions_task, process_pending_analytics_task
 from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.store_fixture import build_store, ingest
@@ -28,7 +29,7 @@ BASE = dt.datetime(2024, 5, 6, 8, 0, tzinfo=dt.UTC)
 def snapshot() -> dict:
     """Every derived table as comparable values (rollup rows that sum to nothing are left out)."""
     out: dict = {}
-    for name, (model, key_cols) in ROLLUPS.items():
+    for name, (model, key_cols) in ROLLUP_TABLES.items():
         counters = [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in key_cols]
         rows = {}
         for row in model._default_manager.values_list(*key_cols, *counters):
@@ -48,7 +49,7 @@ def snapshot() -> dict:
 def test_fixture_incremental_equals_rebuild():
     build_store()
     incremental = snapshot()
-    assert incremental["sessions"] and incremental["ev_h"]
+    assert incremental["sessions"] and incremental["events_hourly"]
     analytics_rebuild()
     assert snapshot() == incremental
 
@@ -97,50 +98,74 @@ def test_ingest_hook_adds_event_counters_in_the_transaction():
     assert Session.objects.count() == 0  # sessions follow when the pending window is processed
 
 
+def derived_and_events_clear() -> None:
+    for model in services.DERIVED_MODELS:
+        model._default_manager.all().delete()
+    Event.objects.all().delete()
+
+
+def products_create(*, prefix: str) -> None:
+    for i, cat in ((1, "a"), (2, "a"), (3, "b")):
+        ProductFactory(external_id=f"{prefix}p{i}", category=cat, price=Decimal(f"{i * 7}.50"))
+
+
+def wire_events(stream: list[dict], *, prefix: str) -> list[dict]:
+    """Drawn events in the wire format: ids ``<prefix>-<n>``, a product where the action needs one."""
+    raw = []
+    for i, e in enumerate(stream):
+        event = {"event_id": f"{prefix}-{i}", "customer_id": e["customer"], "action": e["action"],
+                 "timestamp": (BASE + dt.timedelta(minutes=e["minute"])).isoformat(), "quantity": e["quantity"]}
+        if e["product"] or e["action"] in ("view", "add_to_cart", "remove_from_cart", "purchase"):
+            event["product_id"] = e["product"] or f"{prefix}p1"
+        if e["session"]:
+            event["session_id"] = e["session"]
+        if e.get("order") and e["action"] == "purchase":
+            event["order_id"] = e["order"]
+        if e.get("amount") and e["action"] == "purchase":
+            event["amount"] = e["amount"]
+        raw.append(event)
+    return raw
+
+
+def batches_at(raw: list[dict], cuts: list[int]) -> list[list[dict]]:
+    bounds = sorted({0, len(raw), *(c for c in cuts if c < len(raw))})
+    return [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
 # --- property: a random stream with late and duplicate events -----------------------------------
 
 ACTIONS = ["view", "view", "add_to_cart", "add_to_cart", "remove_from_cart", "checkout", "purchase", "abandon"]
 
-event_strategy = st.fixed_dictionaries({
-    "customer": st.sampled_from(["r1", "r2", "r3"]),
-    "minute": st.integers(min_value=0, max_value=240),
-    "action": st.sampled_from(ACTIONS),
-    "product": st.sampled_from(["rp1", "rp2", "rp3", None]),
-    "quantity": st.integers(min_value=1, max_value=3),
-    "session": st.sampled_from(["", "", "", "sa", "sb"]),
-    "order": st.sampled_from([None, None, "o1", "o2"]),
-})
+
+def event_strategy(*, prefix: str, sessions: list[str], **more: st.SearchStrategy) -> st.SearchStrategy:
+    """Events of customers ``<prefix>1..3`` over four hours, on products ``<prefix>p1..3`` or none."""
+    return st.fixed_dictionaries({
+        "customer": st.sampled_from([f"{prefix}1", f"{prefix}2", f"{prefix}3"]),
+        "minute": st.integers(min_value=0, max_value=240),
+        "action": st.sampled_from(ACTIONS),
+        "product": st.sampled_from([f"{prefix}p1", f"{prefix}p2", f"{prefix}p3", None]),
+        "quantity": st.integers(min_value=1, max_value=3),
+        "session": st.sampled_from(sessions),
+        **more,
+    })
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(stream=st.lists(event_strategy, min_size=1, max_size=40),
+@given(stream=st.lists(event_strategy(prefix="r", sessions=["", "", "", "sa", "sb"],
+                                      order=st.sampled_from([None, None, "o1", "o2"])), min_size=1, max_size=40),
        cuts=st.lists(st.integers(min_value=1, max_value=40), max_size=6),
        process_after=st.lists(st.booleans(), min_size=7, max_size=7),
        duplicates=st.lists(st.integers(min_value=0, max_value=39), max_size=5))
 def test_random_stream_incremental_equals_rebuild(stream, cuts, process_after, duplicates):
-    for model in services.DERIVED_MODELS:
-        model._default_manager.all().delete()
-    Event.objects.all().delete()
+    derived_and_events_clear()
     if not ProductFactory._meta.model.objects.filter(external_id="rp1").exists():
-        for i, cat in ((1, "a"), (2, "a"), (3, "b")):
-            ProductFactory(external_id=f"rp{i}", category=cat, price=Decimal(f"{i * 7}.50"))
+        products_create(prefix="r")
         CustomerFactory(external_id="r1", age=20)
         CustomerFactory(external_id="r2", age=None)
         CustomerFactory(external_id="r3", age=60)
-    raw = []
-    for i, e in enumerate(stream):
-        event = {"event_id": f"r-{i}", "customer_id": e["customer"], "action": e["action"],
-                 "timestamp": (BASE + dt.timedelta(minutes=e["minute"])).isoformat(), "quantity": e["quantity"]}
-        if e["product"] or e["action"] in ("view", "add_to_cart", "remove_from_cart", "purchase"):
-            event["product_id"] = e["product"] or "rp1"
-        if e["session"]:
-            event["session_id"] = e["session"]
-        if e["order"] and e["action"] == "purchase":
-            event["order_id"] = e["order"]
-        raw.append(event)
+    raw = wire_events(stream, prefix="r")
     # Batches in arrival order (timestamps are random, so later batches carry late events), plus resends.
-    bounds = sorted({0, len(raw), *(c for c in cuts if c < len(raw))})
-    batches = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    batches = batches_at(raw, cuts)
     batches.append([raw[i] for i in duplicates if i < len(raw)])
     for batch, process in zip(batches, process_after, strict=False):
         if batch:
@@ -152,6 +177,6 @@ def test_random_stream_incremental_equals_rebuild(stream, cuts, process_after, d
     analytics_process_pending()
     incremental = snapshot()
     assert Event.objects.count() == len(raw)
-    assert sum(v[0] for v in incremental["ev_h"].values()) == len(raw)  # every event counted once
+    assert sum(v[0] for v in incremental["events_hourly"].values()) == len(raw)  # every event counted once
     analytics_rebuild()
     assert snapshot() == incremental

@@ -15,14 +15,21 @@ from hypothesis import strategies as st
 
 from customers.models import Customer
 from events.models import Event
-from insights import services
 from insights.models import Cart, CustomerDaily, CustomerTotals, EventHourly, PendingWindow, ProductDaily, Session
 from insights.services import analytics_process_pending, analytics_rebuild
 from insights.upkeep import customer_age_group_change, customer_events_erase
 from ml.models import CartScore
 from tests.factories import CustomerFactory, ModelVersionFactory, ProductFactory
 from tests.insights.store_fixture import build_store, ingest
-from tests.insights.test_services import ACTIONS, BASE, snapshot
+from tests.insights.test_services import (
+    BASE,
+    batches_at,
+    derived_and_events_clear,
+    event_strategy,
+    products_create,
+    snapshot,
+    wire_events,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +75,7 @@ def test_erasing_a_customer_takes_exactly_their_share_out_of_every_rollup(make_u
             } == others
     assert list(LogEntry.objects.values_list("object_repr", flat=True)) == [f"erased customer #{alice.pk}"]
     after = assert_equals_rebuild()
-    assert not any(key[2] == "26-35" for key in after["ev_h"])  # Alice was the only 26-35 customer
+    assert not any(key[2] == "26-35" for key in after["events_hourly"])  # Alice was the only 26-35 customer
 
 
 def test_erasing_a_customer_whose_events_are_not_derived_yet():
@@ -81,7 +88,7 @@ def test_erasing_a_customer_whose_events_are_not_derived_yet():
     assert customer_events_erase(customer=erased).events == 3
     analytics_process_pending()  # the queued window finds nothing to derive
     after = assert_equals_rebuild()
-    assert not any(key[2] == "46-55" for key in after["ev_h"])
+    assert not any(key[2] == "46-55" for key in after["events_hourly"])
 
 
 def test_an_age_change_moves_the_customers_history_to_the_new_group():
@@ -95,8 +102,8 @@ def test_an_age_change_moves_the_customers_history_to_the_new_group():
     assert set(Session.objects.filter(customer=bob).values_list("age_group", flat=True)) == {"66+"}
     assert set(Cart.objects.filter(customer=bob).values_list("age_group", flat=True)) == {"66+"}
     after = assert_equals_rebuild()
-    assert not any(key[2] == "36-45" for key in after["ev_h"])
-    assert any(key[1] == "66+" for key in after["ss_d"])
+    assert not any(key[2] == "36-45" for key in after["events_hourly"])
+    assert any(key[1] == "66+" for key in after["sessions_daily"])
     # Events sent after the change count in the new group from the start.
     ingest([{"event_id": "b-late", "customer_id": "B", "action": "view", "product_id": "p1",
              "timestamp": "2024-03-04T18:00:00Z"}])
@@ -125,47 +132,24 @@ def test_unknown_age_and_back():
 
 # --- property: erasures and age changes at random points of a random stream --------------------
 
-event_strategy = st.fixed_dictionaries({
-    "customer": st.sampled_from(["u1", "u2", "u3"]),
-    "minute": st.integers(min_value=0, max_value=240),
-    "action": st.sampled_from(ACTIONS),
-    "product": st.sampled_from(["up1", "up2", "up3", None]),
-    "quantity": st.integers(min_value=1, max_value=3),
-    "session": st.sampled_from(["", "", "sa"]),
-    "amount": st.sampled_from([None, None, "9.99", "10.01"]),
-})
 operation = st.tuples(st.sampled_from(["erase", "age"]), st.sampled_from(["u1", "u2", "u3"]),
                       st.sampled_from([None, 20, 30, 70]))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(stream=st.lists(event_strategy, min_size=1, max_size=30),
+@given(stream=st.lists(event_strategy(prefix="u", sessions=["", "", "sa"],
+                                      amount=st.sampled_from([None, None, "9.99", "10.01"])), min_size=1, max_size=30),
        cuts=st.lists(st.integers(min_value=1, max_value=30), max_size=4),
        ops=st.lists(operation, min_size=1, max_size=4),
        process_after=st.lists(st.booleans(), min_size=6, max_size=6))
 def test_random_history_changes_keep_incremental_equal_to_rebuild(stream, cuts, ops, process_after):
-    for model in services.DERIVED_MODELS:
-        model._default_manager.all().delete()
-    Event.objects.all().delete()
+    derived_and_events_clear()
     Customer.objects.all().delete()
     if not ProductFactory._meta.model.objects.filter(external_id="up1").exists():
-        for i, cat in ((1, "a"), (2, "a"), (3, "b")):
-            ProductFactory(external_id=f"up{i}", category=cat, price=Decimal(f"{i * 7}.50"))
+        products_create(prefix="u")
     for ext, age in (("u1", 20), ("u2", None), ("u3", 60)):
         CustomerFactory(external_id=ext, age=age)
-    raw = []
-    for i, e in enumerate(stream):
-        event = {"event_id": f"u-{i}", "customer_id": e["customer"], "action": e["action"],
-                 "timestamp": (BASE + dt.timedelta(minutes=e["minute"])).isoformat(), "quantity": e["quantity"]}
-        if e["product"] or e["action"] in ("view", "add_to_cart", "remove_from_cart", "purchase"):
-            event["product_id"] = e["product"] or "up1"
-        if e["session"]:
-            event["session_id"] = e["session"]
-        if e["amount"] and e["action"] == "purchase":
-            event["amount"] = e["amount"]
-        raw.append(event)
-    bounds = sorted({0, len(raw), *(c for c in cuts if c < len(raw))})
-    batches = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    batches = batches_at(wire_events(stream, prefix="u"), cuts)
     # Interleave: batch, maybe derive, one history change, ... (a change may meet queued windows).
     for n, batch in enumerate(batches):
         ingest(batch)
@@ -182,7 +166,7 @@ def test_random_history_changes_keep_incremental_equal_to_rebuild(stream, cuts, 
                 customer_age_group_change(customer=customer, age=age)
     analytics_process_pending()
     incremental = snapshot()
-    assert sum(v[0] for v in incremental["ev_h"].values()) == Event.objects.count()
+    assert sum(v[0] for v in incremental["events_hourly"].values()) == Event.objects.count()
     analytics_rebuild()
     assert snapshot() == incremental
 
@@ -239,4 +223,4 @@ def test_a_history_change_waits_for_an_ingest_transaction_in_flight(change):
     assert not errors
     analytics_process_pending()
     after = assert_equals_rebuild()
-    assert not any(key[2] == "36-45" for key in after["ev_h"])
+    assert not any(key[2] == "36-45" for key in after["events_hourly"])

@@ -398,8 +398,8 @@ def _bulk() -> list[dict]:
     return messages
 
 
-# The advisory lock every derivation transaction takes first (insights.services._lock).
-DERIVATION_LOCK = importlib.import_module("insights.services")._LOCK_ID
+# The advisory lock every derivation transaction takes first (insights.rollup_store.derivation_lock).
+DERIVATION_LOCK = importlib.import_module("insights.rollup_store").DERIVATION_LOCK_ID
 
 
 def _pending() -> int:

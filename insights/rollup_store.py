@@ -1,0 +1,164 @@
+"""The SQL under the derivation services: adding contributions to the rollup tables, multi-row
+inserts, the derivation lock. SQLite and PostgreSQL differ here, and only here (with
+``insights.session_store``); the services above speak in contributions and derived sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models
+
+from events.models import Event
+from insights import models as tables
+from insights.contributions import Contributions
+from products.models import Product
+
+# Rollup name (insights.contributions) → its table and the columns of its key.
+ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
+    "events_hourly": (tables.EventHourly, ("hour", "action", "age_group")),
+    "events_daily": (tables.EventDaily, ("day", "action", "age_group", "category")),
+    "sessions_hourly": (tables.SessionHourly, ("hour", "age_group")),
+    "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category")),
+    "products_daily": (tables.ProductDaily, ("day", "product_id", "age_group")),
+    "customers_daily": (tables.CustomerDaily, ("day", "customer_id")),
+    "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket")),
+    "customer_totals": (tables.CustomerTotals, ("customer_id",)),
+}
+EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
+LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum
+# Everything derived from the events, carts first (deleting them needs no cascade collection).
+DERIVED_MODELS: tuple[type[models.Model], ...] = (tables.Cart, tables.Session, tables.PendingWindow,
+                                                  *(m for m, _ in ROLLUP_TABLES.values()))
+DERIVATION_LOCK_ID = 815_514_005  # PostgreSQL advisory lock serialising every write of derived data
+_UPSERT_ROWS = 400
+_INSERT_ROWS = 500
+_SQLITE_IN_CHUNK = 900  # below SQLite's bound-parameter limit
+
+
+def derivation_lock() -> None:
+    """Serialise with every other writer of derived data until this transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [DERIVATION_LOCK_ID])
+    # SQLite: transactions are IMMEDIATE, so writers are already serialised.
+
+
+def ingest_hold() -> None:
+    """Wait for ingest transactions in flight and hold new ones back until this transaction commits
+    (PostgreSQL ``SHARE ROW EXCLUSIVE``: readers are never blocked; SQLite serialises writers already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"LOCK TABLE {Event._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def sql_param_adapter() -> Callable[[Any], Any] | None:
+    """Parameter conversion for raw SQL: psycopg2 adapts datetimes, dates and Decimals itself; SQLite
+    needs Django's text forms (naive UTC datetimes) to compare with what the ORM stored."""
+    if connection.vendor == "postgresql":
+        return None
+    ops = connection.ops
+
+    def adapt(value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            return ops.adapt_datetimefield_value(value)
+        if isinstance(value, dt.date):
+            return ops.adapt_datefield_value(value)
+        if isinstance(value, Decimal):
+            return str(value)
+        return value
+
+    return adapt
+
+
+def rollups_add(contributions: Contributions) -> None:
+    """Add every rollup row's counters to the stored ones (creating rows as needed)."""
+    for name in ROLLUP_TABLES:
+        if name in contributions:
+            _rollup_upsert(name, contributions[name])
+
+
+def _upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Sequence[str]) -> tuple[str, str]:
+    """``INSERT … VALUES`` and ``ON CONFLICT DO UPDATE SET c = c + excluded.c`` (min/max for times)."""
+    q = connection.ops.quote_name
+    table = q(model._meta.db_table)
+    least, greatest = ("MIN", "MAX") if connection.vendor == "sqlite" else ("LEAST", "GREATEST")
+    sets = []
+    for c in columns:
+        if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS:
+            pick = least if c in EARLIEST_COLUMNS else greatest
+            sets.append(f"{q(c)} = {pick}(COALESCE({table}.{q(c)}, EXCLUDED.{q(c)}), "
+                        f"COALESCE(EXCLUDED.{q(c)}, {table}.{q(c)}))")
+        else:
+            sets.append(f"{q(c)} = {table}.{q(c)} + EXCLUDED.{q(c)}")
+    head = f"INSERT INTO {table} ({', '.join(q(c) for c in (*key_cols, *columns))}) VALUES "
+    tail = f" ON CONFLICT ({', '.join(q(c) for c in key_cols)}) DO UPDATE SET {', '.join(sets)}"
+    return head, tail
+
+
+def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]]) -> int:
+    model, key_cols = ROLLUP_TABLES[name]
+    live = {k: v for k, v in rows.items() if any(v.values())}
+    if not live:
+        return 0
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in key_cols]
+    head, tail = _upsert_sql(model, key_cols, columns)
+    placeholder = "(" + ", ".join(["%s"] * (len(key_cols) + len(columns))) + ")"
+    keys = sorted(live)  # one lock order for every writer: no deadlocks between concurrent batches
+    defaults = [None if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS else 0 for c in columns]
+    adapt = sql_param_adapter()
+    with connection.cursor() as cur:
+        for i in range(0, len(keys), _UPSERT_ROWS):
+            chunk = keys[i:i + _UPSERT_ROWS]
+            params: list[Any] = []
+            for k in chunk:
+                values = live[k]
+                params.extend(k)
+                params.extend([values.get(c, d) for c, d in zip(columns, defaults, strict=True)])
+            if adapt is not None:
+                params = [adapt(p) for p in params]
+            cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail, params)
+    return len(live)
+
+
+def rows_insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, returning_ids: bool) -> list[int]:
+    """Plain multi-row INSERTs (no model instances to build); the new ids when asked, in row order."""
+    q = connection.ops.quote_name
+    adapt = sql_param_adapter()
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    ids: list[int] = []
+    with connection.cursor() as cur:
+        for i in range(0, len(rows), _INSERT_ROWS):
+            chunk = rows[i:i + _INSERT_ROWS]
+            params = [v for row in chunk for v in row]
+            if adapt is not None:
+                params = [adapt(v) for v in params]
+            sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES "
+                   + ", ".join([placeholder] * len(chunk)) + (" RETURNING id" if returning_ids else ""))
+            cur.execute(sql, params)
+            if returning_ids:
+                ids.extend(r[0] for r in cur.fetchall())
+    return ids
+
+
+def rows_delete(model: type[models.Model], **filters: Any) -> int:
+    """One DELETE, no cascade collection or signals (derived rows: nothing hangs on them)."""
+    return model._default_manager.filter(**filters)._raw_delete(connection.alias) or 0
+
+
+def rows_delete_by_pk(model: type[models.Model], pks: Sequence[int], *, field: str = "pk") -> None:
+    for i in range(0, len(pks), _SQLITE_IN_CHUNK):
+        rows_delete(model, **{f"{field}__in": pks[i:i + _SQLITE_IN_CHUNK]})
+
+
+def product_categories(product_pks: Iterable[int | None] | None) -> dict[int, str]:
+    """Product pk → category, for the given products (``None``: every product)."""
+    if product_pks is None:
+        return dict(Product.objects.values_list("pk", "category"))
+    pks = {pk for pk in product_pks if pk is not None}
+    if not pks:
+        return {}
+    return dict(Product.objects.filter(pk__in=pks).values_list("pk", "category"))

@@ -1,0 +1,192 @@
+"""Loading and storing what session derivation reads and writes: events and stored sessions by
+customer time windows (one statement for any number of windows), sessions and carts by multi-row
+INSERT. The SQLite/PostgreSQL differences live here and in ``insights.rollup_store``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from events.models import Event
+from events.types import StoredEvent
+from insights.derivation import IDLE, DerivedSession
+from insights.models import Cart, Session
+from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adapter
+
+Windows = dict[int, tuple[dt.datetime, dt.datetime]]  # customer pk → (first, last) time to re-derive
+
+EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "action", "quantity", "price",
+                "order_id", "timestamp", "amount")
+SESSION_COLUMNS = ("customer_id", "key", "session_id", "age_group", "started_at", "last_event_at", "closed",
+                   "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary")
+CART_COLUMNS = ("session_id", "customer_id", "age_group", "state", "items", "value", "revenue_left", "opened_at",
+                "closed_at")
+_SESSION_SELECT = "s.id, s.customer_id, s.key, s.age_group, s.started_at, s.last_event_at, s.summary"
+_CENT = Decimal("0.01")
+_KEYS_PER_QUERY = 400
+EVENT_CHUNK = 20_000
+
+
+@dataclass(slots=True)
+class StoredSession:
+    """A stored session as re-derivation needs it (its summary is ``DerivedSession.to_json``)."""
+
+    pk: int
+    customer_id: int
+    key: str
+    age_group: str
+    started_at: dt.datetime
+    last_event_at: dt.datetime
+    summary: dict
+
+
+def windows_merge(spans: Iterable[tuple[int, dt.datetime, dt.datetime]], into: Windows | None = None) -> Windows:
+    """Each customer's (first, last) time covering all of their spans (and their window in ``into``)."""
+    windows: Windows = {} if into is None else into
+    for customer, lo, hi in spans:
+        w = windows.get(customer)
+        if w is None:
+            windows[customer] = (lo, hi)
+        elif lo < w[0] or hi > w[1]:
+            windows[customer] = (min(w[0], lo), max(w[1], hi))
+    return windows
+
+
+def stored_event(row: Sequence[Any]) -> StoredEvent:
+    """An ``EVENT_FIELDS`` row as derivation reads it."""
+    pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts, amount = row
+    return StoredEvent(pk=pk, event_id=event_id, customer_pk=customer_pk, product_pk=product_pk,
+                       session_id=session_id or "", action=action, quantity=quantity, price=price,
+                       order_id=order_id, timestamp=ts, amount=amount)
+
+
+def _sqlite_event(r: Sequence[Any]) -> StoredEvent:
+    """A raw SQLite row: text times and float-ish money, turned into what the ORM would give."""
+    return StoredEvent(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], Decimal(str(r[7])).quantize(_CENT), r[8],
+                       _read_datetime(r[9]), None if r[10] is None else Decimal(str(r[10])).quantize(_CENT))
+
+
+def _read_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _windows_cte(windows: Windows, pad: dt.timedelta) -> tuple[str, list]:
+    """``WITH w(c, lo, hi) AS (VALUES …)``: one statement for any number of customer windows."""
+    adapt = sql_param_adapter() or (lambda v: v)
+    params: list[Any] = []
+    for customer, (lo, hi) in windows.items():
+        params.extend((customer, adapt(lo - pad), adapt(hi + pad)))
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    first = f"(%s, %s{cast}, %s{cast})"
+    values = ", ".join([first] + ["(%s, %s, %s)"] * (len(windows) - 1))
+    return f"WITH w(c, lo, hi) AS (VALUES {values})", params
+
+
+def events_in_windows(windows: Windows) -> list[StoredEvent]:
+    """Every event of these customers within their windows (edges included)."""
+    if not windows:
+        return []
+    cte, params = _windows_cte(windows, dt.timedelta(0))
+    sql = (f"{cte} SELECT e.id, e.event_id, e.customer_id, e.product_id, e.session_id, e.action, e.quantity,"
+           f" e.price, e.order_id, e.timestamp, e.amount FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
+           f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    convert = stored_event if connection.vendor == "postgresql" else _sqlite_event
+    return [convert(r) for r in rows]
+
+
+def _event_rows(qs: QuerySet[Event]) -> Iterator[tuple]:
+    return qs.order_by("customer_id", "timestamp", "id").values_list(*EVENT_FIELDS).iterator(chunk_size=EVENT_CHUNK)
+
+
+def events_by_customer_batches() -> Iterator[list[StoredEvent]]:
+    """Every event, by customer and time, in batches of whole customers (about ``EVENT_CHUNK`` each):
+    a customer's sessions never straddle two batches."""
+    batch: list[StoredEvent] = []
+    for row in _event_rows(Event.objects.all()):
+        e = stored_event(row)
+        if len(batch) >= EVENT_CHUNK and batch[-1].customer_pk != e.customer_pk:
+            yield batch
+            batch = []
+        batch.append(e)
+    if batch:
+        yield batch
+
+
+def customer_events(customer_pk: int) -> Iterator[list[StoredEvent]]:
+    """One customer's events in time order, in chunks (constant memory for any history)."""
+    rows = _event_rows(Event.objects.filter(customer_id=customer_pk))
+    while chunk := [stored_event(row) for row in islice(rows, EVENT_CHUNK)]:
+        yield chunk
+
+
+def _session_rows(sql: str, params: list) -> list[StoredSession]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return [StoredSession(r[0], r[1], r[2], r[3], _read_datetime(r[4]), _read_datetime(r[5]),
+                          json.loads(r[6]) if isinstance(r[6], str | bytes) else r[6]) for r in rows]
+
+
+def sessions_in_windows(windows: Windows) -> list[StoredSession]:
+    """Stored sessions of these customers overlapping their windows widened by the idle gap."""
+    if not windows:
+        return []
+    cte, params = _windows_cte(windows, IDLE)
+    return _session_rows(f"{cte} SELECT {_SESSION_SELECT} FROM {Session._meta.db_table} s JOIN w"
+                         f" ON s.customer_id = w.c AND s.last_event_at >= w.lo AND s.started_at <= w.hi", params)
+
+
+def sessions_by_key(keys: Iterable[tuple[int, str]]) -> list[StoredSession]:
+    """Stored sessions by (customer pk, session key)."""
+    keys = list(keys)
+    out: list[StoredSession] = []
+    for i in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[i:i + _KEYS_PER_QUERY]
+        values = ", ".join(["(%s, %s)"] * len(chunk))
+        params = [x for k in chunk for x in k]
+        out.extend(_session_rows(f"WITH k(c, key) AS (VALUES {values}) SELECT {_SESSION_SELECT}"
+                                 f" FROM {Session._meta.db_table} s JOIN k ON s.customer_id = k.c AND s.key = k.key",
+                                 params))
+    return out
+
+
+def customer_sessions(customer_pk: int) -> list[tuple[DerivedSession, str]]:
+    """A customer's stored sessions (as derived) with the age group each was counted under."""
+    return [(DerivedSession.from_json(summary), age) for summary, age in
+            Session.objects.filter(customer_id=customer_pk).order_by("started_at", "id")
+            .values_list("summary", "age_group")]
+
+
+def sessions_insert(derived: Sequence[DerivedSession], ages: Mapping[int, str]) -> None:
+    """Store derived sessions and their carts (multi-row INSERTs; RETURNING the ids for the carts)."""
+    if not derived:
+        return
+    rows = [(d.customer_pk, d.key, d.session_id, ages.get(d.customer_pk, "unknown"), d.started_at, d.last_event_at,
+             d.closed, d.event_count, d.funnel_step, d.purchased, d.revenue, d.order_count, json.dumps(d.to_json()))
+            for d in derived]
+    ids = rows_insert(Session._meta.db_table, SESSION_COLUMNS, rows, returning_ids=True)
+    carts = [(pk, d.customer_pk, ages.get(d.customer_pk, "unknown"), d.cart.state, d.cart.items, d.cart.value,
+              d.cart.revenue_left, d.cart.opened_at, d.cart.closed_at)
+             for pk, d in zip(ids, derived, strict=True) if d.cart is not None]
+    rows_insert(Cart._meta.db_table, CART_COLUMNS, carts, returning_ids=False)
+
+
+def sessions_delete(session_pks: Sequence[int]) -> None:
+    """Delete stored sessions and their carts."""
+    rows_delete_by_pk(Cart, session_pks, field="session_id")
+    rows_delete_by_pk(Session, session_pks)
