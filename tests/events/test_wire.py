@@ -189,3 +189,22 @@ def test_segment_reasons_never_echo_a_whole_hostile_value():
     [line] = wire.segment_to_native({"event": "Order Completed", "messageId": 5, "userId": "u",
                                      "properties": {"products": [{"product_id": "p"}]}})
     assert line["event_id"] == "5:0"
+
+
+def test_the_field_table_gives_every_native_attribute_in_order():
+    assert [f.attr or f.name for f in wire.FIELDS] == list(wire.NativeEvent.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("body,noun,code,text", [
+    ([base()], "message", "bad_envelope", 'message must be a JSON object: one event or {"events": [...]}'),
+    ("x", "body", "bad_envelope", 'body must be a JSON object: one event or {"events": [...]}'),
+    ({"events": {}}, "body", "bad_envelope", '"events" must be a list'),
+    ({"events": [base()] * 3}, "message", "too_many_events", "batch of 3 events; at most 2 a message"),
+    ({"events": [base()] * 3}, "body", "too_many_events", "batch of 3 events; at most 2"),
+])
+def test_envelopes_that_are_not_one_event_or_a_list_of_them(body, noun, code, text):
+    with pytest.raises(wire.EnvelopeError) as info:
+        wire.native_events(body, max_events=2, noun=noun)
+    assert (info.value.code, info.value.reason) == (code, text)
+    assert wire.native_events(base(), max_events=2) == [base()]
+    assert wire.native_events({"events": [base()] * 2}, max_events=2) == [base()] * 2
