@@ -274,8 +274,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
                                    "key_revoked")
         except IngestUnavailable as exc:
             logger.warning("ingest for %s not stored: %s", self.key_name, exc)
-            return [], error_reply("events not stored: the database is unavailable; resend them", "unavailable",
-                                   retry_after=1)
+            return [], error_reply(IngestUnavailable.reason, "unavailable", retry_after=1)
         except Exception:  # noqa: BLE001 - answer every message
             logger.exception("ingest failed for %s", self.key_name)
             return [], error_reply("events not stored (server error)", "server_error")

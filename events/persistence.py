@@ -41,6 +41,8 @@ class IngestUnavailable(Exception):
     """A transient failure (database unreachable, deadlock after retries): nothing of the batch is
     stored and resending it may succeed."""
 
+    reason = "events not stored: the database is unavailable; resend them"  # the client's answer
+
 
 def _failure_kind(exc: BaseException) -> str:
     """'retry', 'transient', 'data' (some event's content) or 'bug'.

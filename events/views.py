@@ -66,8 +66,7 @@ def _rate_limited(key: IngestKey, events: int) -> JsonResponse | None:
 
 
 def _unavailable() -> JsonResponse:
-    return _error(503, "events not stored: the database is unavailable; resend them", "unavailable",
-                  retry_after=1)
+    return _error(503, IngestUnavailable.reason, "unavailable", retry_after=1)
 
 
 def _read_json(request: HttpRequest, limit: int) -> Any:
