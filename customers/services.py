@@ -80,9 +80,9 @@ def customer_seed(*, count: int, seed: int = 42, batch_size: int = 1000,
 def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
     """The store's customer id → our pk, creating the unknown customers (age unknown) in bulk, in
     id order (so concurrent writers lock rows alike). Used by ingest."""
-    ids = sorted(set(external_ids))
+    ids = set(external_ids)
     found = customer_pks_by_external_id(external_ids=ids)
-    missing = [i for i in ids if i not in found]
+    missing = sorted(ids - found.keys())
     if missing:
         now = timezone.now()
         Customer.objects.bulk_create([Customer(external_id=i, created_at=now) for i in missing],

@@ -108,12 +108,14 @@ FIELDS: tuple[Field, ...] = (
 )
 # The table as flat tuples (these loops run for every field of every event): the fields read in
 # one pass, then the required-when rules, then the fields allowed only when their rule says so.
-_READ = tuple((f.name, f.alias, f.attr or f.name, f.parse, f.limit, f.required, f.default)
-              for f in FIELDS if f.allowed_when is None)
-_REQUIRED_WHEN = tuple((f.name, f.attr or f.name, f.required_when) for f in FIELDS if f.required_when is not None)
-_ALLOWED_WHEN = tuple((f.name, f.attr or f.name, f.parse, f.limit, f.allowed_when, f.default)
+# Values are collected in a list, in FIELDS order (NativeEvent's); rules see them by name.
+_ATTRS = tuple(f.attr or f.name for f in FIELDS)
+_READ = tuple((f.name, f.alias, f.parse, f.limit, f.required, f.default) for f in FIELDS if f.allowed_when is None)
+_REQUIRED_WHEN = tuple((f.name, _ATTRS.index(f.attr or f.name), f.required_when)
+                       for f in FIELDS if f.required_when is not None)
+_ALLOWED_WHEN = tuple((f.name, f.parse, f.limit, f.allowed_when, f.default)
                       for f in FIELDS if f.allowed_when is not None)
-assert [f.attr or f.name for f in FIELDS] == list(NativeEvent.__dataclass_fields__), "NativeEvent follows FIELDS"
+assert list(_ATTRS) == list(NativeEvent.__dataclass_fields__), "NativeEvent follows FIELDS"
 assert not any(f.allowed_when is None for f in FIELDS[len(_READ):]), "allowed-when fields come last"
 
 
@@ -125,39 +127,45 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
     if type(raw) is not dict:
         return {"event": NOT_OBJECT}
     get = raw.get
-    values: dict[str, Any] = {}  # filled in FIELDS order: NativeEvent's
+    values: list[Any] = []
+    keep = values.append
     errors: dict[str, str] = {}
-    for name, alias, attr, parse, limit, required, default in _READ:
+    for name, alias, parse, limit, required, default in _READ:
         value = get(name)
         if value is None and alias is not None:
             value = get(alias)
         if value is None:
             if required:
                 errors[name] = REQUIRED
-            values[attr] = default
+            keep(default)
             continue
         value, reason = parse(value, limit, latest)
         if reason is not None:
             errors[name] = reason
-        values[attr] = default if value is None else value
-    for name, attr, rule in _REQUIRED_WHEN:
-        if values[attr] is None and name not in errors and (reason := rule(values)) is not None:
+        keep(default if value is None else value)
+    for name, index, rule in _REQUIRED_WHEN:
+        if values[index] is None and name not in errors and (reason := rule(_named(values))) is not None:
             errors[name] = reason
-    for name, attr, parse, limit, rule, default in _ALLOWED_WHEN:
+    for name, parse, limit, rule, default in _ALLOWED_WHEN:
         value = get(name)
         if value is not None:
-            reason = rule(values)
+            reason = rule(_named(values))
             if reason is None:
                 value, reason = parse(value, limit, latest)
             if reason is not None:
                 errors[name] = reason
-        values[attr] = default if value is None else value
+        keep(default if value is None else value)
     if errors:
         return errors
-    amount = values["amount"]
-    if amount is not None and values["price"] is None:  # the unit price shown: the line's share
-        values["price"] = (amount / Decimal(values["quantity"])).quantize(v.CENT, rounding=ROUND_HALF_UP)
-    return NativeEvent(*values.values())
+    event = NativeEvent(*values)
+    if event.amount is not None and event.price is None:  # the unit price shown: the line's share
+        event.price = (event.amount / Decimal(event.quantity)).quantize(v.CENT, rounding=ROUND_HALF_UP)
+    return event
+
+
+def _named(values: list[Any]) -> dict[str, Any]:
+    """The values parsed so far, by NativeEvent attribute (what a rule reads)."""
+    return dict(zip(_ATTRS, values, strict=False))
 
 
 @dataclass(slots=True)
