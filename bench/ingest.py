@@ -7,7 +7,7 @@ Creates its own database, migrates it, starts daphne on a free port with its own
   baseline: one INSERT + commit per event with psycopg2 on the same table.
 Every ack is awaited and row counts are checked. Prints events/s and ratios to the baseline.
 
-    .venv/bin/python bench/ingest.py [--pg postgres://postgres@127.0.0.1:5432] [--quick]
+    .venv/bin/python bench/ingest.py [--pg postgres://postgres@127.0.0.1:5432] [--quick] [--service-only]
 
 Targets: (a) >= 50,000 events/s, (b) >= 4,000 events/s.
 """
@@ -171,7 +171,7 @@ print(json.dumps({{"rate": {n} / el}}))
     return json.loads(out.stdout.strip().splitlines()[-1])["rate"]
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
                         help="PostgreSQL server URL (without database)")
@@ -180,37 +180,42 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes (for development)")
     parser.add_argument("--baseline-events", type=int, default=3000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    n_a, n_b, n_svc = 200_000 // scale, 20_000 // scale, 100_000 // scale
+    parser.add_argument("--service-only", action="store_true", help="only (c), the ingest service in-process")
+    return parser.parse_args()
 
-    admin_dsn = f"{args.pg.rstrip('/')}/postgres"
-    dsn = f"{args.pg.rstrip('/')}/{args.database}"
+
+def _admin(admin_dsn: str, *statements: str) -> None:
     conn = psycopg2.connect(admin_dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        cur.execute(f'CREATE DATABASE "{args.database}"')
+        for statement in statements:
+            cur.execute(statement)
     conn.close()
 
+
+def _environment(dsn: str, redis_url: str | None) -> dict[str, str]:
+    """A migrated database with an ingest key "bench"; the environment to run the site on it."""
     local_dir = ROOT / ".local" / "bench-ingest"
     shutil.rmtree(local_dir, ignore_errors=True)
     local_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SQLITE_PATH")}
     env.update(DATABASE_URL=dsn, LOCAL_DIR=str(local_dir), DJANGO_SETTINGS_MODULE="analytics_site.settings",
                SECRET_KEY="bench-" + uuid.uuid4().hex + uuid.uuid4().hex, DEBUG="0", LOG_LEVEL="WARNING")
-    if args.redis_url:
-        env["REDIS_URL"] = args.redis_url
-    print(f"database {args.database}: migrating…", flush=True)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    print(f"database {dsn.rsplit('/', 1)[1]}: migrating…", flush=True)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
+def websocket_rates(env: dict[str, str], dsn: str, n_a: int, n_b: int) -> tuple[float, float]:
+    """(a) and (b) against a daphne started for them; rows counted afterwards."""
     secret = subprocess.run([PYTHON, "manage.py", "create_ingest_key", "bench", "--quiet"], cwd=ROOT, env=env,
                             check=True, capture_output=True, text=True).stdout.strip()
-
     events_a = make_events(n_a, "a")
     payloads_a = [json.dumps({"events": events_a[i:i + 100]}) for i in range(0, n_a, 100)]
     payloads_b = [json.dumps(e) for e in make_events(n_b, "b")]
     del events_a
-
     server = Server(env, free_port())
     try:
         url = f"ws://127.0.0.1:{server.port}/ws/events/"
@@ -224,28 +229,34 @@ def main() -> None:
     for prefix, n in (("a", n_a), ("b", n_b)):
         if count_rows(dsn, prefix) != n:
             raise SystemExit(f"row count mismatch for ({prefix})")
-    rate_svc = service_throughput(env, n_svc, 5000)
+    return n_a / t_a, n_b / t_b
+
+
+def main() -> None:
+    args = _arguments()
+    scale = 10 if args.quick else 1
+    n_a, n_b, n_svc = 200_000 // scale, 20_000 // scale, 100_000 // scale
+    admin_dsn = f"{args.pg.rstrip('/')}/postgres"
+    dsn = f"{args.pg.rstrip('/')}/{args.database}"
+    _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{args.database}"', f'CREATE DATABASE "{args.database}"')
+    env = _environment(dsn, args.redis_url)
+    rows: list[tuple[str, float]] = []
+    if not args.service_only:
+        rate_a, rate_b = websocket_rates(env, dsn, n_a, n_b)
+        rows += [(f"(a) WebSocket, {n_a:,} events, 100/message, 50 in flight", rate_a),
+                 (f"(b) WebSocket, {n_b:,} events, 1/message, 200 in flight", rate_b)]
+    rows.append((f"(c) events_ingest in-process, {n_svc:,} events, 5,000/batch", service_throughput(env, n_svc, 5000)))
     rate_base = baseline(dsn, args.baseline_events)
-    rate_a, rate_b = n_a / t_a, n_b / t_b
 
     print()
     print(f"{'measure':<58}{'events/s':>12}{'× baseline':>12}")
-    for label, rate in (
-        ("baseline: one INSERT + commit per event (psycopg2)", rate_base),
-        (f"(a) WebSocket, {n_a:,} events, 100/message, 50 in flight", rate_a),
-        (f"(b) WebSocket, {n_b:,} events, 1/message, 200 in flight", rate_b),
-        (f"(c) events_ingest in-process, {n_svc:,} events, 5,000/batch", rate_svc),
-    ):
+    for label, rate in [("baseline: one INSERT + commit per event (psycopg2)", rate_base), *rows]:
         print(f"{label:<58}{rate:>12,.0f}{rate / rate_base:>11.1f}×")
-    print(f"targets: (a) >= 50,000/s {'met' if rate_a >= 50_000 else 'NOT met'}; "
-          f"(b) >= 4,000/s {'met' if rate_b >= 4_000 else 'NOT met'}. Rows checked: {n_a + n_b:,}.")
-
+    if not args.service_only:
+        print(f"targets: (a) >= 50,000/s {'met' if rate_a >= 50_000 else 'NOT met'}; "
+              f"(b) >= 4,000/s {'met' if rate_b >= 4_000 else 'NOT met'}. Rows checked: {n_a + n_b:,}.")
     if not args.keep:
-        conn = psycopg2.connect(admin_dsn)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        conn.close()
+        _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{args.database}"')
 
 
 if __name__ == "__main__":

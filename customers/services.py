@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -9,6 +9,7 @@ from django.utils import timezone
 from faker import Faker
 
 from customers.models import Customer, age_group_for
+from customers.selectors import customer_pks_by_external_id
 
 _GENDERS = [Customer.Gender.FEMALE, Customer.Gender.MALE, Customer.Gender.OTHER]
 
@@ -74,3 +75,17 @@ def customer_seed(*, count: int, seed: int = 42, batch_size: int = 1000,
         if progress:
             progress(len(batch))
     return created
+
+
+def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
+    """The store's customer id → our pk, creating the unknown customers (age unknown) in bulk, in
+    id order (so concurrent writers lock rows alike). Used by ingest."""
+    ids = set(external_ids)
+    found = customer_pks_by_external_id(external_ids=ids)
+    missing = sorted(ids - found.keys())
+    if missing:
+        now = timezone.now()
+        Customer.objects.bulk_create([Customer(external_id=i, created_at=now) for i in missing],
+                                     ignore_conflicts=True, batch_size=1000)
+        found.update(customer_pks_by_external_id(external_ids=missing))
+    return found

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from events import wire
+from events.credentials import bearer_secret, key_in_query
 from events.ratelimit import ingest_rate_limit
 from events.services import (
     IngestKeyRevoked,
@@ -50,17 +51,9 @@ CLOSE_TOO_MANY_UNANSWERED = 4429
 def key_from_scope(scope: dict[str, Any]) -> str | None:
     """The ingest key from ``Authorization: Bearer …``."""
     for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, secret = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and secret.strip():
-                return secret.strip()
+        if name == b"authorization" and (secret := bearer_secret(value.decode("latin-1"))):
+            return secret
     return None
-
-
-def key_in_query(scope: dict[str, Any]) -> bool:
-    """A ``key`` (or ``writeKey``) query parameter: refused, since proxies and servers log URLs."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    return any(part.split("=", 1)[0].lower() in ("key", "writekey", "api_key") for part in query.split("&"))
 
 
 def error_reply(reason: str, code: str, **extra: Any) -> dict[str, Any]:
@@ -75,20 +68,9 @@ def parse_message(data: str | bytes) -> list[Any] | dict[str, Any]:
                         and len(data.encode("utf-8", "surrogatepass")) > limit):
         return error_reply(f"message larger than {limit} bytes", "too_large")
     try:
-        body = wire.loads(data)
-    except wire.MessageError as exc:
+        return wire.native_events(wire.loads(data), max_events=settings.INGEST_MAX_BATCH_EVENTS, noun="message")
+    except (wire.MessageError, wire.EnvelopeError) as exc:
         return error_reply(exc.reason, exc.code)
-    if type(body) is not dict:
-        return error_reply("message must be a JSON object: one event or {\"events\": [...]}", "bad_envelope")
-    if "events" not in body:
-        return [body]
-    events = body["events"]
-    if type(events) is not list:
-        return error_reply("\"events\" must be a list", "bad_envelope")
-    if len(events) > settings.INGEST_MAX_BATCH_EVENTS:
-        return error_reply(f"batch of {len(events)} events; at most {settings.INGEST_MAX_BATCH_EVENTS} a message",
-                           "too_many_events")
-    return events
 
 
 _STOP = object()
@@ -122,7 +104,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
     closing = True  # until a key is accepted: a refused connection processes no message
 
     async def connect(self) -> None:
-        if key_in_query(self.scope):
+        if key_in_query(self.scope.get("query_string", b"").decode("latin-1")):
             # Accepted only to say why: a key in the URL is refused even when it is valid.
             await self.accept()
             await self.send(text_data=json.dumps(error_reply(
@@ -218,49 +200,45 @@ class IngestConsumer(AsyncWebsocketConsumer):
 
     async def _write_loop(self) -> None:
         """Gather messages into groups and start their commits (at most PARALLEL_GROUPS at once)."""
-        cap = settings.INGEST_MAX_BATCH_EVENTS
-        window = settings.INGEST_GROUP_COMMIT_MS / 1000
-        loop = asyncio.get_running_loop()
-        pending = self.pending
-        stopping = False
         try:
-            while not stopping:
-                item = await pending.get()
-                if item is _STOP:
-                    return
+            nxt = await self.pending.get()
+            while nxt is not _STOP:
                 # Wait for a free commit slot first: what arrives meanwhile joins this group.
                 await self.slots.acquire()
-                group = [item]
-                count = _size(item)
-                deadline = loop.time() + window
-                # Gather: everything already queued, then whatever keeps arriving close together
-                # (gaps under GATHER_GAP), for at most the group-commit window from the first one.
-                while count < cap:
-                    if pending.empty():
-                        remaining = deadline - loop.time()
-                        if remaining <= 0:
-                            break
-                        try:
-                            nxt = await asyncio.wait_for(pending.get(), min(remaining, GATHER_GAP))
-                        except TimeoutError:
-                            break
-                    else:
-                        nxt = pending.get_nowait()
-                    if nxt is _STOP:
-                        stopping = True
-                        break
-                    size = _size(nxt)
-                    if count + size > cap:
-                        self._start(group)
-                        await self.slots.acquire()
-                        group, count = [nxt], size
-                        deadline = loop.time() + window
-                        continue
-                    group.append(nxt)
-                    count += size
+                group, nxt = await self._gather(nxt)
                 self._start(group)
+                if nxt is None:
+                    nxt = await self.pending.get()
         finally:
             self.committing.put_nowait(_STOP)
+
+    async def _gather(self, first: Any) -> tuple[list[Any], Any]:
+        """A group from ``first``: everything already queued, then whatever keeps arriving close
+        together (gaps under GATHER_GAP), for at most the group-commit window from the first one
+        and up to INGEST_MAX_BATCH_EVENTS events. Returns it and the item that did not fit (the
+        next group's first, or _STOP), or None."""
+        cap = settings.INGEST_MAX_BATCH_EVENTS
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.INGEST_GROUP_COMMIT_MS / 1000
+        pending = self.pending
+        group, count = [first], _size(first)
+        while count < cap:
+            if pending.empty():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    nxt = await asyncio.wait_for(pending.get(), min(remaining, GATHER_GAP))
+                except TimeoutError:
+                    break
+            else:
+                nxt = pending.get_nowait()
+            size = _size(nxt)
+            if nxt is _STOP or count + size > cap:
+                return group, nxt
+            group.append(nxt)
+            count += size
+        return group, None
 
     def _start(self, group: list[Any]) -> None:
         """Start committing a group (its slot is taken); the reply task awaits it in order."""
@@ -276,32 +254,30 @@ class IngestConsumer(AsyncWebsocketConsumer):
             if entry is _STOP:
                 return
             group, future = entry
-            results: list[Any] = []
-            failure = None
-            revoked = False
-            if future is not None:
-                try:
-                    results = await future
-                except IngestKeyRevoked:
-                    revoked = True
-                    failure = error_reply("this ingest key was revoked (or given a new secret): events not stored",
-                                          "key_revoked")
-                except IngestUnavailable as exc:
-                    logger.warning("ingest for %s not stored: %s", self.key_name, exc)
-                    failure = error_reply("events not stored: the database is unavailable; resend them",
-                                          "unavailable", retry_after=1)
-                except Exception:  # noqa: BLE001 - answer every message
-                    logger.exception("ingest failed for %s", self.key_name)
-                    failure = error_reply("events not stored (server error)", "server_error")
+            results, failure = await self._outcome(future) if future is not None else ([], None)
             self.slots.release()
             if not self.client_gone and not self.closing:
                 await self._reply(group, results, failure)
             for item in group:
                 self.unanswered_messages -= 1
                 self.unanswered_events -= _size(item)
-            if revoked and not self.closing:
+            if failure is not None and failure["code"] == "key_revoked" and not self.closing:
                 self.closing = True
                 await self.close(code=CLOSE_KEY_REVOKED, reason="ingest key revoked")
+
+    async def _outcome(self, future: asyncio.Future[Any]) -> tuple[list[Any], dict[str, Any] | None]:
+        """A group's results, or the error reply every message of it gets."""
+        try:
+            return await future, None
+        except IngestKeyRevoked:
+            return [], error_reply("this ingest key was revoked (or given a new secret): events not stored",
+                                   "key_revoked")
+        except IngestUnavailable as exc:
+            logger.warning("ingest for %s not stored: %s", self.key_name, exc)
+            return [], error_reply(IngestUnavailable.reason, "unavailable", retry_after=1)
+        except Exception:  # noqa: BLE001 - answer every message
+            logger.exception("ingest failed for %s", self.key_name)
+            return [], error_reply("events not stored (server error)", "server_error")
 
     async def _reply(self, group: list[Any], results: list[Any], failure: dict[str, Any] | None) -> None:
         it = iter(results)

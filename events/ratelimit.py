@@ -87,25 +87,24 @@ class RateLimit:
 
     def take(self, key: str, n: int = 1) -> float:
         """Spend ``n`` units of ``key``'s bucket: 0.0, or the seconds to wait (nothing spent)."""
-        need = min(float(n), self.burst)  # a request larger than the burst waits for a full bucket
-        if need <= 0:
-            return 0.0
-        if self._redis is None:
-            return self._take_local(key, need)
-        if self._take_lease(key, need):
-            return 0.0
-        return self._take_remote(key, need)
+        need, wait = self._take_here(key, n)
+        return wait if wait is not None else self._take_remote(key, need)
 
     async def atake(self, key: str, n: int = 1) -> float:
         """``take`` for the event loop: only a Redis round trip leaves it (in a thread)."""
-        need = min(float(n), self.burst)
+        need, wait = self._take_here(key, n)
+        return wait if wait is not None else await asyncio.to_thread(self._take_remote, key, need)
+
+    def _take_here(self, key: str, n: int) -> tuple[float, float | None]:
+        """The units to spend, and the answer when it needs no Redis round trip (else None)."""
+        need = min(float(n), self.burst)  # a request larger than the burst waits for a full bucket
         if need <= 0:
-            return 0.0
+            return need, 0.0
         if self._redis is None:
-            return self._take_local(key, need)
+            return need, self._take_local(key, need)
         if self._take_lease(key, need):
-            return 0.0
-        return await asyncio.to_thread(self._take_remote, key, need)
+            return need, 0.0
+        return need, None
 
     # In-process buckets -------------------------------------------------------------------------
 

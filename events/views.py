@@ -8,9 +8,8 @@ database failure 503 with Retry-After (nothing stored, resend).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,9 +18,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from events import wire
+from events.credentials import basic_user, bearer_secret
 from events.models import IngestKey
 from events.ratelimit import ingest_rate_limit, retry_after_header
-from events.services import IngestUnavailable, events_ingest, events_ingest_segment, ingest_key_authenticate
+from events.services import (
+    IngestResult,
+    IngestUnavailable,
+    events_ingest,
+    events_ingest_segment,
+    ingest_key_authenticate,
+)
 
 
 class BodyError(Exception):
@@ -60,8 +66,7 @@ def _rate_limited(key: IngestKey, events: int) -> JsonResponse | None:
 
 
 def _unavailable() -> JsonResponse:
-    return _error(503, "events not stored: the database is unavailable; resend them", "unavailable",
-                  retry_after=1)
+    return _error(503, IngestUnavailable.reason, "unavailable", retry_after=1)
 
 
 def _read_json(request: HttpRequest, limit: int) -> Any:
@@ -88,101 +93,79 @@ def _read_json(request: HttpRequest, limit: int) -> Any:
         raise BodyError(400, f"body is not JSON: {exc.reason}", exc.code) from exc
 
 
-def _bearer(request: HttpRequest) -> str | None:
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    return secret.strip() or None if scheme.lower() == "bearer" else None
-
-
-def _basic_user(request: HttpRequest) -> str | None:
-    """Segment's write key: the user name of HTTP Basic auth (``key:``)."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[0] or None
+def _authorization(request: HttpRequest) -> str:
+    return request.headers.get("Authorization", "")
 
 
 @csrf_exempt
 @require_POST
 def events_api(request: HttpRequest) -> JsonResponse:
     """POST /api/v1/events: one native event or ``{"events": [...]}``; key by Bearer."""
-    key = ingest_key_authenticate(secret=_bearer(request))
+    key = ingest_key_authenticate(secret=bearer_secret(_authorization(request)))
     if key is None:
         return _error(401, "a valid ingest key is required (Authorization: Bearer <key>)")
     try:
         body = _read_json(request, settings.INGEST_MAX_MESSAGE_BYTES)
+        events = wire.native_events(body, max_events=settings.INGEST_MAX_BATCH_EVENTS)
     except BodyError as exc:
         return _error(exc.status, exc.reason, exc.code)
-    if type(body) is not dict:
-        return _error(400, 'body must be a JSON object: one event or {"events": [...]}', "bad_envelope")
-    events = body["events"] if "events" in body else [body]
-    if type(events) is not list:
-        return _error(400, '"events" must be a list', "bad_envelope")
-    if len(events) > settings.INGEST_MAX_BATCH_EVENTS:
-        return _error(413, f"batch of {len(events)} events; at most {settings.INGEST_MAX_BATCH_EVENTS}",
-                      "too_many_events")
-    limited = _rate_limited(key, len(events))
+    except wire.EnvelopeError as exc:
+        return _envelope_error(exc)
+    return _stored(key, len(events), lambda: events_ingest(raw_events=events, source="http"))
+
+
+def _stored(key: IngestKey, events: int, store: Callable[[], IngestResult]) -> JsonResponse:
+    """The ack of ``store()``, unless the key is over its rate limit (429) or the database is
+    unavailable (503): nothing is stored then."""
+    limited = _rate_limited(key, events)
     if limited is not None:
         return limited
     try:
-        return JsonResponse(events_ingest(raw_events=events, source="http").as_ack())
+        return JsonResponse(store().as_ack())
     except IngestUnavailable:
         return _unavailable()
 
 
+def _envelope_error(exc: wire.EnvelopeError) -> JsonResponse:
+    return _error(413 if exc.code == "too_many_events" else 400, exc.reason, exc.code)
+
+
 def _segment_key(request: HttpRequest, body: Any) -> IngestKey | None:
-    secret = _basic_user(request)
+    secret = basic_user(_authorization(request))
     if secret is None and type(body) is dict and type(body.get("writeKey")) is str:
         secret = body["writeKey"]
     return ingest_key_authenticate(secret=secret)
 
 
-def _segment_ingest(key: IngestKey, messages: list[Any]) -> JsonResponse:
-    """Each message larger than SEGMENT_MAX_EVENT_BYTES is rejected alone (its neighbours are
-    stored)."""
-    limited = _rate_limited(key, len(messages))
-    if limited is not None:
-        return limited
+def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], list[Any]]) -> JsonResponse:
+    """A Segment endpoint: the body (at most ``max_bytes``), its key (Basic or writeKey), its
+    messages. Each message larger than SEGMENT_MAX_EVENT_BYTES is rejected alone (its neighbours
+    are stored)."""
     try:
-        result = events_ingest_segment(messages=messages, max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES)
-    except IngestUnavailable:
-        return _unavailable()
-    return JsonResponse(result.as_ack())
+        body = _read_json(request, max_bytes)
+    except BodyError as exc:
+        return _error(exc.status, exc.reason, exc.code)
+    key = _segment_key(request, body)
+    if key is None:
+        return _error(401, "a valid write key is required (HTTP Basic '<key>:' or writeKey)")
+    try:
+        messages = messages_of(body)
+    except wire.EnvelopeError as exc:
+        return _envelope_error(exc)
+    return _stored(key, len(messages), lambda: events_ingest_segment(
+        messages=messages, max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES))
 
 
 @csrf_exempt
 @require_POST
 def segment_batch(request: HttpRequest) -> JsonResponse:
     """POST /v1/batch (Segment HTTP Tracking API)."""
-    try:
-        body = _read_json(request, settings.SEGMENT_MAX_BATCH_BYTES)
-    except BodyError as exc:
-        return _error(exc.status, exc.reason, exc.code)
-    key = _segment_key(request, body)
-    if key is None:
-        return _error(401, "a valid write key is required (HTTP Basic '<key>:' or writeKey)")
-    if type(body) is not dict or type(body.get("batch")) is not list:
-        return _error(400, 'body must be {"batch": [...]}', "bad_envelope")
-    if len(body["batch"]) > settings.INGEST_MAX_BATCH_EVENTS:  # 500 KB of tiny items: a reply 30× larger
-        return _error(413, f"batch of {len(body['batch'])} messages; at most {settings.INGEST_MAX_BATCH_EVENTS}",
-                      "too_many_events")
-    return _segment_ingest(key, body["batch"])
+    return _segment(request, settings.SEGMENT_MAX_BATCH_BYTES,
+                    lambda body: wire.segment_messages(body, max_messages=settings.INGEST_MAX_BATCH_EVENTS))
 
 
 @csrf_exempt
 @require_POST
 def segment_track(request: HttpRequest) -> JsonResponse:
     """POST /v1/track: one track call."""
-    try:
-        body = _read_json(request, settings.SEGMENT_MAX_EVENT_BYTES)
-    except BodyError as exc:
-        return _error(exc.status, exc.reason, exc.code)
-    key = _segment_key(request, body)
-    if key is None:
-        return _error(401, "a valid write key is required (HTTP Basic '<key>:' or writeKey)")
-    if type(body) is not dict:
-        return _error(400, "body must be a JSON object", "bad_envelope")
-    return _segment_ingest(key, [{"type": "track", **body}])
+    return _segment(request, settings.SEGMENT_MAX_EVENT_BYTES, wire.segment_track)

@@ -215,6 +215,15 @@ def _gated_ingest(monkeypatch):
     return gate
 
 
+async def _sent(secret: str, messages: list):
+    """A connection with the key that has sent these messages (replies not read)."""
+    communicator, connected = await _connect("/ws/events/", bearer(secret))
+    assert connected
+    for message in messages:
+        await communicator.send_json_to(message)
+    return communicator
+
+
 @pytest.mark.django_db(transaction=True)
 def test_beyond_the_unanswered_events_bound_messages_get_a_retryable_busy_error(ingest_secret, settings,
                                                                                 monkeypatch):
@@ -222,10 +231,7 @@ def test_beyond_the_unanswered_events_bound_messages_get_a_retryable_busy_error(
     gate = _gated_ingest(monkeypatch)
 
     async def scenario():
-        communicator, connected = await _connect("/ws/events/", bearer(ingest_secret))
-        assert connected
-        for m in range(5):
-            await communicator.send_json_to({"events": [event(2 * m), event(2 * m + 1)]})
+        communicator = await _sent(ingest_secret, [{"events": [event(2 * m), event(2 * m + 1)]} for m in range(5)])
         await asyncio.sleep(0.5)  # all five received while the first commit waits
         gate.set()
         replies = [await communicator.receive_json_from(timeout=10) for _ in range(5)]
@@ -246,10 +252,7 @@ def test_a_client_that_ignores_busy_replies_is_disconnected(ingest_secret, setti
     gate = _gated_ingest(monkeypatch)
 
     async def scenario():
-        communicator, connected = await _connect("/ws/events/", bearer(ingest_secret))
-        assert connected
-        for m in range(25):
-            await communicator.send_json_to(event(m))
+        communicator = await _sent(ingest_secret, [event(m) for m in range(25)])
         closed = await communicator.receive_output(timeout=10)
         gate.set()
         await communicator.disconnect()

@@ -324,15 +324,19 @@ def via_segment(secret: str, body: bytes) -> dict:
 NATIVE_ENTRY_POINTS = {"websocket-text": via_ws_text, "websocket-binary": via_ws_binary, "http": via_http}
 
 
+def send_cases(entry: str, cases: list[Case], secret: str) -> tuple[Batch, dict]:
+    """The cases as one batch through an entry point (native, or Segment messages): the batch and its ack."""
+    if entry == "segment":
+        batch = Batch.of(segment_cases(cases), segment=True)
+        return batch, via_segment(secret, encode({"batch": batch.events}))
+    batch = Batch.of(cases)
+    return batch, NATIVE_ENTRY_POINTS[entry](secret, encode({"events": batch.events}))
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("entry", [*NATIVE_ENTRY_POINTS, "segment"])
 def test_every_bad_event_gets_its_reason_and_its_neighbours_are_stored(entry, ingest_secret, one_group_at_a_time):
-    if entry == "segment":
-        batch = Batch.of(segment_cases(CORPUS), segment=True)
-        ack = via_segment(ingest_secret, encode({"batch": batch.events}))
-    else:
-        batch = Batch.of(CORPUS)
-        ack = NATIVE_ENTRY_POINTS[entry](ingest_secret, encode({"events": batch.events}))
+    batch, ack = send_cases(entry, CORPUS, ingest_secret)
     batch.check(ack)
     assert len(batch.bad_index) > 150  # the corpus is what it says
 
@@ -341,12 +345,7 @@ def test_every_bad_event_gets_its_reason_and_its_neighbours_are_stored(entry, in
 @pytest.mark.parametrize("entry", ["websocket-binary", "http", "segment"])
 def test_invalid_utf8_in_every_string_field_is_that_events_reason(entry, ingest_secret, one_group_at_a_time):
     # Text frames cannot carry invalid UTF-8: the protocol fails the connection (test_hostile_live.py).
-    if entry == "segment":
-        batch = Batch.of(segment_cases(INVALID_UTF8_CASES), segment=True)
-        ack = via_segment(ingest_secret, encode({"batch": batch.events}))
-    else:
-        batch = Batch.of(INVALID_UTF8_CASES)
-        ack = NATIVE_ENTRY_POINTS[entry](ingest_secret, encode({"events": batch.events}))
+    batch, ack = send_cases(entry, INVALID_UTF8_CASES, ingest_secret)
     batch.check(ack)
 
 

@@ -14,8 +14,9 @@ from django.db import connection, transaction
 
 from customers.models import Customer
 from events.models import Event
-from events.services import IngestResult, events_ingest, events_ingest_batches, title_external_id
+from events.services import IngestResult, events_ingest, events_ingest_batches
 from products.models import Product
+from products.services import title_external_id
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
 TS = "2024-01-01T12:00:00Z"
@@ -262,9 +263,9 @@ def test_batches_gathered_in_one_commit_each_get_their_own_refusals(poison_trigg
 def test_a_value_no_driver_can_encode_is_refused_alone_even_past_validation(monkeypatch):
     # Validation is bypassed to show the last line of defence: a lone surrogate reaching the
     # database driver (psycopg2 and sqlite3 both fail to encode it) costs only its own event.
-    from events import wire
+    from events.wire import values
 
-    monkeypatch.setattr(wire, "_bad_character", lambda value, pattern: None)
+    monkeypatch.setattr(values, "_bad_character", lambda value, pattern: None)
     result = events_ingest(raw_events=[native(1), native(2, session_id="s-\ud800"), native(3)])
     assert result.accepted == 2
     assert [r["index"] for r in result.rejected] == [1]
@@ -276,9 +277,9 @@ def test_a_value_no_driver_can_encode_is_refused_alone_even_past_validation(monk
 def test_a_nul_past_validation_is_refused_alone_by_postgresql(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite stores NUL characters; PostgreSQL text cannot hold them")
-    from events import wire
+    from events.wire import values
 
-    monkeypatch.setattr(wire, "_bad_character", lambda value, pattern: None)
+    monkeypatch.setattr(values, "_bad_character", lambda value, pattern: None)
     result = events_ingest(raw_events=[native(1), native(2, event_id="e-\x00"), native(3, customer_id="c-\x00"),
                                        native(4)])
     assert result.accepted == 2
@@ -297,7 +298,7 @@ def test_a_transient_failure_stores_nothing_and_says_resend(lock_events_table):
 def test_failure_kinds():
     from django.db import DataError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 
-    from events.services import _failure_kind
+    from events.persistence import _failure_kind
 
     def pg(exc, code):
         cause = Exception()

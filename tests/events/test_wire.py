@@ -11,6 +11,7 @@ import pytest
 from customers.models import Customer
 from events import wire
 from events.models import Event
+from events.wire import values
 from products.models import Product
 
 LATEST = datetime(2030, 1, 1, tzinfo=UTC)
@@ -148,7 +149,7 @@ def test_unhashable_and_long_prices_are_handled_without_the_cache():
     assert wire.parse_price({"a": 1}) == (None, "must be a number")
     long_price = "0" * 10_000 + "1.5"
     assert wire.parse_price(long_price) == (Decimal("1.50"), None)
-    assert long_price not in wire._price_cache  # a hostile stream cannot fill memory through it
+    assert long_price not in values._price_cache  # a hostile stream cannot fill memory through it
 
 
 def test_quantity_strings_are_ascii_digits():
@@ -188,3 +189,22 @@ def test_segment_reasons_never_echo_a_whole_hostile_value():
     [line] = wire.segment_to_native({"event": "Order Completed", "messageId": 5, "userId": "u",
                                      "properties": {"products": [{"product_id": "p"}]}})
     assert line["event_id"] == "5:0"
+
+
+def test_the_field_table_gives_every_native_attribute_in_order():
+    assert [f.attr or f.name for f in wire.FIELDS] == list(wire.NativeEvent.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("body,noun,code,text", [
+    ([base()], "message", "bad_envelope", 'message must be a JSON object: one event or {"events": [...]}'),
+    ("x", "body", "bad_envelope", 'body must be a JSON object: one event or {"events": [...]}'),
+    ({"events": {}}, "body", "bad_envelope", '"events" must be a list'),
+    ({"events": [base()] * 3}, "message", "too_many_events", "batch of 3 events; at most 2 a message"),
+    ({"events": [base()] * 3}, "body", "too_many_events", "batch of 3 events; at most 2"),
+])
+def test_envelopes_that_are_not_one_event_or_a_list_of_them(body, noun, code, text):
+    with pytest.raises(wire.EnvelopeError) as info:
+        wire.native_events(body, max_events=2, noun=noun)
+    assert (info.value.code, info.value.reason) == (code, text)
+    assert wire.native_events(base(), max_events=2) == [base()]
+    assert wire.native_events({"events": [base()] * 2}, max_events=2) == [base()] * 2

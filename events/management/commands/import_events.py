@@ -1,13 +1,14 @@
-import csv
-import json
+"""Import events from a CSV file of any size (streamed, constant memory) through the ingest service:
+validated, deduplicated by event_id (rows without one get an id derived from row number and
+content, so importing a file again stores nothing twice), stored in batches."""
+
 import os
-from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from events.csv_import import MAPPABLE, CsvMapping, MappingError
-from events.services import events_ingest
+from events.csv_import import MAPPABLE, MappingError
+from events.services import CsvImportTotals, events_import_csv
 
 
 class _CountingLines:
@@ -24,11 +25,7 @@ class _CountingLines:
 
 
 class Command(BaseCommand):
-    help = (
-        "Import events from a CSV file of any size (streamed, constant memory) through the ingest "
-        "service: validated, deduplicated by event_id (rows without one get an id derived from row "
-        "number and content, so importing a file again stores nothing twice), stored in batches."
-    )
+    help = __doc__
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file with a header row")
@@ -49,56 +46,23 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=5000, help="events per transaction (default 5000)")
         parser.add_argument("--no-broadcast", action="store_true", help="do not notify open dashboards")
 
-    def handle(self, *args, file, map_spec, action, defaults, preset, date_format, rejects, batch_size,
-               no_broadcast, **options):
+    def handle(self, *args, file, rejects, no_broadcast, **options):
         if not os.path.isfile(file):
             raise CommandError(f"no such file: {file}")
-        totals = {"read": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+        mapping = {name: options[name] for name in ("map_spec", "action", "defaults", "preset", "date_format")}
+
         with open(file, newline="", encoding="utf-8-sig") as handle, \
                 tqdm(total=os.path.getsize(file), unit="B", unit_scale=True, desc="import", disable=None) as bar:
-            reader = csv.DictReader(_CountingLines(handle, bar))
+            def progress(totals: CsvImportTotals) -> None:
+                bar.set_postfix(stored=totals.stored, rejected=totals.rejected, refresh=False)
+
             try:
-                mapping = CsvMapping.build(reader.fieldnames or [], map_spec=map_spec, defaults=defaults,
-                                           action=action, preset=preset, date_format=date_format)
+                totals = events_import_csv(lines=_CountingLines(handle, bar), **mapping, rejects_path=rejects,
+                                           batch_size=options["batch_size"], broadcast=not no_broadcast,
+                                           progress=progress)
             except MappingError as exc:
                 raise CommandError(str(exc)) from exc
-            reject_writer = None
-            reject_handle = open(rejects, "w", newline="", encoding="utf-8") if rejects else None
-            try:
-                if reject_handle is not None:
-                    reject_writer = csv.writer(reject_handle)
-                    reject_writer.writerow(["row", *(reader.fieldnames or []), "errors"])
-                row_number = 0
-                while True:
-                    rows = list(islice(reader, batch_size))
-                    if not rows:
-                        break
-                    events, positions, rejected = [], [], []
-                    for row in rows:
-                        row_number += 1
-                        event = mapping.to_event(row, row_number)
-                        if "errors" in event:
-                            rejected.append((row_number, row, event["errors"]))
-                        else:
-                            events.append(event)
-                            positions.append((row_number, row))
-                    result = events_ingest(raw_events=events, source="csv", broadcast=not no_broadcast)
-                    for entry in result.rejected:
-                        number, row = positions[entry["index"]]
-                        rejected.append((number, row, entry["errors"]))
-                    totals["read"] += len(rows)
-                    totals["stored"] += result.accepted
-                    totals["duplicates"] += len(result.duplicates)
-                    totals["rejected"] += len(rejected)
-                    if reject_writer is not None:
-                        for number, row, errors in sorted(rejected, key=lambda r: r[0]):
-                            reject_writer.writerow([number, *(row.get(f, "") for f in reader.fieldnames or []),
-                                                    json.dumps(errors)])
-                    bar.set_postfix(stored=totals["stored"], rejected=totals["rejected"], refresh=False)
-            finally:
-                if reject_handle is not None:
-                    reject_handle.close()
         self.stdout.write(
-            f"read {totals['read']}, stored {totals['stored']}, duplicates {totals['duplicates']}, "
-            f"rejected {totals['rejected']}" + (f" (reasons in {rejects})" if rejects and totals["rejected"] else "")
+            f"read {totals.read}, stored {totals.stored}, duplicates {totals.duplicates}, "
+            f"rejected {totals.rejected}" + (f" (reasons in {rejects})" if rejects and totals.rejected else "")
         )

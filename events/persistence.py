@@ -1,0 +1,177 @@
+"""Storing validated events: one transaction per batch, in which the customers and products they
+name are found or created, the events are inserted (events/inserts.py), the metrics hook
+(``events_stored``) runs, and the dashboard broadcast is queued for after commit.
+
+Nothing one event holds may fail its neighbours: if the database still refuses a batch that
+passed validation, the batch is stored again in halves under savepoints until the refused events
+are found; they are answered with the database's reason and the others are stored. Only
+transient failures (database unreachable, deadlock after retries) fail a whole batch, as
+``IngestUnavailable``: the client may resend it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from customers.services import customers_resolve
+from events.broadcast import dashboard_send_on_commit
+from events.inserts import events_insert
+from events.models import Event
+from events.signals import events_stored
+from events.types import StoredEvent
+from events.wire import NativeEvent, Reason
+from products.selectors import ProductRef
+from products.services import ProductSeed, products_resolve
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+# Failures of a store: transient (resend), caused by some event (isolate it), or a bug (raise).
+_RETRY_PG_CODES = ("40P01", "40001")  # deadlock, serialization failure
+
+Stored = tuple[set[str], dict[str, Reason]]  # event_ids newly stored; {event_id: reason} refused
+
+
+class IngestUnavailable(Exception):
+    """A transient failure (database unreachable, deadlock after retries): nothing of the batch is
+    stored and resending it may succeed."""
+
+    reason = "events not stored: the database is unavailable; resend them"  # the client's answer
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """'retry', 'transient', 'data' (some event's content) or 'bug'.
+
+    OperationalError is the state of the server or the connection (SQLite: locked or busy;
+    PostgreSQL: connection lost, lock or statement timeout, out of resources, shutting down),
+    except PostgreSQL's class 54 (program limit exceeded, e.g. an index row too large): a value.
+    Data, integrity and internal errors, and a driver that cannot encode a value, are some event's
+    content; syntax errors and undefined objects (class 42) are bugs. Anything else (a bug, or the
+    caller's ``check`` refusing) is raised as it is.
+    """
+    if isinstance(exc, InterfaceError):
+        return "transient"  # the connection is gone
+    code = getattr(exc.__cause__, "pgcode", None) if isinstance(exc, DatabaseError) else None
+    if isinstance(exc, OperationalError):
+        if code in _RETRY_PG_CODES:
+            return "retry"
+        return "data" if code is not None and code.startswith("54") else "transient"
+    if isinstance(exc, DatabaseError):
+        return "bug" if code is not None and code.startswith("42") else "data"
+    if isinstance(exc, UnicodeError | ValueError | ArithmeticError):
+        return "data"
+    return "bug"
+
+
+def _refusal(exc: BaseException) -> Reason:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return Reason(f"refused by the database: {text}", "refused_by_database")
+
+
+def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None = None) -> Stored:
+    """Store valid, distinct events: (event_ids newly stored, {event_id: reason} for those the
+    database refused). ``check`` runs first inside the transaction (e.g. the sender's key is still
+    valid); what it raises is raised.
+
+    Concurrent writers take rows in sorted order, but a deadlock (or serialization failure) is still
+    possible between their different tables: PostgreSQL aborts one, which is retried. A refusal
+    caused by some event's content sends the batch to ``_store_isolating``."""
+    attempt = 0
+    while True:
+        try:
+            return _store(events, broadcast, check), {}
+        except Exception as exc:
+            kind = _failure_kind(exc)
+            if kind == "retry" and attempt < 2 and not connection.in_atomic_block:
+                attempt += 1
+                logger.warning("ingest transaction aborted (%s); retrying", getattr(exc.__cause__, "pgcode", exc))
+                continue
+            if kind in ("retry", "transient"):
+                raise IngestUnavailable(str(exc)) from exc
+            if kind == "bug":
+                raise
+            logger.warning("database refused a batch of %d events (%s); isolating the culprits", len(events), exc)
+            return _store_isolating(events, broadcast, check)
+
+
+@transaction.atomic
+def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None) -> Stored:
+    """Store the events in halves, each under a savepoint, down to single events: every event the
+    database refuses is found and rejected, every other one is stored (one transaction).
+    Constraints are checked at once here, so a refusal at commit is also found per event."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    stored: set[str] = set()
+    refused: dict[str, Reason] = {}
+    parts = [events]
+    while parts:
+        part = parts.pop()
+        try:
+            stored |= _store(part, broadcast, check)
+        except Exception as exc:
+            kind = _failure_kind(exc)
+            if kind in ("retry", "transient"):
+                raise IngestUnavailable(str(exc)) from exc
+            if kind == "bug":
+                raise
+            if len(part) == 1:
+                refused[part[0].event_id] = _refusal(exc)
+                logger.warning("database refused event %r: %s", part[0].event_id[:100], exc)
+            else:
+                middle = len(part) // 2
+                parts += [part[middle:], part[:middle]]  # the first half is tried first
+    return stored, refused
+
+
+@transaction.atomic
+def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None) -> set[str]:
+    """One transaction (or savepoint): returns the event_ids that were newly stored."""
+    if check is not None:
+        check()
+    customers = customers_resolve(external_ids={e.customer_id for e in events})
+    customer_pks = [customers[e.customer_id] for e in events]
+    products = _products(events)
+    prices = [e.price if e.price is not None else (ref.price if ref is not None else ZERO)
+              for e, ref in zip(events, products, strict=True)]
+    new = events_insert(events, customer_pks, [ref.pk if ref is not None else None for ref in products], prices,
+                        received_at=timezone.now())
+    if not new:
+        return set()
+    stored: list[StoredEvent] = []
+    for e, cpk, ref, price in zip(events, customer_pks, products, prices, strict=True):
+        pk = new.get(e.event_id)
+        if pk is not None:
+            stored.append(StoredEvent(pk, e.event_id, cpk, ref.pk if ref else None, e.session_id, e.action,
+                                      e.quantity, price, e.order_id, e.timestamp, e.amount))
+    events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
+    if broadcast:
+        dashboard_send_on_commit([(e, ref.title if ref is not None else None, price)
+                                  for e, ref, price in zip(events, products, prices, strict=True)
+                                  if e.event_id in new])
+    return set(new)
+
+
+def _seed(e: NativeEvent) -> ProductSeed:
+    return ProductSeed(e.product_title, e.price, e.product_image, e.description, e.category)
+
+
+def _products(events: list[NativeEvent]) -> list[ProductRef | None]:
+    """Each event's product (by id, or by title in the original format), found or created from
+    the first event naming it; None for events about no product (checkout, abandon)."""
+    by_id: dict[str, ProductSeed] = {}
+    by_title: dict[str, ProductSeed] = {}
+    for e in events:
+        if e.product_id is not None:
+            if e.product_id not in by_id:
+                by_id[e.product_id] = _seed(e)
+        elif e.product_title is not None and e.product_title not in by_title:
+            by_title[e.product_title] = _seed(e)
+    refs_by_id, refs_by_title = products_resolve(by_external_id=by_id, by_title=by_title)
+    return [refs_by_id[e.product_id] if e.product_id is not None else
+            refs_by_title[e.product_title] if e.product_title is not None else None for e in events]

@@ -1,0 +1,25 @@
+"""Writes for events: ingest keys (``keys``), the ingest service every entry point calls
+(``ingest``), and the formats that go through it (``segment``, ``csv_files``).
+
+Callers import from here; the modules of this package import each other directly.
+"""
+
+from events.persistence import IngestUnavailable
+from events.services.csv_files import CsvImportTotals, events_import_csv
+from events.services.ingest import IngestResult, events_ingest, events_ingest_batches, events_ingest_parsed
+from events.services.keys import (
+    IngestKeyRevoked,
+    KeyCredential,
+    ingest_key_authenticate,
+    ingest_key_check,
+    ingest_key_create,
+    ingest_key_revoke,
+    ingest_key_rotate,
+)
+from events.services.segment import events_ingest_segment
+
+__all__ = [
+    "CsvImportTotals", "IngestKeyRevoked", "IngestResult", "IngestUnavailable", "KeyCredential", "events_import_csv",
+    "events_ingest", "events_ingest_batches", "events_ingest_parsed", "events_ingest_segment",
+    "ingest_key_authenticate", "ingest_key_check", "ingest_key_create", "ingest_key_revoke", "ingest_key_rotate",
+]
