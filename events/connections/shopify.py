@@ -65,7 +65,8 @@ def _shop(obj: dict[str, Any], key: str) -> Any:
 def _address_traits(address: Any) -> dict[str, Any]:
     if not isinstance(address, dict):
         return {}
-    return traits_of(city=address.get("city"), country=address.get("country"))
+    return traits_of(name=full_name(address.get("first_name"), address.get("last_name")), city=address.get("city"),
+                     country=address.get("country"))
 
 
 def _customer_traits(customer: dict[str, Any], address: Any = None, email: Any = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ customer.updated → traits. Times are the ``*_gmt`` fields (UTC).
 
 from __future__ import annotations
 
+import html
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -108,8 +109,8 @@ def _lines(payload: dict[str, Any], slug: str, common: dict[str, Any]) -> list[d
         product_id = ident(line.get("product_id"))
         if product_id is not None:
             event["product_id"] = product_id
-        if line.get("name"):
-            event["product_title"] = line["name"]
+        if isinstance(line.get("name"), str) and line["name"]:
+            event["product_title"] = html.unescape(line["name"])  # WooCommerce sends "&ndash;" and the like
         if order and not events:
             event["order"] = order
         events.append(event)
