@@ -28,8 +28,11 @@ SECRET = "bench-secret"
 
 def _setup(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
+    import tempfile
+
+    # A fresh LOCAL_DIR each run (the SQLite database lives there).
     os.environ.update(DJANGO_SETTINGS_MODULE="analytics_site.settings", TESTING="1",
-                      LOCAL_DIR=str(ROOT / ".local" / "bench-webhooks"))
+                      LOCAL_DIR=tempfile.mkdtemp(prefix="bench-webhooks-", dir=ROOT / ".local"))
     os.environ.pop("REDIS_URL", None)
     if args.sqlite:
         os.environ.pop("DATABASE_URL", None)
