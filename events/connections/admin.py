@@ -23,7 +23,7 @@ class StoreConnectionForm(forms.ModelForm):
         fields = ("platform", "slug", "is_active")
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.instance.pk is None and not cleaned.get("secret"):
             self.add_error("secret", "A new connection needs the store's webhook secret.")
         return cleaned

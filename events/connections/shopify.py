@@ -52,6 +52,11 @@ def refund_order_id(payload: dict[str, Any]) -> str | None:
     return ident(payload.get("order_id"))
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a platform may send null)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _shop(obj: dict[str, Any], key: str) -> Any:
     """``obj[key + "_set"]["shop_money"]["amount"]`` when present, else ``obj[key]``."""
     money_set = obj.get(f"{key}_set")
@@ -78,7 +83,7 @@ def _customer_traits(customer: dict[str, Any], address: Any = None, email: Any =
 
 
 def _order_customer(payload: dict[str, Any], slug: str, order_id: str) -> tuple[str, dict[str, Any]]:
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    customer = _obj(payload.get("customer"))
     cid = ident(customer.get("id")) or guest_id(slug, payload.get("email") or customer.get("email"),
                                                  f"order:{order_id}")
     return cid, _customer_traits(customer, payload.get("billing_address"), payload.get("email"))
@@ -145,7 +150,7 @@ def _refund(payload: dict[str, Any], slug: str, order_customers: Mapping[str, st
     for n, item in enumerate(payload.get("refund_line_items") or []):
         if not isinstance(item, dict):
             continue
-        line = item.get("line_item") if isinstance(item.get("line_item"), dict) else {}
+        line = _obj(item.get("line_item"))
         line_id = ident(item.get("line_item_id")) or ident(line.get("id")) or n
         event = {"event_id": event_id(slug, "refund", refund_id, "line", line_id), **common,
                  **_product(line), "quantity": item.get("quantity"), "amount": money(_shop(item, "subtotal"))}
@@ -176,7 +181,7 @@ def _checkout(payload: dict[str, Any], slug: str, *, updated: bool) -> Translati
     token = payload.get("token")
     if not token or not isinstance(token, str):
         return Translation(ignored="checkout without a token")
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    customer = _obj(payload.get("customer"))
     cid = ident(customer.get("id")) or guest_id(slug, payload.get("email") or customer.get("email"),
                                                  f"checkout:{token}")
     created = payload.get("created_at")
