@@ -12,6 +12,7 @@ retries). The work before the reply is the ingest service's bulk path, nothing s
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -66,7 +67,7 @@ def _receive(request: HttpRequest, connection: StoreConnection | None, body: byt
         return _error(400, f"body is not JSON: {exc.reason}", exc.code)
     try:
         outcome = webhook_receive(connection=connection, topic=topic, delivery_id=delivery_id, payload=payload)
-    except IngestUnavailable:
+    except (IngestUnavailable, OperationalError):  # transient (a lock timeout, a lost connection)
         return _error(503, IngestUnavailable.reason, "unavailable")
     return JsonResponse(outcome.as_json())
 

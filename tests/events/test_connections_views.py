@@ -278,3 +278,13 @@ def test_woocommerce_customer_topics(woo, topic, name, city):
     assert woo_post(topic, body(name)).status_code == 200
     customer = Customer.objects.get(external_id="25")
     assert (customer.email, customer.city, customer.country) == ("john.doe@example.com", city, "US")
+
+
+def test_a_transient_database_failure_is_503_and_the_delivery_is_not_recorded(lock_events_table):
+    connection_create(platform="shopify", slug="shop", secret=SECRET)
+    with lock_events_table():
+        response = shopify_post("orders/create", body("shopify_orders_create"), delivery="d-1")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert Event.objects.count() == 0 and WebhookDelivery.objects.count() == 0
+    retried = shopify_post("orders/create", body("shopify_orders_create"), delivery="d-1")  # Shopify resends
+    assert retried.json()["accepted"] == 3 and WebhookDelivery.objects.count() == 1
