@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 
 # Paths that authenticate some other way (ingest keys) or must be reachable signed out.
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/admin/", "/api/v1/events", "/v1/", "/healthz")
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/admin/", "/api/v1/events", "/v1/", "/healthz",
+                   "/webhooks/")  # store connections: the body's HMAC (events.connections)
 
 
 class LoginRequiredMiddleware:

@@ -318,6 +318,9 @@ INGEST_MAX_PENDING_EVENTS = env.int("INGEST_MAX_PENDING_EVENTS", 20_000)
 INGEST_MAX_PENDING_MESSAGES = env.int("INGEST_MAX_PENDING_MESSAGES", 5_000)
 SEGMENT_MAX_EVENT_BYTES = 32 * 1024
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
+# Store connections (issue 13): a webhook body larger than this is refused (413). A Shopify order of
+# 1,000 lines is about 2-3 MB.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
 DASHBOARD_GROUP = "dashboard"
 
 # --- Simulator (issue 4) --------------------------------------------------------------------

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from faker import Faker
@@ -89,3 +92,52 @@ def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
                                      ignore_conflicts=True, batch_size=1000)
         found.update(customer_pks_by_external_id(external_ids=missing))
     return found
+
+
+# --- Profile traits from store connections and identify calls (issue 13) -----------------------
+_TRAIT_LIMITS = {"name": 200, "email": 254, "city": 100, "country": 100}
+_GENDERS_BY_WORD = {"female": Customer.Gender.FEMALE, "f": Customer.Gender.FEMALE, "woman": Customer.Gender.FEMALE,
+                    "male": Customer.Gender.MALE, "m": Customer.Gender.MALE, "man": Customer.Gender.MALE,
+                    "other": Customer.Gender.OTHER, "non-binary": Customer.Gender.OTHER}
+
+
+def _clean_traits(traits: Mapping[str, Any]) -> dict[str, str]:
+    """The traits this service sets, cleaned: strings cut to their column, a valid e-mail only, a
+    gender among the model's choices. Empty or unusable values are left out (they never blank a
+    value already known)."""
+    out: dict[str, str] = {}
+    for key, limit in _TRAIT_LIMITS.items():
+        value = traits.get(key)
+        if isinstance(value, str) and value.strip():
+            out[key] = value.strip()[:limit]
+    if "email" in out:
+        try:
+            validate_email(out["email"])
+        except ValidationError:
+            del out["email"]
+    gender = traits.get("gender")
+    if isinstance(gender, str) and gender.strip().lower() in _GENDERS_BY_WORD:
+        out["gender"] = _GENDERS_BY_WORD[gender.strip().lower()]
+    return out
+
+
+@transaction.atomic
+def customers_update_traits(*, traits: Mapping[str, Mapping[str, Any]]) -> int:
+    """Set profile traits (name, email, gender, city, country) of customers named by the store's
+    id, creating the unknown ones. Returns how many rows changed.
+
+    Age is not set here: a change of age group moves the customer's history in the rollups, which
+    is ``insights.upkeep.customer_age_group_change``'s work."""
+    cleaned = {external_id: _clean_traits(t) for external_id, t in traits.items()}
+    pks = customers_resolve(external_ids=cleaned)
+    changed = 0
+    rows = Customer.objects.filter(pk__in=[pks[i] for i, t in cleaned.items() if t]).only(*_TRAIT_FIELDS, "external_id")
+    for row in rows:
+        wanted = {k: v for k, v in cleaned[row.external_id].items() if getattr(row, k) != v}
+        if wanted:
+            Customer.objects.filter(pk=row.pk).update(**wanted)
+            changed += 1
+    return changed
+
+
+_TRAIT_FIELDS = (*_TRAIT_LIMITS, "gender")

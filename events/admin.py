@@ -158,3 +158,7 @@ class SimulatorStateAdmin(admin.ModelAdmin):
 
         deleted = simulator_reset_demo()
         self.message_user(request, f"Demo data reset: {deleted} events deleted.")
+
+
+# --- Store connections (issue 13) ---------------------------------------------------------------
+import events.connections.admin  # noqa: E402,F401  (registers StoreConnection and WebhookDelivery)

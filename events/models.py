@@ -115,3 +115,10 @@ class SimulatorState(models.Model):
 
     def __str__(self) -> str:
         return f"Simulator ({'running' if self.enabled else 'paused'})"
+
+
+# Store connections (issue 13, DESIGN §8): defined in events/connections, registered with this app here.
+from events.connections.models import ConnectionOrder, Platform, StoreConnection, WebhookDelivery  # noqa: E402
+
+__all__ = ["Action", "ConnectionOrder", "Event", "IngestKey", "Platform", "SimulatorState", "StoreConnection",
+           "WebhookDelivery"]
