@@ -55,3 +55,20 @@ def test_predictions_per_customer():
     assert out.order_value[new] == pytest.approx(6.0 * 20.0 / 3.0)  # population mean: no repeats yet
     assert out.tier[loyal] == "high" and out.tier[gone] == "low"
     assert out.next_order_in_days[loyal] < 90
+
+
+def test_holdout_check_on_cdnow_tracks_the_actual_repeat_orders():
+    from insights.clv.holdout import holdout_check
+    from tests.insights.clv.cdnow import CALIBRATION_END, read_sample
+
+    # FHL 2005 Figure 4: calibration to week 39, holdout weeks 40–78.
+    check = holdout_check(*read_sample(), until=CALIBRATION_END + dt.timedelta(days=273), holdout_days=273)
+    assert check["calibration_end"] == "1997-09-30"
+    assert [r["repeat_orders"] for r in check["rows"]] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert sum(r["customers"] for r in check["rows"]) == 2357
+    assert check["parameters"]["r"] == pytest.approx(0.243, rel=0.01)
+    # 1,882 actual repeat order days in weeks 40–78; BG/NBD expects 1,653 (12% under on this sample).
+    assert check["actual_total"] == 1882
+    assert check["predicted_total"] == pytest.approx(check["actual_total"], rel=0.15)
+    zero, one = check["rows"][0], check["rows"][1]
+    assert zero["predicted"] < one["predicted"] and zero["actual"] < one["actual"]
