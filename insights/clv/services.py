@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from itertools import islice
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 import numpy as np
