@@ -52,6 +52,7 @@ class ClvPrediction(models.Model):
     orders_365 = models.FloatField(help_text="Expected orders in the next 365 days.")
     order_value = models.FloatField(help_text="Expected value of a future order.")
     clv_12m = models.FloatField(help_text="Predicted value of the next 12 months' orders.")
+    clv_if_active = models.FloatField(help_text="The same had the customer not lapsed: clv_12m / P(alive).")
     next_order = models.DateField(null=True, blank=True, help_text="None: no order expected within two years.")
     tier = models.CharField(max_length=6, choices=Tier.choices)
 
@@ -64,6 +65,7 @@ class ClvPrediction(models.Model):
         indexes = [
             models.Index(fields=["fit", "-clv_12m"], name="insights_clvpred_value_idx"),
             models.Index(fields=["customer", "fit"], name="insights_clvpred_cust_idx"),
+            models.Index(fields=["fit", "-clv_if_active"], name="insights_clvpred_active_idx"),
         ]
 
     def __str__(self) -> str:

@@ -35,6 +35,7 @@ class Predictions:
     orders_365: np.ndarray
     order_value: np.ndarray
     clv_12m: np.ndarray
+    clv_if_active: np.ndarray  # had the customer not lapsed: E[orders | alive] × value
     next_order_in_days: np.ndarray  # NaN: no further order expected within two years
     tier: np.ndarray
 
@@ -86,8 +87,11 @@ def predict(summary: CustomerSummary, bgnbd: BgNbdParams, gamma_gamma: GammaGamm
         value = summary.total_value / (x + 1)
     value = np.nan_to_num(value, nan=0.0)
     clv = orders_365 * value
-    return Predictions(customer=summary.customer, p_alive=p_alive(bgnbd, x, t_x, T), orders_90=orders_90,
-                       orders_365=orders_365, order_value=value, clv_12m=clv,
+    alive = p_alive(bgnbd, x, t_x, T)
+    # Dead customers buy nothing, so E[orders | history] = P(alive) × E[orders | alive, history].
+    if_active = np.where(alive > 1e-9, clv / np.maximum(alive, 1e-9), 0.0)
+    return Predictions(customer=summary.customer, p_alive=alive, orders_90=orders_90,
+                       orders_365=orders_365, order_value=value, clv_12m=clv, clv_if_active=if_active,
                        next_order_in_days=days_to_one_more_order(curve), tier=spend_tiers(clv))
 
 

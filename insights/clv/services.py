@@ -102,6 +102,7 @@ def _prediction_rows(fit: ClvFit, summary: CustomerSummary, out: Predictions, un
             p_alive=float(min(max(out.p_alive[i], 0.0), 1.0)), p_alive_before=before.get(pk),
             orders_90=float(out.orders_90[i]), orders_365=float(out.orders_365[i]),
             order_value=float(out.order_value[i]), clv_12m=float(out.clv_12m[i]),
+            clv_if_active=float(out.clv_if_active[i]),
             next_order=next_order_date(until, float(out.next_order_in_days[i])), tier=str(out.tier[i]))
 
 

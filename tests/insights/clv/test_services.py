@@ -13,19 +13,9 @@ from django.core.management import CommandError, call_command
 from customers.models import Customer
 from insights.clv.models import ClvFit, ClvPrediction
 from insights.clv.services import KEEP_PREDICTION_SETS, NotEnoughData, clv_fit_create, clv_transactions
-from insights.services import analytics_process_pending
-from tests.insights.clv.cdnow import BGNBD_PUBLISHED, CALIBRATION_END, GAMMA_GAMMA_PUBLISHED, SAMPLE, within
+from tests.insights.clv.cdnow import BGNBD_PUBLISHED, CALIBRATION_END, GAMMA_GAMMA_PUBLISHED, within
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cdnow_imported():
-    out = StringIO()
-    call_command("import_events", str(SAMPLE), "--preset", "transactions", "--date-format", "%Y%m%d",
-                 "--no-broadcast", stdout=out)
-    assert "read 6919, stored 6919" in out.getvalue()
-    analytics_process_pending()
 
 
 def fit_json(*args: str) -> dict:
