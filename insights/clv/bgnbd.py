@@ -160,17 +160,18 @@ def p_alive(params: BgNbdParams, x: Any, t_x: Any, T: Any) -> np.ndarray:
     return 1.0 / (1.0 + odds)
 
 
-def expected_orders(params: BgNbdParams, t: float, x: Any, t_x: Any, T: Any) -> np.ndarray:
-    """Expected repeat orders in (T, T + t] given the history (FHL 2005 eq. 10)."""
+def expected_orders(params: BgNbdParams, t: float, x: Any, t_x: Any, T: Any, *,
+                    given_alive: bool = False) -> np.ndarray:
+    """Expected repeat orders in (T, T + t] given the history (FHL 2005 eq. 10); ``given_alive``: given
+    also that the customer is still active at T (the same without the P(alive) factor)."""
     x, t_x, T = _as_arrays(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     z = t / (alpha + T + t)
     head = (a + b + x - 1) / (a - 1)
     bracket = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp2f1(r + x, b + x,
                                                                                           a + b + x - 1, z)
-    alive = p_alive(params, x, t_x, T)
     # 1 / (1 + δ a/(b+x-1) (…)^(r+x)) is P(alive); the formula is head × bracket × P(alive).
-    result = head * bracket * alive
+    result = head * bracket if given_alive else head * bracket * p_alive(params, x, t_x, T)
     return np.maximum(np.nan_to_num(result, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
 
 

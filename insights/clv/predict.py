@@ -89,7 +89,7 @@ def predict(summary: CustomerSummary, bgnbd: BgNbdParams, gamma_gamma: GammaGamm
     clv = orders_365 * value
     alive = p_alive(bgnbd, x, t_x, T)
     # Dead customers buy nothing, so E[orders | history] = P(alive) × E[orders | alive, history].
-    if_active = np.where(alive > 1e-9, clv / np.maximum(alive, 1e-9), 0.0)
+    if_active = expected_orders(bgnbd, 365, x, t_x, T, given_alive=True) * value
     return Predictions(customer=summary.customer, p_alive=alive, orders_90=orders_90,
                        orders_365=orders_365, order_value=value, clv_12m=clv, clv_if_active=if_active,
                        next_order_in_days=days_to_one_more_order(curve), tier=spend_tiers(clv))

@@ -52,6 +52,8 @@ def test_predictions_per_customer():
     x, t_x, T = summary.x[loyal:loyal + 1], summary.t_x[loyal:loyal + 1], summary.T[loyal:loyal + 1]
     assert out.orders_90[loyal] == pytest.approx(expected_orders(bgnbd, 90, x, t_x, T)[0])
     assert out.clv_12m[loyal] == pytest.approx(out.orders_365[loyal] * out.order_value[loyal])
+    assert out.clv_if_active[gone] * out.p_alive[gone] == pytest.approx(out.clv_12m[gone])
+    assert out.clv_if_active[gone] > 2 * out.clv_12m[gone]  # probably lapsed: worth more had they stayed
     assert out.order_value[new] == pytest.approx(6.0 * 20.0 / 3.0)  # population mean: no repeats yet
     assert out.tier[loyal] == "high" and out.tier[gone] == "low"
     assert out.next_order_in_days[loyal] < 90
