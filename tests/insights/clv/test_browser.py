@@ -35,7 +35,7 @@ def fitted_store(make_user, cdnow_recent) -> int:
     return Customer.objects.get(external_id="00004").pk
 
 
-def test_slipping_away_for_the_analyst_and_nothing_per_customer_for_the_viewer(fitted_store, server, browser_page):
+def test_slipping_away_for_the_analyst_and_nothing_per_customer_for_the_viewer(fitted_store, server, browser_page):  # noqa: F811, E501
     buyer = fitted_store
     page, errors = browser_page
 
