@@ -6,8 +6,9 @@ same-day orders are one), ``t_x`` time from the first to the last order, ``T`` t
 order to the end of the calibration period, in any one time unit (the scale parameter α is in that
 unit; r, a and b have none). Gamma-Gamma takes ``x`` and ``m_x``, the mean value of the repeat orders.
 
-The fit minimises the negative log-likelihood over the log-parameters (so they stay positive) with
-Nelder-Mead, polished with L-BFGS-B; customers with equal (x, t_x, T) are counted once with a weight.
+The fit minimises the mean negative log-likelihood over the log-parameters (so they stay positive) with
+L-BFGS-B (Nelder-Mead if that does not converge); customers with equal (x, t_x, T) are counted once with
+a weight.
 """
 
 from __future__ import annotations
@@ -83,13 +84,18 @@ def bgnbd_log_likelihood(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T:
 
 
 def _minimise(objective, start: np.ndarray) -> tuple[np.ndarray, float, bool, int]:
-    first = minimize(objective, start, method="Nelder-Mead",
-                     options={"maxfev": MAX_EVALUATIONS, "xatol": 1e-7, "fatol": 1e-9})
-    polished = minimize(objective, first.x, method="L-BFGS-B")
-    best = polished if polished.fun <= first.fun else first
+    """L-BFGS-B (numerical gradient) from ``start``; Nelder-Mead from there when it did not converge."""
+    best = minimize(objective, start, method="L-BFGS-B", options={"ftol": 1e-12, "gtol": 1e-8})
+    iterations = int(best.nit)
+    if not best.success or not np.isfinite(best.fun):
+        fallback = minimize(objective, best.x if np.isfinite(best.fun) else start, method="Nelder-Mead",
+                            options={"maxfev": MAX_EVALUATIONS, "xatol": 1e-7, "fatol": 1e-9})
+        iterations += int(fallback.nit)
+        if fallback.fun <= best.fun or not np.isfinite(best.fun):
+            best = fallback
     if not np.all(np.isfinite(best.x)) or not np.isfinite(best.fun):
         raise FitError("the optimiser did not find finite parameters")
-    return best.x, float(best.fun), bool(first.success or polished.success), int(first.nit + polished.nit)
+    return best.x, float(best.fun), bool(best.success), iterations
 
 
 def bgnbd_fit(x: Any, t_x: Any, T: Any) -> FitResult:
