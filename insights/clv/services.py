@@ -18,6 +18,7 @@ from insights.clv.models import ClvFit, ClvPrediction
 from insights.clv.predict import Predictions, next_order_date, predict
 from insights.clv.summary import CustomerSummary, customer_summary
 from insights.models import CustomerDaily
+from insights.services import analytics_process_pending
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ def clv_fit_create(*, until: dt.date, trigger: str = ClvFit.Trigger.COMMAND,
                    progress: Callable[[str], None] = logger.info) -> ClvFit:
     """Fit on the orders up to ``until`` and store the parameters, diagnostics and every buyer's predictions.
 
-    Raises NotEnoughData (nothing stored) when there are too few customers to fit."""
+    Queued derivation windows are processed first, so recent orders count. Raises NotEnoughData (nothing
+    stored) when there are too few customers to fit."""
+    analytics_process_pending()
     transactions = clv_transactions(until=until)
     summary = customer_summary(*transactions, until=until)
     progress(f"{len(transactions[0])} order days of {len(summary)} customers up to {until}")
