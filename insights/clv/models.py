@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+# A fit needs at least this many customers with an order, and this many with a repeat order.
+MIN_CUSTOMERS = 50
+MIN_REPEAT_CUSTOMERS = 10
+
 
 class ClvFit(models.Model):
     """One BG/NBD + Gamma-Gamma fit on the orders up to ``until``.

@@ -10,8 +10,7 @@ from typing import Any
 
 from django.db.models import F, Q
 
-from insights.clv.models import ClvFit, ClvPrediction
-from insights.clv.services import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS
+from insights.clv.models import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS, ClvFit, ClvPrediction
 
 NO_FIT = (f"No predicted CLV yet: the nightly refit (or manage.py fit_clv) has not fitted one. It needs at least "
           f"{MIN_CUSTOMERS} customers with an order, {MIN_REPEAT_CUSTOMERS} of them with a repeat order.")

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from insights.clv.bgnbd import FitError, bgnbd_fit, gamma_gamma_fit
 from insights.clv.holdout import holdout_check, holdout_days_for
-from insights.clv.models import ClvFit, ClvPrediction
+from insights.clv.models import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS, ClvFit, ClvPrediction
 from insights.clv.predict import Predictions, next_order_date, predict
 from insights.clv.summary import CustomerSummary, customer_summary
 from insights.models import CustomerDaily
@@ -23,8 +23,6 @@ from insights.services import analytics_process_pending
 logger = logging.getLogger(__name__)
 
 MODEL_VERSION = "bgnbd-gg-mle-1"  # BG/NBD + Gamma-Gamma, maximum likelihood on scipy (insights/clv/bgnbd.py)
-MIN_CUSTOMERS = 50
-MIN_REPEAT_CUSTOMERS = 10
 MIN_GAMMA_GAMMA_CUSTOMERS = 20
 KEEP_PREDICTION_SETS = 2  # the latest fit's predictions and the one before (P(alive) falling)
 BATCH = 5000
