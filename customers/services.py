@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,6 +11,8 @@ from faker import Faker
 
 from customers.models import Customer, age_group_for
 from customers.selectors import customer_pks_by_external_id
+from customers.signals import customer_age_changing
+from customers.traits import customer_fields_from_traits
 
 _GENDERS = [Customer.Gender.FEMALE, Customer.Gender.MALE, Customer.Gender.OTHER]
 
@@ -89,3 +92,24 @@ def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
                                      ignore_conflicts=True, batch_size=1000)
         found.update(customer_pks_by_external_id(external_ids=missing))
     return found
+
+
+@transaction.atomic
+def customer_traits_update(*, customer_pk: int, traits: dict[str, Any]) -> list[str]:
+    """Fill a customer's profile from storefront traits (``customers.traits``): name, email, gender,
+    city, country at once; a new age through the ``customer_age_changing`` hook (insights moves the
+    customer's history to the new age group in every rollup). Returns the fields changed."""
+    fields = customer_fields_from_traits(traits, today=timezone.localdate())
+    if not fields:
+        return []
+    customer = Customer.objects.select_for_update().get(pk=customer_pk)
+    age = fields.pop("age", customer.age)
+    changed = [name for name, value in fields.items() if getattr(customer, name) != value]
+    if changed:
+        Customer.objects.filter(pk=customer_pk).update(**{name: fields[name] for name in changed})
+    if age != customer.age:
+        changed.append("age")
+        handled = any(result for _, result in customer_age_changing.send(sender=Customer, customer=customer, age=age))
+        if not handled:
+            Customer.objects.filter(pk=customer_pk).update(age=age, age_group=age_group_for(age))
+    return changed
