@@ -42,6 +42,7 @@ class IngestKeyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["kind"].required = False  # secret unless chosen
         if self.instance.pk:
             self.fields["kind"].disabled = True
             self.fields["origins"].initial = "\n".join(self.instance.allowed_origins)
@@ -51,6 +52,7 @@ class IngestKeyForm(forms.ModelForm):
         from events.services.public_keys import origins_normalize
 
         data = super().clean()
+        data["kind"] = data.get("kind") or IngestKey.Kind.SECRET
         lines = [line for line in (data.get("origins") or "").splitlines() if line.strip()]
         try:
             data["allowed"] = origins_normalize(lines)

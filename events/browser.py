@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
 
 from events.models import IngestKey
 from events.ratelimit import RateLimit, rate_limit, retry_after_header
@@ -58,7 +59,7 @@ def client_address(request: HttpRequest) -> str:
 def cors_headers(response: HttpResponse, origin: str) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = origin
     response["Access-Control-Expose-Headers"] = "Retry-After"
-    response["Vary"] = "Origin"
+    patch_vary_headers(response, ("Origin",))
     return response
 
 
@@ -69,7 +70,7 @@ def preflight(request: HttpRequest) -> HttpResponse:
         return error_response(403, "CORS preflight without an Origin header", "origin_required")
     if not origin_allowed_for_any(origin=origin):
         response = error_response(403, f"origin {origin[:200]!r} is not allowed by any public key", "origin_refused")
-        response["Vary"] = "Origin"
+        patch_vary_headers(response, ("Origin",))
         return response
     response = cors_headers(HttpResponse(status=204), origin)
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
@@ -94,7 +95,7 @@ def key_refusal(request: HttpRequest, key: IngestKey) -> JsonResponse | None:
     if origin not in key.allowed_origins:
         response = error_response(403, f"origin {origin[:200]!r} is not one of this public key's allowed origins",
                                   "origin_refused")
-        response["Vary"] = "Origin"
+        patch_vary_headers(response, ("Origin",))
         return response
     return None
 
