@@ -8,6 +8,7 @@ app_name = "events"
 
 urlpatterns = [
     path("api/v1/events", views.events_api, name="api-events"),
+    path("tracker.js", views.tracker_js, name="tracker-js"),
     path("v1/batch", views.segment_batch, name="segment-batch"),
     path("v1/b", views.segment_batch, name="segment-b"),
     path("v1/track", views.segment_track, name="segment-track"),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -213,3 +214,21 @@ segment_identify = _single("identify")
 segment_alias = _single("alias")
 segment_screen = _single("screen")
 segment_group = _single("group")
+
+
+TRACKER_PATH = Path(settings.BASE_DIR) / "static" / "tracker" / "tracker.js"
+TRACKER_MAX_AGE = 3600  # an hour: a new tracker reaches every store's shoppers the same day
+
+
+@lru_cache(maxsize=1)
+def _tracker_source() -> bytes:
+    return TRACKER_PATH.read_bytes()
+
+
+def tracker_js(request: HttpRequest) -> HttpResponse:
+    """GET /tracker.js: the storefront tracker (static/tracker/tracker.js), public and cacheable."""
+    response = HttpResponse(_tracker_source(), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = f"public, max-age={TRACKER_MAX_AGE}"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"  # loaded by the store's pages
+    response.public_cache = True  # type: ignore[attr-defined]  # NoStoreMiddleware leaves it cacheable
+    return response

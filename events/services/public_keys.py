@@ -60,7 +60,7 @@ def snippet_for(key: IngestKey, *, server: str) -> str:
     """The copy-paste install snippet of a public key (README "Installing the tracker")."""
     return (
         "<script>\n"
-        "!function(w,d,s,u,k){var t=w.tracker=w.tracker||[];if(t.load)return;t.q=t.q||[];\n"
+        "!function(w,d,s,u,k){var t=w.tracker=w.tracker||[];if(t.loaded)return;t.q=t.q||[];\n"
         "['page','track','identify','reset','consent'].forEach(function(m){t[m]=function(){"
         "t.q.push([m].concat([].slice.call(arguments)))}});\n"
         "t.key=k;t.host=u;var e=d.createElement(s);e.async=1;e.src=u+'/tracker.js';"
