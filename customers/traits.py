@@ -68,7 +68,7 @@ def customer_fields_from_traits(traits: dict[str, Any], *, today: date) -> dict[
     gender = traits.get("gender")
     if type(gender) is str and gender.strip():
         out["gender"] = _GENDERS.get(gender.strip().lower(), "other")
-    address = traits.get("address") if type(traits.get("address")) is dict else {}
+    address: dict[str, Any] = traits["address"] if type(traits.get("address")) is dict else {}
     for key in ("city", "country"):
         value = _text(traits.get(key, address.get(key)), _LIMITS[key])
         if value:

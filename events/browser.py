@@ -72,11 +72,11 @@ def preflight(request: HttpRequest) -> HttpResponse:
         response = error_response(403, f"origin {origin[:200]!r} is not allowed by any public key", "origin_refused")
         patch_vary_headers(response, ("Origin",))
         return response
-    response = cors_headers(HttpResponse(status=204), origin)
-    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-    response["Access-Control-Max-Age"] = str(settings.CORS_MAX_AGE)
-    return response
+    answer = cors_headers(HttpResponse(status=204), origin)
+    answer["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    answer["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+    answer["Access-Control-Max-Age"] = str(settings.CORS_MAX_AGE)
+    return answer
 
 
 def key_refusal(request: HttpRequest, key: IngestKey) -> JsonResponse | None:
@@ -114,11 +114,13 @@ def public_rate_limited(request: HttpRequest, key: IngestKey, events: int) -> Js
         return None
     per_key, per_address = _limits()
     address = client_address(request)
-    for limit, bucket, what in ((per_address, f"{key.pk}:{address}", "this address"), (per_key, str(key.pk), "this key")):
+    buckets = ((per_address, f"{key.pk}:{address}", "this address"), (per_key, str(key.pk), "this key"))
+    for limit, bucket, what in buckets:
         if limit is None:
             continue
         wait = limit.take(bucket, events)
         if wait:
-            return error_response(429, f"rate limit of {limit.rate:,.0f} events a second for {what} exceeded; "
-                                       f"nothing was stored: retry after {wait:.2f} s", "rate_limited", retry_after=wait)
+            reason = (f"rate limit of {limit.rate:,.0f} events a second for {what} exceeded; nothing was stored: "
+                      f"retry after {wait:.2f} s")
+            return error_response(429, reason, "rate_limited", retry_after=wait)
     return None

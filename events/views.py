@@ -18,11 +18,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from events import wire
+from events import browser, wire
+from events.browser import error_response as _error
 from events.credentials import basic_user, bearer_secret
 from events.models import IngestKey
-from events import browser
-from events.browser import error_response as _error
 from events.ratelimit import ingest_rate_limit
 from events.services import (
     IngestResult,

@@ -100,9 +100,10 @@ def events_in_windows(windows: Windows) -> list[StoredEvent]:
     if not windows:
         return []
     cte, params = _windows_cte(windows, dt.timedelta(0))
+    bots = "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"  # known bots count nowhere
     sql = (f"{cte} SELECT e.id, e.event_id, e.customer_id, e.product_id, e.session_id, e.action, e.quantity,"
            f" e.price, e.order_id, e.timestamp, e.amount FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
-           f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{'' if settings.METRICS_INCLUDE_BOTS else ' AND NOT e.is_bot'}")
+           f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{bots}")
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()

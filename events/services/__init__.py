@@ -22,7 +22,8 @@ from events.services.public_keys import OriginError, origin_allowed_for_any, ori
 from events.services.segment import events_ingest_segment
 
 __all__ = [
-    "CsvImportTotals", "IdentityResult", "identities_record", "IngestKeyRevoked", "IngestResult", "IngestUnavailable", "KeyCredential", "events_import_csv",
+    "CsvImportTotals", "IdentityResult", "identities_record", "IngestKeyRevoked", "IngestResult", "IngestUnavailable",
+    "KeyCredential", "events_import_csv",
     "events_ingest", "events_ingest_batches", "events_ingest_parsed", "events_ingest_segment",
     "ingest_key_authenticate", "ingest_key_check", "ingest_key_create", "ingest_key_revoke", "ingest_key_rotate",
     "ingest_key_set_origins", "OriginError", "origin_allowed_for_any", "origin_normalize", "snippet_for",

@@ -32,7 +32,9 @@ def _when(call: wire.IdentityCall, latest: datetime) -> datetime | str:
     if call.timestamp is None:
         return datetime.now(UTC)
     value, reason = wire.parse_timestamp(call.timestamp, None, latest)
-    return reason if reason is not None else value
+    if reason is not None or value is None:
+        return reason or wire.Reason("not an ISO 8601 date-time", "invalid_timestamp")
+    return value
 
 
 @transaction.atomic

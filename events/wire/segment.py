@@ -186,12 +186,12 @@ def native_context(context: dict[str, Any], props: dict[str, Any]) -> dict[str, 
     ``landing_page`` / ``session_start``. Only string values are kept (a value of another type is
     left out rather than failing the event: the context is not what it was sent for)."""
     out: dict[str, Any] = {}
-    page = context.get("page") if type(context.get("page")) is dict else {}
+    page: dict[str, Any] = context["page"] if type(context.get("page")) is dict else {}
     for src, dest in _PAGE:
         value = props.get(src) if type(props.get(src)) is str else page.get(src)
         if type(value) is str and value:
             out[dest] = value
-    campaign = context.get("campaign") if type(context.get("campaign")) is dict else {}
+    campaign: dict[str, Any] = context["campaign"] if type(context.get("campaign")) is dict else {}
     for src, dest in _CAMPAIGN:
         value = campaign.get(src) if type(campaign.get(src)) is str else campaign.get(dest)
         if type(value) is str and value:

@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from events.models import Event, IngestKey
 from events.services import ingest_key_create, snippet_for
 from tests.insights.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, server  # noqa: F401 (fixture)
-
-from playwright.sync_api import sync_playwright  # noqa: E402,I001
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHROME_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
