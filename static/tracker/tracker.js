@@ -4,7 +4,7 @@
  * to HOST/v1/b (text/plain, write key in the body: no CORS preflight).
  * API: tracker.page(properties?), tracker.track(event, properties|element), tracker.identify(id, traits),
  *      tracker.reset(), tracker.consent(true|false). Consent mode: tracker.consentRequired = true in
- *      the snippet: nothing is stored or sent until tracker.consent(true). */
+ *      the snippet: nothing is stored or sent until tracker.consent(true) (remembered afterwards). */
 (function (w, d) {
   'use strict';
   var T = w.tracker = w.tracker || [];
@@ -19,7 +19,8 @@
     checkout: 'Checkout Started', purchase: 'Order Completed', refund: 'Order Refunded'
   };
   var UTM = ['source', 'medium', 'campaign', 'term', 'content'];
-  var consent = !T.consentRequired, mem = {}, buf = [], held = [], timer = 0, tries = 0;
+  var consent = true, mem = {}, buf = [], held = [], timer = 0, tries = 0;
+  consent = !T.consentRequired || get('consent') === '1'; // granted on an earlier page: remembered
 
   // --- first-party storage (localStorage, else a cookie); in memory only before consent ---
   function get(k) {
@@ -184,9 +185,14 @@
       mem = {};
     },
     consent: function (granted) {
-      if (!granted) { consent = false; held = []; buf = []; del('uid'); del('aid'); del('ses'); return; }
+      if (!granted) {
+        consent = false; held = []; buf = []; mem = {};
+        ['uid', 'aid', 'ses', 'pend', 'consent'].forEach(del);
+        return;
+      }
       if (consent) return;
       consent = true;
+      set('consent', '1');
       for (var k in mem) set(k, mem[k]);
       var h = held; held = [];
       h.forEach(enqueue);

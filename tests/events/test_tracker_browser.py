@@ -142,4 +142,9 @@ def test_consent_mode_stores_and_sends_nothing_before_consent(server, shop, brow
     rows = _wait_for(lambda: list(Event.objects.all()) if Event.objects.count() >= 3 else None)
     assert sorted(e.action for e in rows) == ["add_to_cart", "page", "view"]
     assert page.evaluate("localStorage.getItem('_trk_aid')") == rows[0].anonymous_id
+    # The consent is remembered: the next page sends without asking again.
+    page.goto(f"{origin}/consent.html?again=1")
+    _wait_for(lambda: Event.objects.filter(action="page").count() == 2)
+    page.evaluate("tracker.consent(false)")  # withdrawn: everything the tracker stored goes
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('_trk_'))") == []
     context.close()
