@@ -63,13 +63,18 @@ def _write_page(root: Path, name: str, key: IngestKey, base: str, extra: str = "
     (root / name).write_text(SHOP_PAGE.format(snippet=snippet, extra=extra))
 
 
-def _wait_for(condition, timeout: float = 15.0):
+def _wait_for(condition, timeout: float = 15.0, page=None):
+    """Poll ``condition`` until it is truthy. With a ``page``, wait through Playwright so that its
+    route handlers keep running (the sync API dispatches them only inside its own calls)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.1)
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)
     raise AssertionError("timed out waiting for the events")
 
 
@@ -147,4 +152,28 @@ def test_consent_mode_stores_and_sends_nothing_before_consent(server, shop, brow
     _wait_for(lambda: Event.objects.filter(action="page").count() == 2)
     page.evaluate("tracker.consent(false)")  # withdrawn: everything the tracker stored goes
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('_trk_'))") == []
+    context.close()
+
+
+def test_a_refused_batch_is_sent_again_after_retry_after(server, shop, browser):  # noqa: F811
+    root, origin = shop
+    key, _ = ingest_key_create(name="web", public=True, origins=[origin])
+    _write_page(root, "retry.html", key, server)
+    context = browser.new_context(user_agent=CHROME_UA)
+    page = context.new_page()
+    attempts: list[int] = []
+
+    def first_refused(route):
+        attempts.append(len(attempts))
+        if len(attempts) == 1:  # the server is over its limit once: 429 with Retry-After
+            route.fulfill(status=429, headers={"Retry-After": "1", "Access-Control-Allow-Origin": origin,
+                                               "Access-Control-Expose-Headers": "Retry-After"}, body="{}")
+        else:
+            route.continue_()
+
+    page.route(f"{server}/v1/b", first_refused)
+    page.goto(f"{origin}/retry.html")
+    rows = _wait_for(lambda: list(Event.objects.all()) if Event.objects.count() >= 2 else None, page=page)
+    assert sorted(e.action for e in rows) == ["page", "view"]  # the refused batch, resent whole
+    assert len(attempts) >= 2
     context.close()
