@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import csv
+import json
 import random
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
+from customers.csv_profiles import ProfileMapping
 from customers.models import Customer, age_group_for
 from customers.selectors import customer_pks_by_external_id
 from customers.signals import customer_age_changing
@@ -113,3 +119,66 @@ def customer_traits_update(*, customer_pk: int, traits: dict[str, Any]) -> list[
         if not handled:
             Customer.objects.filter(pk=customer_pk).update(age=age, age_group=age_group_for(age))
     return changed
+
+
+@dataclass
+class ProfileImportTotals:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+def customers_import_csv(*, lines: Iterable[str], map_spec: str | None = None, rejects_path: str | None = None,
+                         batch_size: int = 1000,
+                         progress: Callable[[ProfileImportTotals], None] | None = None) -> ProfileImportTotals:
+    """Import a store's customer export: each row's customer found or created by the store's id and
+    their profile filled as an ``identify`` would (``customer_traits_update``; a new age moves their
+    history to the new age group). ``batch_size`` rows a transaction; rejected rows (with their
+    reasons as JSON) go to ``rejects_path``. Raises ``ProfileMappingError`` for an unusable header."""
+    reader = csv.DictReader(lines)
+    header = list(reader.fieldnames or [])
+    mapping = ProfileMapping.build(header, map_spec=map_spec)
+    totals = ProfileImportTotals()
+    with open(rejects_path, "w", newline="", encoding="utf-8") if rejects_path else nullcontext() as handle:
+        writer = csv.writer(handle) if handle is not None else None
+        if writer is not None:
+            writer.writerow(["row", *header, "errors"])
+        done = 0
+        while rows := list(islice(reader, batch_size)):
+            rejected = _import_profiles(mapping, rows, done, totals)
+            done += len(rows)
+            if writer is not None:
+                writer.writerows([n, *(row.get(f, "") for f in header), json.dumps(e)] for n, row, e in rejected)
+            if progress is not None:
+                progress(totals)
+    return totals
+
+
+@transaction.atomic
+def _import_profiles(mapping: ProfileMapping, rows: list[dict[str, Any]], done: int,
+                     totals: ProfileImportTotals) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
+    profiles: list[tuple[str, dict[str, Any]]] = []
+    rejected = []
+    for number, row in enumerate(rows, start=done + 1):
+        profile = mapping.to_profile(row)
+        if isinstance(profile, dict):
+            rejected.append((number, row, profile))
+        else:
+            profiles.append(profile)
+    ids = {customer_id for customer_id, _ in profiles}
+    known = set(customer_pks_by_external_id(external_ids=ids))
+    pks = customers_resolve(external_ids=ids)
+    for customer_id, traits in profiles:
+        changed = customer_traits_update(customer_pk=pks[customer_id], traits=traits)
+        if customer_id not in known:
+            totals.created += 1
+            known.add(customer_id)
+        elif changed:
+            totals.updated += 1
+        else:
+            totals.unchanged += 1
+    totals.read += len(rows)
+    totals.rejected += len(rejected)
+    return rejected
