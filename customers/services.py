@@ -16,7 +16,7 @@ from faker import Faker
 
 from customers.csv_profiles import ProfileMapping
 from customers.models import Customer, age_group_for
-from customers.selectors import customer_pks_by_external_id
+from customers.selectors import customer_owners_by_external_id, customer_pks_by_external_id
 from customers.signals import customer_age_changing
 from customers.traits import customer_fields_from_traits
 
@@ -87,16 +87,17 @@ def customer_seed(*, count: int, seed: int = 42, batch_size: int = 1000,
 
 
 def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
-    """The store's customer id → our pk, creating the unknown customers (age unknown) in bulk, in
-    id order (so concurrent writers lock rows alike). Used by ingest."""
+    """The store's customer id → the pk its events belong to (its own, or the customer it was merged
+    into by an identify or alias), creating the unknown customers (age unknown) in bulk, in id order
+    (so concurrent writers lock rows alike). Used by ingest."""
     ids = set(external_ids)
-    found = customer_pks_by_external_id(external_ids=ids)
+    found = customer_owners_by_external_id(external_ids=ids)
     missing = sorted(ids - found.keys())
     if missing:
         now = timezone.now()
         Customer.objects.bulk_create([Customer(external_id=i, created_at=now) for i in missing],
                                      ignore_conflicts=True, batch_size=1000)
-        found.update(customer_pks_by_external_id(external_ids=missing))
+        found.update(customer_owners_by_external_id(external_ids=missing))
     return found
 
 

@@ -135,6 +135,7 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     """One transaction (or savepoint): returns the event_ids that were newly stored."""
     if check is not None:
         check()
+    # An id merged into another customer (identify, alias) resolves to that customer.
     customers = customers_resolve(external_ids={e.customer_id for e in events})
     customer_pks = [customers[e.customer_id] for e in events]
     products = _products(events)

@@ -24,6 +24,13 @@ def _on_customer_age_changing(sender, customer, age, **kwargs) -> bool:
     return True
 
 
+def _on_identity_linked(sender, source_pk, target_pk, **kwargs) -> None:
+    """An identify or alias linked two customers: move the source's history to the target."""
+    from insights.upkeep import customers_merge
+
+    customers_merge(source_pk=source_pk, target_pk=target_pk)
+
+
 def _on_events_deleted(sender, **kwargs):
     from insights.services import analytics_rebuild
 
@@ -37,9 +44,10 @@ class InsightsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
 
         from customers.signals import customer_age_changing
-        from events.signals import events_deleted, events_stored
+        from events.signals import events_deleted, events_stored, identity_linked
 
         user_logged_out.connect(_on_logout, dispatch_uid="insights.close_dashboard_sockets")
         events_stored.connect(_on_events_stored, dispatch_uid="insights.apply_events")
         events_deleted.connect(_on_events_deleted, dispatch_uid="insights.rebuild_after_delete")
         customer_age_changing.connect(_on_customer_age_changing, dispatch_uid="insights.age_group_change")
+        identity_linked.connect(_on_identity_linked, dispatch_uid="insights.customers_merge")

@@ -23,16 +23,19 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
     calls; ``ignored`` lists messages acknowledged but not stored (events that map to nothing). A
     message larger than ``max_message_bytes`` (as compact JSON) is rejected alone.
     ``context_defaults`` fill context keys a message lacks (a browser request's User-Agent).
+    Identify and alias calls are applied before the batch's events are stored.
     """
     batch = wire.segment_batch(messages, received_at=datetime.now(UTC).isoformat(),
                                max_message_bytes=max_message_bytes)
     if context_defaults:
         for event in batch.events:
             event["context"] = {**context_defaults, **(event.get("context") or {})}
+    # Identities first: the batch's own anonymous events then go straight to the identified customer
+    # (and what was stored under the anonymous id before is merged into it first).
+    identities = identities_record(calls=batch.identities) if batch.identities else None
     result = events_ingest(raw_events=batch.events, source="segment", broadcast=broadcast)
     result.rejected = batch.rejections(result.rejected)
-    if batch.identities:
-        identities = identities_record(calls=batch.identities)
+    if identities is not None:
         result.accepted += len(identities.recorded)
         result.duplicates += identities.duplicates
         result.rejected = sorted(result.rejected + identities.rejected, key=lambda r: r["index"])
