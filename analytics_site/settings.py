@@ -317,6 +317,18 @@ INGEST_RATE_BURST = env.int("INGEST_RATE_BURST", 100_000)
 INGEST_MAX_PENDING_EVENTS = env.int("INGEST_MAX_PENDING_EVENTS", 20_000)
 INGEST_MAX_PENDING_MESSAGES = env.int("INGEST_MAX_PENDING_MESSAGES", 5_000)
 SEGMENT_MAX_EVENT_BYTES = 32 * 1024
+# Events whose user agent is a known bot's (events/bots.py) are stored flagged and left out of every
+# metric; 1 counts them like any other.
+METRICS_INCLUDE_BOTS = env.bool("METRICS_INCLUDE_BOTS", default=False)
+# Public (browser) keys, DESIGN §5: events a second per key and per client address (token buckets,
+# shared through Redis when REDIS_URL is set), and how long browsers may cache a CORS preflight.
+PUBLIC_KEY_RATE_LIMIT = env.float("PUBLIC_KEY_RATE_LIMIT", 500)
+PUBLIC_KEY_RATE_BURST = env.int("PUBLIC_KEY_RATE_BURST", 2000)
+PUBLIC_ADDRESS_RATE_LIMIT = env.float("PUBLIC_ADDRESS_RATE_LIMIT", 20)
+PUBLIC_ADDRESS_RATE_BURST = env.int("PUBLIC_ADDRESS_RATE_BURST", 200)
+CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
+# Client address of a browser request: REMOTE_ADDR, or (BEHIND_PROXY) the last X-Forwarded-For hop.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 # Store connections (issue 13): a webhook body larger than this is refused (413). A Shopify order of
 # 1,000 lines is about 2-3 MB.

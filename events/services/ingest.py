@@ -26,10 +26,13 @@ class IngestResult:
     accepted: int = 0
     duplicates: list[str] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[dict[str, Any]] = field(default_factory=list)  # Segment: acknowledged, not stored
 
     def as_ack(self) -> dict[str, Any]:
-        return {"type": "ack", "accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected}
+        ack = {"type": "ack", "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        if self.ignored:
+            ack["ignored"] = self.ignored
+        return ack
 
 
 def events_ingest(*, raw_events: Sequence[Any], source: str = "api", broadcast: bool = True) -> IngestResult:
