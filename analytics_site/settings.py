@@ -249,6 +249,9 @@ USE_I18N = True
 USE_TZ = True
 # Seasonality is reported in the store's own time zone (DESIGN §4).
 STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")
+# Every amount is reported in the store's currency (ISO 4217); events sent in another are converted
+# at the rate of their date (events.ExchangeRate, `manage.py import_rates`).
+STORE_CURRENCY = env.str("STORE_CURRENCY", "USD").upper()
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -15,6 +15,7 @@ from typing import Any
 from events import wire
 from events.persistence import events_store
 from events.services.keys import KeyCredential, ingest_key_check
+from events.services.rates import batches_convert
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "
 
     With a ``credential`` the key is re-checked in the transaction (``IngestKeyRevoked``).
     """
+    batches_convert(batches)  # to STORE_CURRENCY; events without a rate join their batch's rejected
     results = [IngestResult(rejected=list(batch.rejected)) for batch in batches]
     valid, owners = _distinct(batches, results)
     check = (lambda: ingest_key_check(credential=credential)) if credential is not None else None
