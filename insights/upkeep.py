@@ -29,6 +29,7 @@ from events.models import Event
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, Session
+from insights.order_store import order_book
 from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add, rows_delete
 from insights.session_store import customer_events, customer_sessions
 
@@ -64,9 +65,10 @@ def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) ->
     for chunk in customer_events(customer_pk):
         n_events += len(chunk)
         category_of = product_categories(e.product_pk for e in chunk)
+        book = order_book(chunk)
         for age, sign in moves:
             add_event_contributions(contributions, chunk, age_of={customer_pk: age}, category_of=category_of, tz=tz,
-                                    sign=sign)
+                                    book=book, sign=sign)
     sessions = customer_sessions(customer_pk)
     category_of = product_categories(p for d, _ in sessions for p in d.products)
     add_session_contributions(contributions, sessions, category_of=category_of, tz=tz, sign=-1)
