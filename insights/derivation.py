@@ -225,7 +225,10 @@ class _SessionTally:
     def add(self, e: EventLike) -> None:
         action = e.action
         if action == "purchase" and e.order_id is not None and e.order_id in self.cancelled:
-            return  # a cancelled order's line: no purchase at all
+            # A cancelled order's line: no purchase at all. Only the time the customer last placed an
+            # order keeps it (customer_totals.last_purchase_at only moves outwards, incrementally).
+            self.last_purchase_at = e.timestamp
+            return
         if self.step < 4 and action == FUNNEL_STEPS[self.step]:
             self.step += 1
         p = None
@@ -304,7 +307,7 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime, id
     return DerivedSession(
         customer_pk=first.customer_pk, key=key, session_id=first.session_id, started_at=first.timestamp,
         last_event_at=last.timestamp, closed=closed, event_count=len(events), funnel_step=tally.step,
-        purchased=tally.last_purchase_at is not None, revenue=tally.revenue,
+        purchased=bool(tally.orders), revenue=tally.revenue,
         orders=sorted(tally.orders.items(), key=lambda kv: (kv[1], kv[0])), abandon_at=tally.abandon_at,
         products=tally.products, cart=tally.cart(closed=closed, last_event_at=last.timestamp),
         checkout=tally.checkout, last_purchase_at=tally.last_purchase_at,

@@ -1,0 +1,202 @@
+"""Money (DESIGN §4, issue 13): gross, discounts, refunds, net; cancelled orders count nowhere.
+
+The property test sends any mix of orders (in USD, EUR or GBP, some with an order object carrying a
+discount and coupon), refunds (of lines or amounts, of known orders and of orders never seen) and
+cancels (before or after their orders), in random batches and order, with re-derivation at random
+points; then net = gross − discounts − refunds (each converted at the rate of the event's date)
+in every rollup that holds money, and the incremental rollups equal a rebuild.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from django.db import transaction
+from django.db.models import Sum
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from events.models import ExchangeRate
+from events.services import events_ingest
+from events.types import StoredEvent
+from insights.filters import MetricFilter
+from insights.models import CustomerTotals, EventDaily, EventHourly, SessionDaily
+from insights.money import OrderBook, event_money, money_total, winners_of
+from insights.selectors import kpis_stats
+from insights.services import analytics_process_pending, analytics_rebuild
+from tests.insights.test_services import snapshot
+
+CENT = Decimal("0.01")
+T0 = dt.datetime(2024, 3, 4, 9, tzinfo=dt.UTC)  # a Monday
+# 1 EUR = … (a rate every weekday from 2024-03-01; none on weekends: the latest earlier one applies)
+RATES = {"USD": [Decimal("1.0850"), Decimal("1.0900"), Decimal("1.0790"), Decimal("1.0810")],
+         "GBP": [Decimal("0.85500"), Decimal("0.85320"), Decimal("0.86010"), Decimal("0.85870")]}
+
+
+def _rate_days() -> list[dt.date]:
+    days, d = [], dt.date(2024, 3, 1)
+    while d <= dt.date(2024, 4, 30):
+        if d.weekday() < 5:
+            days.append(d)
+        d += dt.timedelta(days=1)
+    return days
+
+
+def seed_rates() -> None:
+    ExchangeRate.objects.bulk_create([
+        ExchangeRate(day=d, currency=code, per_eur=values[n % len(values)])
+        for n, d in enumerate(_rate_days()) for code, values in RATES.items()])
+
+
+def expected_rate(currency: str, when: dt.datetime) -> Decimal:
+    """USD per unit, as the ECB layout implies: the latest weekday rate on or before the date."""
+    if currency == "USD":
+        return Decimal(1)
+    days = [d for d in _rate_days() if d <= when.date()]
+    n = len(days) - 1
+    usd = RATES["USD"][n % 4]
+    per_eur = Decimal(1) if currency == "EUR" else RATES[currency][n % 4]
+    return (usd / per_eur).quantize(Decimal("1E-10"), rounding=ROUND_HALF_UP)
+
+
+def usd(amount: Decimal, currency: str, when: dt.datetime) -> Decimal:
+    return (amount * expected_rate(currency, when)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- the pure rule ------------------------------------------------------------------------------
+
+
+def ev(pk, action="purchase", order="o1", amount=None, price="10.00", quantity=1, discount=None, coupon=""):
+    return StoredEvent(pk, f"e{pk}", 1, 7, "", action, quantity, Decimal(price), order, T0,
+                       None if amount is None else Decimal(amount), None if discount is None else Decimal(discount),
+                       coupon)
+
+
+def test_event_money_counts_a_discount_once_from_the_first_stored_line():
+    lines = [ev(2, discount="3.00", coupon="X"), ev(1, discount="5.00"), ev(3)]
+    book = OrderBook(winners=winners_of(lines))
+    assert book.winners == {"o1": 1}
+    assert money_total(lines, book).discount == Decimal("5.00")
+    assert money_total(lines, book).gross == Decimal("30.00")
+
+
+def test_cancelled_orders_count_nowhere_and_refunds_count_otherwise():
+    events = [ev(1, discount="2.00"), ev(2, action="refund", amount="4.00"),
+              ev(3, action="refund", order="never-seen", amount="1.50", price="0")]
+    book = OrderBook(winners=winners_of(events))
+    total = money_total(events, book)
+    assert (total.gross, total.discount, total.refund, total.net) == (
+        Decimal("10.00"), Decimal("2.00"), Decimal("5.50"), Decimal("2.50"))
+    cancelled = money_total(events, OrderBook(cancelled=frozenset({"o1"}), winners=book.winners))
+    assert (cancelled.gross, cancelled.discount, cancelled.refund) == (0, 0, Decimal("1.50"))
+
+
+def test_a_refund_line_without_amount_is_price_times_quantity():
+    assert event_money(ev(1, action="refund", price="4.25", quantity=2), OrderBook()).refund == Decimal("8.50")
+
+
+# --- through ingest and the rollups -------------------------------------------------------------
+
+money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("300"), places=2)
+
+
+@st.composite
+def scenarios(draw):
+    """Events (native dicts) and the money they must add up to, in USD."""
+    events: list[dict] = []
+    gross = discounts = refunds = Decimal(0)
+    orders = 0
+    for n in range(draw(st.integers(1, 5))):
+        order_id, customer = f"o{n}", str(draw(st.integers(1, 3)))
+        currency = draw(st.sampled_from(["USD", "EUR", "GBP"]))
+        when = T0 + dt.timedelta(days=draw(st.integers(0, 20)), minutes=n)
+        cancelled = draw(st.booleans()) and draw(st.booleans())
+        order_gross = Decimal(0)
+        lines = draw(st.integers(1, 3))
+        carriers = draw(st.sets(st.integers(0, lines - 1), max_size=lines))
+        discount = draw(money)
+        for k in range(lines):
+            price, quantity = draw(money), draw(st.integers(1, 3))
+            line = {"event_id": f"{order_id}-{k}", "customer_id": customer, "action": "purchase",
+                    "product_id": str(draw(st.integers(1, 4))), "product_price": str(price), "quantity": quantity,
+                    "order_id": order_id, "timestamp": when.isoformat(), "currency": currency, "session_id": order_id}
+            if draw(st.booleans()):
+                line["amount"] = str(draw(money))
+                order_gross += usd(Decimal(line["amount"]), currency, when)
+            else:
+                order_gross += usd(price, currency, when) * quantity
+            if k in carriers:  # every line carrying the order object carries the same one
+                line["order"] = {"discount": str(discount), "coupon": f"C{n}", "shipping": "4.99"}
+            events.append(line)
+        order_refunds = Decimal(0)
+        for r in range(draw(st.integers(0, 2))):
+            later = when + dt.timedelta(days=draw(st.integers(0, 10)), hours=1)
+            amount = draw(money)
+            refund = {"event_id": f"{order_id}-r{r}", "customer_id": customer, "action": "refund",
+                      "order_id": order_id, "amount": str(amount), "timestamp": later.isoformat(),
+                      "currency": currency}
+            if draw(st.booleans()):
+                refund["product_id"] = "1"
+            events.append(refund)
+            order_refunds += usd(amount, currency, later)
+        if cancelled:
+            shift = dt.timedelta(hours=draw(st.integers(-48, 48)))
+            events.append({"event_id": f"{order_id}-x", "customer_id": customer, "action": "cancel",
+                           "order_id": order_id, "timestamp": (when + shift).isoformat()})
+        else:
+            gross += order_gross
+            discounts += usd(discount, currency, when) if carriers else 0
+            refunds += order_refunds
+            orders += 1
+    if draw(st.booleans()):  # a refund for an order never seen: kept, counted on its date
+        events.append({"event_id": "stray-refund", "customer_id": "9", "action": "refund", "order_id": "old-1",
+                       "amount": "12.34", "currency": "EUR", "timestamp": T0.isoformat()})
+        refunds += usd(Decimal("12.34"), "EUR", T0)
+    seed = draw(st.integers(0, 2**32 - 1))
+    return events, (gross, discounts, refunds, orders), seed
+
+
+def _sum(model, field, **filters) -> Decimal:
+    return Decimal(str(model.objects.filter(**filters).aggregate(t=Sum(field))["t"] or 0)).quantize(CENT)
+
+
+def _send_randomly(events: list[dict], seed: int) -> None:
+    rng = random.Random(seed)
+    pending = events[:]
+    rng.shuffle(pending)
+    while pending:
+        size = rng.randint(1, 4)
+        batch, pending = pending[:size], pending[size:]
+        result = events_ingest(raw_events=batch, broadcast=False)
+        assert not result.rejected, result.rejected
+        if rng.random() < 0.4:
+            analytics_process_pending(as_of=T0 + dt.timedelta(days=40))
+    analytics_process_pending(as_of=T0 + dt.timedelta(days=40))
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_net_is_gross_minus_discounts_minus_refunds_and_incremental_equals_rebuild(scenario):
+    events, (gross, discounts, refunds, orders), seed = scenario
+    with transaction.atomic():
+        seed_rates()
+        _send_randomly(events, seed)
+        for model in (EventDaily, EventHourly):
+            assert (_sum(model, "revenue"), _sum(model, "discounts"), _sum(model, "refunds")) == (
+                gross, discounts, refunds)
+        customers = (_sum(CustomerTotals, "revenue"), _sum(CustomerTotals, "discounts"),
+                     _sum(CustomerTotals, "refunds"))
+        assert customers == (gross, discounts, refunds)
+        assert _sum(SessionDaily, "orders", category="") == orders
+        kpis = kpis_stats(MetricFilter(start=T0.date() - dt.timedelta(days=5), end=T0.date() + dt.timedelta(days=40)))
+        assert Decimal(str(kpis["net_revenue"])) == gross - discounts - refunds
+        assert Decimal(str(kpis["gross_revenue"])) == gross
+        incremental = snapshot()
+        analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
+        assert snapshot() == incremental
+        transaction.set_rollback(True)
