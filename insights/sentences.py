@@ -120,7 +120,8 @@ def _revenue_trend(period: _Period) -> Insight | None:
     change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
     if abs(change) < MIN_REVENUE_CHANGE:
         return None
-    return _insight("revenue_trend", f"Revenue is {'up' if change > 0 else 'down'} {percent(abs(change))} on the "
+    # KPI revenue is net (gross − discounts − refunds, DESIGN §4 Money)
+    return _insight("revenue_trend", f"Net revenue is {'up' if change > 0 else 'down'} {percent(abs(change))} on the "
                     f"previous period (${k['revenue']:,.2f} vs ${prev['revenue']:,.2f}).", percent(change), "/",
                     period, "info" if change > 0 else "warning")
 
@@ -129,8 +130,11 @@ def _average_order(period: _Period) -> Insight | None:
     k = period.figures
     if k["aov"] is None or k["orders"] < MIN_TRIALS_FOR_CLAIM:
         return None
-    return _insight("aov", f"The average order is ${k['aov']:,.2f} over {k['orders']:,} orders.",
-                    f"${k['aov']:,.2f}", "/", period)
+    text = f"The average order is ${k['aov']:,.2f} net over {k['orders']:,} orders"
+    if k.get("refunds") or k.get("discounts"):
+        text += (f" (gross revenue ${k['gross_revenue']:,.2f}, less ${k['discounts']:,.2f} of discounts and "
+                 f"${k['refunds']:,.2f} of refunds)")
+    return _insight("aov", text + ".", f"${k['aov']:,.2f}", "/", period)
 
 
 SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (

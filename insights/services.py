@@ -103,7 +103,8 @@ def _cancels_apply(contributions: Contributions, events: Sequence[StoredEvent], 
     if not before:
         return []
     ages = customer_age_groups(customer_pks=(e.customer_pk for e in before))
-    add_event_contributions(contributions, before, age_of=ages, category_of=product_categories(e.product_pk for e in before), tz=tz,
+    categories = product_categories(e.product_pk for e in before)
+    add_event_contributions(contributions, before, age_of=ages, category_of=categories, tz=tz,
                             book=OrderBook(winners=order_winners(fresh)), sign=-1, money_only=True)
     return [(e.customer_pk, e.timestamp, e.timestamp) for e in before if e.action == "purchase"]
 

@@ -173,7 +173,8 @@ def test_segment_order_refunded_cancelled_and_completed_money():
         "type": "track", "event": "Order Completed", "messageId": "m1", "userId": "u1",
         "timestamp": "2024-03-04T12:00:00Z",
         "properties": {"order_id": "1001", "currency": "EUR", "discount": 5, "coupon": "SPRING10", "shipping": 4.99,
-                       "tax": 2.1, "products": [{"product_id": "17", "price": 19.99}, {"product_id": "18", "price": 5}]},
+                       "tax": 2.1,
+                       "products": [{"product_id": "17", "price": 19.99}, {"product_id": "18", "price": 5}]},
     })
     assert [c.get("order") for c in completed] == [
         {"discount": 5, "coupon": "SPRING10", "shipping": 4.99, "tax": 2.1}, None]
