@@ -30,22 +30,22 @@ def orders_cancelled(order_ids: Collection[str] | None, *, excluding_pks: Collec
     if excluding_pks:
         cancels = cancels.exclude(pk__in=list(excluding_pks))
     if order_ids is None:
-        return frozenset(cancels.values_list("order_id", flat=True).distinct())
+        return frozenset(o for o in cancels.values_list("order_id", flat=True).distinct() if o is not None)
     found: set[str] = set()
     for chunk in _chunks(order_ids):
-        found.update(cancels.filter(order_id__in=chunk).values_list("order_id", flat=True))
+        found.update(o for o in cancels.filter(order_id__in=chunk).values_list("order_id", flat=True) if o is not None)
     return frozenset(found)
 
 
 def order_winners(order_ids: Collection[str] | None) -> dict[str, int]:
     """Per order id (of these; None: all), the pk of its first stored line carrying an order object."""
     lines = Event.objects.filter(CARRIES_ORDER, action=Action.PURCHASE, order_id__isnull=False)
-    if order_ids is None:
-        return dict(lines.values("order_id").annotate(pk=Min("pk")).values_list("order_id", "pk"))
     out: dict[str, int] = {}
-    for chunk in _chunks(order_ids):
-        out.update(lines.filter(order_id__in=chunk).values("order_id").annotate(pk=Min("pk"))
-                   .values_list("order_id", "pk"))
+    for chunk in [None] if order_ids is None else _chunks(order_ids):
+        part = lines if chunk is None else lines.filter(order_id__in=chunk)
+        for order_id, first in part.values("order_id").annotate(first=Min("pk")).values_list("order_id", "first"):
+            if order_id is not None:
+                out[order_id] = first
     return out
 
 

@@ -62,7 +62,7 @@ def batches_convert(batches: Sequence[wire.ParsedBatch]) -> None:
     if not foreign:
         return
     days = [e.timestamp.date() for e in foreign]
-    table = rate_table(currencies={*(e.currency for e in foreign), store}, first=min(days), last=max(days))
+    table = rate_table(currencies={*(e.currency or store for e in foreign), store}, first=min(days), last=max(days))
     for batch in batches:
         if any(e.currency != store for e in batch.events):
             _convert_batch(batch, table, store)

@@ -18,9 +18,9 @@ Filter semantics:
   products ignore it (they have no customer dimension).
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``coupons`` (the one panel reading the period's order lines), ``rfm``, ``freshness`` (comparisons and derivation lag), ``latest`` (feed,
-filter choices); ``_common`` holds the query helpers they share. The insight sentences built from
-these figures are in ``insights.sentences``.
+``products``, ``carts``, ``coupons`` (the one panel reading the period's order lines), ``rfm``,
+``freshness`` (comparisons and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the
+query helpers they share. The insight sentences built from these figures are in ``insights.sentences``.
 """
 
 from insights.selectors.carts import carts_stats

@@ -56,7 +56,7 @@ def _orders(f: MetricFilter) -> dict[str, _Order]:
     orders: dict[str, _Order] = defaultdict(_Order)
     for pk, order_id, price, quantity, amount, discount, coupon, shipping, tax in lines.values_list(
             "pk", "order_id", "price", "quantity", "amount", "discount", "coupon", "shipping", "tax"):
-        o = orders[order_id]
+        o = orders[order_id or ""]
         o.gross += line_total(price, quantity, amount)
         carries = discount is not None or coupon or shipping is not None or tax is not None
         if carries and (o.winner is None or pk < o.winner):
@@ -67,7 +67,7 @@ def _orders(f: MetricFilter) -> dict[str, _Order]:
     for i in range(0, len(ids), _CHUNK):
         refunds = Event.objects.filter(Q(order_id__in=ids[i:i + _CHUNK]), action=Action.REFUND)
         for order_id, price, quantity, amount in refunds.values_list("order_id", "price", "quantity", "amount"):
-            orders[order_id].refunds += line_total(price, quantity, amount)
+            orders[order_id or ""].refunds += line_total(price, quantity, amount)
     return orders
 
 
