@@ -28,8 +28,8 @@ from customers.models import Customer
 from customers.services import customer_seed
 from events import money
 from events.models import Event, ExchangeRate, SimulatorState
-from events.services.rates import rate_table
 from events.services import events_ingest
+from events.services.rates import rate_table
 from events.signals import events_deleted
 from events.simulator import (
     CUSTOMERS_PER_EVENT_RATE,

@@ -19,6 +19,7 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from customers.models import Customer
 from events.models import ExchangeRate
 from events.services import events_ingest
 from events.types import StoredEvent
@@ -200,3 +201,75 @@ def test_net_is_gross_minus_discounts_minus_refunds_and_incremental_equals_rebui
         analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
         assert snapshot() == incremental
         transaction.set_rollback(True)
+
+
+# --- readable cases -------------------------------------------------------------------------------
+
+
+def _line(event_id, oid="1001", customer="c1", product="17", price="20.00", quantity=1, when=T0, **kw):
+    return {"event_id": event_id, "customer_id": customer, "action": "purchase", "product_id": product,
+            "product_price": price, "quantity": quantity, "order_id": oid, "timestamp": when.isoformat(),
+            "session_id": f"s-{oid}", **kw}
+
+
+def _send(*events):
+    result = events_ingest(raw_events=list(events), broadcast=False)
+    assert not result.rejected, result.rejected
+    analytics_process_pending(as_of=T0 + dt.timedelta(days=40))
+
+
+PERIOD = MetricFilter(start=T0.date(), end=T0.date() + dt.timedelta(days=30))
+
+
+@pytest.mark.django_db
+def test_a_cancel_after_the_order_takes_everything_out_once_and_a_second_cancel_changes_nothing():
+    _send(_line("a", order={"discount": "5.00", "coupon": "SPRING10"}), _line("b", product="18", price="10.00"))
+    _send({"event_id": "r", "customer_id": "c1", "action": "refund", "order_id": "1001", "product_id": "17",
+           "amount": "20.00", "timestamp": (T0 + dt.timedelta(days=2)).isoformat()})
+    before = kpis_stats(PERIOD)
+    assert (before["gross_revenue"], before["discounts"], before["refunds"], before["net_revenue"],
+            before["orders"], before["aov"]) == (30.0, 5.0, 20.0, 5.0, 1, 5.0)
+    from insights.selectors import customer_detail, products_stats
+    refund_rate = products_stats(PERIOD)["refund_rate"]
+    assert [(p["product_id"], p["units"], p["refunded_units"], p["rate"]) for p in refund_rate] == [("17", 1, 1, 1.0)]
+    profile = customer_detail(Customer.objects.get(external_id="c1").pk)["profile"]
+    assert (profile["revenue"], profile["gross_revenue"]) == (5.0, 30.0)
+    for n in range(2):
+        _send({"event_id": f"x{n}", "customer_id": "c1", "action": "cancel", "order_id": "1001",
+               "timestamp": (T0 + dt.timedelta(days=3)).isoformat()})
+        after = kpis_stats(PERIOD)
+        assert (after["gross_revenue"], after["discounts"], after["refunds"], after["orders"]) == (0, 0, 0, 0)
+        assert _sum(CustomerTotals, "revenue") == _sum(CustomerTotals, "discounts") == 0
+    assert products_stats(PERIOD)["refund_rate"] == []
+    incremental = snapshot()
+    analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
+    assert snapshot() == incremental
+
+
+@pytest.mark.django_db
+def test_a_cancel_before_its_order_and_a_refund_of_an_order_never_seen():
+    _send({"event_id": "x", "customer_id": "c1", "action": "cancel", "order_id": "1001", "timestamp": T0.isoformat()})
+    _send(_line("a", when=T0 + dt.timedelta(hours=1), order={"discount": "5.00"}),
+          {"event_id": "r", "customer_id": "c2", "action": "refund", "order_id": "old-7", "amount": "7.50",
+           "timestamp": (T0 + dt.timedelta(days=1)).isoformat()})
+    k = kpis_stats(PERIOD)
+    assert (k["gross_revenue"], k["discounts"], k["refunds"], k["net_revenue"], k["orders"]) == (
+        0, 0, 7.5, -7.5, 0)
+
+
+@pytest.mark.django_db
+def test_coupons_panel_compares_orders_with_and_without_a_coupon():
+    _send(_line("a", oid="1", price="100.00", order={"discount": "10.00", "coupon": "SPRING10"}),
+          _line("b", oid="2", price="50.00", order={"discount": "5.00", "coupon": "SPRING10"}),
+          _line("c", oid="3", price="40.00"),
+          _line("d", oid="4", price="60.00", order={"shipping": "4.99"}),
+          {"event_id": "r", "customer_id": "c1", "action": "refund", "order_id": "3", "amount": "10.00",
+           "timestamp": (T0 + dt.timedelta(days=1)).isoformat()})
+    from insights.selectors import coupons_stats
+    c = coupons_stats(PERIOD)
+    assert c["with_coupon"] == {"orders": 2, "gross_revenue": 150.0, "discounts": 15.0, "refunds": 0.0,
+                                "net_revenue": 135.0, "aov": 67.5}
+    assert c["without_coupon"] == {"orders": 2, "gross_revenue": 100.0, "discounts": 0.0, "refunds": 10.0,
+                                   "net_revenue": 90.0, "aov": 45.0}
+    assert [(t["coupon"], t["orders"]) for t in c["top_coupons"]] == [("SPRING10", 2)]
+    assert c["discount_share"] == pytest.approx(15 / 250)
