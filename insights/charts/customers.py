@@ -35,7 +35,7 @@ def age_groups_figure(stats: Mapping[str, Any]) -> go.Figure:
 
 def clv_distribution_figure(stats: Mapping[str, Any]) -> go.Figure:
     return bucket_bars_figure(stats.get("clv_distribution") or [], "customers", colour=GREEN, unit="customers",
-                              x_title="Lifetime revenue", empty="No purchasing customers yet")
+                              x_title="Lifetime net revenue", empty="No purchasing customers yet")
 
 
 def rfm_figure(stats: Mapping[str, Any]) -> go.Figure:
