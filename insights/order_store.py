@@ -50,11 +50,14 @@ def order_winners(order_ids: Collection[str] | None) -> dict[str, int]:
 
 
 def order_book(events: Iterable[StoredEvent]) -> OrderBook:
-    """The book for these (stored) events: their orders' cancels and counting lines."""
+    """The book for these (stored) events: their orders' cancels, and the counting line of the orders
+    where one of them carries an order object (only those lines' discounts consult it)."""
+    events = list(events)
     orders = {e.order_id for e in events if e.order_id is not None and e.action in ("purchase", "refund")}
     if not orders:
         return OrderBook()
-    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(orders))
+    carrying = {e.order_id for e in events if e.order_id is not None and e.action == "purchase" and e.carries_order}
+    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(carrying) if carrying else {})
 
 
 def full_order_book() -> OrderBook:
