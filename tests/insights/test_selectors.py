@@ -209,7 +209,8 @@ def test_timeseries(store):
                                 "gross_revenue": 140.0}
     week = selectors.events_timeseries(MetricFilter(start=DAY - dt.timedelta(days=6), end=DAY))
     assert week["grain"] == "day" and len(week["points"]) == 7
-    assert week["points"][-1] == {"t": "2024-03-04", "events": 23, "orders": 3, "revenue": 210.0}
+    assert week["points"][-1] == {"t": "2024-03-04", "events": 23, "orders": 3, "revenue": 210.0,
+                                  "gross_revenue": 210.0}
 
 
 def test_events_latest_and_choices(store):
