@@ -273,3 +273,51 @@ def test_coupons_panel_compares_orders_with_and_without_a_coupon():
                                    "net_revenue": 90.0, "aov": 45.0}
     assert [(t["coupon"], t["orders"]) for t in c["top_coupons"]] == [("SPRING10", 2)]
     assert c["discount_share"] == pytest.approx(15 / 250)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_stored_while_its_order_is_being_stored_waits_for_it():
+    """PostgreSQL READ COMMITTED: without the per-order lock, a cancel committed beside its order's
+    lines would not see them (they stay counted) and they would not see it."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises write transactions already (IMMEDIATE)")
+    inserted, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def order_then_wait() -> None:
+        try:
+            with transaction.atomic():
+                events_ingest(raw_events=[_line("a", order={"discount": "5.00"})], broadcast=False)
+                inserted.set()
+                with connection.cursor() as cur:  # commit once the cancel waits for this order's lock
+                    for _ in range(600):
+                        cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'advisory'")
+                        if cur.fetchone()[0]:
+                            break
+                        done.wait(0.05)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=order_then_wait)
+    thread.start()
+    try:
+        assert inserted.wait(30)
+        # (sent under another customer id, so no customer row orders the two transactions)
+        result = events_ingest(raw_events=[{"event_id": "x", "customer_id": "c9", "action": "cancel",
+                                            "order_id": "1001", "timestamp": T0.isoformat()}], broadcast=False)
+        assert result.accepted == 1
+    finally:
+        done.set()
+        thread.join(30)
+    assert not errors
+    analytics_process_pending(as_of=T0 + dt.timedelta(days=40))
+    assert (_sum(EventDaily, "revenue"), _sum(EventDaily, "discounts")) == (0, 0)
+    incremental = snapshot()
+    analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
+    assert snapshot() == incremental
