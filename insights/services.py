@@ -80,10 +80,17 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     spans = [(e.customer_pk, e.timestamp, e.timestamp) for e in events]
     spans += _cancels_apply(contributions, events, tz)
     rollups_add(contributions)
+    pending_windows_queue(spans=spans, events=len(events))
+
+
+def pending_windows_queue(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], events: int) -> None:
+    """Queue these customers' time spans for session re-derivation (``analytics_process_pending``)."""
     windows = windows_merge(spans)
+    if not windows:
+        return
     # Whole seconds, widened outwards: re-deriving a slightly wider window is harmless.
     PendingWindow.objects.create(windows={str(c): [int(lo.timestamp()), int(hi.timestamp()) + 1]
-                                          for c, (lo, hi) in windows.items()}, events=len(events))
+                                          for c, (lo, hi) in windows.items()}, events=events)
 
 
 def _cancels_apply(contributions: Contributions, events: Sequence[StoredEvent], tz: dt.tzinfo

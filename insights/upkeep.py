@@ -25,12 +25,16 @@ from django.apps import apps
 from django.db import transaction
 
 from customers.models import Customer, age_group_for
+from customers.selectors import customer_age_groups
 from events.models import Event
+from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, Session
-from insights.order_store import order_book
+from insights.money import OrderBook
+from insights.order_store import order_book, order_events, order_winners, orders_cancelled
 from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add, rows_delete
+from insights.services import pending_windows_queue
 from insights.session_store import customer_events, customer_sessions
 
 # Rollups without an age group, keyed by customer: an erasure drops their rows outright (first/last-seen
@@ -81,6 +85,46 @@ def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) ->
     return n_events, len(sessions)
 
 
+@dataclass
+class _SharedOrders:
+    """Orders the customer's events share with other customers' (a cancel or a refund sent under
+    another id), and how those others' money was counted before the erasure."""
+
+    orders: set[str]
+    others: list[StoredEvent]
+    before: OrderBook
+
+    @classmethod
+    def of(cls, customer_pk: int) -> _SharedOrders:
+        orders = {o for o in Event.objects.filter(customer_id=customer_pk, order_id__isnull=False)
+                  .values_list("order_id", flat=True).distinct() if o is not None}
+        others = [e for e in order_events(orders) if e.customer_pk != customer_pk] if orders else []
+        return cls(orders, others, _book(orders) if others else OrderBook())
+
+    def recount(self) -> None:
+        """After the erasure: an order the customer alone cancelled counts again, and a discount the
+        customer's line carried passes to the next line carrying one (what a rebuild would count)."""
+        if not self.others:
+            return
+        after = _book(self.orders)
+        if after == self.before:
+            return
+        contributions = new_contributions()
+        ages = customer_age_groups(customer_pks={e.customer_pk for e in self.others})
+        categories = product_categories(e.product_pk for e in self.others)
+        for book, sign in ((self.before, -1), (after, 1)):
+            add_event_contributions(contributions, self.others, age_of=ages, category_of=categories, tz=store_tz(),
+                                    book=book, sign=sign, money_only=True)
+        rollups_add(contributions)
+        revived = self.before.cancelled - after.cancelled
+        pending_windows_queue(spans=[(e.customer_pk, e.timestamp, e.timestamp) for e in self.others
+                                     if e.action == "purchase" and e.order_id in revived], events=0)
+
+
+def _book(orders: set[str]) -> OrderBook:
+    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(orders))
+
+
 def _scrub_admin_log(customer_pk: int) -> None:
     """Django admin's history keeps each object's ``str()`` (a customer's name): replace it."""
     if not apps.is_installed("django.contrib.admin"):
@@ -105,11 +149,13 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     ingest_hold()
     row = Customer.objects.select_for_update().get(pk=customer.pk)
     pk = row.pk
+    shared = _SharedOrders.of(pk)
     n_events, n_sessions = _history_move(pk, old_group=row.age_group, new_group=None)
     # The per-customer rollups lose their rows outright (a rebuild would have none).
     n_carts = rows_delete(Cart, customer_id=pk)
     for model in (Session, CustomerDaily, CustomerTotals, Event):
         rows_delete(model, customer_id=pk)
+    shared.recount()
     row.delete()  # cascades to what is left (cart scores)
     _scrub_admin_log(pk)
     return ErasureResult(customer_pk=pk, events=n_events, sessions=n_sessions, carts=n_carts)

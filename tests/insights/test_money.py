@@ -321,3 +321,27 @@ def test_a_cancel_stored_while_its_order_is_being_stored_waits_for_it():
     incremental = snapshot()
     analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
     assert snapshot() == incremental
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["age", "erase"])
+def test_erasure_and_age_change_move_money_as_a_rebuild_would(change):
+    from insights.upkeep import customer_age_group_change, customer_events_erase
+
+    _send(_line("a", order={"discount": "5.00"}), _line("b", customer="c2", oid="2002"),
+          {"event_id": "r", "customer_id": "c1", "action": "refund", "order_id": "1001", "product_id": "17",
+           "amount": "8.00", "timestamp": (T0 + dt.timedelta(days=1)).isoformat()},
+          {"event_id": "x", "customer_id": "c1", "action": "cancel", "order_id": "2002",
+           "timestamp": (T0 + dt.timedelta(days=1)).isoformat()})
+    c1 = Customer.objects.get(external_id="c1")
+    if change == "age":
+        customer_age_group_change(customer=c1, age=70)
+    else:
+        customer_events_erase(customer=c1)
+    analytics_process_pending(as_of=T0 + dt.timedelta(days=40))
+    incremental = snapshot()
+    analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
+    assert snapshot() == incremental
+    if change == "age":
+        assert (_sum(EventDaily, "discounts", age_group="66+"), _sum(EventDaily, "refunds", age_group="66+")) == (
+            Decimal("5.00"), Decimal("8.00"))
