@@ -345,3 +345,13 @@ def test_erasure_and_age_change_move_money_as_a_rebuild_would(change):
     if change == "age":
         assert (_sum(EventDaily, "discounts", age_group="66+"), _sum(EventDaily, "refunds", age_group="66+")) == (
             Decimal("5.00"), Decimal("8.00"))
+
+
+@pytest.mark.django_db
+def test_lines_disagreeing_on_the_order_object_the_first_stored_counts_in_both_paths():
+    _send(_line("b", product="18", when=T0 + dt.timedelta(minutes=5), order={"discount": "3.00"}))
+    _send(_line("a", order={"discount": "5.00", "coupon": "LATE"}))  # earlier in time, stored later
+    assert (_sum(EventDaily, "discounts"), kpis_stats(PERIOD)["discounts"]) == (Decimal("3.00"), 3.0)
+    incremental = snapshot()
+    analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
+    assert snapshot() == incremental
