@@ -46,7 +46,8 @@ class Event(models.Model):
                   "present, else price × quantity: see line_total). Refunds: the amount refunded.")
     order_id = models.CharField(max_length=100, null=True, blank=True)
     # Money (issue 13): amounts above and below are in STORE_CURRENCY, converted at ingest.
-    currency = models.CharField(max_length=3, blank=True,
+    # db_default: rows inserted by raw SQL that predates these columns (benchmarks, tools) stay valid.
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="",
                                 help_text="The currency the event was sent in (ISO 4217); blank: the store's.")
     fx_rate = models.DecimalField(
         max_digits=20, decimal_places=10, null=True, blank=True,
@@ -54,7 +55,7 @@ class Event(models.Model):
                   "(the latest rate on or before its date); blank when sent in the store currency.")
     discount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
                                    help_text="Purchase lines: the order's discount (order-level, counted once).")
-    coupon = models.CharField(max_length=100, blank=True, help_text="Purchase lines: the order's coupon code.")
+    coupon = models.CharField(max_length=100, blank=True, default="", db_default="", help_text="Purchase lines: the order's coupon code.")
     shipping = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
                                    help_text="Purchase lines: the order's shipping (outside revenue).")
     tax = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
