@@ -55,7 +55,8 @@ class Event(models.Model):
                   "(the latest rate on or before its date); blank when sent in the store currency.")
     discount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
                                    help_text="Purchase lines: the order's discount (order-level, counted once).")
-    coupon = models.CharField(max_length=100, blank=True, default="", db_default="", help_text="Purchase lines: the order's coupon code.")
+    coupon = models.CharField(max_length=100, blank=True, default="", db_default="",
+                              help_text="Purchase lines: the order's coupon code.")
     shipping = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
                                    help_text="Purchase lines: the order's shipping (outside revenue).")
     tax = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
