@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.role",
+                "analytics_site.context_processors.store",
             ],
         },
     },
@@ -252,6 +253,9 @@ STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")
 # Every amount is reported in the store's currency (ISO 4217); events sent in another are converted
 # at the rate of their date (events.ExchangeRate, `manage.py import_rates`).
 STORE_CURRENCY = env.str("STORE_CURRENCY", "USD").upper()
+# How amounts are shown (pages, charts, sentences): the symbol of a common currency, else its code.
+STORE_CURRENCY_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}.get(
+    STORE_CURRENCY, STORE_CURRENCY + " ")
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -172,3 +172,12 @@ def test_events_over_time_shows_gross_beside_net_when_they_differ():
     fig = charts.events_over_time_figure(series)
     assert [t.name for t in fig.data] == ["Events", "Net revenue", "Gross revenue"]
     assert list(fig.data[2].y) == [100.0]
+
+
+def test_amounts_show_the_store_currency(settings):
+    settings.STORE_CURRENCY_SYMBOL = "€"
+    cards = {c["key"]: c for c in charts.kpi_cards({"revenue": 1234.5, "previous": {}})}
+    assert cards["revenue"]["display"] == "€1,234.50"
+    fig = charts.events_over_time_figure({"grain": "day", "points": [
+        {"t": "2024-03-04", "events": 3, "orders": 1, "revenue": 80.0, "gross_revenue": 100.0}]})
+    assert fig.layout.yaxis2.tickprefix == "€" and "net €" in fig.data[1].hovertemplate
