@@ -5,13 +5,19 @@ use the partial index ``event_order_idx``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable
+from decimal import Decimal
+from typing import Any
 
+from django.db import connection
 from django.db.models import Min, Q
 
+from customers.models import Customer
 from events.models import Action, Event
 from events.types import StoredEvent
 from insights.money import OrderBook
+from insights.rollup_store import sql_param_adapter
 from insights.session_store import EVENT_COLUMNS, raw_events
 
 _CHUNK = 500  # order ids per statement
@@ -73,3 +79,43 @@ def order_events(order_ids: Collection[str]) -> list[StoredEvent]:
         out.extend(raw_events(f"SELECT {EVENT_COLUMNS} FROM {Event._meta.db_table} e WHERE e.order_id IN ({marks})"
                               f" AND e.action IN ('purchase', 'refund')", chunk))
     return out
+
+
+def coupon_totals(*, lo: dt.datetime | None, hi: dt.datetime | None, age_group: str | None
+                  ) -> list[tuple[str, int, Decimal, Decimal, Decimal]]:
+    """Per coupon ("" = none): orders whose lines fall in [lo, hi) (not cancelled), their gross, the
+    discount of each order's first stored line carrying an order object, and every refund of those
+    orders. One statement; only one row per coupon comes back."""
+    e, c = Event._meta.db_table, Customer._meta.db_table
+    adapt = sql_param_adapter() or (lambda v: v)
+    where, params = ["l.action = 'purchase'", "l.order_id IS NOT NULL"], []
+    if lo is not None:
+        where.append("l.timestamp >= %s")
+        params.append(adapt(lo))
+    if hi is not None:
+        where.append("l.timestamp < %s")
+        params.append(adapt(hi))
+    if age_group:
+        where.append(f"l.customer_id IN (SELECT id FROM {c} WHERE age_group = %s)")
+        params.append(age_group)
+    total = "COALESCE({t}.amount, {t}.price * {t}.quantity)"
+    carries = "l.discount IS NOT NULL OR l.coupon <> '' OR l.shipping IS NOT NULL OR l.tax IS NOT NULL"
+    sql = (f"WITH o AS (SELECT l.order_id, SUM({total.format(t='l')}) AS gross,"
+           f" MIN(CASE WHEN {carries} THEN l.id END) AS winner FROM {e} l WHERE {' AND '.join(where)}"
+           f" GROUP BY l.order_id),"
+           f" r AS (SELECT x.order_id, SUM({total.format(t='x')}) AS refunds FROM {e} x"
+           f" WHERE x.action = 'refund' AND x.order_id IN (SELECT order_id FROM o) GROUP BY x.order_id)"
+           f" SELECT COALESCE(w.coupon, ''), COUNT(*), SUM(o.gross), SUM(COALESCE(w.discount, 0)),"
+           f" SUM(COALESCE(r.refunds, 0)) FROM o LEFT JOIN {e} w ON w.id = o.winner"
+           f" LEFT JOIN r ON r.order_id = o.order_id"
+           f" WHERE NOT EXISTS (SELECT 1 FROM {e} k WHERE k.action = 'cancel' AND k.order_id = o.order_id)"
+           f" GROUP BY COALESCE(w.coupon, '')")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return [(code, int(n), _decimal(g), _decimal(d), _decimal(r)) for code, n, g, d, r in rows]
+
+
+def _decimal(value: Any) -> Decimal:
+    """A SUM as PostgreSQL (Decimal) or SQLite (float) gives it, to the cent."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
