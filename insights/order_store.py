@@ -100,15 +100,16 @@ def coupon_totals(*, lo: dt.datetime | None, hi: dt.datetime | None, age_group: 
         params.append(age_group)
     total = "COALESCE({t}.amount, {t}.price * {t}.quantity)"
     carries = "l.discount IS NOT NULL OR l.coupon <> '' OR l.shipping IS NOT NULL OR l.tax IS NOT NULL"
+    # Refunds and cancels are looked up per order (event_order_idx), never joined wholesale: a join
+    # planned on a fresh table's estimates (one row a CTE) loops over every refund for every order.
     sql = (f"WITH o AS (SELECT l.order_id, SUM({total.format(t='l')}) AS gross,"
            f" MIN(CASE WHEN {carries} THEN l.id END) AS winner FROM {e} l WHERE {' AND '.join(where)}"
            f" GROUP BY l.order_id),"
-           f" r AS (SELECT x.order_id, SUM({total.format(t='x')}) AS refunds FROM {e} x"
-           f" WHERE x.action = 'refund' AND x.order_id IN (SELECT order_id FROM o) GROUP BY x.order_id)"
-           f" SELECT COALESCE(w.coupon, ''), COUNT(*), SUM(o.gross), SUM(COALESCE(w.discount, 0)),"
-           f" SUM(COALESCE(r.refunds, 0)) FROM o LEFT JOIN {e} w ON w.id = o.winner"
-           f" LEFT JOIN r ON r.order_id = o.order_id"
-           f" WHERE NOT EXISTS (SELECT 1 FROM {e} k WHERE k.action = 'cancel' AND k.order_id = o.order_id)"
+           f" m AS (SELECT o.order_id, o.gross, o.winner, (SELECT SUM({total.format(t='x')}) FROM {e} x"
+           f" WHERE x.order_id = o.order_id AND x.action = 'refund') AS refunds FROM o"
+           f" WHERE NOT EXISTS (SELECT 1 FROM {e} k WHERE k.order_id = o.order_id AND k.action = 'cancel'))"
+           f" SELECT COALESCE(w.coupon, ''), COUNT(*), SUM(m.gross), SUM(COALESCE(w.discount, 0)),"
+           f" SUM(COALESCE(m.refunds, 0)) FROM m LEFT JOIN {e} w ON w.id = m.winner"
            f" GROUP BY COALESCE(w.coupon, '')")
     with connection.cursor() as cur:
         cur.execute(sql, params)
