@@ -81,3 +81,22 @@ def test_backfill_with_rates_stores_eur_orders_coupons_and_refunds_and_net_is_be
     coupons = coupons_stats(f)
     assert coupons["with_coupon"]["orders"] > 0 and coupons["top_coupons"]
     assert 0 < coupons["discount_share"] < 0.2
+
+
+@pytest.mark.django_db
+def test_live_ticks_send_eur_orders_and_keep_refunds_pending_until_due():
+    from events.simulation import simulator_configure, simulator_state_get, simulator_tick
+
+    call_command("import_rates", "--sample", stdout=StringIO())
+    product_load_catalogue(items=catalogue_read())
+    simulator_configure(rate=2.0, customers=120)
+    start = END - timedelta(minutes=40)  # a fixed past time: the same ids, orders and money every run
+    rejected = 0
+    for step in range(0, 2400, 60):
+        rejected += simulator_tick(now=start + timedelta(seconds=step), target="").rejected
+    assert rejected == 0
+    orders = set(Event.objects.filter(action="purchase").values_list("order_id", flat=True))
+    assert len(orders) > 5 and Event.objects.filter(currency="EUR").exists()
+    pending = [event for _ms, event in simulator_state_get().state["pending"] if event["action"] == "refund"]
+    assert pending and {e["order_id"] for e in pending} <= orders  # refunds of orders sent, due days later
+    assert not Event.objects.filter(action="refund").exists()
