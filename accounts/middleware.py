@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 
 # Paths that authenticate some other way (ingest keys) or must be reachable signed out.
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/admin/", "/api/v1/events", "/v1/", "/healthz")
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/admin/", "/api/v1/events", "/v1/", "/healthz", "/tracker.js",
+                   "/webhooks/")  # store connections: the body's HMAC (events.connections)
 
 
 class LoginRequiredMiddleware:
@@ -36,5 +37,6 @@ class NoStoreMiddleware:
         from django.utils.cache import add_never_cache_headers
 
         response = self.get_response(request)
-        add_never_cache_headers(response)
+        if not getattr(response, "public_cache", False):  # e.g. /tracker.js: the same for everyone
+            add_never_cache_headers(response)
         return response

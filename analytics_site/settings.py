@@ -107,7 +107,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.role",
-                "analytics_site.context_processors.store",
             ],
         },
     },
@@ -248,14 +247,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Seasonality is reported in the store's own time zone (DESIGN §4).
-STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")
-# Every amount is reported in the store's currency (ISO 4217); events sent in another are converted
-# at the rate of their date (events.ExchangeRate, `manage.py import_rates`).
-STORE_CURRENCY = env.str("STORE_CURRENCY", "USD").upper()
-# How amounts are shown (pages, charts, sentences): the symbol of a common currency, else its code.
-STORE_CURRENCY_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}.get(
-    STORE_CURRENCY, STORE_CURRENCY + " ")
+STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")  # seasonality is reported in it (DESIGN §4)
+STORE_CURRENCY = env.str("STORE_CURRENCY", "USD").upper()  # every amount's; others converted at ingest
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -324,7 +317,22 @@ INGEST_RATE_BURST = env.int("INGEST_RATE_BURST", 100_000)
 INGEST_MAX_PENDING_EVENTS = env.int("INGEST_MAX_PENDING_EVENTS", 20_000)
 INGEST_MAX_PENDING_MESSAGES = env.int("INGEST_MAX_PENDING_MESSAGES", 5_000)
 SEGMENT_MAX_EVENT_BYTES = 32 * 1024
+# Events whose user agent is a known bot's (events/bots.py) are stored flagged and left out of every
+# metric; 1 counts them like any other.
+METRICS_INCLUDE_BOTS = env.bool("METRICS_INCLUDE_BOTS", default=False)
+# Public (browser) keys, DESIGN §5: events a second per key and per client address (token buckets,
+# shared through Redis when REDIS_URL is set), and how long browsers may cache a CORS preflight.
+PUBLIC_KEY_RATE_LIMIT = env.float("PUBLIC_KEY_RATE_LIMIT", 500)
+PUBLIC_KEY_RATE_BURST = env.int("PUBLIC_KEY_RATE_BURST", 2000)
+PUBLIC_ADDRESS_RATE_LIMIT = env.float("PUBLIC_ADDRESS_RATE_LIMIT", 20)
+PUBLIC_ADDRESS_RATE_BURST = env.int("PUBLIC_ADDRESS_RATE_BURST", 200)
+CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
+# Client address of a browser request: REMOTE_ADDR, or (BEHIND_PROXY) the last X-Forwarded-For hop.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
+# Store connections (issue 13): a webhook body larger than this is refused (413). A Shopify order of
+# 1,000 lines is about 2-3 MB.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
 DASHBOARD_GROUP = "dashboard"
 
 # --- Simulator (issue 4) --------------------------------------------------------------------

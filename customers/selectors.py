@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
+from django.db.models.functions import Coalesce
 
 from customers.models import Customer
 
@@ -23,19 +24,30 @@ def _by_keys(key_field: str, value_field: str, keys: list[Any], pg_type: str) ->
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(Customer._meta.db_table)
         with connection.cursor() as cur:
-            cur.execute(f"SELECT c.{key_field}, c.{value_field} FROM {table} c"
+            value = value_field if value_field.startswith("COALESCE") else f"c.{value_field}"
+            cur.execute(f"SELECT c.{key_field}, {value} FROM {table} c"
                         f" JOIN unnest(%s::{pg_type}[]) AS u(k) ON c.{key_field} = u.k", [keys])
             return dict(cur.fetchall())
     found: dict[Any, Any] = {}
+    qs = Customer.objects.all()
+    if value_field.startswith("COALESCE"):
+        qs = qs.annotate(owner=Coalesce("merged_into_id", "id"))
+        value_field = "owner"
     for i in range(0, len(keys), _SQLITE_CHUNK):
         chunk = keys[i:i + _SQLITE_CHUNK]
-        found.update(Customer.objects.filter(**{f"{key_field}__in": chunk}).values_list(key_field, value_field))
+        found.update(qs.filter(**{f"{key_field}__in": chunk}).values_list(key_field, value_field))
     return found
 
 
 def customer_pks_by_external_id(*, external_ids: Iterable[str]) -> dict[str, int]:
     """The store's customer id → our pk, for those that exist."""
     return _by_keys("external_id", "id", sorted(set(external_ids)), "text")
+
+
+def customer_owners_by_external_id(*, external_ids: Iterable[str]) -> dict[str, int]:
+    """The store's customer id → the pk of the customer whose events it names: the customer itself,
+    or the one it was merged into (identify, alias). What ingest stores events under."""
+    return _by_keys("external_id", "COALESCE(c.merged_into_id, c.id)", sorted(set(external_ids)), "text")
 
 
 def customer_age_groups(*, customer_pks: Iterable[int]) -> dict[int, str]:

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
+import csv
+import json
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
+from customers.csv_profiles import ProfileMapping
 from customers.models import Customer, age_group_for
-from customers.selectors import customer_pks_by_external_id
+from customers.selectors import customer_owners_by_external_id, customer_pks_by_external_id
+from customers.signals import customer_age_changing
+from customers.traits import customer_fields_from_traits
 
 _GENDERS = [Customer.Gender.FEMALE, Customer.Gender.MALE, Customer.Gender.OTHER]
 
@@ -78,14 +87,110 @@ def customer_seed(*, count: int, seed: int = 42, batch_size: int = 1000,
 
 
 def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
-    """The store's customer id → our pk, creating the unknown customers (age unknown) in bulk, in
-    id order (so concurrent writers lock rows alike). Used by ingest."""
+    """The store's customer id → the pk its events belong to (its own, or the customer it was merged
+    into by an identify or alias), creating the unknown customers (age unknown) in bulk, in id order
+    (so concurrent writers lock rows alike). Used by ingest."""
     ids = set(external_ids)
-    found = customer_pks_by_external_id(external_ids=ids)
+    found = customer_owners_by_external_id(external_ids=ids)
     missing = sorted(ids - found.keys())
     if missing:
         now = timezone.now()
         Customer.objects.bulk_create([Customer(external_id=i, created_at=now) for i in missing],
                                      ignore_conflicts=True, batch_size=1000)
-        found.update(customer_pks_by_external_id(external_ids=missing))
+        found.update(customer_owners_by_external_id(external_ids=missing))
     return found
+
+
+@transaction.atomic
+def customers_update_traits(*, traits: Mapping[str, Mapping[str, Any]]) -> int:
+    """Set profile traits of customers named by the store's id (store connections: webhooks),
+    creating the unknown ones; the same rules as an ``identify`` (``customer_traits_update``).
+    Returns how many customers changed."""
+    wanted = {external_id: dict(t) for external_id, t in traits.items()}
+    pks = customers_resolve(external_ids=wanted)
+    return sum(1 for external_id, t in wanted.items()
+               if t and customer_traits_update(customer_pk=pks[external_id], traits=t))
+
+
+@transaction.atomic
+def customer_traits_update(*, customer_pk: int, traits: dict[str, Any]) -> list[str]:
+    """Fill a customer's profile from storefront traits (``customers.traits``): name, email, gender,
+    city, country at once; a new age through the ``customer_age_changing`` hook (insights moves the
+    customer's history to the new age group in every rollup). Returns the fields changed."""
+    fields = customer_fields_from_traits(traits, today=timezone.localdate())
+    if not fields:
+        return []
+    customer = Customer.objects.select_for_update().get(pk=customer_pk)
+    age = fields.pop("age", customer.age)
+    changed = [name for name, value in fields.items() if getattr(customer, name) != value]
+    if changed:
+        Customer.objects.filter(pk=customer_pk).update(**{name: fields[name] for name in changed})
+    if age != customer.age:
+        changed.append("age")
+        handled = any(result for _, result in customer_age_changing.send(sender=Customer, customer=customer, age=age))
+        if not handled:
+            Customer.objects.filter(pk=customer_pk).update(age=age, age_group=age_group_for(age))
+    return changed
+
+
+@dataclass
+class ProfileImportTotals:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+def customers_import_csv(*, lines: Iterable[str], map_spec: str | None = None, rejects_path: str | None = None,
+                         batch_size: int = 1000,
+                         progress: Callable[[ProfileImportTotals], None] | None = None) -> ProfileImportTotals:
+    """Import a store's customer export: each row's customer found or created by the store's id and
+    their profile filled as an ``identify`` would (``customer_traits_update``; a new age moves their
+    history to the new age group). ``batch_size`` rows a transaction; rejected rows (with their
+    reasons as JSON) go to ``rejects_path``. Raises ``ProfileMappingError`` for an unusable header."""
+    reader = csv.DictReader(lines)
+    header = list(reader.fieldnames or [])
+    mapping = ProfileMapping.build(header, map_spec=map_spec)
+    totals = ProfileImportTotals()
+    with open(rejects_path, "w", newline="", encoding="utf-8") if rejects_path else nullcontext() as handle:
+        writer = csv.writer(handle) if handle is not None else None
+        if writer is not None:
+            writer.writerow(["row", *header, "errors"])
+        done = 0
+        while rows := list(islice(reader, batch_size)):
+            rejected = _import_profiles(mapping, rows, done, totals)
+            done += len(rows)
+            if writer is not None:
+                writer.writerows([n, *(row.get(f, "") for f in header), json.dumps(e)] for n, row, e in rejected)
+            if progress is not None:
+                progress(totals)
+    return totals
+
+
+@transaction.atomic
+def _import_profiles(mapping: ProfileMapping, rows: list[dict[str, Any]], done: int,
+                     totals: ProfileImportTotals) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
+    profiles: list[tuple[str, dict[str, Any]]] = []
+    rejected = []
+    for number, row in enumerate(rows, start=done + 1):
+        profile = mapping.to_profile(row)
+        if isinstance(profile, dict):
+            rejected.append((number, row, profile))
+        else:
+            profiles.append(profile)
+    ids = {customer_id for customer_id, _ in profiles}
+    known = set(customer_pks_by_external_id(external_ids=ids))
+    pks = customers_resolve(external_ids=ids)
+    for customer_id, traits in profiles:
+        changed = customer_traits_update(customer_pk=pks[customer_id], traits=traits)
+        if customer_id not in known:
+            totals.created += 1
+            known.add(customer_id)
+        elif changed:
+            totals.updated += 1
+        else:
+            totals.unchanged += 1
+    totals.read += len(rows)
+    totals.rejected += len(rejected)
+    return rejected

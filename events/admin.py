@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from events.models import Event, ExchangeRate, IngestKey
@@ -28,6 +29,44 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
 
+class IngestKeyForm(forms.ModelForm):
+    """The key's kind (fixed once made) and, for public keys, its allowed origins (one a line)."""
+
+    origins = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Public keys: the store's origins allowed to send, one a line (https://shop.example).")
+
+    class Meta:
+        model = IngestKey
+        fields = ("name", "kind", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].required = False  # secret unless chosen
+        if self.instance.pk:
+            self.fields["kind"].disabled = True
+            self.fields["origins"].initial = "\n".join(self.instance.allowed_origins)
+
+    def clean(self):
+        from events.services import OriginError
+        from events.services.public_keys import origins_normalize
+
+        data = super().clean()
+        data["kind"] = data.get("kind") or IngestKey.Kind.SECRET
+        lines = [line for line in (data.get("origins") or "").splitlines() if line.strip()]
+        try:
+            data["allowed"] = origins_normalize(lines)
+        except OriginError as exc:
+            self.add_error("origins", str(exc))
+            return data
+        public = (self.instance.kind if self.instance.pk else data.get("kind")) == IngestKey.Kind.PUBLIC
+        if public and not data["allowed"]:
+            self.add_error("origins", "A public key needs at least one allowed origin.")
+        if not public and data["allowed"]:
+            self.add_error("origins", "Allowed origins are for public keys; secret keys are refused from browsers.")
+        return data
+
+
 @admin.register(IngestKey)
 class IngestKeyAdmin(admin.ModelAdmin):
     """Keys are made here or with `manage.py create_ingest_key NAME`; the secret is shown once.
@@ -36,15 +75,34 @@ class IngestKeyAdmin(admin.ModelAdmin):
     messages: those travel in a signed, not encrypted, cookie. Revoking (the action, or unticking
     "active") goes through ``events.services.ingest_key_revoke``."""
 
-    list_display = ("name", "prefix", "is_active", "created_at", "last_used_at")
-    list_filter = ("is_active",)
+    form = IngestKeyForm
+    list_display = ("name", "kind", "prefix", "origins_list", "is_active", "created_at", "last_used_at")
+    list_filter = ("kind", "is_active")
     readonly_fields = ("prefix", "created_at", "last_used_at")
-    fields = ("name", "prefix", "is_active", "created_at", "last_used_at")
+    fields = ("name", "kind", "origins", "prefix", "is_active", "created_at", "last_used_at")
     actions = ["revoke"]
+    change_form_template = "admin/events/ingestkey/change_form.html"
+
+    @admin.display(description="allowed origins")
+    def origins_list(self, obj):
+        return ", ".join(obj.allowed_origins) or "—"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from events.services import snippet_for
+
+        key = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if key is not None and key.is_public:
+            extra["snippet"] = snippet_for(key, server=request.build_absolute_uri("/").rstrip("/"))
+            extra["public_value"] = key.public_value
+        return super().change_view(request, object_id, form_url, extra)
 
     def save_model(self, request, obj, form, change):
-        from events.services import ingest_key_create, ingest_key_revoke
+        from events.services import ingest_key_create, ingest_key_revoke, ingest_key_set_origins
 
+        allowed = form.cleaned_data.get("allowed", [])
+        if change and obj.is_public and allowed != obj.allowed_origins:
+            ingest_key_set_origins(key=obj, origins=allowed)
         if change:
             was_active = IngestKey.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
             if was_active and not obj.is_active:
@@ -53,7 +111,7 @@ class IngestKeyAdmin(admin.ModelAdmin):
                 ingest_key_revoke(key=obj)
                 return None
             return super().save_model(request, obj, form, change)
-        key, secret = ingest_key_create(name=obj.name)
+        key, secret = ingest_key_create(name=obj.name, public=obj.kind == IngestKey.Kind.PUBLIC, origins=allowed)
         obj.pk = key.pk
         obj.__dict__.update(key.__dict__)
         request._ingest_key_secret = secret  # read once by response_add, kept nowhere else
@@ -66,8 +124,12 @@ class IngestKeyAdmin(admin.ModelAdmin):
         from django.template.response import TemplateResponse
         from django.utils.cache import add_never_cache_headers
 
+        from events.services import snippet_for
+
         context = {**self.admin_site.each_context(request), "opts": self.opts, "key": obj, "secret": secret,
-                   "title": f"Ingest key {obj.name!r} created"}
+                   "title": f"Ingest key {obj.name!r} created",
+                   "snippet": snippet_for(obj, server=request.build_absolute_uri("/").rstrip("/"))
+                   if obj.is_public else None}
         response = TemplateResponse(request, "admin/events/ingestkey/created.html", context)
         add_never_cache_headers(response)  # Cache-Control: no-store (and friends): the page holds a secret
         return response
@@ -169,3 +231,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     list_filter = ("currency",)
     date_hierarchy = "day"
     ordering = ("-day", "currency")
+
+
+# --- Store connections (issue 13) ---------------------------------------------------------------
+import events.connections.admin  # noqa: E402,F401  (registers StoreConnection and WebhookDelivery)

@@ -113,7 +113,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_KEY_REFUSED, reason="key in URL refused; send Authorization: Bearer <key>")
             return
         key = await database_sync_to_async(ingest_key_authenticate)(secret=key_from_scope(self.scope))
-        if key is None:
+        if key is None or key.is_public:  # public (browser) keys send over HTTP only, from their origins
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.key_name = key.name

@@ -8,12 +8,14 @@ back. Either way an event_id already stored is not stored again, also against co
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from io import BytesIO
 
 from django.db import connection
 
+from events.bots import is_bot_user_agent
 from events.models import Event
 from events.wire import NativeEvent
 
@@ -22,6 +24,7 @@ _STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
     event_id text, customer_id bigint, product_id bigint, session_id text, action text,
     quantity integer, price numeric(12, 2), order_id text, ts timestamptz, amount numeric(14, 2),
+    anonymous_id text, context jsonb, is_bot boolean,
     currency text, fx_rate numeric(20, 10), discount numeric(14, 2), coupon text, shipping numeric(14, 2),
     tax numeric(14, 2)
 ) ON COMMIT DELETE ROWS
@@ -35,6 +38,11 @@ def events_insert(events: list[NativeEvent], customer_pks: list[int], product_pk
     newly stored."""
     insert = _pg_insert if connection.vendor == "postgresql" else _generic_insert
     return insert(events, customer_pks, product_pks, prices, received_at)
+
+
+def event_is_bot(e: NativeEvent) -> bool:
+    """The event's user agent (``context.user_agent``) is a known bot's (events/bots.py)."""
+    return e.context is not None and is_bot_user_agent(e.context.get("user_agent"))
 
 
 def _copy_text(value: str) -> str:
@@ -64,7 +72,9 @@ def _copy_payload(events: list[NativeEvent], customer_pks: list[int], product_pk
         append(f"{_copy_text(e.event_id)}\t{cpk}\t{ppk if ppk is not None else null}\t"
                f"{_copy_text(e.session_id)}\t{e.action}\t{e.quantity}\t{price}\t"
                f"{_copy_text(order_id) if order_id is not None else null}\t{e.timestamp.isoformat()}\t"
-               f"{e.amount if e.amount is not None else null}\t{money}\n")
+               f"{e.amount if e.amount is not None else null}\t{_copy_text(e.anonymous_id)}\t"
+               f"{_copy_text(json.dumps(e.context)) if e.context is not None else null}\t"
+               f"{'t' if event_is_bot(e) else 'f'}\t{money}\n")
     # Encoded here: a value the driver cannot encode fails before COPY starts (as UnicodeEncodeError,
     # a refusal of some event), not as a COPY cancelled mid-stream.
     return BytesIO("".join(lines).encode())
@@ -84,9 +94,10 @@ def _pg_insert(events: list[NativeEvent], customer_pks: list[int], product_pks: 
             cur.copy_expert("COPY ingest_staging FROM STDIN", payload)
         cur.execute(
             f"INSERT INTO {table} (event_id, customer_id, product_id, session_id, action, quantity, price,"
-            f" order_id, timestamp, received_at, amount, currency, fx_rate, discount, coupon, shipping, tax)"
+            f" order_id, timestamp, received_at, amount, anonymous_id, context, is_bot, currency, fx_rate, discount,"
+            f" coupon, shipping, tax)"
             f" SELECT event_id, customer_id, product_id, session_id, action, quantity, price, order_id, ts, %s, amount,"
-            f" currency, fx_rate, discount, coupon, shipping, tax"
+            f" anonymous_id, context, is_bot, currency, fx_rate, discount, coupon, shipping, tax"
             f" FROM ingest_staging ORDER BY event_id COLLATE \"C\""
             f" ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id",
             [received_at],
@@ -103,8 +114,8 @@ def _generic_insert(events: list[NativeEvent], customer_pks: list[int], product_
     objs = [
         Event(event_id=e.event_id, customer_id=cpk, product_id=ppk, session_id=e.session_id, action=e.action,
               quantity=e.quantity, price=price, order_id=e.order_id, timestamp=e.timestamp,
-              received_at=received_at, amount=e.amount, currency=e.currency or "", fx_rate=e.fx_rate,
-              **_order_fields(e))
+              received_at=received_at, amount=e.amount, anonymous_id=e.anonymous_id, context=e.context,
+              is_bot=event_is_bot(e), currency=e.currency or "", fx_rate=e.fx_rate, **_order_fields(e))
         for e, cpk, ppk, price in zip(events, customer_pks, product_pks, prices, strict=True)
         if e.event_id not in existing
     ]

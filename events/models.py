@@ -17,6 +17,7 @@ class Action(models.TextChoices):
     ABANDON = "abandon", "Abandon"
     REFUND = "refund", "Refund"
     CANCEL = "cancel", "Cancel"
+    PAGE = "page", "Page view"  # a storefront page (tracker page(), Segment page calls): no product
 
 
 # Actions that carry money and belong to an order (refunds and cancels name the order they change).
@@ -63,6 +64,12 @@ class Event(models.Model):
                               help_text="Purchase lines: the order's tax (outside revenue).")
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    # DESIGN §3 round 2: a browser visitor's id, and where the event happened (page_url, referrer,
+    # utm_*, user_agent). ``is_bot``: the user agent is a known crawler; such events are left out of
+    # every metric unless METRICS_INCLUDE_BOTS (they are never fed to derivation or rollups).
+    anonymous_id = models.CharField(max_length=100, blank=True, default="", db_default="")
+    context = models.JSONField(null=True, blank=True)
+    is_bot = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-timestamp", "-id"]
@@ -90,6 +97,8 @@ class Event(models.Model):
             # The coupons panel reads a period's order lines (a few percent of events: only they pay).
             models.Index(fields=["timestamp"], name="event_order_line_ts_idx",
                          condition=models.Q(action="purchase", order_id__isnull=False)),
+            # Bots are few: a partial index counts them (the figure pages show) without a scan.
+            models.Index(fields=["id"], condition=models.Q(is_bot=True), name="event_bot_idx"),
         ]
 
     def __str__(self) -> str:
@@ -105,9 +114,21 @@ class IngestKey(models.Model):
     """A named, revocable credential for machine clients (WebSocket, HTTP, Segment write key).
 
     Only a SHA-256 of the secret is stored; the secret is shown once when the key is made.
+    A *public* key (DESIGN §5) is for browsers: write-only, accepted only from its allowed origins,
+    rate-limited per address. It sits in every page of the store, so its value is kept (``public_value``)
+    to show the install snippet; a *secret* key (servers) is never accepted from a browser.
     """
 
+    class Kind(models.TextChoices):
+        SECRET = "secret", "Secret (servers)"
+        PUBLIC = "public", "Public (browsers)"
+
     name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SECRET)
+    allowed_origins = models.JSONField(default=list, blank=True,
+                                       help_text="Public keys: the origins (scheme://host[:port]) allowed to send.")
+    public_value = models.CharField(max_length=100, blank=True, editable=False,
+                                    help_text="Public keys only: the key itself (it is public by design).")
     prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a key.")
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
@@ -120,6 +141,10 @@ class IngestKey(models.Model):
     def __str__(self) -> str:
         state = "" if self.is_active else " (revoked)"
         return f"{self.name} [{self.prefix}…]{state}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind == self.Kind.PUBLIC
 
 
 class SimulatorState(models.Model):
@@ -169,3 +194,37 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 EUR = {self.per_eur} {self.currency} on {self.day:%Y-%m-%d}"
+
+
+class IdentityLink(models.Model):
+    """An ``identify`` or ``alias`` call as received (DESIGN §3 round 2): which anonymous id (or
+    previous id) a customer was seen under, and the traits sent. Recorded once per message id.
+    Re-attributing the anonymous id's events to the customer (identity merging) reads these; it is
+    not done yet: the events stay on the ``anon:<id>`` customer they were stored under."""
+
+    class Kind(models.TextChoices):
+        IDENTIFY = "identify", "Identify"
+        ALIAS = "alias", "Alias"
+
+    message_id = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="identity_links")
+    anonymous_id = models.CharField(max_length=100, blank=True, default="")
+    previous_id = models.CharField(max_length=100, blank=True, default="")
+    traits = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [models.Index(fields=["anonymous_id"], name="identity_anonymous_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.customer_id} ← {self.anonymous_id or self.previous_id}"
+
+
+# Store connections (issue 13, DESIGN §8): defined in events/connections, registered with this app here.
+from events.connections.models import ConnectionOrder, Platform, StoreConnection, WebhookDelivery  # noqa: E402
+
+__all__ = ["Action", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform", "SimulatorState",
+           "StoreConnection", "WebhookDelivery"]

@@ -15,12 +15,13 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from customers.services import customers_resolve
 from events.broadcast import dashboard_send_on_commit
-from events.inserts import events_insert
+from events.inserts import event_is_bot, events_insert
 from events.models import Event
 from events.signals import events_stored
 from events.types import StoredEvent
@@ -135,6 +136,7 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     if check is not None:
         check()
     _orders_lock(events)
+    # An id merged into another customer (identify, alias) resolves to that customer.
     customers = customers_resolve(external_ids={e.customer_id for e in events})
     customer_pks = [customers[e.customer_id] for e in events]
     products = _products(events)
@@ -145,14 +147,16 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     if not new:
         return set()
     stored: list[StoredEvent] = []
+    keep_bots = settings.METRICS_INCLUDE_BOTS
     for e, cpk, ref, price in zip(events, customer_pks, products, prices, strict=True):
         pk = new.get(e.event_id)
-        if pk is not None:
+        if pk is not None and (keep_bots or e.context is None or not event_is_bot(e)):  # bots: no metrics
             o = e.order
             stored.append(StoredEvent(pk, e.event_id, cpk, ref.pk if ref else None, e.session_id, e.action,
                                       e.quantity, price, e.order_id, e.timestamp, e.amount,
                                       *((o.discount, o.coupon, o.shipping, o.tax) if o is not None else ())))
-    events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
+    if stored:
+        events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     if broadcast:
         dashboard_send_on_commit([(e, ref.title if ref is not None else None, price)
                                   for e, ref, price in zip(events, products, prices, strict=True)

@@ -9,9 +9,14 @@ higher app connects its receiver in its ``AppConfig.ready()``, as Django's own a
   must be exact, never best effort.
 - ``events_deleted(sender)``: sent inside the transaction that deleted events in bulk (the demo
   reset); receivers re-derive what they keep from what is left.
+- ``identity_linked(sender, source_pk=…, target_pk=…)``: an identify or alias said that customer
+  ``source`` (an anonymous visitor, ``anon:<id>``, or a previous id) is ``target``; sent inside a
+  transaction of its own. The receiver (insights) moves the source's events to the target and
+  keeps every rollup exact.
 """
 
 from django.dispatch import Signal
 
 events_stored = Signal()
 events_deleted = Signal()
+identity_linked = Signal()

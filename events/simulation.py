@@ -278,6 +278,20 @@ def simulator_reset_demo() -> int:
 
 # --- backfill -------------------------------------------------------------------------------
 
+def simulator_history_extend(*, days: float, customers: int = 2000, seed: int = 42, chunk_size: int = 20_000,
+                             progress: Callable[[int], None] | None = None) -> BackfillResult | None:
+    """Backfill the time before the earliest stored event so that history reaches ``days`` back from now
+    (make run's 13 months, filled in the background); None when it already does."""
+    first = Event.objects.order_by("timestamp").values_list("timestamp", flat=True).first()
+    if first is None:
+        return simulator_backfill(days=days, customers=customers, seed=seed, chunk_size=chunk_size, progress=progress)
+    missing = (first - (timezone.now() - timedelta(days=days))) / timedelta(days=1)
+    if missing < 1:
+        return None
+    return simulator_backfill(days=missing, end=first, customers=customers, seed=seed, chunk_size=chunk_size,
+                              progress=progress)
+
+
 def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int | None = None, seed: int = 42,
                        end: datetime | None = None, chunk_size: int = 20_000,
                        params: SimParams | None = None,

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from functools import lru_cache, wraps
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
-from events import wire
+from events import browser, wire
+from events.browser import error_response as _error
 from events.credentials import basic_user, bearer_secret
 from events.models import IngestKey
-from events.ratelimit import ingest_rate_limit, retry_after_header
+from events.ratelimit import ingest_rate_limit
 from events.services import (
     IngestResult,
     IngestUnavailable,
@@ -38,21 +40,6 @@ class BodyError(Exception):
         self.code = code
 
 
-_CODES = {401: "unauthorized", 413: "too_large", 400: "bad_request"}
-
-
-def _error(status: int, reason: str, code: str | None = None, retry_after: float | None = None) -> JsonResponse:
-    body: dict[str, Any] = {"error": reason, "code": code or _CODES.get(status, "error")}
-    if retry_after is not None:
-        body["retry_after"] = round(retry_after, 3)
-    response = JsonResponse(body, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="ingest", Basic realm="ingest"'
-    if retry_after is not None:
-        response["Retry-After"] = retry_after_header(retry_after)
-    return response
-
-
 def _rate_limited(key: IngestKey, events: int) -> JsonResponse | None:
     """429 when the key is over its events-a-second limit (nothing of the request is stored)."""
     limit = ingest_rate_limit()
@@ -67,6 +54,23 @@ def _rate_limited(key: IngestKey, events: int) -> JsonResponse | None:
 
 def _unavailable() -> JsonResponse:
     return _error(503, IngestUnavailable.reason, "unavailable", retry_after=1)
+
+
+def ingest_endpoint(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A key-authenticated POST endpoint that browsers may call with a public key: CSRF-exempt,
+    ``OPTIONS`` answered as a CORS preflight, any other method 405; a response to an allowed
+    public-key origin carries the CORS headers."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        if request.method == "OPTIONS":
+            return browser.preflight(request)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST", "OPTIONS"])
+        return view(request)
+
+    return wrapped
 
 
 def _read_json(request: HttpRequest, limit: int) -> Any:
@@ -97,33 +101,58 @@ def _authorization(request: HttpRequest) -> str:
     return request.headers.get("Authorization", "")
 
 
-@csrf_exempt
-@require_POST
+@ingest_endpoint
 def events_api(request: HttpRequest) -> JsonResponse:
     """POST /api/v1/events: one native event or ``{"events": [...]}``; key by Bearer."""
     key = ingest_key_authenticate(secret=bearer_secret(_authorization(request)))
     if key is None:
         return _error(401, "a valid ingest key is required (Authorization: Bearer <key>)")
+    refused = browser.key_refusal(request, key)
+    if refused is not None:
+        return refused
     try:
         body = _read_json(request, settings.INGEST_MAX_MESSAGE_BYTES)
         events = wire.native_events(body, max_events=settings.INGEST_MAX_BATCH_EVENTS)
     except BodyError as exc:
-        return _error(exc.status, exc.reason, exc.code)
+        return _cors(request, key, _error(exc.status, exc.reason, exc.code))
     except wire.EnvelopeError as exc:
-        return _envelope_error(exc)
-    return _stored(key, len(events), lambda: events_ingest(raw_events=events, source="http"))
+        return _cors(request, key, _envelope_error(exc))
+    if key.is_public:
+        events = _with_user_agent(request, events)
+    return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source="http"))
 
 
-def _stored(key: IngestKey, events: int, store: Callable[[], IngestResult]) -> JsonResponse:
-    """The ack of ``store()``, unless the key is over its rate limit (429) or the database is
-    unavailable (503): nothing is stored then."""
-    limited = _rate_limited(key, events)
+def _with_user_agent(request: HttpRequest, events: list[Any]) -> list[Any]:
+    """Browser events without a ``context.user_agent`` get the request's (bots are told by it)."""
+    agent = request.headers.get("User-Agent", "")[:500]
+    if not agent:
+        return events
+    out = []
+    for event in events:
+        if type(event) is dict and (event.get("context") is None or type(event["context"]) is dict):
+            event = {**event, "context": {"user_agent": agent, **(event.get("context") or {})}}
+        out.append(event)
+    return out
+
+
+def _cors(request: HttpRequest, key: IngestKey, response: JsonResponse) -> JsonResponse:
+    """A public key's response, readable by the page that sent it (its origin was checked)."""
+    origin = browser.request_origin(request)
+    if key.is_public and origin is not None:
+        browser.cors_headers(response, origin)
+    return response
+
+
+def _stored(request: HttpRequest, key: IngestKey, events: int, store: Callable[[], IngestResult]) -> JsonResponse:
+    """The ack of ``store()``, unless the key (or, for a public key, the client address) is over its
+    rate limit (429) or the database is unavailable (503): nothing is stored then."""
+    limited = browser.public_rate_limited(request, key, events) or _rate_limited(key, events)
     if limited is not None:
-        return limited
+        return _cors(request, key, limited)
     try:
-        return JsonResponse(store().as_ack())
+        return _cors(request, key, JsonResponse(store().as_ack()))
     except IngestUnavailable:
-        return _unavailable()
+        return _cors(request, key, _unavailable())
 
 
 def _envelope_error(exc: wire.EnvelopeError) -> JsonResponse:
@@ -138,9 +167,9 @@ def _segment_key(request: HttpRequest, body: Any) -> IngestKey | None:
 
 
 def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], list[Any]]) -> JsonResponse:
-    """A Segment endpoint: the body (at most ``max_bytes``), its key (Basic or writeKey), its
-    messages. Each message larger than SEGMENT_MAX_EVENT_BYTES is rejected alone (its neighbours
-    are stored)."""
+    """A Segment endpoint: the body (at most ``max_bytes``; browser SDKs send it as ``text/plain``,
+    read the same), its key (Basic or writeKey), its messages. Each message larger than
+    SEGMENT_MAX_EVENT_BYTES is rejected alone (its neighbours are stored)."""
     try:
         body = _read_json(request, max_bytes)
     except BodyError as exc:
@@ -148,24 +177,57 @@ def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], 
     key = _segment_key(request, body)
     if key is None:
         return _error(401, "a valid write key is required (HTTP Basic '<key>:' or writeKey)")
+    refused = browser.key_refusal(request, key)
+    if refused is not None:
+        return refused
     try:
         messages = messages_of(body)
     except wire.EnvelopeError as exc:
-        return _envelope_error(exc)
-    return _stored(key, len(messages), lambda: events_ingest_segment(
-        messages=messages, max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES))
+        return _cors(request, key, _envelope_error(exc))
+    agent = request.headers.get("User-Agent", "")[:500] if key.is_public else ""
+    return _stored(request, key, len(messages), lambda: events_ingest_segment(
+        messages=messages, max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES,
+        context_defaults={"user_agent": agent} if agent else None))
 
 
-@csrf_exempt
-@require_POST
+@ingest_endpoint
 def segment_batch(request: HttpRequest) -> JsonResponse:
-    """POST /v1/batch (Segment HTTP Tracking API)."""
+    """POST /v1/batch and /v1/b (Segment HTTP Tracking API)."""
     return _segment(request, settings.SEGMENT_MAX_BATCH_BYTES,
                     lambda body: wire.segment_messages(body, max_messages=settings.INGEST_MAX_BATCH_EVENTS))
 
 
-@csrf_exempt
-@require_POST
-def segment_track(request: HttpRequest) -> JsonResponse:
-    """POST /v1/track: one track call."""
-    return _segment(request, settings.SEGMENT_MAX_EVENT_BYTES, wire.segment_track)
+def _single(call: str) -> Callable[[HttpRequest], HttpResponse]:
+    @ingest_endpoint
+    def view(request: HttpRequest) -> JsonResponse:
+        return _segment(request, settings.SEGMENT_MAX_EVENT_BYTES, lambda body: wire.segment_single(body, call))
+
+    view.__name__ = view.__qualname__ = f"segment_{call}"
+    view.__doc__ = f"POST /v1/{call} and /v1/{call[0]}: one {call} call."
+    return view
+
+
+segment_track = _single("track")
+segment_page = _single("page")
+segment_identify = _single("identify")
+segment_alias = _single("alias")
+segment_screen = _single("screen")
+segment_group = _single("group")
+
+
+TRACKER_PATH = Path(settings.BASE_DIR) / "static" / "tracker" / "tracker.js"
+TRACKER_MAX_AGE = 3600  # an hour: a new tracker reaches every store's shoppers the same day
+
+
+@lru_cache(maxsize=1)
+def _tracker_source() -> bytes:
+    return TRACKER_PATH.read_bytes()
+
+
+def tracker_js(request: HttpRequest) -> HttpResponse:
+    """GET /tracker.js: the storefront tracker (static/tracker/tracker.js), public and cacheable."""
+    response = HttpResponse(_tracker_source(), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = f"public, max-age={TRACKER_MAX_AGE}"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"  # loaded by the store's pages
+    response.public_cache = True  # type: ignore[attr-defined]  # NoStoreMiddleware leaves it cacheable
+    return response

@@ -16,6 +16,21 @@ def _on_events_stored(sender, events, **kwargs):
     analytics_apply_events(events=events)
 
 
+def _on_customer_age_changing(sender, customer, age, **kwargs) -> bool:
+    """A storefront identify changed a customer's age: move their history between age groups."""
+    from insights.upkeep import customer_age_group_change
+
+    customer_age_group_change(customer=customer, age=age)
+    return True
+
+
+def _on_identity_linked(sender, source_pk, target_pk, **kwargs) -> None:
+    """An identify or alias linked two customers: move the source's history to the target."""
+    from insights.upkeep import customers_merge
+
+    customers_merge(source_pk=source_pk, target_pk=target_pk)
+
+
 def _on_events_deleted(sender, **kwargs):
     from insights.services import analytics_rebuild
 
@@ -28,8 +43,11 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
-        from events.signals import events_deleted, events_stored
+        from customers.signals import customer_age_changing
+        from events.signals import events_deleted, events_stored, identity_linked
 
         user_logged_out.connect(_on_logout, dispatch_uid="insights.close_dashboard_sockets")
         events_stored.connect(_on_events_stored, dispatch_uid="insights.apply_events")
         events_deleted.connect(_on_events_deleted, dispatch_uid="insights.rebuild_after_delete")
+        customer_age_changing.connect(_on_customer_age_changing, dispatch_uid="insights.age_group_change")
+        identity_linked.connect(_on_identity_linked, dispatch_uid="insights.customers_merge")

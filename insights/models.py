@@ -288,3 +288,7 @@ class CustomerTotals(models.Model):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id}: {self.revenue}"
+
+
+# Predicted CLV (issue 14) lives in its own module; imported here so Django finds the models.
+from insights.clv.models import ClvFit, ClvPrediction  # noqa: E402, F401

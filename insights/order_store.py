@@ -10,8 +10,9 @@ from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 
 from customers.models import Customer
 from events.models import Action, Event
@@ -24,6 +25,15 @@ _CHUNK = 500  # order ids per statement
 CARRIES_ORDER = (Q(discount__isnull=False) | Q(shipping__isnull=False) | Q(tax__isnull=False) | ~Q(coupon=""))
 
 
+def _counted(qs: QuerySet[Event]) -> QuerySet[Event]:
+    """Events that count in metrics: known bots' are left out unless METRICS_INCLUDE_BOTS."""
+    return qs if settings.METRICS_INCLUDE_BOTS else qs.filter(is_bot=False)
+
+
+def _bots_sql(alias: str) -> str:
+    return "" if settings.METRICS_INCLUDE_BOTS else f" AND NOT {alias}.is_bot"
+
+
 def _chunks(ids: Collection[str]) -> Iterable[list[str]]:
     ordered = sorted(ids)
     for i in range(0, len(ordered), _CHUNK):
@@ -32,7 +42,7 @@ def _chunks(ids: Collection[str]) -> Iterable[list[str]]:
 
 def orders_cancelled(order_ids: Collection[str] | None, *, excluding_pks: Collection[int] = ()) -> frozenset[str]:
     """The order ids (of these; None: all) with a stored cancel event (other than ``excluding_pks``)."""
-    cancels = Event.objects.filter(action=Action.CANCEL)
+    cancels = _counted(Event.objects.filter(action=Action.CANCEL))
     if excluding_pks:
         cancels = cancels.exclude(pk__in=list(excluding_pks))
     if order_ids is None:
@@ -45,7 +55,7 @@ def orders_cancelled(order_ids: Collection[str] | None, *, excluding_pks: Collec
 
 def order_winners(order_ids: Collection[str] | None) -> dict[str, int]:
     """Per order id (of these; None: all), the pk of its first stored line carrying an order object."""
-    lines = Event.objects.filter(CARRIES_ORDER, action=Action.PURCHASE, order_id__isnull=False)
+    lines = _counted(Event.objects.filter(CARRIES_ORDER, action=Action.PURCHASE, order_id__isnull=False))
     out: dict[str, int] = {}
     for chunk in [None] if order_ids is None else _chunks(order_ids):
         part = lines if chunk is None else lines.filter(order_id__in=chunk)
@@ -77,7 +87,7 @@ def order_events(order_ids: Collection[str]) -> list[StoredEvent]:
     for chunk in _chunks(order_ids):
         marks = ", ".join(["%s"] * len(chunk))
         out.extend(raw_events(f"SELECT {EVENT_COLUMNS} FROM {Event._meta.db_table} e WHERE e.order_id IN ({marks})"
-                              f" AND e.action IN ('purchase', 'refund')", chunk))
+                              f" AND e.action IN ('purchase', 'refund'){_bots_sql('e')}", chunk))
     return out
 
 
@@ -88,7 +98,7 @@ def coupon_totals(*, lo: dt.datetime | None, hi: dt.datetime | None, age_group: 
     orders. One statement; only one row per coupon comes back."""
     e, c = Event._meta.db_table, Customer._meta.db_table
     adapt = sql_param_adapter() or (lambda v: v)
-    where, params = ["l.action = 'purchase'", "l.order_id IS NOT NULL"], []
+    where, params = ["l.action = 'purchase'", f"l.order_id IS NOT NULL{_bots_sql('l')}"], []
     if lo is not None:
         where.append("l.timestamp >= %s")
         params.append(adapt(lo))
@@ -106,8 +116,9 @@ def coupon_totals(*, lo: dt.datetime | None, hi: dt.datetime | None, age_group: 
            f" MIN(CASE WHEN {carries} THEN l.id END) AS winner FROM {e} l WHERE {' AND '.join(where)}"
            f" GROUP BY l.order_id),"
            f" m AS (SELECT o.order_id, o.gross, o.winner, (SELECT SUM({total.format(t='x')}) FROM {e} x"
-           f" WHERE x.order_id = o.order_id AND x.action = 'refund') AS refunds FROM o"
-           f" WHERE NOT EXISTS (SELECT 1 FROM {e} k WHERE k.order_id = o.order_id AND k.action = 'cancel'))"
+           f" WHERE x.order_id = o.order_id AND x.action = 'refund'{_bots_sql('x')}) AS refunds FROM o"
+           f" WHERE NOT EXISTS (SELECT 1 FROM {e} k WHERE k.order_id = o.order_id AND k.action = 'cancel'"
+           f"{_bots_sql('k')}))"
            f" SELECT COALESCE(w.coupon, ''), COUNT(*), SUM(m.gross), SUM(COALESCE(w.discount, 0)),"
            f" SUM(COALESCE(m.refunds, 0)) FROM m LEFT JOIN {e} w ON w.id = m.winner"
            f" GROUP BY COALESCE(w.coupon, '')")

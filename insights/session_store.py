@@ -13,6 +13,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -116,11 +117,16 @@ def events_in_windows(windows: Windows) -> list[StoredEvent]:
     if not windows:
         return []
     cte, params = _windows_cte(windows, dt.timedelta(0))
+    bots = "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"  # known bots count nowhere
     return raw_events(f"{cte} SELECT {EVENT_COLUMNS} FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
-                      f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi", params)
+                      f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{bots}", params)
 
 
 def _event_rows(qs: QuerySet[Event]) -> Iterator[tuple]:
+    """Events that count in metrics: known bots' are left out unless METRICS_INCLUDE_BOTS (as ingest
+    leaves them out of the live rollups), so rebuilds and erasures agree with it."""
+    if not settings.METRICS_INCLUDE_BOTS:
+        qs = qs.filter(is_bot=False)
     return qs.order_by("customer_id", "timestamp", "id").values_list(*EVENT_FIELDS).iterator(chunk_size=EVENT_CHUNK)
 
 

@@ -27,11 +27,25 @@ def _masked_person(row: Answer, name: str, email: str) -> Answer:
     return {**row, name: mask_name(row[name]), email: mask_email(row[email])}
 
 
+# Per-customer predictions (DESIGN §5 round 2: analysts only), left out of rows for masked roles.
+PER_CUSTOMER_PREDICTIONS = ("predicted_clv_12m", "tier")
+
+
 def customers_shaped(stats: Answer, *, masked: bool) -> Answer:
-    """``selectors.customers_stats`` for a role: the top customers' names and emails masked."""
+    """``selectors.customers_stats`` for a role: the top customers' names and emails masked and their
+    predicted value and spend tier left out."""
     if not masked:
         return stats
-    return {**stats, "top_customers": [_masked_person(r, "name", "email") for r in stats["top_customers"]]}
+    return {**stats, "top_customers": [
+        {k: v for k, v in _masked_person(r, "name", "email").items() if k not in PER_CUSTOMER_PREDICTIONS}
+        for r in stats["top_customers"]]}
+
+
+def slipping_away_shaped(answer: Answer, *, masked: bool) -> Answer:
+    """``clv_slipping_away`` for a role: names and emails masked."""
+    if not masked:
+        return answer
+    return {**answer, "rows": [_masked_person(r, "name", "email") for r in answer["rows"]]}
 
 
 def carts_shaped(stats: Answer, *, masked: bool) -> Answer:

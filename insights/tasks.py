@@ -1,8 +1,15 @@
 """Beat tasks of the metrics engine (scheduled by insights/migrations/0002_beat_schedule.py)."""
 
+import logging
+
 from celery import shared_task
 
+from insights.clv.models import ClvFit
+from insights.clv.services import NotEnoughData, clv_fit_create
+from insights.filters import store_today
 from insights.services import analytics_process_pending, sessions_close_idle
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -15,3 +22,15 @@ def process_pending_analytics_task() -> int:
 def close_idle_sessions_task() -> int:
     """Close sessions idle for 30 minutes, settling their carts (every minute)."""
     return sessions_close_idle()
+
+
+@shared_task(ignore_result=True)
+def fit_clv_task() -> int | None:
+    """Refit predicted CLV on the orders up to today (nightly, insights/migrations/0008_clv_nightly_refit.py).
+
+    Too few customers is logged, not raised: the pages say why there are no predictions."""
+    try:
+        return clv_fit_create(until=store_today(), trigger=ClvFit.Trigger.SCHEDULE).pk
+    except NotEnoughData as exc:
+        logger.warning("CLV refit skipped: %s", exc)
+        return None

@@ -25,13 +25,21 @@ from accounts.decorators import capability_required
 from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD
 from customers.models import Customer
 from insights import charts, selectors, sentences
+from insights.clv.selectors import clv_customer_prediction, clv_slipping_away
 from insights.extensions import page_extensions
 from insights.filters import FilterError, MetricFilter
 from insights.panels import panel_answer
-from insights.shaping import carts_shaped, customer_detail_shaped, customers_shaped, hides_personal_data
+from insights.shaping import (
+    carts_shaped,
+    customer_detail_shaped,
+    customers_shaped,
+    hides_personal_data,
+    slipping_away_shaped,
+)
 
 SEASONALITY_METRICS = ["events", "orders", "revenue", "conversion"]
 BREAKDOWNS = {"age_group": "age group", "category": "category"}
+SLIPPING_ROWS = 20  # on the customers page; the CSV export has up to 1,000
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -65,6 +73,7 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
         "charts": {name: _figure_json(fig) for name, fig in figures.items()},
         "store_time_zone": settings.STORE_TIME_ZONE,
         "freshness": selectors.derivation_status(),  # the banner in _freshness.html (issue 10)
+        "bots_excluded": selectors.bot_events_excluded(),  # events of known bots, left out (issue 12)
         **context,
     }
     extension_page = template.rsplit("/", 1)[-1].removesuffix(".html")
@@ -114,8 +123,11 @@ def seasonality(request: HttpRequest) -> HttpResponse:
 def customers(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     stats = customers_shaped(selectors.customers_stats(f), masked=_masked(request))
+    # Per-customer predictions are for roles that may see a single customer (DESIGN §5 round 2).
+    slipping = (slipping_away_shaped(clv_slipping_away(limit=SLIPPING_ROWS), masked=_masked(request))
+                if request.user.can(VIEW_CUSTOMER_DETAIL) else None)
     return _render(request, "insights/customers.html", "customers", f, error, charts.customers_page_figures(stats),
-                   stats=stats)
+                   stats=stats, slipping=slipping)
 
 
 @capability_required(VIEW_CUSTOMER_DETAIL)
@@ -126,7 +138,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except Customer.DoesNotExist:
         raise Http404("No such customer") from None
     return _render(request, "insights/customer_detail.html", "customers", f, error,
-                   {"activity": charts.customer_activity_figure(detail)}, detail=detail, customer_pk=pk)
+                   {"activity": charts.customer_activity_figure(detail)}, detail=detail, customer_pk=pk,
+                   clv=clv_customer_prediction(customer_pk=pk))
 
 
 @capability_required(VIEW_DASHBOARD)
@@ -205,6 +218,8 @@ EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "carts_by_category": ("Abandonment by category", _panel_list("carts", "by_category")),
     "abandoned_carts": ("Recovery list", _panel_list("carts", "recent_abandoned")),
     "insights": ("Insights", _panel_list("insights")),
+    "slipping_away": ("Valuable customers slipping away",
+                      lambda f, masked: slipping_away_shaped(clv_slipping_away(), masked=masked)["rows"]),
 }
 
 

@@ -60,3 +60,18 @@ def baseline_figure(metrics: dict) -> dict[str, Any]:
         fig.add_trace(go.Bar(name=label, x=names, y=[p.get(key) for p in parts]))
     fig.update_layout(title="Model vs baselines (holdout)", barmode="group", yaxis_range=[0, 1], **_LAYOUT)
     return _dict(fig)
+
+
+def clv_holdout_figure(holdout: dict[str, Any]) -> dict[str, Any]:
+    """Predicted CLV's holdout check: mean repeat orders in the holdout, expected vs actual, by the number of
+    repeat orders in the calibration period (Fader, Hardie & Lee 2005, Figure 4)."""
+    rows = holdout["rows"]
+    groups = [r["repeat_orders"] for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=groups, y=[r["actual"] for r in rows], name="actual",
+                         text=[f"{r['customers']} customers" for r in rows]))
+    fig.add_trace(go.Bar(x=groups, y=[r["predicted"] for r in rows], name="BG/NBD expected"))
+    fig.update_layout(title=f"Repeat orders in the {holdout['holdout_days']}-day holdout",
+                      xaxis_title="repeat orders before the holdout", yaxis_title="orders per customer",
+                      barmode="group", **_LAYOUT)
+    return _dict(fig)

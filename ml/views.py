@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import roles
 from accounts.decorators import capability_required
+from insights.clv.selectors import clv_model_report
 from ml import charts, selectors
 from ml.models import ModelVersion
 from ml.page_extensions import open_cart_lists
@@ -32,10 +33,13 @@ def model_report(request):
         }
     if report["history"]:
         figures["versions"] = charts.versions_figure(report["history"])
+    clv = clv_model_report()
+    if clv.get("holdout"):
+        figures["clv_holdout"] = charts.clv_holdout_figure(clv["holdout"])
     return render(request, "ml/report.html", {
         "page": "model", "report": report, "version": version, "figures": figures,
         "can_retrain": request.user.can(roles.RETRAIN_MODEL),
-        "retrain_open": selectors.retrain_request_open(),
+        "retrain_open": selectors.retrain_request_open(), "clv": clv,
         **open_cart_lists(request, limit=10),
     })
 

@@ -43,10 +43,12 @@ fi
 
 # --- serve ------------------------------------------------------------------------------------
 pids=()
+history_pid=""
 cleanup() {
   trap - INT TERM EXIT
   echo "Stopping..."
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$history_pid" ]; then pkill -P "$history_pid" 2>/dev/null || true; fi  # the backfill's children
+  for pid in "${pids[@]}" $history_pid; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap 'cleanup; exit 0' INT TERM  # Ctrl-C is the normal way to stop
@@ -72,4 +74,17 @@ for _ in $(seq 1 120); do
   kill -0 "${pids[0]}" 2>/dev/null || { echo "The web server did not start: see $LOGS/web.log" >&2; break; }
   sleep 0.5
 done
+
+# --- 13 months of history, filled in behind the running server (issue 14) ---------------------
+# The first pages come from the 30 days above; the year before them is backfilled now (about a minute),
+# then predicted CLV is fitted on it (beat refits nightly). DEMO_HISTORY_DAYS=0 skips this.
+if [ "${DEMO_HISTORY_DAYS:-395}" != "0" ]; then
+  ( export LOG_FILE="$LOGS/setup.log"
+    python manage.py simulate --extend-back --days "${DEMO_HISTORY_DAYS:-395}" --customers 2000 >/dev/null \
+      && python manage.py fit_clv --verbosity 0 >/dev/null \
+      || echo "Backfilling 13 months of demo history or fitting predicted CLV failed: see $LOGS/setup.log" >&2
+  ) &
+  history_pid=$!
+  disown "$history_pid"  # not one of the servers: "wait -n" below must not end when it does
+fi
 wait -n

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 from events import wire
-from events.persistence import events_store
+from events.persistence import IngestUnavailable, events_store
 from events.services.keys import KeyCredential, ingest_key_check
 from events.services.rates import batches_convert
 
@@ -27,10 +29,13 @@ class IngestResult:
     accepted: int = 0
     duplicates: list[str] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[dict[str, Any]] = field(default_factory=list)  # Segment: acknowledged, not stored
 
     def as_ack(self) -> dict[str, Any]:
-        return {"type": "ack", "accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected}
+        ack = {"type": "ack", "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        if self.ignored:
+            ack["ignored"] = self.ignored
+        return ack
 
 
 def events_ingest(*, raw_events: Sequence[Any], source: str = "api", broadcast: bool = True) -> IngestResult:
@@ -58,7 +63,10 @@ def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "
 
     With a ``credential`` the key is re-checked in the transaction (``IngestKeyRevoked``).
     """
-    batches_convert(batches)  # to STORE_CURRENCY; events without a rate join their batch's rejected
+    try:
+        batches_convert(batches)  # to STORE_CURRENCY; events without a rate join their batch's rejected
+    except (OperationalError, InterfaceError) as exc:  # the database is away: the sender may resend
+        raise IngestUnavailable(str(exc)) from exc
     results = [IngestResult(rejected=list(batch.rejected)) for batch in batches]
     valid, owners = _distinct(batches, results)
     check = (lambda: ingest_key_check(credential=credential)) if credential is not None else None

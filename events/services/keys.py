@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from events.models import IngestKey
+from events.services.public_keys import OriginError, origins_normalize
 
 KEY_PREFIX = "ak_"
+PUBLIC_KEY_PREFIX = "pk_"
 
 
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _new_secret() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+def _new_secret(public: bool = False) -> str:
+    return PUBLIC_KEY_PREFIX + secrets.token_urlsafe(18) if public else KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 class IngestKeyRevoked(Exception):
@@ -56,22 +59,45 @@ def ingest_key_check(*, credential: KeyCredential) -> None:
 
 
 @transaction.atomic
-def ingest_key_create(*, name: str) -> tuple[IngestKey, str]:
-    """Make a key. Returns it and its secret, which is not stored and cannot be shown again."""
-    secret = _new_secret()
-    key = IngestKey.objects.create(name=name, prefix=secret[:10], secret_hash=_hash_secret(secret))
+def ingest_key_create(*, name: str, public: bool = False, origins: Sequence[str] = ()) -> tuple[IngestKey, str]:
+    """Make a key. Returns it and its secret, which is not stored and cannot be shown again.
+
+    A public key (``public``) needs at least one allowed origin (``OriginError`` otherwise); its
+    value is kept, to show the install snippet (it sits in every page of the store anyway)."""
+    allowed = origins_normalize(origins)
+    if public and not allowed:
+        raise OriginError("a public key needs at least one allowed origin (--origin https://shop.example)")
+    if allowed and not public:
+        raise OriginError("allowed origins are for public keys (--public); secret keys are refused from browsers")
+    secret = _new_secret(public)
+    key = IngestKey.objects.create(
+        name=name, prefix=secret[:10], secret_hash=_hash_secret(secret),
+        kind=IngestKey.Kind.PUBLIC if public else IngestKey.Kind.SECRET, allowed_origins=allowed,
+        public_value=secret if public else "")
     return key, secret
 
 
 @transaction.atomic
 def ingest_key_rotate(*, key: IngestKey) -> tuple[IngestKey, str]:
     """Give an existing key a new secret (the old one stops working) and make it active."""
-    secret = _new_secret()
+    secret = _new_secret(key.is_public)
     key.prefix = secret[:10]
     key.secret_hash = _hash_secret(secret)
+    key.public_value = secret if key.is_public else ""
     key.is_active = True
-    key.save(update_fields=["prefix", "secret_hash", "is_active"])
+    key.save(update_fields=["prefix", "secret_hash", "public_value", "is_active"])
     return key, secret
+
+
+@transaction.atomic
+def ingest_key_set_origins(*, key: IngestKey, origins: Sequence[str]) -> IngestKey:
+    """Replace a public key's allowed origins (at once for every process: each request reads them)."""
+    allowed = origins_normalize(origins)
+    if key.is_public and not allowed:
+        raise OriginError("a public key needs at least one allowed origin")
+    key.allowed_origins = allowed
+    key.save(update_fields=["allowed_origins"])
+    return key
 
 
 def ingest_key_authenticate(*, secret: str | None) -> IngestKey | None:

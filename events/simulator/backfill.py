@@ -153,6 +153,8 @@ def _generate(model: StoreModel, rng: random.Random, begins: list[int], shoppers
         profile = profiles[shopper]
         if shopper != previous_shopper:
             previous_shopper, previous_end, purchases = shopper, -(10**15), profile.prior_orders
+        if purchases - profile.prior_orders > profile.lapse_after:
+            continue  # lapsed after their last repeat order (shoppers.lifetime_draw)
         if begin < previous_end + MIN_SESSION_GAP_MS:
             begin = previous_end + MIN_SESSION_GAP_MS + rng.randrange(600_000)
         if begin >= end_ms:

@@ -97,7 +97,8 @@ def _free_shopper(model: StoreModel, state: LiveState, rng: random.Random, begin
             profile = profiles[min(len(profiles) - 1, bisect_right(cumulative, rng.random() * total))]
         else:
             profile = profiles[rng.randrange(len(profiles))]
-        if state.busy_until.get(profile.customer_id, 0) <= begin:
+        lapsed = state.orders.get(profile.customer_id, 0) > profile.lapse_after  # shoppers.lifetime_draw
+        if not lapsed and state.busy_until.get(profile.customer_id, 0) <= begin:
             return profile
     return None
 

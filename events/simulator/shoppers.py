@@ -25,6 +25,9 @@ class Profile:
     cart_propensity: float
     extra_item_chance: float  # chance of one more item in the cart
     choice_table: int     # index of the product-choice table (see Catalogue.choice_table_for)
+    rate_factor: float = 1.0   # the shopper's purchase rate relative to the segment's (visit_rate includes it)
+    dropout: float = 0.0       # chance of lapsing after each repeat order (BG/NBD's p)
+    lapse_after: int = 10**9   # repeat orders in the simulated period before the shopper lapses for good
 
 
 class Segment(NamedTuple):
@@ -55,7 +58,14 @@ AGE_AFFINITY = {
     "56-65": {"books": 1.6, "home & kitchen": 1.5, "jewelery": 1.3, "electronics": 0.7},
     "66+": {"books": 1.8, "home & kitchen": 1.4, "jewelery": 1.2, "electronics": 0.5, "men's clothing": 0.8},
 }
-SENSITIVITY_BUCKETS = 5  # shoppers share a product-choice table per sensitivity bucket
+SENSITIVITY_BUCKETS = 5
+# Purchase rate and lifetime (issue 14), as BG/NBD assumes: a shopper's visits (so orders) are Poisson at a
+# rate that varies by a Gamma(shape, mean 1) factor across shoppers; after each repeat order the shopper
+# lapses for good with probability p ~ Beta(a, b) (``lapse_after`` ~ geometric in p). Drawn from a stream of
+# their own, so the other traits are as before.
+PURCHASE_RATE_SHAPE = 2.0
+DROPOUT_A, DROPOUT_B = 0.6, 8.0
+NEVER = 10**9  # shoppers share a product-choice table per sensitivity bucket
 
 ChoiceTableFor = Callable[[str, int, str], int]  # (age group, sensitivity bucket, favourite) -> table
 
@@ -78,9 +88,21 @@ def profile_draw(customer: Mapping, *, seed: int, categories: Sequence[str],
     prior_orders = _prior_orders(rng, segment_name)
     favourite = _favourite_category(rng, group, categories)
     bucket = min(SENSITIVITY_BUCKETS - 1, int(sensitivity * SENSITIVITY_BUCKETS))
-    return Profile(customer_id, group, segment_name, visit_rate, sensitivity, loyalty, favourite, prior_orders,
-                   min(0.9, segment.cart_factor * (0.75 + 0.5 * loyalty)), segment.extra_item_chance,
-                   choice_table_for(group, bucket, favourite))
+    rate_factor, dropout, lapse_after = lifetime_draw(random.Random(f"lifetime:{seed}:{customer_id}"))
+    return Profile(customer_id, group, segment_name, visit_rate * rate_factor, sensitivity, loyalty, favourite,
+                   prior_orders, min(0.9, segment.cart_factor * (0.75 + 0.5 * loyalty)), segment.extra_item_chance,
+                   choice_table_for(group, bucket, favourite), rate_factor, dropout, lapse_after)
+
+
+def lifetime_draw(rng: random.Random) -> tuple[float, float, int]:
+    """(purchase-rate factor ~ Gamma(PURCHASE_RATE_SHAPE, mean 1), dropout p ~ Beta(DROPOUT_A, DROPOUT_B),
+    repeat orders before lapsing ~ Geometric(p) on 1, 2, …)."""
+    factor = rng.gammavariate(PURCHASE_RATE_SHAPE, 1 / PURCHASE_RATE_SHAPE)
+    dropout = rng.betavariate(DROPOUT_A, DROPOUT_B)
+    if dropout <= 1e-9:
+        return factor, dropout, NEVER
+    lapse_after = 1 + int(math.log(1.0 - rng.random()) / math.log1p(-min(dropout, 1 - 1e-12)))
+    return factor, dropout, min(lapse_after, NEVER)
 
 
 def _share(value: float) -> float:

@@ -33,10 +33,12 @@ from events.wire.native import (
 )
 from events.wire.reasons import Reason, code_of
 from events.wire.segment import (
+    IdentityCall,
     SegmentBatch,
     SegmentError,
     segment_batch,
     segment_messages,
+    segment_single,
     segment_to_native,
     segment_track,
 )
@@ -58,7 +60,8 @@ from events.wire.values import (
 __all__ = [
     "ACTIONS", "FIELDS", "FUTURE_TOLERANCE", "MAX_CATEGORY", "MAX_CUSTOMER_ID", "MAX_EVENT_ID", "MAX_ORDER_ID",
     "MAX_PRODUCT_ID", "MAX_PRODUCT_IMAGE", "MAX_PRODUCT_TITLE", "MAX_SESSION_ID", "EnvelopeError", "Field",
-    "HugeNumber", "MessageError", "NativeEvent", "ParsedBatch", "Reason", "SegmentBatch", "SegmentError", "code_of",
+    "HugeNumber", "IdentityCall", "MessageError", "NativeEvent", "ParsedBatch", "Reason", "SegmentBatch",
+    "SegmentError", "code_of",
     "latest_allowed", "loads", "native_events", "parse_batch", "parse_event", "parse_price", "parse_quantity",
-    "parse_timestamp", "segment_batch", "segment_messages", "segment_to_native", "segment_track",
+    "parse_timestamp", "segment_batch", "segment_messages", "segment_single", "segment_to_native", "segment_track",
 ]

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 import events.wire.values as v
+from events.wire.context import parse_context
 from events.wire.reasons import NOT_OBJECT, REQUIRED, Reason
 
 ACTIONS: dict[str, str] = {
@@ -27,6 +28,7 @@ ACTIONS: dict[str, str] = {
     "refund": "refund",
     "cancel": "cancel",
     "purchase_cart": "purchase",  # the original system's name
+    "page": "page",  # a page view (no product): the tracker's page(), Segment page calls
 }
 # Actions about one product line: they need a product (by id, or by title in the original format).
 PRODUCT_ACTIONS = frozenset({"view", "add_to_cart", "remove_from_cart", "purchase"})
@@ -52,6 +54,8 @@ class NativeEvent:
     product_image: str
     description: str
     category: str
+    anonymous_id: str = ""  # a browser visitor's id (round 2)
+    context: dict[str, str] | None = None  # page_url, referrer, utm_*, user_agent (events/wire/context.py)
     currency: str | None = None  # ISO 4217 as sent; None: STORE_CURRENCY (set by the ingest service)
     amount: Decimal | None = None  # purchase lines: the line total as sent (revenue; see events.types.line_total)
     order: v.OrderMoney | None = None  # purchase lines: the order-level discount, coupon, shipping, tax
@@ -65,6 +69,10 @@ _UNKNOWN_ACTION = Reason("unknown action", "unknown_action")
 _NOT_ALLOWED = Reason("only on purchase lines", "not_allowed")
 _NOT_MONEY = Reason("only on purchase lines and refunds", "not_allowed")
 _REFUND_AMOUNT = Reason("required for refund (or product_price)", "required")
+_NO_PERSON = Reason("required (or anonymous_id)", "required")
+# An event with only an anonymous id belongs to the customer row ``anon:<anonymous id>`` (so nothing
+# is lost; linking it to the customer who later identifies is identity merging, not done yet).
+ANONYMOUS_PREFIX = "anon:"
 
 
 def _action(value: Any, limit: Any, latest: datetime) -> tuple[str | None, Reason | None]:
@@ -84,6 +92,11 @@ def _order_named(values: dict[str, Any]) -> Reason | None:
     """Refunds and cancels name the order they change."""
     action = values["action"]
     return Reason(f"required for {action}", "required") if action in ORDER_ACTIONS else None
+
+
+def _person_named(values: dict[str, Any]) -> Reason | None:
+    """An event names its person: the store's customer id, or a browser's anonymous id."""
+    return None if values["anonymous_id"] else _NO_PERSON
 
 
 def _purchase_line(values: dict[str, Any]) -> Reason | None:
@@ -112,7 +125,7 @@ class Field(NamedTuple):
 # ``allowed_when`` rule come last.
 FIELDS: tuple[Field, ...] = (
     Field("event_id", v.ident, v.MAX_EVENT_ID, required=True),
-    Field("customer_id", v.ident, v.MAX_CUSTOMER_ID, required=True),
+    Field("customer_id", v.ident, v.MAX_CUSTOMER_ID, required_when=_person_named),
     Field("action", _action, required=True),
     Field("timestamp", v.parse_timestamp, required=True),
     Field("quantity", v.parse_quantity, default=1),
@@ -124,6 +137,8 @@ FIELDS: tuple[Field, ...] = (
     Field("product_image", v.label, v.MAX_PRODUCT_IMAGE, default=""),
     Field("description", v.text, default=""),
     Field("category", v.label, v.MAX_CATEGORY, default=""),
+    Field("anonymous_id", v.label, v.MAX_ANONYMOUS_ID, default=""),
+    Field("context", parse_context),
     Field("currency", v.parse_currency),
     Field("amount", v.parse_price, allowed_when=_money_line),
     Field("order", v.parse_order, allowed_when=_purchase_line),
@@ -183,6 +198,8 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
     if errors:
         return errors
     event = NativeEvent(*values)
+    if event.customer_id is None:  # only an anonymous id (the rule above made sure there is one)
+        event.customer_id = ANONYMOUS_PREFIX + event.anonymous_id
     if event.amount is not None and event.price is None:  # the unit price shown: the line's share
         event.price = (event.amount / Decimal(event.quantity)).quantize(v.CENT, rounding=ROUND_HALF_UP)
     return event

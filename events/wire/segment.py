@@ -1,20 +1,30 @@
-"""The Segment HTTP Tracking API (Ecommerce spec v2): ``track`` messages mapped to native event
-dicts, validated afterwards as any native event (events/wire/native.py).
+"""The Segment HTTP Tracking API (every call type; Ecommerce spec v2 events) mapped to native
+event dicts, validated afterwards as any native event (events/wire/native.py).
 
-``segment_messages`` / ``segment_track`` read the envelopes of ``/v1/batch`` and ``/v1/track``;
-``segment_to_native`` maps one message; ``segment_batch`` maps many, each message that cannot be
-mapped (or is too large) rejected alone.
+- ``track`` of a mapped Ecommerce v2 event → view, add_to_cart, … (``SEGMENT_ACTIONS``); any other
+  track (Cart Viewed, Coupon Applied, a store's own names) is acknowledged as *ignored*, never an error;
+- ``page`` and ``screen`` → a ``page`` event (no product);
+- ``identify`` and ``alias`` → an ``IdentityCall`` (the customer's traits; which anonymous or
+  previous id they were seen under), recorded by the identity service;
+- ``group`` → ignored.
+Every message's ``userId`` (else ``anonymousId``: customer ``anon:<id>``), ``anonymousId`` and
+context (``context.page`` url, path, title, referrer; ``context.campaign`` → utm_*;
+``context.userAgent``) are kept.
+
+``segment_messages`` / ``segment_single`` read the envelopes of ``/v1/batch`` and the single-call
+paths; ``segment_to_native`` maps one message; ``segment_batch`` maps many, each message that
+cannot be mapped (or is too large) rejected alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from events.wire.decoding import json_size
-from events.wire.native import EnvelopeError
+from events.wire.native import ANONYMOUS_PREFIX, EnvelopeError
 from events.wire.reasons import NOT_OBJECT, NOT_STRING, REQUIRED, Reason
-from events.wire.values import MAX_EVENT_ID
+from events.wire.values import MAX_ANONYMOUS_ID, MAX_EVENT_ID, label
 
 SEGMENT_ACTIONS: dict[str, str] = {
     "Product Viewed": "view",
@@ -64,35 +74,62 @@ def _product_fields(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class SegmentIgnored(Exception):
+    """A message acknowledged and not stored (an event that maps to nothing, a ``group`` call)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+_CALL_TYPES = ("track", "page", "screen", "identify", "alias", "group")
+
+
 def _mapped_action(message: Any) -> str:
-    """The native action of a track call of a mapped Ecommerce v2 event, or ``SegmentError``."""
+    """The native action of a track, page or screen call, ``SegmentIgnored`` for a track call of an
+    event that maps to nothing, or ``SegmentError``."""
     if type(message) is not dict:
         raise SegmentError({"message": NOT_OBJECT})
     msg_type = message.get("type", "track")
+    if msg_type in ("page", "screen"):
+        return "page"
     if msg_type != "track":
-        raise SegmentError({"type": Reason(f"only track calls are ingested, not {_shown(msg_type)}", "unmapped")})
+        raise SegmentError({"type": Reason(f"not a Tracking API call type: {_shown(msg_type)}", "unknown_type")})
     name = message.get("event")
-    action = SEGMENT_ACTIONS.get(name) if type(name) is str else None
+    if type(name) is not str or not name:
+        raise SegmentError({"event": Reason(f"not a mapped Ecommerce v2 event: {_shown(name)} (a track call needs "
+                                            "an event name)", "unmapped")})
+    action = SEGMENT_ACTIONS.get(name)
     if action is None:
-        raise SegmentError({"event": Reason(f"not a mapped Ecommerce v2 event: {_shown(name)}", "unmapped")})
+        _, bad = label(name, 200)
+        if bad is not None:  # a name no one could have meant (control characters, invalid Unicode)
+            raise SegmentError({"event": Reason(f"not a mapped Ecommerce v2 event: {bad}", bad.code)})
+        raise SegmentIgnored(f"{_shown(name)} maps to no action (acknowledged, not stored)")
     return action
+
+
+def _person(message: dict[str, Any], errors: dict[str, str]) -> tuple[Any, Any]:
+    """(userId, anonymousId), either may be None; a reason in ``errors`` when neither is there."""
+    user = message.get("userId")
+    anonymous = message.get("anonymousId")
+    user = None if user == "" else user
+    anonymous = None if anonymous == "" else anonymous
+    if user is None and anonymous is None:
+        errors["userId"] = Reason("userId or anonymousId required", "required")
+    return user, anonymous
 
 
 def _identity(message: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
     """The message id (as a string), the customer and the properties, or ``SegmentError``."""
     message_id = message.get("messageId")
-    customer = message.get("userId")
-    if customer is None or customer == "":
-        customer = message.get("anonymousId")
     errors: dict[str, str] = {}
+    customer, _ = _person(message, errors)
     if message_id is None or message_id == "":
         errors["messageId"] = REQUIRED
     elif type(message_id) is int:
         message_id = str(message_id)
     elif type(message_id) is not str:
         errors["messageId"] = NOT_STRING
-    if customer is None or customer == "":
-        errors["userId"] = Reason("userId or anonymousId required", "required")
     props = message.get("properties") or {}
     if type(props) is not dict:
         errors["properties"] = Reason("must be an object", "wrong_type")
@@ -148,6 +185,8 @@ def segment_to_native(message: Any, *, received_at: str | None = None) -> list[d
     context: dict[str, Any] = message["context"] if type(message.get("context")) is dict else {}
     base: dict[str, Any] = {
         "customer_id": customer,
+        "anonymous_id": message.get("anonymousId"),
+        "context": native_context(context, props if action == "page" else {}),
         "action": action,
         "timestamp": message.get("timestamp") or message.get("originalTimestamp") or received_at,
         "session_id": props.get("session_id") or context.get("session_id") or context.get("sessionId"),
@@ -162,9 +201,94 @@ def segment_to_native(message: Any, *, received_at: str | None = None) -> list[d
     if action == "cancel":
         return [{**base, "event_id": message_id}]
     event = {**base, "event_id": message_id}
-    if action != "checkout":
+    if action not in ("checkout", "page"):
         event.update(_product_fields(props))
     return [event]
+
+
+_CAMPAIGN = (("source", "utm_source"), ("medium", "utm_medium"), ("name", "utm_campaign"), ("term", "utm_term"),
+             ("content", "utm_content"))
+_PAGE = (("url", "page_url"), ("path", "page_path"), ("title", "page_title"), ("referrer", "referrer"))
+
+
+def native_context(context: dict[str, Any], props: dict[str, Any]) -> dict[str, Any] | None:
+    """A Segment message's context as a native ``context``: ``context.page`` (a page call's
+    properties first), ``context.campaign`` as utm_*, ``context.userAgent``, and the tracker's own
+    ``landing_page`` / ``session_start``. Only string values are kept (a value of another type is
+    left out rather than failing the event: the context is not what it was sent for)."""
+    out: dict[str, Any] = {}
+    page: dict[str, Any] = context["page"] if type(context.get("page")) is dict else {}
+    for src, dest in _PAGE:
+        value = props.get(src) if type(props.get(src)) is str else page.get(src)
+        if type(value) is str and value:
+            out[dest] = value
+    campaign: dict[str, Any] = context["campaign"] if type(context.get("campaign")) is dict else {}
+    for src, dest in _CAMPAIGN:
+        value = campaign.get(src) if type(campaign.get(src)) is str else campaign.get(dest)
+        if type(value) is str and value:
+            out[dest] = value
+    for src, dest in (("userAgent", "user_agent"), ("landing_page", "landing_page"),
+                      ("session_start", "session_start")):
+        if type(context.get(src)) is str and context[src]:
+            out[dest] = context[src]
+    library = context.get("library")
+    if type(library) is dict and type(library.get("name")) is str:
+        out["library"] = f"{library['name']} {library.get('version', '')}".strip()[:100]
+    return out or None
+
+
+@dataclass(slots=True)
+class IdentityCall:
+    """An ``identify`` or ``alias`` message, checked: the customer it names (store id, or
+    ``anon:<anonymousId>``), the ids they were seen under, the traits sent (raw, read by the
+    customers service)."""
+
+    index: int
+    kind: str  # identify | alias
+    message_id: str
+    customer_id: str
+    anonymous_id: str
+    previous_id: str
+    traits: dict[str, Any]
+    timestamp: str | None
+
+
+def _string_id(value: Any, name: str, errors: dict[str, str], required: bool = False) -> str:
+    if value is None or value == "":
+        if required:
+            errors[name] = REQUIRED
+        return ""
+    if type(value) is int:
+        value = str(value)
+    if type(value) is not str:
+        errors[name] = NOT_STRING
+        return ""
+    if len(value) > MAX_ANONYMOUS_ID or not value.isprintable():
+        errors[name] = Reason(f"at most {MAX_ANONYMOUS_ID} printable characters", "invalid")
+        return ""
+    return value
+
+
+def identity_call(index: int, message: dict[str, Any]) -> IdentityCall:
+    """An ``identify`` or ``alias`` message as an ``IdentityCall``, or ``SegmentError``."""
+    kind = message["type"]
+    errors: dict[str, str] = {}
+    message_id = _string_id(message.get("messageId"), "messageId", errors, required=True)
+    user, anonymous = _person(message, errors)
+    user_id = _string_id(user, "userId", errors)
+    anonymous_id = _string_id(anonymous, "anonymousId", errors)
+    previous_id = _string_id(message.get("previousId"), "previousId", errors, required=kind == "alias")
+    traits = message.get("traits")
+    if traits is None and type(message.get("context")) is dict:
+        traits = message["context"].get("traits")
+    if traits is not None and type(traits) is not dict:
+        errors["traits"] = Reason("must be an object", "wrong_type")
+    if errors:
+        raise SegmentError(errors)
+    timestamp = message.get("timestamp") or message.get("originalTimestamp")
+    return IdentityCall(index, kind, message_id, user_id or ANONYMOUS_PREFIX + anonymous_id, anonymous_id,
+                        previous_id, traits if kind == "identify" and traits else {},
+                        timestamp if type(timestamp) is str else None)
 
 
 def _size_check(message: Any, limit: int) -> None:
@@ -192,6 +316,8 @@ class SegmentBatch:
     events: list[dict[str, Any]]
     origin: list[int]
     rejected: list[dict[str, Any]]
+    identities: list[IdentityCall] = field(default_factory=list)
+    ignored: list[dict[str, Any]] = field(default_factory=list)  # {"index", "event_id", "reason"}
 
     def rejections(self, native_rejected: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The ack's rejected entries, by message index: these, and those of the mapped events."""
@@ -207,9 +333,19 @@ def segment_batch(messages: Any, *, received_at: str, max_message_bytes: int | N
         try:
             if max_message_bytes is not None:
                 _size_check(message, max_message_bytes)
+            call = message.get("type") if type(message) is dict else None
+            if call in ("identify", "alias"):
+                batch.identities.append(identity_call(index, message))
+                continue
+            if call == "group":
+                raise SegmentIgnored("group calls are not stored")
             lines = segment_to_native(message, received_at=received_at)
         except SegmentError as exc:
             batch.rejected.append(_rejected_message(index, message, exc.errors))
+            continue
+        except SegmentIgnored as exc:
+            entry = _rejected_message(index, message, {})
+            batch.ignored.append({"index": index, "event_id": entry["event_id"], "reason": exc.reason})
             continue
         batch.events.extend(lines)
         batch.origin.extend([index] * len(lines))
@@ -225,8 +361,14 @@ def segment_messages(body: Any, *, max_messages: int) -> list[Any]:
     return body["batch"]
 
 
-def segment_track(body: Any) -> list[Any]:
-    """A ``/v1/track`` body as the one message of a batch, or ``EnvelopeError``."""
+def segment_single(body: Any, call: str) -> list[Any]:
+    """A single-call body (``/v1/track``, ``/v1/page``, ``/v1/identify``, ``/v1/alias`` and their
+    short forms) as the one message of a batch, or ``EnvelopeError``. The path names the call type."""
     if type(body) is not dict:
         raise EnvelopeError("body must be a JSON object", "bad_envelope")
-    return [{"type": "track", **body}]
+    return [{**body, "type": call}]
+
+
+def segment_track(body: Any) -> list[Any]:
+    """A ``/v1/track`` body as the one message of a batch, or ``EnvelopeError``."""
+    return segment_single(body, "track")

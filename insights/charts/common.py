@@ -98,9 +98,13 @@ def label_text(value: Any) -> str:
     return html.escape(str(value if value is not None else "—"), quote=False)
 
 
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
+
+
 def currency() -> str:
     """The store currency's symbol for amounts ('$'; a code and a space when it has no common symbol)."""
-    return settings.STORE_CURRENCY_SYMBOL
+    code = settings.STORE_CURRENCY
+    return CURRENCY_SYMBOLS.get(code, code + " ")
 
 
 def bucket_label(row: Row) -> str:

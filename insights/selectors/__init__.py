@@ -28,6 +28,7 @@ from insights.selectors.coupons import coupons_stats
 from insights.selectors.customers import customer_detail, customers_stats
 from insights.selectors.freshness import (
     FRESHNESS_GRACE_SECONDS,
+    bot_events_excluded,
     data_first_day,
     derivation_status,
     previous_period_comparison,
@@ -49,6 +50,7 @@ __all__ = [
     "customer_detail",
     "customers_stats",
     "data_first_day",
+    "bot_events_excluded",
     "derivation_status",
     "events_latest",
     "events_timeseries",

@@ -13,6 +13,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from customers.models import AgeGroup, Customer
 from customers.selectors import customer_age_groups
 from events.models import Event
+from insights.clv.selectors import clv_predictions_for, clv_segment_values
 from insights.filters import RFM_SEGMENTS, MetricFilter
 from insights.models import Cart, CustomerTotals, Session
 from insights.selectors._common import (
@@ -104,13 +105,16 @@ def _top_customers(days: QuerySet) -> list[dict[str, Any]]:
     pks = [r["customer_id"] for r in top_rows]
     customers_by_pk = Customer.objects.in_bulk(pks)
     last_seen = dict(CustomerTotals.objects.filter(customer_id__in=pks).values_list("customer_id", "last_seen"))
+    predicted = clv_predictions_for(customer_pks=pks)  # per customer: left out for viewers (insights.shaping)
     top = []
     for r in top_rows:
         c = customers_by_pk.get(r["customer_id"])
         if c is not None:
             top.append({"pk": c.pk, "customer_id": c.external_id, "name": c.name, "email": c.email,
                         "revenue": as_money(r["r"]), "orders": as_count(r["o"]),
-                        "last_seen": iso_or_none(last_seen.get(c.pk))})
+                        "last_seen": iso_or_none(last_seen.get(c.pk)),
+                        "predicted_clv_12m": predicted.get(c.pk, {}).get("predicted_clv_12m"),
+                        "tier": predicted.get(c.pk, {}).get("tier")})
     return top
 
 
@@ -126,7 +130,8 @@ def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[di
 
 
 def _rfm_segments(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    """Customers and all-time revenue per RFM segment."""
+    """Customers and all-time revenue per RFM segment, with the latest CLV fit's predicted 12-month value
+    and high-tier customers (None without a fit)."""
     assignments = rfm_assignments()
     allowed: set[int] | None = set(segment_pks) if segment_pks is not None else None
     if allowed is None and f.age_group:
@@ -137,7 +142,12 @@ def _rfm_segments(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[s
         if allowed is None or pk in allowed:
             totals[name][0] += 1
             totals[name][1] += revenue
-    return [{"segment": name, "customers": int(v[0]), "revenue": round(v[1], 2)} for name, v in totals.items()]
+    predicted = clv_segment_values(assignments=assignments if allowed is None else
+                                   {pk: a for pk, a in assignments.items() if pk in allowed})
+    return [{"segment": name, "customers": int(v[0]), "revenue": round(v[1], 2),
+             "predicted_clv_12m": predicted.get(name, {}).get("predicted_clv_12m", 0.0 if predicted else None),
+             "high_tier": predicted.get(name, {}).get("high_tier", 0 if predicted else None)}
+            for name, v in totals.items()]
 
 
 def customers_stats(f: MetricFilter) -> dict[str, Any]:

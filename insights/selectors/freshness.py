@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
+from events.models import Event
 from insights.filters import MetricFilter, store_today, store_tz
 from insights.models import EventDaily, PendingWindow
 from insights.selectors._common import as_count
@@ -65,3 +67,11 @@ def derivation_status() -> dict[str, Any]:
         message = f"Sessions, carts and orders include events received up to {when}; {waiting}."
     return {"pending_events": events, "pending_batches": batches, "derived_through": oldest.isoformat(),
             "lag_seconds": lag, "message": message}
+
+
+def bot_events_excluded() -> int:
+    """Events flagged as a known bot's (events/bots.py) and so left out of every figure; 0 when
+    METRICS_INCLUDE_BOTS counts them. A count over a partial index of the flagged rows."""
+    if settings.METRICS_INCLUDE_BOTS:
+        return 0
+    return Event.objects.filter(is_bot=True).count()

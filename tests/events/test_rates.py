@@ -182,9 +182,9 @@ def test_segment_order_refunded_cancelled_and_completed_money():
     by_lines = wire.segment_to_native({
         "event": "Order Refunded", "messageId": "m2", "userId": "u1", "timestamp": "2024-03-05T12:00:00Z",
         "properties": {"order_id": "1001", "products": [{"product_id": "17", "price": 19.99, "quantity": 1}]}})
-    assert by_lines == [{"customer_id": "u1", "action": "refund", "timestamp": "2024-03-05T12:00:00Z",
-                         "session_id": None, "order_id": "1001", "product_id": "17", "product_price": 19.99,
-                         "quantity": 1, "event_id": "m2:0"}]
+    assert [{k: v for k, v in line.items() if v is not None} for line in by_lines] == [
+        {"customer_id": "u1", "action": "refund", "timestamp": "2024-03-05T12:00:00Z", "order_id": "1001",
+         "product_id": "17", "product_price": 19.99, "quantity": 1, "event_id": "m2:0"}]
     by_total = wire.segment_to_native({"event": "Order Refunded", "messageId": "m3", "userId": "u1",
                                        "properties": {"order_id": "1001", "total": 10}})
     assert (by_total[0]["action"], by_total[0]["amount"], by_total[0]["event_id"]) == ("refund", 10, "m3")

@@ -154,6 +154,20 @@ def test_simulate_command_backfills_with_a_summary(store, capsys):
     assert "every 5 seconds" in capsys.readouterr().out
 
 
+def test_extend_back_fills_the_time_before_the_first_event_once(store, capsys):
+    call_command("simulate", "--days", "2", "--customers", "120", "--seed", "5")
+    first = Event.objects.order_by("timestamp").values_list("timestamp", flat=True).first()
+    before = Event.objects.count()
+    call_command("simulate", "--extend-back", "--days", "6", "--customers", "120", "--seed", "5")
+    assert "0 rejected" in capsys.readouterr().out
+    earliest = Event.objects.order_by("timestamp").values_list("timestamp", flat=True).first()
+    assert Event.objects.count() > before
+    assert timezone.now() - timedelta(days=6) <= earliest < first - timedelta(days=3)
+    assert Event.objects.filter(timestamp__gte=first).count() == before  # only the time before was filled
+    call_command("simulate", "--extend-back", "--days", "6", "--customers", "120", "--seed", "5")
+    assert "History covers 6 days already." in capsys.readouterr().out
+
+
 def test_admin_pauses_changes_rate_and_resets(store, client_for):
     simulator_backfill(days=1, customers=120, seed=6)
     admin = client_for(Role.ADMIN)

@@ -102,13 +102,15 @@ def test_segment_batch_maps_ecommerce_v2_events(ingest_secret):
     response = post("/v1/batch", {"batch": batch}, auth=basic(ingest_secret), gzipped=True)
     assert response.status_code == 200
     ack = response.json()
-    assert ack["accepted"] == 5
-    assert [r["index"] for r in ack["rejected"]] == [4, 5]
+    assert ack["accepted"] == 6  # five lines and the identify call (recorded)
+    assert ack["rejected"] == []
+    assert [(i["index"], i["event_id"]) for i in ack["ignored"]] == [(4, "m-5")]  # maps to nothing: not an error
     rows = {e.event_id: e for e in Event.objects.select_related("customer", "product")}
     assert set(rows) == {"m-1", "m-2", "m-3", "m-4:0", "m-4:1"}
     assert rows["m-1"].action == "view" and rows["m-1"].product.title == "Lamp"
     assert rows["m-1"].product.category == "home"
-    assert rows["m-2"].customer.external_id == "anon-1" and rows["m-2"].quantity == 2
+    assert rows["m-2"].customer.external_id == "anon:anon-1" and rows["m-2"].quantity == 2
+    assert rows["m-2"].anonymous_id == "anon-1"
     assert rows["m-3"].action == "checkout" and rows["m-3"].order_id == "o-1"
     line = rows["m-4:1"]
     assert (line.action, line.product.external_id, line.price, line.quantity, line.order_id) == (

@@ -175,7 +175,7 @@ def test_events_over_time_shows_gross_beside_net_when_they_differ():
 
 
 def test_amounts_show_the_store_currency(settings):
-    settings.STORE_CURRENCY_SYMBOL = "€"
+    settings.STORE_CURRENCY = "EUR"
     cards = {c["key"]: c for c in charts.kpi_cards({"revenue": 1234.5, "previous": {}})}
     assert cards["revenue"]["display"] == "€1,234.50"
     fig = charts.events_over_time_figure({"grain": "day", "points": [

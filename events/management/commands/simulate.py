@@ -13,6 +13,7 @@ from events.models import Event
 from events.simulation import (
     BackfillResult,
     simulator_backfill,
+    simulator_history_extend,
     simulator_reset_demo,
     simulator_schedule_ensure,
     simulator_state_get,
@@ -39,6 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--chunk-size", type=int, default=20_000)
         parser.add_argument("--if-empty", action="store_true", help="backfill only when there are no events yet")
+        parser.add_argument("--extend-back", action="store_true",
+                            help="backfill before the earliest stored event until history covers --days")
         parser.add_argument("--schedule", action="store_true",
                             help="ensure the django-celery-beat task for the live simulator, then stop "
                                  "(or backfill too with --backfill)")
@@ -78,6 +81,12 @@ class Command(BaseCommand):
     def _backfill(self, o):
         if o["if_empty"] and Event.objects.exists():
             self.stdout.write("Events already present: no backfill.")
+            return None
+        if o["extend_back"]:
+            extended = simulator_history_extend(days=o["days"], customers=o["customers"], seed=o["seed"],
+                                                chunk_size=o["chunk_size"])
+            self.stdout.write(_backfill_summary(extended) if extended
+                              else f"History covers {o['days']:g} days already.")
             return None
         with tqdm(total=o["events"], desc="events", unit="ev", unit_scale=True, disable=None) as bar:
             result = simulator_backfill(days=o["days"], customers=o["customers"], events=o["events"],
