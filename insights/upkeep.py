@@ -242,7 +242,8 @@ def customers_merge(*, source_pk: int, target_pk: int) -> MergeResult:
     if moved:
         contributions = new_contributions()
         add_event_contributions(contributions, moved, age_of={target.pk: str(target.age_group)},
-                                category_of=product_categories(e.product_pk for e in moved), tz=store_tz())
+                                category_of=product_categories(e.product_pk for e in moved), tz=store_tz(),
+                                book=order_book(moved))  # money as it was counted: cancels, discounts
         rollups_add(contributions)
         lo, hi = min(e.timestamp for e in moved), max(e.timestamp for e in moved)
         PendingWindow.objects.create(windows={str(target.pk): [int(lo.timestamp()), int(hi.timestamp()) + 1]},

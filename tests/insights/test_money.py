@@ -355,3 +355,21 @@ def test_lines_disagreeing_on_the_order_object_the_first_stored_counts_in_both_p
     incremental = snapshot()
     analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
     assert snapshot() == incremental
+
+
+@pytest.mark.django_db
+def test_an_identity_merge_moves_money_as_it_was_counted():
+    from insights.upkeep import customers_merge
+
+    anonymous = {k: v for k, v in _line("a", order={"discount": "5.00"}).items() if k != "customer_id"}
+    _send({**anonymous, "anonymous_id": "v1"}, _line("b", oid="2002", customer="c1"),
+          {"event_id": "x", "anonymous_id": "v1", "action": "cancel", "order_id": "2002",
+           "timestamp": (T0 + dt.timedelta(days=1)).isoformat()})
+    source, target = Customer.objects.get(external_id="anon:v1"), Customer.objects.get(external_id="c1")
+    customers_merge(source_pk=source.pk, target_pk=target.pk)
+    analytics_process_pending(as_of=T0 + dt.timedelta(days=40))
+    assert (_sum(EventDaily, "revenue"), _sum(EventDaily, "discounts")) == (Decimal("20.00"), Decimal("5.00"))
+    assert (_sum(CustomerTotals, "revenue"), _sum(CustomerTotals, "discounts")) == (Decimal("20.00"), Decimal("5.00"))
+    incremental = snapshot()
+    analytics_rebuild(as_of=T0 + dt.timedelta(days=40))
+    assert snapshot() == incremental
