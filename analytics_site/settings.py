@@ -247,8 +247,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Seasonality is reported in the store's own time zone (DESIGN §4).
-STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")
+STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")  # seasonality is reported in it (DESIGN §4)
+STORE_CURRENCY = env.str("STORE_CURRENCY", "USD").upper()  # every amount's; others converted at ingest
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

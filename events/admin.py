@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from events.models import Event, IngestKey
+from events.models import Event, ExchangeRate, IngestKey
 
 
 @admin.register(Event)
@@ -12,7 +12,7 @@ class EventAdmin(admin.ModelAdmin):
     customer ("Erase selected customers" under Customers), which takes them out of every report."""
 
     list_display = ("timestamp", "action", "customer", "product", "quantity", "price", "amount", "order_id",
-                    "session_id")
+                    "currency", "discount", "coupon", "session_id")
     list_filter = ("action",)
     search_fields = ("event_id", "order_id", "session_id", "customer__external_id")
     date_hierarchy = "timestamp"
@@ -220,6 +220,17 @@ class SimulatorStateAdmin(admin.ModelAdmin):
 
         deleted = simulator_reset_demo()
         self.message_user(request, f"Demo data reset: {deleted} events deleted.")
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Daily rates against the euro (ECB layout). Usually loaded with ``manage.py import_rates FILE``;
+    a rate edited here converts events stored from then on (stored events keep the rate they got)."""
+
+    list_display = ("day", "currency", "per_eur")
+    list_filter = ("currency",)
+    date_hierarchy = "day"
+    ordering = ("-day", "currency")
 
 
 # --- Store connections (issue 13) ---------------------------------------------------------------

@@ -24,7 +24,12 @@ NATIVE_FIELDS = (
 # It is not among the fields a derived event_id hashes, so ids stay what earlier imports made.
 AMOUNT = "amount"
 PURCHASE_ACTIONS = ("purchase", "purchase_cart")
-MAPPABLE = (*NATIVE_FIELDS, AMOUNT)
+AMOUNT_ACTIONS = (*PURCHASE_ACTIONS, "refund")  # rows whose amount is sent (a refund's: the amount refunded)
+# Money (issue 13), outside the derived event id too: the currency of a row, and the order-level
+# columns a purchase row sends as its ``order`` object.
+CURRENCY = "currency"
+ORDER_FIELDS = ("discount", "coupon", "shipping", "tax")
+MAPPABLE = (*NATIVE_FIELDS, AMOUNT, CURRENCY, *ORDER_FIELDS)
 UNSPECIFIED_PRODUCT = "Unspecified product"
 
 # --preset transactions: column names seen in order logs (compared without case, spaces, _ or -).
@@ -134,8 +139,11 @@ class CsvMapping:
                 event["product_price"] = str((total / quantity).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
             except (InvalidOperation, ArithmeticError):
                 errors[AMOUNT] = "amount and quantity must be numbers, quantity >= 1"
-        if amount is not None and AMOUNT not in errors and event.get("action") in PURCHASE_ACTIONS:
+        if amount is not None and AMOUNT not in errors and event.get("action") in AMOUNT_ACTIONS:
             event_amount = amount  # validated by the ingest service like any event's amount
+        order = {f: event.pop(f) for f in ORDER_FIELDS if f in event}
+        if order and event.get("action") in PURCHASE_ACTIONS:
+            event["order"] = order  # validated by the ingest service (order-level: counted once an order)
         if errors:
             return {"errors": errors}
         if "event_id" not in event:

@@ -24,7 +24,9 @@ _STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
     event_id text, customer_id bigint, product_id bigint, session_id text, action text,
     quantity integer, price numeric(12, 2), order_id text, ts timestamptz, amount numeric(14, 2),
-    anonymous_id text, context jsonb, is_bot boolean
+    anonymous_id text, context jsonb, is_bot boolean,
+    currency text, fx_rate numeric(20, 10), discount numeric(14, 2), coupon text, shipping numeric(14, 2),
+    tax numeric(14, 2)
 ) ON COMMIT DELETE ROWS
 """
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -49,6 +51,13 @@ def _copy_text(value: str) -> str:
     return value
 
 
+_NO_ORDER = "\\N\t\t\\N\t\\N"  # discount, coupon (empty), shipping, tax
+
+
+def _copy_num(value: Decimal | None) -> str:
+    return "\\N" if value is None else str(value)
+
+
 def _copy_payload(events: list[NativeEvent], customer_pks: list[int], product_pks: list[int | None],
                   prices: list[Decimal]) -> BytesIO:
     null = "\\N"
@@ -56,12 +65,16 @@ def _copy_payload(events: list[NativeEvent], customer_pks: list[int], product_pk
     append = lines.append
     for e, cpk, ppk, price in zip(events, customer_pks, product_pks, prices, strict=True):
         order_id = e.order_id
+        o = e.order
+        money = f"{e.currency or ''}\t{_copy_num(e.fx_rate)}\t" + (
+            _NO_ORDER if o is None else
+            f"{_copy_num(o.discount)}\t{_copy_text(o.coupon)}\t{_copy_num(o.shipping)}\t{_copy_num(o.tax)}")
         append(f"{_copy_text(e.event_id)}\t{cpk}\t{ppk if ppk is not None else null}\t"
                f"{_copy_text(e.session_id)}\t{e.action}\t{e.quantity}\t{price}\t"
                f"{_copy_text(order_id) if order_id is not None else null}\t{e.timestamp.isoformat()}\t"
                f"{e.amount if e.amount is not None else null}\t{_copy_text(e.anonymous_id)}\t"
                f"{_copy_text(json.dumps(e.context)) if e.context is not None else null}\t"
-               f"{'t' if event_is_bot(e) else 'f'}\n")
+               f"{'t' if event_is_bot(e) else 'f'}\t{money}\n")
     # Encoded here: a value the driver cannot encode fails before COPY starts (as UnicodeEncodeError,
     # a refusal of some event), not as a COPY cancelled mid-stream.
     return BytesIO("".join(lines).encode())
@@ -81,9 +94,10 @@ def _pg_insert(events: list[NativeEvent], customer_pks: list[int], product_pks: 
             cur.copy_expert("COPY ingest_staging FROM STDIN", payload)
         cur.execute(
             f"INSERT INTO {table} (event_id, customer_id, product_id, session_id, action, quantity, price,"
-            f" order_id, timestamp, received_at, amount, anonymous_id, context, is_bot)"
+            f" order_id, timestamp, received_at, amount, anonymous_id, context, is_bot, currency, fx_rate, discount,"
+            f" coupon, shipping, tax)"
             f" SELECT event_id, customer_id, product_id, session_id, action, quantity, price, order_id, ts, %s, amount,"
-            f" anonymous_id, context, is_bot"
+            f" anonymous_id, context, is_bot, currency, fx_rate, discount, coupon, shipping, tax"
             f" FROM ingest_staging ORDER BY event_id COLLATE \"C\""
             f" ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id",
             [received_at],
@@ -101,7 +115,7 @@ def _generic_insert(events: list[NativeEvent], customer_pks: list[int], product_
         Event(event_id=e.event_id, customer_id=cpk, product_id=ppk, session_id=e.session_id, action=e.action,
               quantity=e.quantity, price=price, order_id=e.order_id, timestamp=e.timestamp,
               received_at=received_at, amount=e.amount, anonymous_id=e.anonymous_id, context=e.context,
-              is_bot=event_is_bot(e))
+              is_bot=event_is_bot(e), currency=e.currency or "", fx_rate=e.fx_rate, **_order_fields(e))
         for e, cpk, ppk, price in zip(events, customer_pks, product_pks, prices, strict=True)
         if e.event_id not in existing
     ]
@@ -109,6 +123,13 @@ def _generic_insert(events: list[NativeEvent], customer_pks: list[int], product_
         return {}
     Event.objects.bulk_create(objs, ignore_conflicts=True, batch_size=500)
     return _event_pks([o.event_id for o in objs])
+
+
+def _order_fields(e: NativeEvent) -> dict:
+    o = e.order
+    if o is None:
+        return {}
+    return {"discount": o.discount, "coupon": o.coupon, "shipping": o.shipping, "tax": o.tax}
 
 
 def _event_pks(event_ids: list[str]) -> dict[str, int]:

@@ -15,7 +15,14 @@ class Action(models.TextChoices):
     CHECKOUT = "checkout", "Checkout"
     PURCHASE = "purchase", "Purchase"
     ABANDON = "abandon", "Abandon"
+    REFUND = "refund", "Refund"
+    CANCEL = "cancel", "Cancel"
     PAGE = "page", "Page view"  # a storefront page (tracker page(), Segment page calls): no product
+
+
+# Actions that carry money and belong to an order (refunds and cancels name the order they change).
+MONEY_ACTIONS = (Action.PURCHASE, Action.REFUND)
+ORDER_ACTIONS = (Action.REFUND, Action.CANCEL)
 
 
 class Event(models.Model):
@@ -36,9 +43,25 @@ class Event(models.Model):
                                           "quantity, rounded to the cent, for display).")
     amount = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True,
-        help_text="Purchase lines only: the line total as the sender gave it, kept to the cent. Revenue is "
-                  "this when present, else price × quantity (see line_total).")
+        help_text="Purchase lines: the line total as the sender gave it, kept to the cent (revenue is this when "
+                  "present, else price × quantity: see line_total). Refunds: the amount refunded.")
     order_id = models.CharField(max_length=100, null=True, blank=True)
+    # Money (issue 13): amounts above and below are in STORE_CURRENCY, converted at ingest.
+    # db_default: rows inserted by raw SQL that predates these columns (benchmarks, tools) stay valid.
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="",
+                                help_text="The currency the event was sent in (ISO 4217); blank: the store's.")
+    fx_rate = models.DecimalField(
+        max_digits=20, decimal_places=10, null=True, blank=True,
+        help_text="STORE_CURRENCY per unit of the sent currency, as used to convert this event's amounts "
+                  "(the latest rate on or before its date); blank when sent in the store currency.")
+    discount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
+                                   help_text="Purchase lines: the order's discount (order-level, counted once).")
+    coupon = models.CharField(max_length=100, blank=True, default="", db_default="",
+                              help_text="Purchase lines: the order's coupon code.")
+    shipping = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
+                                   help_text="Purchase lines: the order's shipping (outside revenue).")
+    tax = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
+                              help_text="Purchase lines: the order's tax (outside revenue).")
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     # DESIGN §3 round 2: a browser visitor's id, and where the event happened (page_url, referrer,
@@ -55,13 +78,25 @@ class Event(models.Model):
             models.CheckConstraint(condition=models.Q(price__gte=0), name="event_price_gte_0"),
             models.CheckConstraint(condition=models.Q(action__in=Action.values), name="event_action_valid"),
             models.CheckConstraint(
-                condition=models.Q(amount__isnull=True) | models.Q(amount__gte=0, action=Action.PURCHASE),
-                name="event_amount_purchase_gte_0"),
+                condition=models.Q(amount__isnull=True) | models.Q(amount__gte=0, action__in=MONEY_ACTIONS),
+                name="event_amount_money_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(discount__isnull=True, shipping__isnull=True, tax__isnull=True, coupon="")
+                | models.Q(action=Action.PURCHASE),
+                name="event_order_money_purchase"),
+            models.CheckConstraint(condition=models.Q(order_id__isnull=False) | ~models.Q(action__in=ORDER_ACTIONS),
+                                   name="event_refund_cancel_order_id"),
         ]
         indexes = [
             models.Index(fields=["timestamp"], name="event_ts_idx"),
             models.Index(fields=["customer", "timestamp"], name="event_customer_ts_idx"),
             models.Index(fields=["product", "action"], name="event_product_action_idx"),
+            # Cancels find their order's lines (and refunds) by order id: only rows with an order id
+            # (order lines, refunds, cancels) are in it, so views and carts pay nothing for it.
+            models.Index(fields=["order_id"], name="event_order_idx", condition=models.Q(order_id__isnull=False)),
+            # The coupons panel reads a period's order lines (a few percent of events: only they pay).
+            models.Index(fields=["timestamp"], name="event_order_line_ts_idx",
+                         condition=models.Q(action="purchase", order_id__isnull=False)),
             # Bots are few: a partial index counts them (the figure pages show) without a scan.
             models.Index(fields=["id"], condition=models.Q(is_bot=True), name="event_bot_idx"),
         ]
@@ -140,6 +175,25 @@ class SimulatorState(models.Model):
 
     def __str__(self) -> str:
         return f"Simulator ({'running' if self.enabled else 'paused'})"
+
+
+class ExchangeRate(models.Model):
+    """One day's reference rate of a currency against the euro (the European Central Bank's layout:
+    1 EUR = ``per_eur`` units of ``currency``). Any pair converts through the euro (``events.money``)."""
+
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    per_eur = models.DecimalField(max_digits=20, decimal_places=8, help_text="Units of the currency for 1 EUR.")
+
+    class Meta:
+        ordering = ["-day", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "day"], name="exchange_rate_currency_day_unique"),
+            models.CheckConstraint(condition=models.Q(per_eur__gt=0), name="exchange_rate_per_eur_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 EUR = {self.per_eur} {self.currency} on {self.day:%Y-%m-%d}"
 
 
 class IdentityLink(models.Model):

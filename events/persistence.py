@@ -135,6 +135,7 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     """One transaction (or savepoint): returns the event_ids that were newly stored."""
     if check is not None:
         check()
+    _orders_lock(events)
     # An id merged into another customer (identify, alias) resolves to that customer.
     customers = customers_resolve(external_ids={e.customer_id for e in events})
     customer_pks = [customers[e.customer_id] for e in events]
@@ -150,8 +151,10 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     for e, cpk, ref, price in zip(events, customer_pks, products, prices, strict=True):
         pk = new.get(e.event_id)
         if pk is not None and (keep_bots or e.context is None or not event_is_bot(e)):  # bots: no metrics
+            o = e.order
             stored.append(StoredEvent(pk, e.event_id, cpk, ref.pk if ref else None, e.session_id, e.action,
-                                      e.quantity, price, e.order_id, e.timestamp, e.amount))
+                                      e.quantity, price, e.order_id, e.timestamp, e.amount,
+                                      *((o.discount, o.coupon, o.shipping, o.tax) if o is not None else ())))
     if stored:
         events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     if broadcast:
@@ -159,6 +162,23 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
                                   for e, ref, price in zip(events, products, prices, strict=True)
                                   if e.event_id in new])
     return set(new)
+
+
+_MONEY_ACTIONS = frozenset({"purchase", "refund", "cancel"})
+
+
+def _orders_lock(events: list[NativeEvent]) -> None:
+    """PostgreSQL: hold each order's advisory lock (sorted, so writers never deadlock on them) until
+    the transaction ends, so a cancel and the order's lines or refunds stored at the same time see
+    each other (the money rollups count a cancelled order nowhere, whichever arrives first)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite serialises writers already
+    orders = sorted({e.order_id for e in events if e.order_id is not None and e.action in _MONEY_ACTIONS})
+    if orders:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(815514013, h) FROM (SELECT DISTINCT hashtext(o) AS h"
+                        " FROM unnest(%s::text[]) AS o ORDER BY h) AS s",
+                        [orders])
 
 
 def _seed(e: NativeEvent) -> ProductSeed:

@@ -26,8 +26,10 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.services import customer_seed
-from events.models import Event, SimulatorState
+from events import money
+from events.models import Event, ExchangeRate, SimulatorState
 from events.services import events_ingest
+from events.services.rates import rate_table
 from events.signals import events_deleted
 from events.simulator import (
     CUSTOMERS_PER_EVENT_RATE,
@@ -38,6 +40,7 @@ from events.simulator import (
     live_step,
 )
 from events.simulator.inputs import popularity_of
+from events.simulator.money import MoneyPlan, apply_money
 from products.models import Product
 from products.services import catalogue_read, product_load_catalogue
 
@@ -121,6 +124,23 @@ def simulator_model(*, customers: int, seed: int, params: SimParams | None = Non
         return model
 
 
+# --- money ----------------------------------------------------------------------------------
+
+def simulator_money_plan(*, on: datetime) -> MoneyPlan:
+    """Coupons and refunds always; a second currency (EUR, or USD for a EUR store) only when the
+    rates to convert it are stored (``manage.py import_rates``), priced at the latest rate on ``on``."""
+    store = settings.STORE_CURRENCY
+    second = "USD" if store == money.EUR else money.EUR
+    needed = {store, second} - {money.EUR}
+    if not ExchangeRate.objects.filter(currency__in=needed).exists():
+        return MoneyPlan()
+    table = rate_table(currencies=needed, first=on.date(), last=on.date())
+    rate = money.rate_between(table, second, store, on.date())
+    if isinstance(rate, money.Reason) or not rate:
+        return MoneyPlan()
+    return MoneyPlan(currency=second, per_store_unit=(1 / rate).quantize(money.RATE_PLACES))
+
+
 # --- live -----------------------------------------------------------------------------------
 
 def simulator_population(*, customers: int, rate: float) -> int:
@@ -165,6 +185,8 @@ def _tick_advance(*, now: datetime) -> tuple[list[dict], int, str]:
     model = simulator_model(customers=population, seed=row.seed)
     live = LiveState.from_json(row.state) if row.state.get("prefix") else LiveState.new(seed=row.seed, started=now)
     events = live_step(model, live, now=now, rate=rate, seed=row.seed)
+    for when, refund in apply_money(events, simulator_money_plan(on=now)):  # due days later
+        live.pending.append([int(when.timestamp() * 1000), refund])
     row.state = live.to_json()
     row.last_tick_at = now
     row.save(update_fields=["state", "last_tick_at", "updated_at"])
@@ -288,19 +310,28 @@ def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int |
     accepted = duplicates = rejected = 0
     ingest = 0.0
     chunks = history.chunks(chunk_size)
+    plan = simulator_money_plan(on=end)
+    refunds: list[tuple[datetime, dict]] = []
+    sent = 0
     while True:
         t1 = time.perf_counter()
         chunk = next(chunks, None)  # materialising event dicts is part of generation
+        if chunk is not None:
+            refunds += apply_money(chunk, plan)
+        elif refunds:  # refunds days after their orders, sent last (none after the window's end)
+            chunk = [event for when, event in sorted(refunds, key=lambda r: r[0]) if when < end]
+            refunds = []
         t2 = time.perf_counter()
         generate += t2 - t1
-        if chunk is None:
+        if not chunk:
             break
         result = events_ingest(raw_events=chunk, source="simulator", broadcast=False)
+        sent += len(chunk)
         ingest += time.perf_counter() - t2
         accepted += result.accepted
         duplicates += len(result.duplicates)
         rejected += len(result.rejected)
         if progress:
             progress(len(chunk))
-    return BackfillResult(len(history), history.sessions, accepted, duplicates, rejected, seeded, products,
+    return BackfillResult(sent, history.sessions, accepted, duplicates, rejected, seeded, products,
                           start, end, generate, ingest)

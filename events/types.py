@@ -28,8 +28,20 @@ class StoredEvent:
     price: Decimal
     order_id: str | None
     timestamp: datetime
-    amount: Decimal | None = None  # the line total as sent (purchase lines), else None
+    amount: Decimal | None = None  # the line total as sent (purchase lines), the amount refunded (refunds)
+    # The order object a purchase line carried (store currency): counted once per order (DESIGN §3).
+    discount: Decimal | None = None
+    coupon: str = ""
+    shipping: Decimal | None = None
+    tax: Decimal | None = None
 
     @property
     def line_total(self) -> Decimal:
+        """A purchase line's revenue, or a refund's amount (``line_total``)."""
         return line_total(self.price, self.quantity, self.amount)
+
+    @property
+    def carries_order(self) -> bool:
+        """This purchase line carried an ``order`` object (discount, coupon, shipping or tax)."""
+        return (self.discount is not None or self.coupon != "" or self.shipping is not None
+                or self.tax is not None)

@@ -10,8 +10,9 @@ each name to its table; DESIGN §6: choose per panel):
 ====================  ==================================================  =========================================
 rollup                key                                                 counters
 ====================  ==================================================  =========================================
-``events_hourly``     hour × action × age_group                           events, quantity, revenue
-``events_daily``      store day × action × age_group × category           events, quantity, revenue
+``events_hourly``     hour × action × age_group                           events, quantity, revenue, discounts,
+                                                                          refunds
+``events_daily``      store day × action × age_group × category           the same
 ``sessions_hourly``   hour × age_group                                    sessions, purchasing_sessions, orders
 ``sessions_daily``    store day × age_group × category ("" = all)         session, funnel and cart outcome counts
 ``products_daily``    store day × product × age_group                     views, units, revenue, session/cart counts
@@ -22,7 +23,10 @@ rollup                key                                                 counte
 
 Only ``events_hourly`` and ``events_daily`` are fed by events as they are stored (inside the ingest
 transaction: live), placed by the event's own time; everything else, including per-customer and
-per-product counts, comes from derived sessions, placed by the session's start.
+per-product counts, comes from derived sessions, placed by the session's start, except money beyond
+gross: discounts and refunds (``insights.money``) also go to ``customers_daily``/``customer_totals``
+and refunds to ``products_daily``, by the event's own day. ``revenue`` is gross (cancelled orders
+left out); net = revenue − discounts − refunds.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from insights.derivation import (
     EventLike,
     ProductInSession,
 )
+from insights.money import NO_CANCELS, NOTHING, EventMoney, OrderBook, event_money
 
 CART_VALUE_EDGES = (0, 25, 50, 100, 200, 500, 1000)  # bucket i = [edge i, edge i+1), last is open-ended
 
@@ -53,6 +58,7 @@ CUSTOMER_DAILY_COUNTERS = ("sessions", "purchasing_sessions", "orders", "funnel_
                            "carts_converted", "carts_abandoned", "carts_emptied", "revenue_left", "revenue")
 CART_OUTCOME_COUNTERS = ("carts_open", "carts_converted", "carts_abandoned", "carts_emptied")
 _ZERO = Decimal("0")
+MONEY_ACTIONS = frozenset({"purchase", "refund"})
 
 
 def new_contributions() -> Contributions:
@@ -82,34 +88,56 @@ def _add_counters(target: Counters, values: Mapping[str, int | Decimal], sign: i
 
 
 def add_event_contributions(out: Contributions, events: Iterable[EventLike], *, age_of: Mapping[int, str],
-                            category_of: Mapping[int, str], tz: tzinfo, sign: int = 1) -> None:
+                            category_of: Mapping[int, str], tz: tzinfo, book: OrderBook = NO_CANCELS,
+                            sign: int = 1, money_only: bool = False) -> None:
     """Each event's share of the event-grained counters (added once, when it is first stored);
-    ``sign=-1`` takes events out again (erasure, a change of age group)."""
+    ``sign=-1`` takes events out again (erasure, a change of age group). Money (``insights.money``)
+    follows ``book``; ``money_only`` moves only the money (a cancel takes its order's out)."""
     # One tally per (hour, store day, action, age group, category): far fewer than events.
     tallies: dict[tuple, list] = {}
     placed: dict[datetime, tuple[datetime, date]] = {}  # minute → (hour, store day)
+    moneyed: list[tuple[EventLike, EventMoney, date, str]] = []
     for e in events:
         minute = e.timestamp.replace(second=0, microsecond=0)
         place = placed.get(minute)
         if place is None:
             place = placed[minute] = (minute.replace(minute=0), day_of(minute, tz))
         category = category_of.get(e.product_pk, "") if e.product_pk is not None else ""
-        key = (place, e.action, age_of.get(e.customer_pk, "unknown"), category)
-        revenue = e.line_total if e.action == "purchase" else _ZERO
+        age = age_of.get(e.customer_pk, "unknown")
+        key = (place, e.action, age, category)
+        m = event_money(e, book) if e.action in MONEY_ACTIONS else NOTHING
+        if m is not NOTHING:
+            moneyed.append((e, m, place[1], age))
         tally = tallies.get(key)
         if tally is None:
-            tallies[key] = [1, e.quantity, revenue]
+            tallies[key] = [1, e.quantity, m.gross, m.discount, m.refund]
         else:
             tally[0] += 1
             tally[1] += e.quantity
-            tally[2] += revenue
+            tally[2] += m.gross
+            tally[3] += m.discount
+            tally[4] += m.refund
     hourly, daily = out["events_hourly"], out["events_daily"]
-    for ((hour, day), action, age, category), (n, quantity, revenue) in tallies.items():
+    for ((hour, day), action, age, category), (n, quantity, revenue, discounts, refunds) in tallies.items():
         for counters in (hourly[(hour, action, age)], daily[(day, action, age, category)]):
-            counters["events"] += n * sign
-            counters["quantity"] += quantity * sign
-            if revenue:
-                counters["revenue"] += revenue * sign
+            if not money_only:
+                counters["events"] += n * sign
+                counters["quantity"] += quantity * sign
+            _add_counters(counters, {"revenue": revenue, "discounts": discounts, "refunds": refunds}, sign)
+    _add_money_rows(out, moneyed, sign)
+
+
+def _add_money_rows(out: Contributions, moneyed: Iterable[tuple[EventLike, EventMoney, date, str]],
+                    sign: int) -> None:
+    """Discounts and refunds of customers (net CLV) and refunds of products, by the event's day.
+    (Gross revenue reaches those rollups through sessions, which leave cancelled orders out.)"""
+    for e, m, day, age in moneyed:
+        money = {"discounts": m.discount, "refunds": m.refund}
+        _add_counters(out["customers_daily"][(day, e.customer_pk)], money, sign)
+        _add_counters(out["customer_totals"][(e.customer_pk,)], money, sign)
+        if m.refund and e.product_pk is not None:
+            _add_counters(out["products_daily"][(day, e.product_pk, age)],
+                          {"refunds": m.refund, "refunded_units": e.quantity}, sign)
 
 
 def session_counters(s: DerivedSession) -> Counters:

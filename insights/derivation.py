@@ -12,6 +12,10 @@
 - **Revenue** of a purchase line: ``events.types.line_total`` (the line total sent, else price × quantity).
 - **Orders**: distinct ``order_id`` of the session's purchase lines; purchase lines without one form
   one order for the session.
+- **Money** (issue 13): ``refund`` and ``cancel`` events are about an order, not a visit: they make
+  no session. Purchase lines of a cancelled order (``cancelled``: order ids with a cancel event,
+  whenever it came) count as no purchase at all: no revenue, order, purchased product or converted
+  cart. Discounts and refunds are event-grained (``insights.money``), not in sessions.
 
 ``DerivedSession.to_json`` / ``from_json`` round-trip exactly, so a stored session's contribution to
 rollups can be recomputed and taken out again when a late event re-derives it.
@@ -52,6 +56,7 @@ from decimal import Decimal
 from events.types import StoredEvent
 
 IDLE = timedelta(minutes=30)
+NOT_VISITS = frozenset({"refund", "cancel"})  # order events: in no session
 
 # Flags of a product within a session.
 VIEWED, ADDED, PURCHASED = 1, 2, 4
@@ -177,7 +182,8 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
     """Split events (any customers) into (customer-scoped key, events in time order) groups."""
     by_customer: dict[int, list[EventLike]] = {}
     for e in events:
-        by_customer.setdefault(e.customer_pk, []).append(e)
+        if e.action not in NOT_VISITS:
+            by_customer.setdefault(e.customer_pk, []).append(e)
     groups: list[tuple[str, list[EventLike]]] = []
     for customer in sorted(by_customer):
         by_client_session: dict[str, list[EventLike]] = {}
@@ -201,10 +207,11 @@ class _SessionTally:
     """What a session's events add up to, one event at a time (time order)."""
 
     __slots__ = ("key", "step", "checkout", "revenue", "orders", "products", "cart_opened", "purchase_after_cart",
-                 "abandon_at", "last_purchase_at")
+                 "abandon_at", "last_purchase_at", "cancelled")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, cancelled: frozenset[str] = frozenset()) -> None:
         self.key = key
+        self.cancelled = cancelled
         self.step = 0  # funnel step reached in order
         self.checkout = False
         self.revenue = Decimal("0")
@@ -217,6 +224,11 @@ class _SessionTally:
 
     def add(self, e: EventLike) -> None:
         action = e.action
+        if action == "purchase" and e.order_id is not None and e.order_id in self.cancelled:
+            # A cancelled order's line: no purchase at all. Only the time the customer last placed an
+            # order keeps it (customer_totals.last_purchase_at only moves outwards, incrementally).
+            self.last_purchase_at = e.timestamp
+            return
         if self.step < 4 and action == FUNNEL_STEPS[self.step]:
             self.step += 1
         p = None
@@ -284,26 +296,28 @@ class _SessionTally:
                            revenue_left=value if state == CART_ABANDONED else Decimal("0"))
 
 
-def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime,
-                   idle: timedelta = IDLE) -> DerivedSession:
-    """One session's facts from its events (time order)."""
+def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime, idle: timedelta = IDLE,
+                   cancelled: frozenset[str] = frozenset()) -> DerivedSession:
+    """One session's facts from its events (time order); ``cancelled``: order ids that count nowhere."""
     first, last = events[0], events[-1]
     closed = as_of - last.timestamp >= idle
-    tally = _SessionTally(key)
+    tally = _SessionTally(key, cancelled)
     for e in events:
         tally.add(e)
     return DerivedSession(
         customer_pk=first.customer_pk, key=key, session_id=first.session_id, started_at=first.timestamp,
         last_event_at=last.timestamp, closed=closed, event_count=len(events), funnel_step=tally.step,
-        purchased=tally.last_purchase_at is not None, revenue=tally.revenue,
+        purchased=bool(tally.orders), revenue=tally.revenue,
         orders=sorted(tally.orders.items(), key=lambda kv: (kv[1], kv[0])), abandon_at=tally.abandon_at,
         products=tally.products, cart=tally.cart(closed=closed, last_event_at=last.timestamp),
         checkout=tally.checkout, last_purchase_at=tally.last_purchase_at,
     )
 
 
-def derive_sessions(events: Iterable[EventLike], *, as_of: datetime, idle: timedelta = IDLE) -> list[DerivedSession]:
+def derive_sessions(events: Iterable[EventLike], *, as_of: datetime, idle: timedelta = IDLE,
+                    cancelled: frozenset[str] = frozenset()) -> list[DerivedSession]:
     """All sessions (with their carts) of the given events, in (customer, start) order."""
-    out = [derive_session(key, evs, as_of=as_of, idle=idle) for key, evs in group_sessions(events, idle=idle)]
+    out = [derive_session(key, evs, as_of=as_of, idle=idle, cancelled=cancelled)
+           for key, evs in group_sessions(events, idle=idle)]
     out.sort(key=lambda s: (s.customer_pk, s.started_at, s.key))
     return out

@@ -114,6 +114,8 @@ class EventHourly(models.Model):
     events = models.BigIntegerField(default=0)
     quantity = models.BigIntegerField(default=0)
     revenue = _money()
+    discounts = _money()  # order discounts (insights.money): net = revenue − discounts − refunds
+    refunds = _money()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "action", "age_group"], name="insights_evh_key")]
@@ -130,6 +132,8 @@ class EventDaily(models.Model):
     events = models.BigIntegerField(default=0)
     quantity = models.BigIntegerField(default=0)
     revenue = _money()
+    discounts = _money()  # order discounts (insights.money): net = revenue − discounts − refunds
+    refunds = _money()
 
     class Meta:
         constraints = [
@@ -201,6 +205,8 @@ class ProductDaily(models.Model):
     purchase_sessions = models.BigIntegerField(default=0)
     carts_abandoned = models.BigIntegerField(default=0)
     revenue_left = _money()
+    refunds = _money()  # refunded lines of the product, by the refund's day
+    refunded_units = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "product_id", "age_group"], name="insights_prd_key")]
@@ -227,6 +233,8 @@ class CustomerDaily(models.Model):
     carts_abandoned = models.BigIntegerField(default=0)
     carts_emptied = models.BigIntegerField(default=0)
     revenue_left = _money()
+    discounts = _money()  # order discounts (insights.money): net = revenue − discounts − refunds
+    refunds = _money()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "customer_id"], name="insights_cud_key")]
@@ -267,6 +275,8 @@ class CustomerTotals(models.Model):
     customer_id = models.BigIntegerField(primary_key=True)
     events = models.BigIntegerField(default=0)
     revenue = _money()
+    discounts = _money()  # order discounts (insights.money): net = revenue − discounts − refunds
+    refunds = _money()
     sessions = models.BigIntegerField(default=0)
     orders = models.BigIntegerField(default=0)
     first_seen = models.DateTimeField(null=True)

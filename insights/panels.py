@@ -18,6 +18,7 @@ PANEL_READERS: dict[str, Callable[..., Any]] = {
     "customers": selectors.customers_stats,
     "products": selectors.products_stats,
     "carts": selectors.carts_stats,
+    "coupons": selectors.coupons_stats,
     "insights": sentences.insights_list,
 }
 

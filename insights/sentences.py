@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from customers.models import AgeGroup
+from insights.charts.common import currency
 from insights.filters import MetricFilter, store_tz
 from insights.selectors._common import as_count, customer_days
 from insights.selectors.customers import age_group_stats
@@ -78,7 +79,7 @@ def _cart_abandonment(period: _Period) -> Insight | None:
     if rate is None or k["carts_closed"] < MIN_TRIALS_FOR_CLAIM:
         return None
     return _insight("cart_abandonment", f"Cart abandonment rate is {percent(rate)}: "
-                    f"${k['revenue_left']:,.2f} left in carts in this period.", percent(rate), "/carts/", period,
+                    f"{money(k['revenue_left'])} left in carts in this period.", percent(rate), "/carts/", period,
                     "warning" if rate >= 0.5 else "info")
 
 
@@ -108,6 +109,11 @@ def _age_conversion(period: _Period) -> Insight | None:
                     "/customers/", period)
 
 
+def money(value: Any) -> str:
+    """An amount as the pages show it: the store currency's symbol, to the cent."""
+    return f"{currency()}{float(value or 0):,.2f}"
+
+
 def _revenue_trend(period: _Period) -> Insight | None:
     """Only against a previous period the data covers from its first day (the KPI cards' rule,
     previous_period_comparison), with enough orders in both and never over a zero."""
@@ -120,8 +126,9 @@ def _revenue_trend(period: _Period) -> Insight | None:
     change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
     if abs(change) < MIN_REVENUE_CHANGE:
         return None
-    return _insight("revenue_trend", f"Revenue is {'up' if change > 0 else 'down'} {percent(abs(change))} on the "
-                    f"previous period (${k['revenue']:,.2f} vs ${prev['revenue']:,.2f}).", percent(change), "/",
+    # KPI revenue is net (gross − discounts − refunds, DESIGN §4 Money)
+    return _insight("revenue_trend", f"Net revenue is {'up' if change > 0 else 'down'} {percent(abs(change))} on the "
+                    f"previous period ({money(k['revenue'])} vs {money(prev['revenue'])}).", percent(change), "/",
                     period, "info" if change > 0 else "warning")
 
 
@@ -129,8 +136,11 @@ def _average_order(period: _Period) -> Insight | None:
     k = period.figures
     if k["aov"] is None or k["orders"] < MIN_TRIALS_FOR_CLAIM:
         return None
-    return _insight("aov", f"The average order is ${k['aov']:,.2f} over {k['orders']:,} orders.",
-                    f"${k['aov']:,.2f}", "/", period)
+    text = f"The average order is {money(k['aov'])} net over {k['orders']:,} orders"
+    if k.get("refunds") or k.get("discounts"):
+        text += (f" (gross revenue {money(k['gross_revenue'])}, less {money(k['discounts'])} of discounts and "
+                 f"{money(k['refunds'])} of refunds)")
+    return _insight("aov", text + ".", money(k["aov"]), "/", period)
 
 
 SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (

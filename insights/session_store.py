@@ -26,7 +26,8 @@ from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adap
 Windows = dict[int, tuple[dt.datetime, dt.datetime]]  # customer pk → (first, last) time to re-derive
 
 EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "action", "quantity", "price",
-                "order_id", "timestamp", "amount")
+                "order_id", "timestamp", "amount", "discount", "coupon", "shipping", "tax")
+EVENT_COLUMNS = ", ".join(f"e.{c}" for c in ("id", *EVENT_FIELDS[1:]))  # the same, in raw SQL (alias e)
 SESSION_COLUMNS = ("customer_id", "key", "session_id", "age_group", "started_at", "last_event_at", "closed",
                    "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary")
 CART_COLUMNS = ("session_id", "customer_id", "age_group", "state", "items", "value", "revenue_left", "opened_at",
@@ -64,16 +65,32 @@ def windows_merge(spans: Iterable[tuple[int, dt.datetime, dt.datetime]], into: W
 
 def stored_event(row: Sequence[Any]) -> StoredEvent:
     """An ``EVENT_FIELDS`` row as derivation reads it."""
-    pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts, amount = row
+    (pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts, amount,
+     discount, coupon, shipping, tax) = row
     return StoredEvent(pk=pk, event_id=event_id, customer_pk=customer_pk, product_pk=product_pk,
                        session_id=session_id or "", action=action, quantity=quantity, price=price,
-                       order_id=order_id, timestamp=ts, amount=amount)
+                       order_id=order_id, timestamp=ts, amount=amount, discount=discount, coupon=coupon or "",
+                       shipping=shipping, tax=tax)
+
+
+def _cents(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(_CENT)
 
 
 def _sqlite_event(r: Sequence[Any]) -> StoredEvent:
     """A raw SQLite row: text times and float-ish money, turned into what the ORM would give."""
     return StoredEvent(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], Decimal(str(r[7])).quantize(_CENT), r[8],
-                       _read_datetime(r[9]), None if r[10] is None else Decimal(str(r[10])).quantize(_CENT))
+                       _read_datetime(r[9]), _cents(r[10]), _cents(r[11]), r[12] or "", _cents(r[13]),
+                       _cents(r[14]))
+
+
+def raw_events(sql: str, params: Sequence[Any]) -> list[StoredEvent]:
+    """Events of a raw ``SELECT {EVENT_COLUMNS} …`` as derivation reads them."""
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    convert = stored_event if connection.vendor == "postgresql" else _sqlite_event
+    return [convert(r) for r in rows]
 
 
 def _read_datetime(value: Any) -> dt.datetime:
@@ -101,14 +118,8 @@ def events_in_windows(windows: Windows) -> list[StoredEvent]:
         return []
     cte, params = _windows_cte(windows, dt.timedelta(0))
     bots = "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"  # known bots count nowhere
-    sql = (f"{cte} SELECT e.id, e.event_id, e.customer_id, e.product_id, e.session_id, e.action, e.quantity,"
-           f" e.price, e.order_id, e.timestamp, e.amount FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
-           f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{bots}")
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    convert = stored_event if connection.vendor == "postgresql" else _sqlite_event
-    return [convert(r) for r in rows]
+    return raw_events(f"{cte} SELECT {EVENT_COLUMNS} FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
+                      f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{bots}", params)
 
 
 def _event_rows(qs: QuerySet[Event]) -> Iterator[tuple]:

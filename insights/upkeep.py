@@ -26,11 +26,16 @@ from django.apps import apps
 from django.db import transaction
 
 from customers.models import Customer, age_group_for
+from customers.selectors import customer_age_groups
 from events.models import Event
+from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, PendingWindow, Session
+from insights.money import OrderBook
+from insights.order_store import order_book, order_events, order_winners, orders_cancelled
 from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add, rows_delete
+from insights.services import pending_windows_queue
 from insights.session_store import customer_events, customer_sessions
 
 # Rollups without an age group, keyed by customer: an erasure drops their rows outright (first/last-seen
@@ -65,9 +70,10 @@ def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) ->
     for chunk in customer_events(customer_pk):
         n_events += len(chunk)
         category_of = product_categories(e.product_pk for e in chunk)
+        book = order_book(chunk)
         for age, sign in moves:
             add_event_contributions(contributions, chunk, age_of={customer_pk: age}, category_of=category_of, tz=tz,
-                                    sign=sign)
+                                    book=book, sign=sign)
     sessions = customer_sessions(customer_pk)
     category_of = product_categories(p for d, _ in sessions for p in d.products)
     add_session_contributions(contributions, sessions, category_of=category_of, tz=tz, sign=-1)
@@ -78,6 +84,46 @@ def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) ->
         contributions.pop(name, None)
     rollups_add(contributions)
     return n_events, len(sessions)
+
+
+@dataclass
+class _SharedOrders:
+    """Orders the customer's events share with other customers' (a cancel or a refund sent under
+    another id), and how those others' money was counted before the erasure."""
+
+    orders: set[str]
+    others: list[StoredEvent]
+    before: OrderBook
+
+    @classmethod
+    def of(cls, customer_pk: int) -> _SharedOrders:
+        orders = {o for o in Event.objects.filter(customer_id=customer_pk, order_id__isnull=False)
+                  .values_list("order_id", flat=True).distinct() if o is not None}
+        others = [e for e in order_events(orders) if e.customer_pk != customer_pk] if orders else []
+        return cls(orders, others, _book(orders) if others else OrderBook())
+
+    def recount(self) -> None:
+        """After the erasure: an order the customer alone cancelled counts again, and a discount the
+        customer's line carried passes to the next line carrying one (what a rebuild would count)."""
+        if not self.others:
+            return
+        after = _book(self.orders)
+        if after == self.before:
+            return
+        contributions = new_contributions()
+        ages = customer_age_groups(customer_pks={e.customer_pk for e in self.others})
+        categories = product_categories(e.product_pk for e in self.others)
+        for book, sign in ((self.before, -1), (after, 1)):
+            add_event_contributions(contributions, self.others, age_of=ages, category_of=categories, tz=store_tz(),
+                                    book=book, sign=sign, money_only=True)
+        rollups_add(contributions)
+        revived = self.before.cancelled - after.cancelled
+        pending_windows_queue(spans=[(e.customer_pk, e.timestamp, e.timestamp) for e in self.others
+                                     if e.action == "purchase" and e.order_id in revived], events=0)
+
+
+def _book(orders: set[str]) -> OrderBook:
+    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(orders))
 
 
 def _scrub_admin_log(customer_pk: int) -> None:
@@ -104,11 +150,13 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     ingest_hold()
     row = Customer.objects.select_for_update().get(pk=customer.pk)
     pk = row.pk
+    shared = _SharedOrders.of(pk)
     n_events, n_sessions = _history_move(pk, old_group=row.age_group, new_group=None)
     # The per-customer rollups lose their rows outright (a rebuild would have none).
     n_carts = rows_delete(Cart, customer_id=pk)
     for model in (Session, CustomerDaily, CustomerTotals, Event):
         rows_delete(model, customer_id=pk)
+    shared.recount()
     row.delete()  # cascades to what is left (cart scores)
     _scrub_admin_log(pk)
     return ErasureResult(customer_pk=pk, events=n_events, sessions=n_sessions, carts=n_carts)
@@ -194,7 +242,8 @@ def customers_merge(*, source_pk: int, target_pk: int) -> MergeResult:
     if moved:
         contributions = new_contributions()
         add_event_contributions(contributions, moved, age_of={target.pk: str(target.age_group)},
-                                category_of=product_categories(e.product_pk for e in moved), tz=store_tz())
+                                category_of=product_categories(e.product_pk for e in moved), tz=store_tz(),
+                                book=order_book(moved))  # money as it was counted: cancels, discounts
         rollups_add(contributions)
         lo, hi = min(e.timestamp for e in moved), max(e.timestamp for e in moved)
         PendingWindow.objects.create(windows={str(target.pk): [int(lo.timestamp()), int(hi.timestamp()) + 1]},

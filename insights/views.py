@@ -92,7 +92,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _render(request, "insights/overview.html", "overview", f, error,
                    {"events_over_time": charts.events_over_time_figure(series)},
                    cards=charts.kpi_cards(kpis), kpis=kpis, feed=feed, grain=series.get("grain"),
-                   insights=sentences.insights_list(f)[:3])
+                   insights=sentences.insights_list(f)[:3], coupons=selectors.coupons_stats(f))
 
 
 @capability_required(VIEW_DASHBOARD)
@@ -210,6 +210,8 @@ EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "products_most_abandoned": ("Most abandoned products", _panel_list("products", "most_abandoned")),
     "products_abandonment_rate": ("Product abandonment rate", _panel_list("products", "abandonment_rate")),
     "products_conversion": ("Product conversion", _panel_list("products", "conversion")),
+    "products_refund_rate": ("Product refund rate", _panel_list("products", "refund_rate")),
+    "top_coupons": ("Top coupons", _panel_list("coupons", "top_coupons")),
     "carts_over_time": ("Carts over time", _panel_list("carts", "over_time")),
     "cart_values": ("Abandoned cart values", _panel_list("carts", "value_distribution")),
     "carts_by_age_group": ("Abandonment by age group", _panel_list("carts", "by_age_group")),

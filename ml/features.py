@@ -16,8 +16,13 @@ Input frames
 - ``events``: one row per event with columns ``pk`` (int), ``customer`` (int), ``product`` (int,
   -1 when none), ``session_id`` (str, "" when none), ``action`` (str), ``quantity`` (int), ``price``
   (float), ``order_id`` (str or None), ``ts`` (datetime64, UTC), ``category`` (str, "" when none), and
-  optionally ``amount`` (float, NaN when none: a purchase line's total as sent; revenue is
-  ``events.types.line_total``, vectorised here as amount, else price × quantity).
+  optionally ``amount`` (float, NaN when none: a purchase line's total as sent, or a refund's amount;
+  revenue is ``events.types.line_total``, vectorised here as amount, else price × quantity) and
+  ``discount`` (float, NaN when none: the order discount a purchase line carried).
+
+Money (DESIGN §4): the customer's past revenue is net, by ``insights.money``'s rules: cancelled orders
+count nowhere, an order's discount (its first line carrying one) is taken off, and a refund is taken
+off at the refund's own time (never before it: no future is seen).
 - ``customers``: indexed by customer pk, columns ``age_group`` (str) and ``signed_up_at``
   (datetime64 UTC or NaT).
 """
@@ -37,7 +42,7 @@ from events.types import line_total
 from insights.derivation import CART_ABANDONED, CART_CONVERTED, CART_OPEN, IDLE, derive_session, group_sessions
 
 EVENT_COLUMNS = ("pk", "customer", "product", "session_id", "action", "quantity", "price", "order_id", "ts",
-                 "category", "amount")
+                 "category", "amount", "discount")
 
 NUMERIC_FEATURES = (
     "views", "adds", "removes", "checkouts", "products_viewed", "items", "value", "cart_lines", "max_item_price",
@@ -96,7 +101,7 @@ def empty_events() -> pd.DataFrame:
         "action": pd.Series(dtype="object"), "quantity": pd.Series(dtype="int64"),
         "price": pd.Series(dtype="float64"), "order_id": pd.Series(dtype="object"),
         "ts": pd.Series(dtype="datetime64[us, UTC]"), "category": pd.Series(dtype="object"),
-        "amount": pd.Series(dtype="float64"),
+        "amount": pd.Series(dtype="float64"), "discount": pd.Series(dtype="float64"),
     })
 
 
@@ -159,17 +164,31 @@ def _line_totals(lines: pd.DataFrame) -> pd.Series:
 
 
 def _orders(events: pd.DataFrame) -> pd.DataFrame:
-    """Orders by the metrics engine's rule (distinct order_id, else one per session): customer, ts, revenue."""
-    buys = events[events["action"] == "purchase"]
-    if buys.empty:
-        return pd.DataFrame({"customer": pd.Series(dtype="int64"), "ts": pd.Series(dtype="datetime64[us, UTC]"),
-                             "revenue": pd.Series(dtype="float64")})
-    okey = np.where(buys["order_id"].isna() | (buys["order_id"] == ""), "s:" + buys["session"].astype(str),
-                    "o:" + buys["order_id"].astype(str))
-    frame = pd.DataFrame({"customer": buys["customer"].to_numpy(), "okey": okey, "ts": buys["ts"].to_numpy(),
-                          "line": _line_totals(buys).to_numpy()})
-    return (frame.groupby(["customer", "okey"], sort=False)
-            .agg(ts=("ts", "min"), revenue=("line", "sum")).reset_index()[["customer", "ts", "revenue"]])
+    """Orders by the metrics engine's rule (distinct order_id, else one per session), net of their
+    discount, and refunds as negative rows at their own time: customer, ts, revenue, is_order.
+    Cancelled orders (and their refunds) are left out."""
+    cancelled = set(events.loc[events["action"] == "cancel", "order_id"].dropna())
+    counted = ~events["order_id"].isin(cancelled) if cancelled else pd.Series(True, index=events.index)
+    buys = events[(events["action"] == "purchase") & counted].sort_values("pk", kind="stable")
+    refunds = events[(events["action"] == "refund") & counted]
+    columns = {"customer": pd.Series(dtype="int64"), "ts": pd.Series(dtype="datetime64[us, UTC]"),
+               "revenue": pd.Series(dtype="float64"), "is_order": pd.Series(dtype="int64")}
+    parts = [pd.DataFrame(columns)]
+    if not buys.empty:
+        okey = np.where(buys["order_id"].isna() | (buys["order_id"] == ""), "s:" + buys["session"].astype(str),
+                        "o:" + buys["order_id"].astype(str))
+        discount = buys["discount"].to_numpy() if "discount" in buys else np.full(len(buys), np.nan)
+        frame = pd.DataFrame({"customer": buys["customer"].to_numpy(), "okey": okey, "ts": buys["ts"].to_numpy(),
+                              "line": _line_totals(buys).to_numpy(), "discount": discount})
+        orders = (frame.groupby(["customer", "okey"], sort=False)
+                  .agg(ts=("ts", "min"), gross=("line", "sum"), discount=("discount", "first")).reset_index())
+        parts.append(pd.DataFrame({"customer": orders["customer"], "ts": orders["ts"],
+                                   "revenue": orders["gross"] - orders["discount"].fillna(0.0), "is_order": 1}))
+    if not refunds.empty:
+        parts.append(pd.DataFrame({"customer": refunds["customer"].to_numpy(), "ts": refunds["ts"].to_numpy(),
+                                   "revenue": -_line_totals(refunds).to_numpy(), "is_order": 0}))
+    non_empty = [p for p in parts if not p.empty]
+    return pd.concat(non_empty, ignore_index=True) if non_empty else parts[0]
 
 
 def _visible_events(ev: pd.DataFrame, carts: pd.DataFrame) -> pd.DataFrame:
@@ -245,10 +264,11 @@ def _with_order_history(out: pd.DataFrame, ev: pd.DataFrame, sessions: pd.DataFr
     sess_sorted = sessions.sort_values(["customer", "started_at", "session"])
     past_sessions = sess_sorted.groupby("customer").cumcount()
     out["past_sessions"] = out["session"].map(pd.Series(past_sessions.to_numpy(), index=sess_sorted["session"]))
-    orders = _orders(ev).sort_values("ts")
-    orders["past_orders"] = orders.groupby("customer").cumcount() + 1
+    orders = _orders(ev).sort_values(["ts", "is_order"], kind="stable")
+    orders["past_orders"] = orders.groupby("customer")["is_order"].cumsum()
     orders["past_revenue"] = orders.groupby("customer")["revenue"].cumsum()
-    orders["last_order_at"] = orders["ts"]
+    orders["last_order_at"] = orders["ts"].where(orders["is_order"] == 1)
+    orders["last_order_at"] = orders.groupby("customer")["last_order_at"].ffill()
     out = out.sort_values("decided_at")
     orders["ts"] = orders["ts"].astype(out["decided_at"].dtype)
     out = pd.merge_asof(out, orders[["customer", "ts", "past_orders", "past_revenue", "last_order_at"]],

@@ -24,12 +24,12 @@ def _event_sql(where: str) -> str:
     e, p = Event._meta.db_table, Product._meta.db_table
     if connection.vendor == "postgresql":
         ts = "(EXTRACT(EPOCH FROM e.timestamp) * 1000000)::bigint"
-        price, amount = "e.price::float8", "e.amount::float8"
+        price, amount, discount = "e.price::float8", "e.amount::float8", "e.discount::float8"
     else:
         ts = "e.timestamp"
-        price, amount = "CAST(e.price AS REAL)", "CAST(e.amount AS REAL)"
+        price, amount, discount = "CAST(e.price AS REAL)", "CAST(e.amount AS REAL)", "CAST(e.discount AS REAL)"
     return (f"SELECT e.id, e.customer_id, COALESCE(e.product_id, -1), e.session_id, e.action, e.quantity, {price}, "
-            f"e.order_id, {ts}, COALESCE(p.category, ''), {amount}"
+            f"e.order_id, {ts}, COALESCE(p.category, ''), {amount}, {discount}"
             f" FROM {e} e LEFT JOIN {p} p ON p.id = e.product_id {where}")
 
 
@@ -52,6 +52,7 @@ def _events_frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
         "ts": np.asarray(ts),
         "category": pd.Series(cols[9], dtype=object),
         "amount": np.asarray([np.nan if a is None else a for a in cols[10]], dtype=np.float64),
+        "discount": np.asarray([np.nan if a is None else a for a in cols[11]], dtype=np.float64),
     })
 
 
@@ -99,8 +100,8 @@ def _events_frame_copy(progress: Callable[[int], None] | None) -> pd.DataFrame:
         buffer, header=None, names=list(EVENT_COLUMNS),
         dtype={"pk": "int64", "customer": "int64", "product": "int64", "session_id": object, "action": object,
                "quantity": "int64", "price": "float64", "order_id": object, "ts": "int64", "category": object,
-               "amount": "float64"},
-        keep_default_na=False, na_values={"order_id": [""], "amount": [""]})
+               "amount": "float64", "discount": "float64"},
+        keep_default_na=False, na_values={"order_id": [""], "amount": [""], "discount": [""]})
     del buffer
     frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True).astype("datetime64[us, UTC]")
     frame["order_id"] = frame["order_id"].astype(object).where(frame["order_id"].notna(), None)

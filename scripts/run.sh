@@ -27,6 +27,7 @@ export LOG_FILE="$LOGS/setup.log"
 echo "Preparing the database ($([ -n "${DATABASE_URL:-}" ] && echo "DATABASE_URL" || echo ".local/db.sqlite3"))..."
 python manage.py migrate --noinput --verbosity 0
 python manage.py seed_products
+python manage.py import_rates --sample  # the simulator sends some orders in EUR
 python manage.py seed_customers --count "${DEMO_CUSTOMERS:-500}"
 python manage.py create_demo_users --write .local/demo-logins.txt
 # Live simulated shoppers (issue 4): the beat task, a first month of history when there is none,

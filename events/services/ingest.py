@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 from events import wire
-from events.persistence import events_store
+from events.persistence import IngestUnavailable, events_store
 from events.services.keys import KeyCredential, ingest_key_check
+from events.services.rates import batches_convert
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,10 @@ def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "
 
     With a ``credential`` the key is re-checked in the transaction (``IngestKeyRevoked``).
     """
+    try:
+        batches_convert(batches)  # to STORE_CURRENCY; events without a rate join their batch's rejected
+    except (OperationalError, InterfaceError) as exc:  # the database is away: the sender may resend
+        raise IngestUnavailable(str(exc)) from exc
     results = [IngestResult(rejected=list(batch.rejected)) for batch in batches]
     valid, owners = _distinct(batches, results)
     check = (lambda: ingest_key_check(credential=credential)) if credential is not None else None

@@ -25,11 +25,16 @@ ACTIONS: dict[str, str] = {
     "checkout": "checkout",
     "purchase": "purchase",
     "abandon": "abandon",
+    "refund": "refund",
+    "cancel": "cancel",
     "purchase_cart": "purchase",  # the original system's name
     "page": "page",  # a page view (no product): the tracker's page(), Segment page calls
 }
 # Actions about one product line: they need a product (by id, or by title in the original format).
 PRODUCT_ACTIONS = frozenset({"view", "add_to_cart", "remove_from_cart", "purchase"})
+# Actions about an order as a whole: they need its order_id (issue 13).
+ORDER_ACTIONS = frozenset({"refund", "cancel"})
+MONEY_ACTIONS = frozenset({"purchase", "refund"})  # may carry an ``amount``
 
 
 @dataclass(slots=True)
@@ -51,7 +56,10 @@ class NativeEvent:
     category: str
     anonymous_id: str = ""  # a browser visitor's id (round 2)
     context: dict[str, str] | None = None  # page_url, referrer, utm_*, user_agent (events/wire/context.py)
+    currency: str | None = None  # ISO 4217 as sent; None: STORE_CURRENCY (set by the ingest service)
     amount: Decimal | None = None  # purchase lines: the line total as sent (revenue; see events.types.line_total)
+    order: v.OrderMoney | None = None  # purchase lines: the order-level discount, coupon, shipping, tax
+    fx_rate: Decimal | None = None  # set when converted: store currency per unit of ``currency``
 
 
 Parser = Callable[[Any, Any, datetime], tuple[Any, Reason | None]]
@@ -59,6 +67,8 @@ Rule = Callable[[dict[str, Any]], Reason | None]  # of the values parsed so far 
 
 _UNKNOWN_ACTION = Reason("unknown action", "unknown_action")
 _NOT_ALLOWED = Reason("only on purchase lines", "not_allowed")
+_NOT_MONEY = Reason("only on purchase lines and refunds", "not_allowed")
+_REFUND_AMOUNT = Reason("required for refund (or product_price)", "required")
 _NO_PERSON = Reason("required (or anonymous_id)", "required")
 # An event with only an anonymous id belongs to the customer row ``anon:<anonymous id>`` (so nothing
 # is lost; linking it to the customer who later identifies is identity merging, not done yet).
@@ -78,6 +88,12 @@ def _product_named(values: dict[str, Any]) -> Reason | None:
     return None
 
 
+def _order_named(values: dict[str, Any]) -> Reason | None:
+    """Refunds and cancels name the order they change."""
+    action = values["action"]
+    return Reason(f"required for {action}", "required") if action in ORDER_ACTIONS else None
+
+
 def _person_named(values: dict[str, Any]) -> Reason | None:
     """An event names its person: the store's customer id, or a browser's anonymous id."""
     return None if values["anonymous_id"] else _NO_PERSON
@@ -85,6 +101,10 @@ def _person_named(values: dict[str, Any]) -> Reason | None:
 
 def _purchase_line(values: dict[str, Any]) -> Reason | None:
     return None if values["action"] == "purchase" else _NOT_ALLOWED
+
+
+def _money_line(values: dict[str, Any]) -> Reason | None:
+    return None if values["action"] in MONEY_ACTIONS else _NOT_MONEY
 
 
 class Field(NamedTuple):
@@ -111,7 +131,7 @@ FIELDS: tuple[Field, ...] = (
     Field("quantity", v.parse_quantity, default=1),
     Field("product_price", v.parse_price, attr="price", alias="price"),
     Field("session_id", v.label, v.MAX_SESSION_ID, default=""),
-    Field("order_id", v.label, v.MAX_ORDER_ID),
+    Field("order_id", v.label, v.MAX_ORDER_ID, required_when=_order_named),
     Field("product_id", v.label, v.MAX_PRODUCT_ID, required_when=_product_named),
     Field("product_title", v.title, v.MAX_PRODUCT_TITLE),
     Field("product_image", v.label, v.MAX_PRODUCT_IMAGE, default=""),
@@ -119,7 +139,9 @@ FIELDS: tuple[Field, ...] = (
     Field("category", v.label, v.MAX_CATEGORY, default=""),
     Field("anonymous_id", v.label, v.MAX_ANONYMOUS_ID, default=""),
     Field("context", parse_context),
-    Field("amount", v.parse_price, allowed_when=_purchase_line),
+    Field("currency", v.parse_currency),
+    Field("amount", v.parse_price, allowed_when=_money_line),
+    Field("order", v.parse_order, allowed_when=_purchase_line),
 )
 # The table as flat tuples (these loops run for every field of every event): the fields read in
 # one pass, then the required-when rules, then the fields allowed only when their rule says so.
@@ -130,8 +152,9 @@ _REQUIRED_WHEN = tuple((f.name, _ATTRS.index(f.attr or f.name), f.required_when)
                        for f in FIELDS if f.required_when is not None)
 _ALLOWED_WHEN = tuple((f.name, f.parse, f.limit, f.allowed_when, f.default)
                       for f in FIELDS if f.allowed_when is not None)
-assert list(_ATTRS) == list(NativeEvent.__dataclass_fields__), "NativeEvent follows FIELDS"
+assert list(_ATTRS) == list(NativeEvent.__dataclass_fields__)[:len(_ATTRS)], "NativeEvent follows FIELDS"
 assert not any(f.allowed_when is None for f in FIELDS[len(_READ):]), "allowed-when fields come last"
+_ACTION, _AMOUNT, _PRICE = _ATTRS.index("action"), _ATTRS.index("amount"), _ATTRS.index("price")
 
 
 def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
@@ -170,6 +193,8 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
             if reason is not None:
                 errors[name] = reason
         keep(default if value is None else value)
+    if values[_ACTION] == "refund" and values[_AMOUNT] is None and values[_PRICE] is None and "amount" not in errors:
+        errors["amount"] = _REFUND_AMOUNT
     if errors:
         return errors
     event = NativeEvent(*values)

@@ -32,7 +32,11 @@ SEGMENT_ACTIONS: dict[str, str] = {
     "Product Removed": "remove_from_cart",
     "Checkout Started": "checkout",
     "Order Completed": "purchase",
+    "Order Refunded": "refund",
+    "Order Cancelled": "cancel",
 }
+# Order Completed's order-level money → the native ``order`` object (carried by its first line).
+_ORDER_MONEY = ("discount", "coupon", "shipping", "tax")
 # Segment product properties → native fields (besides the product id: product_id, id or sku).
 _PRODUCT_FIELDS = (("name", "product_title"), ("price", "product_price"), ("quantity", "quantity"),
                    ("category", "category"), ("image_url", "product_image"))
@@ -135,17 +139,38 @@ def _identity(message: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
 
 
 def _order_lines(base: dict[str, Any], message_id: str, props: dict[str, Any]) -> list[dict[str, Any]]:
-    """``Order Completed``: one purchase line a product, ids ``<messageId>:<n>``."""
+    """``Order Completed``: one purchase line a product, ids ``<messageId>:<n>``; the order's
+    discount, coupon, shipping and tax go on the first line as its ``order`` object."""
     products = props.get("products")
     if type(products) is not list or not products:
         raise SegmentError({"properties.products": Reason("Order Completed needs a non-empty products list",
                                                           "required")})
+    lines = _product_lines(base, message_id, products)
+    order = {k: props[k] for k in _ORDER_MONEY if props.get(k) not in (None, "")}
+    if order:
+        lines[0]["order"] = order
+    return lines
+
+
+def _product_lines(base: dict[str, Any], message_id: str, products: list[Any]) -> list[dict[str, Any]]:
     lines = []
     for n, p in enumerate(products):
         if type(p) is not dict:
             raise SegmentError({f"properties.products[{n}]": Reason("must be an object", "wrong_type")})
         lines.append({**base, **_product_fields(p), "event_id": f"{message_id}:{n}"})
     return lines
+
+
+def _refund(base: dict[str, Any], message_id: str, props: dict[str, Any]) -> list[dict[str, Any]]:
+    """``Order Refunded``: its ``products`` as refunded lines (price × quantity each, ids
+    ``<messageId>:<n>``), else one refund of ``total`` (or ``revenue``, ``value``)."""
+    products = props.get("products")
+    if type(products) is list and products:
+        return _product_lines(base, message_id, products)
+    for key in ("total", "revenue", "value"):
+        if props.get(key) is not None:
+            return [{**base, "event_id": message_id, "amount": props[key]}]
+    raise SegmentError({"properties.total": Reason("Order Refunded needs products or a total", "required")})
 
 
 def segment_to_native(message: Any, *, received_at: str | None = None) -> list[dict[str, Any]]:
@@ -167,8 +192,14 @@ def segment_to_native(message: Any, *, received_at: str | None = None) -> list[d
         "session_id": props.get("session_id") or context.get("session_id") or context.get("sessionId"),
         "order_id": props.get("order_id"),
     }
+    if props.get("currency") is not None:
+        base["currency"] = props["currency"]
     if action == "purchase":
         return _order_lines(base, message_id, props)
+    if action == "refund":
+        return _refund(base, message_id, props)
+    if action == "cancel":
+        return [{**base, "event_id": message_id}]
     event = {**base, "event_id": message_id}
     if action not in ("checkout", "page"):
         event.update(_product_fields(props))

@@ -11,7 +11,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from events.wire.decoding import HugeNumber
 from events.wire.reasons import EMPTY, NOT_FINITE, NOT_INTEGER, NOT_NUMBER, NOT_STRING, REQUIRED, Reason, too_long
@@ -213,3 +213,48 @@ def parse_timestamp(value: Any, limit: Any, latest: datetime) -> tuple[datetime 
     if ts < MIN_TIMESTAMP:
         return None, _TS_TOO_OLD
     return ts, None
+
+
+_CURRENCY_BAD = Reason("must be an ISO 4217 code: 3 letters, e.g. USD", "invalid_currency")
+MAX_COUPON = 100
+
+
+class OrderMoney(NamedTuple):
+    """A purchase line's ``order`` object: order-level money, counted once per order (DESIGN §3)."""
+
+    discount: Decimal | None = None
+    coupon: str = ""
+    shipping: Decimal | None = None
+    tax: Decimal | None = None
+
+    def converted(self, rate: Decimal) -> OrderMoney:
+        def at(d: Decimal | None) -> Decimal | None:
+            return None if d is None else (d * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+        return OrderMoney(at(self.discount), self.coupon, at(self.shipping), at(self.tax))
+
+
+def parse_currency(value: Any, limit: Any = None, latest: Any = None) -> tuple[str | None, Reason | None]:
+    """An ISO 4217 code: three ASCII letters (read upper-case); empty is absent."""
+    if value == "":
+        return None, None
+    if type(value) is not str or len(value) != 3 or not (value.isascii() and value.isalpha()):
+        return None, _CURRENCY_BAD
+    return value.upper(), None
+
+
+def parse_order(value: Any, limit: Any = None, latest: Any = None) -> tuple[OrderMoney | None, Reason | None]:
+    """``{"discount", "coupon", "shipping", "tax"}``, each optional (other keys are ignored): amounts
+    >= 0 to the cent, a coupon a one-line label. An object with none of them is absent."""
+    if type(value) is not dict:
+        return None, Reason("must be an object: discount, coupon, shipping, tax", "wrong_type")
+    amounts: dict[str, Decimal | None] = {}
+    for key in ("discount", "shipping", "tax"):
+        raw = value.get(key)
+        amounts[key], reason = (None, None) if raw is None else parse_price(raw)
+        if reason is not None:
+            return None, Reason(f"{key}: {reason}", reason.code)
+    coupon, reason = label(value.get("coupon"), MAX_COUPON)
+    if reason is not None:
+        return None, Reason(f"coupon: {reason}", reason.code)
+    order = OrderMoney(amounts["discount"], coupon or "", amounts["shipping"], amounts["tax"])
+    return (None, None) if order == OrderMoney() else (order, None)

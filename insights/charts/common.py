@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from django.conf import settings
 
 Row = Mapping[str, Any]
 
@@ -39,7 +40,7 @@ def chart_layout(*, height: int = 320, y_title: str | None = None, x_title: str 
     if percent:
         yaxis["tickformat"] = ".0%"
     if money:
-        yaxis.update(tickprefix="$", tickformat=",.0f")
+        yaxis.update(tickprefix=currency(), tickformat=",.0f")
     layout = {
         "height": height,
         "margin": {"l": 56, "r": 16, "t": 16, "b": 48},
@@ -97,12 +98,21 @@ def label_text(value: Any) -> str:
     return html.escape(str(value if value is not None else "—"), quote=False)
 
 
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
+
+
+def currency() -> str:
+    """The store currency's symbol for amounts ('$'; a code and a space when it has no common symbol)."""
+    code = settings.STORE_CURRENCY
+    return CURRENCY_SYMBOLS.get(code, code + " ")
+
+
 def bucket_label(row: Row) -> str:
     """'$50–100' for a money bucket; an open top bucket (bucket_high None) reads '$1,000+'."""
     low, high = number(row.get("bucket_low")), row.get("bucket_high")
     if high is None:
-        return f"${low:,.0f}+"
-    return f"${low:,.0f}–{number(high):,.0f}"
+        return f"{currency()}{low:,.0f}+"
+    return f"{currency()}{low:,.0f}–{number(high):,.0f}"
 
 
 def date_axis(xs: Sequence[Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from insights.charts.common import (
     bucket_bars_figure,
     build_figure,
     chart_layout,
+    currency,
     empty_figure,
     interval_bars,
     label_text,
@@ -35,7 +36,7 @@ def age_groups_figure(stats: Mapping[str, Any]) -> go.Figure:
 
 def clv_distribution_figure(stats: Mapping[str, Any]) -> go.Figure:
     return bucket_bars_figure(stats.get("clv_distribution") or [], "customers", colour=GREEN, unit="customers",
-                              x_title="Lifetime revenue", empty="No purchasing customers yet")
+                              x_title="Lifetime net revenue", empty="No purchasing customers yet")
 
 
 def rfm_figure(stats: Mapping[str, Any]) -> go.Figure:
@@ -46,7 +47,7 @@ def rfm_figure(stats: Mapping[str, Any]) -> go.Figure:
     trace = {"type": "bar", "orientation": "h", "y": [label_text(r["segment"]) for r in rows],
              "x": [number(r.get("customers")) for r in rows], "marker": {"color": PURPLE},
              "customdata": [number(r.get("revenue")) for r in rows],
-             "hovertemplate": "%{y}: %{x:,} customers, $%{customdata:,.2f}<extra></extra>"}
+             "hovertemplate": "%{y}: %{x:,} customers, " + currency() + "%{customdata:,.2f}<extra></extra>"}
     return build_figure([trace], chart_layout(
         x_title="Customers", margin={"l": 120}, yaxis={"type": "category", "rangemode": "normal"}))
 

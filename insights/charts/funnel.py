@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import build_figure, chart_layout, empty_figure, label_text, number, rate_or_none
+from insights.charts.common import build_figure, chart_layout, currency, empty_figure, label_text, number, rate_or_none
 from insights.charts.palette import GREY, RED, STEP_COLOURS, STEP_LABELS
 
 
@@ -55,7 +55,7 @@ def funnel_dropoff_figure(funnel: Mapping[str, Any]) -> go.Figure:
         return empty_figure("No revenue lost between steps")
     trace = {"type": "bar", "x": [label_text(STEP_LABELS.get(s["step"], s["step"])) for s in steps],
              "y": [number(s.get("dropoff_revenue")) for s in steps], "marker": {"color": RED},
-             "hovertemplate": "%{x}: $%{y:,.2f}<extra>dropped off</extra>"}
+             "hovertemplate": "%{x}: " + currency() + "%{y:,.2f}<extra>dropped off</extra>"}
     return build_figure([trace], chart_layout(y_title="Revenue dropped off", money=True))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import build_figure, chart_layout, date_axis, empty_figure, number
+from insights.charts.common import build_figure, chart_layout, currency, date_axis, empty_figure, number
 from insights.charts.palette import BLUE, GREEN
 
 # --- KPI cards (plain data, not a figure) --------------------------------------------------
@@ -18,7 +18,10 @@ KPI_CARDS = [
     ("events", "Events", "int", True),
     ("customers", "Active customers", "int", True),
     ("sessions", "Sessions", "int", True),
-    ("revenue", "Revenue", "money", True),
+    ("revenue", "Net revenue", "money", True),  # gross − discounts − refunds (DESIGN §4 Money)
+    ("gross_revenue", "Gross revenue", "money", True),
+    ("discounts", "Discounts", "money", False),
+    ("refunds", "Refunds", "money", False),
     ("orders", "Orders", "int", True),
     ("aov", "Average order value", "money", True),
     ("cart_conversion_rate", "Cart conversion", "percent", True),
@@ -34,7 +37,7 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "int":
         return f"{int(value):,}"
     if kind == "money":
-        return f"${float(value):,.2f}"
+        return f"{currency()}{float(value):,.2f}"
     if kind == "percent":
         return f"{float(value) * 100:.1f}%"
     return str(value)
@@ -103,11 +106,16 @@ def events_over_time_figure(series: Mapping[str, Any]) -> go.Figure:
     traces: list[dict[str, Any]] = [
         {"type": "bar", "x": xs, "y": [number(p.get("events")) for p in points], "name": "Events",
          "marker": {"color": BLUE}, "opacity": 0.85, "hovertemplate": "%{x}<br>%{y:,} events<extra></extra>"},
-        {"type": "scatter", "x": xs, "y": [number(p.get("revenue")) for p in points], "name": "Revenue",
+        {"type": "scatter", "x": xs, "y": [number(p.get("revenue")) for p in points], "name": "Net revenue",
          "yaxis": "y2", "mode": "lines", "line": {"color": GREEN, "width": 2},
-         "hovertemplate": "%{x}<br>$%{y:,.2f}<extra></extra>"},
+         "hovertemplate": "%{x}<br>net " + currency() + "%{y:,.2f}<extra></extra>"},
     ]
+    if any(p.get("gross_revenue") not in (None, p.get("revenue")) for p in points):  # discounts or refunds: both lines
+        traces.append({"type": "scatter", "x": xs, "y": [number(p.get("gross_revenue")) for p in points],
+                       "name": "Gross revenue", "yaxis": "y2", "mode": "lines",
+                       "line": {"color": GREEN, "width": 1, "dash": "dot"},
+                       "hovertemplate": "%{x}<br>gross " + currency() + "%{y:,.2f}<extra></extra>"})
     return build_figure(traces, chart_layout(
         y_title="Events", legend=True, margin={"r": 64}, xaxis=date_axis(xs),
         yaxis2={"title": {"text": "Revenue"}, "overlaying": "y", "side": "right", "showgrid": False,
-                "tickprefix": "$", "tickformat": ",.0f", "rangemode": "tozero"}))
+                "tickprefix": currency(), "tickformat": ",.0f", "rangemode": "tozero"}))

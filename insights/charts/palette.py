@@ -16,6 +16,6 @@ METRICS = {
     "events": "Events",
     "sessions": "Sessions",
     "orders": "Orders",
-    "revenue": "Revenue",
+    "revenue": "Net revenue",  # gross − discounts − refunds (DESIGN §4 Money)
     "conversion": "Conversion rate",
 }

@@ -7,7 +7,16 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from insights.charts.common import Row, build_figure, chart_layout, empty_figure, label_text, rate_or_none, short_label
+from insights.charts.common import (
+    Row,
+    build_figure,
+    chart_layout,
+    currency,
+    empty_figure,
+    label_text,
+    rate_or_none,
+    short_label,
+)
 from insights.charts.palette import BLUE, GREEN, ORANGE, RED
 
 
@@ -22,12 +31,13 @@ def product_bar_figure(rows: Sequence[Row], value: str, *, label: str, colour: s
     trace = {"type": "bar", "orientation": "h", "y": [short_label(r.get("title")) for r in rows],
              "x": [float(r[value]) for r in rows], "marker": {"color": colour},
              "customdata": [label_text(r.get("category") or "") for r in rows],
-             "hovertemplate": "%{y} (%{customdata}): " + ("$" if money else "") + "%{x:" + fmt + "}<extra></extra>"}
+             "hovertemplate": ("%{y} (%{customdata}): " + (currency() if money else "") + "%{x:" + fmt
+                               + "}<extra></extra>")}
     xaxis: dict[str, Any] = {"title": {"text": label}}
     if percent:
         xaxis["tickformat"] = ".0%"
     if money:
-        xaxis.update(tickprefix="$", tickformat=",.0f")
+        xaxis.update(tickprefix=currency(), tickformat=",.0f")
     return build_figure([trace], chart_layout(
         height=max(240, 34 * len(rows) + 60), margin={"l": 190, "t": 8, "b": 44}, xaxis=xaxis,
         yaxis={"type": "category", "rangemode": "normal"}))

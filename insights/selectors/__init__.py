@@ -18,12 +18,13 @@ Filter semantics:
   products ignore it (they have no customer dimension).
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``rfm``, ``freshness`` (comparisons and derivation lag), ``latest`` (feed,
-filter choices); ``_common`` holds the query helpers they share. The insight sentences built from
-these figures are in ``insights.sentences``.
+``products``, ``carts``, ``coupons`` (the one panel reading the period's order lines), ``rfm``,
+``freshness`` (comparisons and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the
+query helpers they share. The insight sentences built from these figures are in ``insights.sentences``.
 """
 
 from insights.selectors.carts import carts_stats
+from insights.selectors.coupons import coupons_stats
 from insights.selectors.customers import customer_detail, customers_stats
 from insights.selectors.freshness import (
     FRESHNESS_GRACE_SECONDS,
@@ -45,6 +46,7 @@ __all__ = [
     "KPI_KEYS",
     "LONG_PERIOD_DAYS",
     "carts_stats",
+    "coupons_stats",
     "customer_detail",
     "customers_stats",
     "data_first_day",

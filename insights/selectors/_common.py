@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from customers.models import Customer
 from customers.selectors import customer_age_groups
@@ -16,6 +16,17 @@ from insights.models import CustomerDaily, EventDaily, SessionDaily
 
 TOP_N = 10
 CLOSED_CART_COLUMNS = ("carts_converted", "carts_abandoned", "carts_emptied")
+MONEY_ACTIONS = ("purchase", "refund")  # the event rollup rows that hold money
+
+
+def net_revenue() -> Sum:
+    """Σ net revenue of rollup rows holding revenue, discounts and refunds (DESIGN §4 Money)."""
+    return Sum(F("revenue") - F("discounts") - F("refunds"))
+
+
+def net_revenue_of(condition: Q) -> Sum:
+    """``net_revenue`` of the rows meeting ``condition``."""
+    return Sum(F("revenue") - F("discounts") - F("refunds"), filter=condition)
 
 
 def as_money(value: Any) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 
 from customers.models import AgeGroup, Customer
 from customers.selectors import customer_age_groups
@@ -17,15 +17,20 @@ from insights.clv.selectors import clv_predictions_for, clv_segment_values
 from insights.filters import RFM_SEGMENTS, MetricFilter
 from insights.models import Cart, CustomerTotals, Session
 from insights.selectors._common import (
+    MONEY_ACTIONS,
     TOP_N,
     as_count,
     as_money,
     customer_days,
+    event_days,
     iso_or_none,
+    net_revenue,
     session_days,
 )
 from insights.selectors.rfm import rfm_assignments, segment_customer_pks
 from insights.stats import rate, wilson_interval
+
+NET = F("revenue") - F("discounts") - F("refunds")  # a customer's net revenue (CustomerTotals)
 
 CLV_EDGES = (0, 50, 100, 250, 500, 1000, 2500, 5000)
 
@@ -49,7 +54,7 @@ def _empty_age_row() -> dict[str, Any]:
 def _segment_age_rows(days: QuerySet, segment_pks: list[int], age_rows: dict[str, dict[str, Any]]) -> None:
     age_groups = customer_age_groups(customer_pks=segment_pks)
     for row in days.values("customer_id").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
-                                                   r=Sum("revenue"), e=Sum("events")):
+                                                   r=net_revenue(), e=Sum("events")):
         sums = age_rows[age_groups.get(row["customer_id"], "unknown")]
         sums["customers"] += int(bool(row["e"]))
         sums["sessions"] += row["s"]
@@ -59,10 +64,11 @@ def _segment_age_rows(days: QuerySet, segment_pks: list[int], age_rows: dict[str
 
 def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
                     with_customers: bool) -> None:
-    for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
-                                                         r=Sum("revenue")):
+    for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions")):
         sums = age_rows.setdefault(row["age_group"], _empty_age_row())
-        sums.update(sessions=row["s"], purchasing_sessions=row["p"], revenue=row["r"])
+        sums.update(sessions=row["s"], purchasing_sessions=row["p"])
+    for row in event_days(f).filter(action__in=MONEY_ACTIONS).values("age_group").annotate(r=net_revenue()):
+        age_rows.setdefault(row["age_group"], _empty_age_row())["revenue"] = row["r"]
     if with_customers:
         counts = (Customer.objects.filter(pk__in=days.filter(events__gt=0).values("customer_id"))
                   .values("age_group").annotate(n=Count("pk")))
@@ -93,8 +99,8 @@ def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QueryS
 
 
 def _top_customers(days: QuerySet) -> list[dict[str, Any]]:
-    """The period's top customers by revenue."""
-    top_rows = list(days.filter(revenue__gt=0).values("customer_id").annotate(r=Sum("revenue"), o=Sum("orders"))
+    """The period's top customers by net revenue (among those who bought in it)."""
+    top_rows = list(days.filter(revenue__gt=0).values("customer_id").annotate(r=net_revenue(), o=Sum("orders"))
                     .order_by("-r", "customer_id")[:TOP_N])
     pks = [r["customer_id"] for r in top_rows]
     customers_by_pk = Customer.objects.in_bulk(pks)
@@ -113,14 +119,14 @@ def _top_customers(days: QuerySet) -> list[dict[str, Any]]:
 
 
 def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    """Purchasing customers by all-time revenue."""
+    """Purchasing customers by all-time net revenue (historical CLV, DESIGN §4 Money)."""
     totals = CustomerTotals.objects.filter(revenue__gt=0)
     if segment_pks is not None:
         totals = totals.filter(customer_id__in=segment_pks)
     elif f.age_group:
         totals = totals.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
     return [{"bucket_low": b["bucket_low"], "bucket_high": b["bucket_high"], "customers": b["n"]}
-            for b in _buckets((float(v) for v in totals.values_list("revenue", flat=True)), CLV_EDGES)]
+            for b in _buckets((float(v) for v in totals.annotate(net=NET).values_list("net", flat=True)), CLV_EDGES)]
 
 
 def _rfm_segments(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
@@ -159,7 +165,10 @@ def _profile(c: Customer) -> dict[str, Any]:
         "pk": c.pk, "customer_id": c.external_id, "name": c.name, "email": c.email, "age": c.age,
         "age_group": c.age_group, "gender": c.gender, "city": c.city, "country": c.country,
         "signed_up_at": iso_or_none(c.signed_up_at),
-        "revenue": as_money(totals.revenue if totals else 0), "orders": totals.orders if totals else 0,
+        "revenue": as_money(totals.revenue - totals.discounts - totals.refunds if totals else 0),
+        "gross_revenue": as_money(totals.revenue if totals else 0),
+        "discounts": as_money(totals.discounts if totals else 0),
+        "refunds": as_money(totals.refunds if totals else 0), "orders": totals.orders if totals else 0,
         "sessions": totals.sessions if totals else 0, "events": totals.events if totals else 0,
         "first_seen": iso_or_none(totals.first_seen if totals else None),
         "last_seen": iso_or_none(totals.last_seen if totals else None),

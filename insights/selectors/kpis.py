@@ -26,7 +26,9 @@ from insights.stats import rate
 
 LONG_PERIOD_DAYS = 45  # _active_customers: from here on, probing each customer beats scanning the period
 KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
-            "cart_abandonment_rate", "session_conversion_rate", "avg_clv")
+            "cart_abandonment_rate", "session_conversion_rate", "avg_clv", "net_revenue", "gross_revenue",
+            "discounts", "refunds")
+MONEY_COLUMNS = ("revenue", "discounts", "refunds")  # gross, and what net takes from it
 SESSION_COLUMNS = ("sessions", "purchasing_sessions", "orders", *CLOSED_CART_COLUMNS, "revenue_left")
 
 
@@ -44,12 +46,18 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
         sums, customers, buyers = _segment_totals(days)
     else:
         sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
-    revenue, orders, closed = sums["revenue"], sums["orders"], closed_carts(sums)
+    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it.
+    revenue = sums["revenue"] - sums["discounts"] - sums["refunds"]
+    orders, closed = sums["orders"], closed_carts(sums)
     return {
         "events": as_count(sums["events"]),
         "customers": as_count(customers) if with_customer_counts else None,
         "sessions": as_count(sums["sessions"]),
         "revenue": as_money(revenue),
+        "net_revenue": as_money(revenue),
+        "gross_revenue": as_money(sums["revenue"]),
+        "discounts": as_money(sums["discounts"]),
+        "refunds": as_money(sums["refunds"]),
         "orders": as_count(orders),
         "aov": round(float(revenue) / orders, 2) if orders else None,
         "cart_conversion_rate": rate(sums["carts_converted"], closed),
@@ -64,7 +72,7 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
 def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
     """The sums over a segment's day × customer rows and its active and buying customers, in one pass
     grouped by customer."""
-    columns = ("events", "revenue", *SESSION_COLUMNS)
+    columns = ("events", *MONEY_COLUMNS, *SESSION_COLUMNS)
     rows = list(days.values("customer_id").annotate(**{f"t_{c}": Sum(c) for c in columns}))
     sums = {c: sum(r[f"t_{c}"] or 0 for r in rows) for c in columns}
     return sums, sum(1 for r in rows if r["t_events"]), sum(1 for r in rows if r["t_revenue"])
@@ -82,7 +90,7 @@ def _store_totals(f: MetricFilter, days: QuerySet, *,
     events = event_days(f)
     sums = column_sums(session_days(f), SESSION_COLUMNS)
     sums["events"] = column_sums(of_actions(events, f), ["events"])["events"]
-    sums["revenue"] = column_sums(events.filter(action=Action.PURCHASE), ["revenue"])["revenue"]
+    sums.update(column_sums(events.filter(action__in=(Action.PURCHASE, Action.REFUND)), MONEY_COLUMNS))
     return sums, customers, buyers
 
 

@@ -1,4 +1,4 @@
-"""Products: most viewed, top revenue, most abandoned, abandonment rate and conversion."""
+"""Products: most viewed, top revenue, most abandoned, abandonment rate, conversion and refund rate."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def product_rows(f: MetricFilter) -> list[Row]:
     return list(qs.values("product_id").annotate(
         views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"), view_sessions=Sum("view_sessions"),
         cart_sessions=Sum("cart_sessions"), purchase_sessions=Sum("purchase_sessions"),
-        carts_abandoned=Sum("carts_abandoned")))
+        carts_abandoned=Sum("carts_abandoned"), refunds=Sum("refunds"), refunded_units=Sum("refunded_units")))
 
 
 def _abandonment(r: Row) -> Row:
@@ -39,6 +39,12 @@ def _conversion(r: Row) -> Row:
             "cart_to_view": rate(carts, views), "purchase_to_view": rate(purchases, views)}
 
 
+def _refunds(r: Row) -> Row:
+    """Refund rate = units refunded / units sold in the period (refunds by their own day)."""
+    return {"units": as_count(r["units"]), "refunded_units": as_count(r["refunded_units"]),
+            "refunds": as_money(r["refunds"]), "rate": rate(as_count(r["refunded_units"]), as_count(r["units"]))}
+
+
 # list → (the row value it is ranked by (rows without it are left out), the figures each entry shows)
 RANKINGS: dict[str, tuple[str, Callable[[Row], Row]]] = {
     "most_viewed": ("views", lambda r: {"views": as_count(r["views"])}),
@@ -46,8 +52,10 @@ RANKINGS: dict[str, tuple[str, Callable[[Row], Row]]] = {
     "most_abandoned": ("carts_abandoned", lambda r: {"abandoned_carts": as_count(r["carts_abandoned"])}),
     "abandonment_rate": ("abandon_rate", _abandonment),
     "conversion": ("view_sessions", _conversion),
+    "refund_rate": ("refund_rate", _refunds),
 }
-RANKING_REQUIRES = {"abandonment_rate": "cart_sessions"}  # ranked by a rate: only products with carts
+# ranked by a rate: only products with carts (abandonment), with units refunded (refunds)
+RANKING_REQUIRES = {"abandonment_rate": "cart_sessions", "refund_rate": "refunded_units"}
 
 
 def products_stats(f: MetricFilter) -> dict[str, Any]:
@@ -55,6 +63,7 @@ def products_stats(f: MetricFilter) -> dict[str, Any]:
     rows = product_rows(f)
     for r in rows:
         r["abandon_rate"] = rate(r["carts_abandoned"] or 0, r["cart_sessions"] or 0) or 0.0
+        r["refund_rate"] = rate(r["refunded_units"] or 0, r["units"] or 0) or 0.0
     info = {p["pk"]: p for p in Product.objects.filter(pk__in=[r["product_id"] for r in rows])
             .values("pk", "external_id", "title", "category")}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import F
+
 from customers.models import Customer
 from insights.filters import MetricFilter
 from insights.models import CustomerTotals
@@ -9,11 +11,12 @@ from insights.stats import quintile_scores, rfm_segment
 
 
 def rfm_assignments() -> dict[int, tuple[str, float]]:
-    """customer pk → (segment, all-time revenue) for every customer with an order (DESIGN §4 RFM:
-    recency of the last purchase, order count and revenue scored 1–5 by quintile; frequency and
+    """customer pk → (segment, all-time net revenue) for every customer with an order (DESIGN §4 RFM:
+    recency of the last purchase, order count and net revenue scored 1–5 by quintile; frequency and
     monetary scores are averaged, rounding up)."""
-    rows = list(CustomerTotals.objects.filter(orders__gt=0).values_list(
-        "customer_id", "last_purchase_at", "orders", "revenue"))
+    rows = list(CustomerTotals.objects.filter(orders__gt=0).annotate(
+        net=F("revenue") - F("discounts") - F("refunds")).values_list("customer_id", "last_purchase_at", "orders",
+                                                                     "net"))
     if not rows:
         return {}
     recency = quintile_scores([r[1].timestamp() if r[1] else 0.0 for r in rows])

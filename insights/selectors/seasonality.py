@@ -7,14 +7,15 @@ from typing import Any
 
 from django.db.models import Q, Sum
 
-from events.models import Action
 from insights.filters import MetricFilter, store_tz
 from insights.labels import MONTHS, WEEKDAYS
 from insights.models import EventHourly, SessionHourly
 from insights.selectors._common import (
+    MONEY_ACTIONS,
     as_count,
     as_money,
     hours_in_period,
+    net_revenue_of,
     of_actions,
 )
 from insights.stats import rate
@@ -24,13 +25,13 @@ HOURS_A_WEEK = 168
 
 
 def events_per_hour(f: MetricFilter, *, revenue: bool = True) -> list[tuple[dt.datetime, int, Any]]:
-    """(UTC hour, events of the filter's actions, purchase revenue or None) in one pass over EventHourly."""
+    """(UTC hour, events of the filter's actions, net revenue or None) in one pass over EventHourly."""
     event_hours = hours_in_period(EventHourly.objects.all(), f)
     if not revenue:
         counts = of_actions(event_hours, f).values("hour").annotate(n=Sum("events")).values_list("hour", "n")
         return [(at, n, None) for at, n in counts]
     events = Sum("events", filter=Q(action__in=f.actions)) if f.actions else Sum("events")
-    return list(event_hours.values("hour").annotate(n=events, r=Sum("revenue", filter=Q(action=Action.PURCHASE)))
+    return list(event_hours.values("hour").annotate(n=events, r=net_revenue_of(Q(action__in=MONEY_ACTIONS)))
                 .values_list("hour", "n", "r"))
 
 

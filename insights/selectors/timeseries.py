@@ -8,15 +8,16 @@ from typing import Any
 
 from django.db.models import Sum
 
-from events.models import Action
 from insights.filters import MetricFilter, store_tz
 from insights.models import EventHourly, SessionHourly
 from insights.selectors._common import (
+    MONEY_ACTIONS,
     as_count,
     as_money,
     customer_days,
     event_days,
     hours_in_period,
+    net_revenue,
     of_actions,
     session_days,
 )
@@ -28,12 +29,14 @@ Points = dict[Any, dict[str, Any]]
 
 
 def _empty_points() -> Points:
-    return defaultdict(lambda: {"events": 0, "orders": 0, "revenue": 0})
+    return defaultdict(lambda: {"events": 0, "orders": 0, "revenue": 0, "gross_revenue": 0})
 
 
 def _series(points: Points, label: Any) -> list[dict[str, Any]]:
+    """Points; ``revenue`` is net (DESIGN §4 Money), ``gross_revenue`` beside it."""
     return [{"t": label(t), "events": as_count(p["events"]), "orders": as_count(p["orders"]),
-             "revenue": as_money(p["revenue"])} for t, p in sorted(points.items())]
+             "revenue": as_money(p["revenue"]), "gross_revenue": as_money(p["gross_revenue"])}
+            for t, p in sorted(points.items())]
 
 
 def _hourly_points(f: MetricFilter) -> Points:
@@ -41,8 +44,9 @@ def _hourly_points(f: MetricFilter) -> Points:
     event_hours = hours_in_period(EventHourly.objects.all(), f)
     for row in of_actions(event_hours, f).values("hour").annotate(n=Sum("events")):
         points[row["hour"]]["events"] = row["n"]
-    for row in event_hours.filter(action=Action.PURCHASE).values("hour").annotate(r=Sum("revenue")):
-        points[row["hour"]]["revenue"] = row["r"]
+    for row in event_hours.filter(action__in=MONEY_ACTIONS).values("hour").annotate(r=net_revenue(),
+                                                                                      g=Sum("revenue")):
+        points[row["hour"]].update(revenue=row["r"], gross_revenue=row["g"])
     for row in hours_in_period(SessionHourly.objects.all(), f).values("hour").annotate(
             o=Sum("orders")):
         points[row["hour"]]["orders"] = row["o"]
@@ -59,15 +63,15 @@ def _daily_points(f: MetricFilter) -> Points:
     points = _empty_points()
     segment_pks = segment_customer_pks(f)
     if segment_pks is not None:
-        for row in customer_days(f, segment_pks).values("day").annotate(n=Sum("events"), r=Sum("revenue"),
-                                                                         o=Sum("orders")):
-            points[row["day"]].update(events=row["n"], revenue=row["r"], orders=row["o"])
+        for row in customer_days(f, segment_pks).values("day").annotate(n=Sum("events"), r=net_revenue(),
+                                                                         g=Sum("revenue"), o=Sum("orders")):
+            points[row["day"]].update(events=row["n"], revenue=row["r"], gross_revenue=row["g"], orders=row["o"])
     else:
         events = event_days(f)
         for row in of_actions(events, f).values("day").annotate(n=Sum("events")):
             points[row["day"]]["events"] = row["n"]
-        for row in events.filter(action=Action.PURCHASE).values("day").annotate(r=Sum("revenue")):
-            points[row["day"]]["revenue"] = row["r"]
+        for row in events.filter(action__in=MONEY_ACTIONS).values("day").annotate(r=net_revenue(), g=Sum("revenue")):
+            points[row["day"]].update(revenue=row["r"], gross_revenue=row["g"])
         for row in session_days(f).values("day").annotate(o=Sum("orders")):
             points[row["day"]]["orders"] = row["o"]
     if f.start is not None and f.end is not None:

@@ -8,8 +8,15 @@ from django import template
 from django.utils.html import format_html
 
 from insights.charts import format_value
+from insights.charts.common import currency
 
 register = template.Library()
+
+
+@register.simple_tag
+def currency_symbol() -> str:
+    """The store currency's symbol (``<html data-currency>``, read by dashboard.js)."""
+    return currency()
 
 
 @register.simple_tag(takes_context=True)

@@ -40,7 +40,8 @@
     return s.charAt(0).toUpperCase() + s.slice(1);
   }
   function money(v) {
-    return "$" + Number(v || 0).toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+    var symbol = document.documentElement.getAttribute("data-currency") || "$";
+    return symbol + Number(v || 0).toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   }
   function when(iso) { return iso ? String(iso).slice(0, 16).replace("T", " ") : "—"; }
 

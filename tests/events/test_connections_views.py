@@ -1,13 +1,17 @@
 """POST /webhooks/shopify/<slug>/ and /webhooks/woocommerce/<slug>/ end to end: signature, topics,
 redeliveries, customers, and what the current ingest stores.
 
-Tests marked xfail need the money engine's wire fields (``currency``, ``order``, the ``refund`` and
-``cancel`` actions: issue 13, the money branch); the integrator removes the marks after merging it.
+The Shopify examples are priced in CAD (the store currency is USD): the shop fixture loads the shipped
+exchange-rate excerpt (``import_rates --sample``), so their amounts are converted at ingest.
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from customers.models import Customer
@@ -21,11 +25,11 @@ from tests.events.webhook_fixtures import body
 pytestmark = pytest.mark.django_db
 SECRET = "shpss_0123456789abcdef0123456789abcdef"
 WOO_SECRET = "woo-secret-7Yb!x"
-NEEDS_MONEY = pytest.mark.xfail(reason="needs the money engine's wire fields", strict=False)
 
 
 @pytest.fixture
 def shop():
+    call_command("import_rates", "--sample", stdout=StringIO())  # the examples are in CAD
     return connection_create(platform="shopify", slug="shop", secret=SECRET)
 
 
@@ -108,8 +112,12 @@ def test_shopify_order_created_then_paid_is_one_order(shop):
     paid = shopify_post("orders/paid", body("shopify_orders_paid"), delivery="d-paid")
     assert paid.json()["accepted"] == 0 and paid.json()["duplicates"] == 3
     lines = Event.objects.filter(action="purchase", order_id="450789469").order_by("event_id")
-    assert [(e.product.external_id, e.quantity, str(e.price)) for e in lines] == [
-        ("632910392", 1, "199.00"), ("632910392", 2, "199.00"), ("921728736", 1, "249.00")]
+    # Sent in CAD, stored in the store currency (USD) at the rate of the order's date, which is kept.
+    rate = lines[0].fx_rate
+    assert rate is not None and {(e.currency, e.fx_rate) for e in lines} == {("CAD", rate)}
+    assert [(e.product.external_id, e.quantity, e.price) for e in lines] == [
+        (pid, qty, (Decimal(cad) * rate).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        for pid, qty, cad in (("632910392", 1, "199.00"), ("632910392", 2, "199.00"), ("921728736", 1, "249.00"))]
     assert {e.customer.external_id for e in lines} == {"207119551"}
     assert {e.session_id for e in lines} == {"bd5a8aa1ecd019dd3520ff791ee3a24c"}
     assert WebhookDelivery.objects.filter(connection=shop).count() == 2
@@ -138,21 +146,18 @@ def test_shopify_guest_order_is_the_guest_id_of_the_email(shop):
     assert guest.email == "Jane.Guest@Example.com" and guest.events.count() == 1
 
 
-@NEEDS_MONEY
 def test_shopify_order_money_is_stored_in_its_currency(shop):
     shopify_post("orders/create", body("shopify_orders_create"))
     line = Event.objects.get(event_id="shop:order:450789469:line:466157049")
     assert line.currency == "CAD"
 
 
-@NEEDS_MONEY
 def test_shopify_cancelled_order_stores_a_cancel(shop):
     response = shopify_post("orders/cancelled", body("shopify_orders_cancelled"))
     assert response.json()["rejected"] == [] and response.json()["accepted"] == 4
     assert Event.objects.filter(action="cancel", order_id="450789469").count() == 1
 
 
-@NEEDS_MONEY
 def test_shopify_refund_stores_a_refund_line_for_the_orders_customer(shop):
     shopify_post("orders/paid", body("shopify_orders_paid"), delivery="d-paid")
     response = shopify_post("refunds/create", body("shopify_refunds_create"), delivery="d-refund")
@@ -161,7 +166,6 @@ def test_shopify_refund_stores_a_refund_line_for_the_orders_customer(shop):
     assert (refund.action, refund.order_id, refund.customer.external_id) == ("refund", "450789469", "207119551")
 
 
-@NEEDS_MONEY
 def test_shopify_refund_of_an_amount_is_stored(shop):
     response = shopify_post("refunds/create", body("shopify_refunds_create_amount"))
     assert response.json()["rejected"] == [] and response.json()["accepted"] == 1
@@ -252,14 +256,12 @@ def test_woocommerce_redelivery_stores_nothing_new(woo):
     assert again.json()["status"] == "duplicate" and Event.objects.count() == 2
 
 
-@NEEDS_MONEY
 def test_woocommerce_refunded_order_stores_its_refunds(woo):
     response = woo_post("order.updated", body("woocommerce_order_updated_refunded"))
     assert response.json()["rejected"] == [] and response.json()["accepted"] == 4
     assert Event.objects.filter(action="refund", order_id="727").count() == 2
 
 
-@NEEDS_MONEY
 def test_woocommerce_cancelled_order_stores_a_cancel(woo):
     response = woo_post("order.updated", body("woocommerce_order_updated_cancelled"))
     assert response.json()["rejected"] == [] and response.json()["accepted"] == 1
@@ -281,6 +283,7 @@ def test_woocommerce_customer_topics(woo, topic, name, city):
 
 
 def test_a_transient_database_failure_is_503_and_the_delivery_is_not_recorded(lock_events_table):
+    call_command("import_rates", "--sample", stdout=StringIO())  # the example is in CAD
     connection_create(platform="shopify", slug="shop", secret=SECRET)
     with lock_events_table():
         response = shopify_post("orders/create", body("shopify_orders_create"), delivery="d-1")

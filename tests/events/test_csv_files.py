@@ -34,3 +34,25 @@ def test_a_mapping_that_cannot_work_is_refused_before_anything_is_written(tmp_pa
     with pytest.raises(MappingError):
         events_import_csv(lines=["a,b\n", "1,2\n"], rejects_path=str(rejects))
     assert not rejects.exists()
+
+
+@pytest.mark.django_db
+def test_money_columns_currency_order_object_and_refund_amounts(tmp_path):
+    from decimal import ROUND_HALF_UP, Decimal
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("import_rates", "--sample", stdout=StringIO())
+    lines = ["customer_id,timestamp,action,order_id,product_id,amount,currency,discount,coupon\n",
+             "u1,2026-05-04T10:00:00Z,purchase,1001,p1,50.00,EUR,5.00,SPRING10\n",
+             "u1,2026-05-09T10:00:00Z,refund,1001,p1,20.00,EUR,,\n",
+             "u1,2026-05-04T10:05:00Z,view,,p1,,,,\n"]
+    totals = events_import_csv(lines=lines, rejects_path=str(tmp_path / "rejects.csv"), broadcast=False)
+    assert totals == CsvImportTotals(read=3, stored=3, duplicates=0, rejected=0)
+    line = Event.objects.get(action="purchase")
+    assert (line.currency, line.coupon) == ("EUR", "SPRING10") and line.fx_rate is not None
+    assert line.amount == (Decimal("50.00") * line.fx_rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    refund = Event.objects.get(action="refund")
+    assert refund.amount == (Decimal("20.00") * refund.fx_rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert Event.objects.get(action="view").discount is None

@@ -167,8 +167,9 @@ def test_wire_amount_refusals(value, reason):
     assert wire.parse_event(purchase(amount=value), LATEST) == {"amount": reason}
 
 
-def test_wire_amount_only_on_purchase_lines():
-    assert wire.parse_event(purchase(action="add_to_cart", amount=5), LATEST) == {"amount": "only on purchase lines"}
+def test_wire_amount_only_on_purchase_lines_and_refunds():
+    assert wire.parse_event(purchase(action="add_to_cart", amount=5), LATEST) == {
+        "amount": "only on purchase lines and refunds"}
 
 
 def test_ingested_amount_is_stored_and_counted_on_both_insert_paths():

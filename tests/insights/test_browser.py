@@ -246,7 +246,7 @@ def test_viewer_uses_every_page_live_updates_and_the_explorer(store, server, bro
     page.click("nav.tabs >> text=Revenue")
     page.wait_for_url(re.compile(r".*metric=revenue.*"))
     _charts_rendered(page)
-    expect(page.locator("#chart-hour .ytitle")).to_have_text("Revenue")
+    expect(page.locator("#chart-hour .ytitle")).to_have_text("Net revenue")
 
     # Live: an event sent through the API changes the overview's event count without a reload.
     page.goto(base + "/")

@@ -66,7 +66,7 @@ def test_kpi_cards_against_zero_and_missing_values():
 
 def test_events_over_time_has_events_and_revenue_traces():
     fig = charts.events_over_time_figure(samples.TIMESERIES)
-    assert [t.name for t in fig.data] == ["Events", "Revenue"]
+    assert [t.name for t in fig.data] == ["Events", "Net revenue"]
     assert list(fig.data[0].y) == [10, 30]
     assert fig.data[1].yaxis == "y2"
 
@@ -164,3 +164,20 @@ def test_empty_inputs_give_a_message_not_an_error():
 def test_figures_serialise_to_json():
     fig = charts.heatmap_figure(samples.SEASONALITY, "conversion")
     assert '"type":"heatmap"' in fig.to_json().replace(" ", "")
+
+
+def test_events_over_time_shows_gross_beside_net_when_they_differ():
+    series = {"grain": "day", "points": [{"t": "2024-03-04", "events": 3, "orders": 1, "revenue": 80.0,
+                                          "gross_revenue": 100.0}]}
+    fig = charts.events_over_time_figure(series)
+    assert [t.name for t in fig.data] == ["Events", "Net revenue", "Gross revenue"]
+    assert list(fig.data[2].y) == [100.0]
+
+
+def test_amounts_show_the_store_currency(settings):
+    settings.STORE_CURRENCY = "EUR"
+    cards = {c["key"]: c for c in charts.kpi_cards({"revenue": 1234.5, "previous": {}})}
+    assert cards["revenue"]["display"] == "€1,234.50"
+    fig = charts.events_over_time_figure({"grain": "day", "points": [
+        {"t": "2024-03-04", "events": 3, "orders": 1, "revenue": 80.0, "gross_revenue": 100.0}]})
+    assert fig.layout.yaxis2.tickprefix == "€" and "net €" in fig.data[1].hovertemplate

@@ -85,3 +85,16 @@ def test_product_flags_and_json_round_trip():
     (s,) = derive_sessions(events, as_of=LATER)
     assert s.products[1].flags == VIEWED | ADDED and s.products[2].flags == VIEWED
     assert DerivedSession.from_json(s.to_json()) == s
+
+
+def test_refunds_and_cancels_make_no_session_and_a_cancelled_order_is_no_purchase():
+    events = [ev(0, "add_to_cart"), ev(1, "purchase", order_id="o1"), ev(2, "purchase", product=2, order_id="o2"),
+              ev(500, "refund", order_id="o2"), ev(900, "cancel", product=None, order_id="o1")]
+    (s,) = derive_sessions(events, as_of=LATER, cancelled=frozenset({"o1"}))
+    assert s.event_count == 3  # the cancelled line is still an event of the visit
+    assert [k for k, _ in s.orders] == ["o:o2"] and s.revenue == Decimal("10.00") and s.purchased
+    assert not s.products[1].purchased and s.products[2].purchased
+    assert s.cart.state == CART_CONVERTED  # o2 converted it
+    (only_cancelled,) = derive_sessions(events[:2], as_of=LATER, cancelled=frozenset({"o1"}))
+    assert not only_cancelled.purchased and only_cancelled.order_count == 0
+    assert only_cancelled.cart.state != CART_CONVERTED

@@ -26,7 +26,7 @@ def store(db, settings):
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
+    return f"{x * 100:.1f}%".replace(".0%", "%")  # as sentences.percent writes it
 
 
 def test_sentences_state_the_figures_of_their_panels(store):

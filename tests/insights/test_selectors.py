@@ -205,10 +205,12 @@ def test_carts(store):
 def test_timeseries(store):
     ts = selectors.events_timeseries(F)
     assert ts["grain"] == "hour" and len(ts["points"]) == 24
-    assert ts["points"][10] == {"t": "2024-03-04T10:00:00+00:00", "events": 7, "orders": 1, "revenue": 140.0}
+    assert ts["points"][10] == {"t": "2024-03-04T10:00:00+00:00", "events": 7, "orders": 1, "revenue": 140.0,
+                                "gross_revenue": 140.0}
     week = selectors.events_timeseries(MetricFilter(start=DAY - dt.timedelta(days=6), end=DAY))
     assert week["grain"] == "day" and len(week["points"]) == 7
-    assert week["points"][-1] == {"t": "2024-03-04", "events": 23, "orders": 3, "revenue": 210.0}
+    assert week["points"][-1] == {"t": "2024-03-04", "events": 23, "orders": 3, "revenue": 210.0,
+                                  "gross_revenue": 210.0}
 
 
 def test_events_latest_and_choices(store):

@@ -19,10 +19,11 @@ class Log:
         self.rows = []
 
     def add(self, minutes, action, *, customer=1, product=1, session="s1", quantity=1, price=10.0, order_id=None,
-            category="books"):
+            category="books", amount=np.nan, discount=np.nan):
         self.rows.append({"pk": len(self.rows) + 1, "customer": customer, "product": product, "session_id": session,
                           "action": action, "quantity": quantity, "price": price, "order_id": order_id,
-                          "ts": T0 + timedelta(minutes=minutes), "category": category if product >= 0 else ""})
+                          "ts": T0 + timedelta(minutes=minutes), "category": category if product >= 0 else "",
+                          "amount": amount, "discount": discount})
 
     def frame(self):
         f = pd.DataFrame(self.rows)
@@ -74,6 +75,22 @@ def test_history_counts_only_orders_before_the_decision_moment():
     assert rows["past_sessions"].tolist() == [0, 1, 2]
     assert rows["days_since_last_order"].iloc[1] == pytest.approx(599 / 1440)
     assert rows[TARGET].tolist() == [1, 1, 0]
+
+
+def test_past_revenue_is_net_of_discounts_refunds_at_their_time_and_cancelled_orders():
+    log = Log()
+    log.add(0, "add_to_cart", session="a", price=50.0)
+    log.add(1, "purchase", session="a", price=50.0, order_id="o1", discount=5.0)
+    log.add(2, "purchase", session="a", price=30.0, order_id="gone")
+    log.add(900, "refund", product=-1, session="", order_id="o1", amount=15.0)
+    log.add(301, "cancel", product=-1, session="", order_id="gone")
+    log.add(600, "add_to_cart", session="b")
+    log.add(1200, "add_to_cart", session="c")
+    rows = build_features(log.frame(), customers(1), as_of=T0 + timedelta(days=2))
+    assert rows["past_orders"].tolist() == [0, 1, 1]
+    # 50 − 5 of discount; the refund only from its own time on (seen by cart c, not by cart b)
+    assert rows["past_revenue"].tolist() == pytest.approx([0.0, 45.0, 30.0])
+    assert rows["days_since_last_order"].iloc[1] == pytest.approx(599 / 1440)
 
 
 def test_open_carts_are_scored_rows_and_closed_ones_are_not():

@@ -1,0 +1,94 @@
+"""Exchange rates: importing the ECB's historical file (``rates_import``) and converting a parsed
+batch to the store currency (``batches_convert``, called by the ingest service before storing).
+
+An event whose currency has no rate on or before its date is moved to its batch's rejected list
+with that reason (``{"currency": reason}``); the events beside it are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from events import money, wire
+from events.models import ExchangeRate
+
+
+def store_currency() -> str:
+    return settings.STORE_CURRENCY
+
+
+@transaction.atomic
+def rates_import(*, rows: Iterable[tuple[date, str, Decimal]]) -> int:
+    """Store (day, currency, per EUR) rates; a day already stored for a currency is replaced.
+    Returns how many rows were written."""
+    rows = list(rows)
+    written = 0
+    for i in range(0, len(rows), 2000):
+        chunk = rows[i:i + 2000]
+        objs = [ExchangeRate(day=d, currency=c, per_eur=r) for d, c, r in chunk]
+        ExchangeRate.objects.bulk_create(objs, update_conflicts=True, unique_fields=["currency", "day"],
+                                         update_fields=["per_eur"], batch_size=500)
+        written += len(chunk)
+    return written
+
+
+def rate_table(*, currencies: Iterable[str], first: date, last: date) -> money.RateTable:
+    """The rates of these currencies from the latest one on or before ``first`` up to ``last``."""
+    table: dict[str, tuple[list[date], list[Decimal]]] = {}
+    for code in sorted(set(currencies) - {money.EUR}):
+        rates = ExchangeRate.objects.filter(currency=code)
+        start = rates.filter(day__lte=first).aggregate(d=Max("day"))["d"] or first
+        rows = list(rates.filter(day__gte=start, day__lte=last).order_by("day").values_list("day", "per_eur"))
+        if rows or rates.exists():
+            table[code] = ([d for d, _ in rows], [r for _, r in rows])
+    return table
+
+
+def batches_convert(batches: Sequence[wire.ParsedBatch]) -> None:
+    """Convert every event sent in another currency to the store's, in place (amounts to the cent,
+    ``currency`` and ``fx_rate`` kept); refuse those without a rate (moved to ``rejected``)."""
+    store = store_currency()
+    foreign = [e for b in batches for e in b.events if e.currency is not None and e.currency != store]
+    for b in batches:
+        for e in b.events:
+            if e.currency is None:
+                e.currency = store
+    if not foreign:
+        return
+    days = [e.timestamp.date() for e in foreign]
+    table = rate_table(currencies={*(e.currency or store for e in foreign), store}, first=min(days), last=max(days))
+    for batch in batches:
+        if any(e.currency != store for e in batch.events):
+            _convert_batch(batch, table, store)
+
+
+def _convert_batch(batch: wire.ParsedBatch, table: money.RateTable, store: str) -> None:
+    kept: list[wire.NativeEvent] = []
+    positions: list[int] = []
+    for n, e in enumerate(batch.events):
+        if e.currency != store:
+            rate = money.rate_between(table, e.currency or store, store, e.timestamp.date())
+            if isinstance(rate, wire.Reason):
+                batch.rejected.append({"index": batch.position(n), "event_id": e.event_id,
+                                       "errors": {"currency": rate}})
+                continue
+            _apply_rate(e, rate)
+        kept.append(e)
+        positions.append(batch.position(n))
+    batch.events[:] = kept
+    batch.positions[:] = positions
+    batch.rejected.sort(key=lambda r: r["index"])
+
+
+def _apply_rate(e: wire.NativeEvent, rate: Decimal) -> None:
+    e.fx_rate = rate
+    e.price = money.convert(e.price, rate)
+    e.amount = money.convert(e.amount, rate)
+    if e.order is not None:
+        e.order = e.order.converted(rate)
