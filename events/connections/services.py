@@ -87,9 +87,21 @@ def _translate(connection: StoreConnection, topic: str, payload: dict[str, Any])
     return shopify.translate(topic, payload, slug=connection.slug, order_customers=order_customers)
 
 
+class RatesMissing(Exception):
+    """Some of a delivery's events name a currency with no exchange rate on or before their date.
+    The delivery is not recorded (its other events are stored; a resend stores each once), so the
+    platform's retries land them once ``import_rates`` has filled the gap."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(sorted(set(reasons))))
+        self.reason = (f"{self}: import exchange rates (manage.py import_rates); the store's retries will then "
+                       "be stored")
+
+
 def webhook_receive(*, connection: StoreConnection, topic: str, delivery_id: str, payload: Any) -> DeliveryOutcome:
     """Store what one verified delivery holds (see the module note). Raises ``IngestUnavailable``
-    on a transient database failure (the delivery is not recorded: the platform resends it)."""
+    on a transient database failure and ``RatesMissing`` when a currency has no rate yet (in both
+    cases the delivery is not recorded: the platform resends it)."""
     delivery_id = delivery_id[:100]
     if delivery_id and WebhookDelivery.objects.filter(connection=connection, delivery_id=delivery_id).exists():
         return DeliveryOutcome(status="duplicate", reason="delivery already received")
@@ -111,6 +123,9 @@ def _store(connection: StoreConnection, translation: Translation) -> DeliveryOut
         return DeliveryOutcome(status="ignored" if translation.ignored else "stored", customers=customers,
                                reason=translation.ignored)
     result = events_ingest(raw_events=translation.events, source=f"webhook:{connection.platform}")
+    missing = [r["errors"]["currency"] for r in result.rejected if "currency" in r.get("errors", {})]
+    if missing:
+        raise RatesMissing(missing)
     return DeliveryOutcome(status="stored", accepted=result.accepted, duplicates=len(result.duplicates),
                            rejected=result.rejected, customers=customers)
 

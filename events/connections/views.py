@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from events import wire
 from events.connections.models import Platform, StoreConnection
-from events.connections.services import connection_signature_valid, webhook_receive
+from events.connections.services import RatesMissing, connection_signature_valid, webhook_receive
 from events.connections.signing import SecretUnreadable
 from events.persistence import IngestUnavailable
 
@@ -69,6 +69,8 @@ def _receive(request: HttpRequest, connection: StoreConnection | None, body: byt
         outcome = webhook_receive(connection=connection, topic=topic, delivery_id=delivery_id, payload=payload)
     except (IngestUnavailable, OperationalError):  # transient (a lock timeout, a lost connection)
         return _error(503, IngestUnavailable.reason, "unavailable")
+    except RatesMissing as exc:  # fixed by importing rates; the platform retries for hours
+        return _error(503, exc.reason, "no_rate")
     return JsonResponse(outcome.as_json())
 
 
