@@ -18,7 +18,12 @@ rollup                key                                                 counte
 ``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
 ``cart_values_daily`` store day × age_group × category ("" = all) × bucket  carts
 ``customer_totals``   customer                                            events, revenue, sessions, orders, times
+``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
+                      a × product b (a ≤ b)                               0, 0: every basket)
 ====================  ==================================================  =========================================
+
+The retention rollups (cohorts, repeat buyers, time between orders) depend on all of a customer's
+orders at once: ``insights.retention`` computes them from the customer's order days.
 
 Only ``events_hourly`` and ``events_daily`` are fed by events as they are stored (inside the ingest
 transaction: live), placed by the event's own time; everything else, including per-customer and
@@ -142,6 +147,7 @@ def add_session_contributions(out: Contributions, sessions: Iterable[tuple[Deriv
         counters = session_counters(s)
         _add_session_rows(out, s, age, day, counters, sign)
         _add_customer_rows(out, s, day, counters, sign)
+        _add_pair_rows(out, s, day, sign)
         in_categories = _add_product_rows(out, s, age, day, category_of, sign)
         for category, share in in_categories.items():
             _add_category_rows(out, s, age, (day, category), counters, share, sign)
@@ -173,6 +179,29 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
         _widen_time(totals, "last_seen", s.last_event_at, max)
         if s.last_purchase_at is not None:
             _widen_time(totals, "last_purchase_at", s.last_purchase_at, max)
+
+
+def _add_basket(out: Contributions, kind: str, day: date, products: Iterable[int], sign: int) -> None:
+    pks = sorted(set(products))
+    rows = out["product_pairs"]
+    rows[(kind, day, 0, 0)]["baskets"] += sign
+    for i, a in enumerate(pks):
+        for b in pks[i:]:
+            rows[(kind, day, a, b)]["baskets"] += sign
+
+
+def _add_pair_rows(out: Contributions, s: DerivedSession, day: date, sign: int) -> None:
+    """Affinity (DESIGN §4): every order of the session is a basket of the products it has lines for;
+    the session's cart is a basket of every product added to it."""
+    if s.orders:
+        by_order: dict[str, list[int]] = defaultdict(list)
+        for pk, p in s.products.items():
+            for key in p.order_keys:
+                by_order[key].append(pk)
+        for key, _at in s.orders:
+            _add_basket(out, "o", day, by_order.get(key, ()), sign)
+    if s.cart is not None:
+        _add_basket(out, "c", day, (pk for pk, p in s.products.items() if p.added), sign)
 
 
 class _CategoryShare:

@@ -29,7 +29,15 @@ from events.models import Event
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, Session
-from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add, rows_delete
+from insights.retention import add_retention_contributions
+from insights.rollup_store import (
+    customer_order_days,
+    derivation_lock,
+    ingest_hold,
+    product_categories,
+    rollups_add,
+    rows_delete,
+)
 from insights.session_store import customer_events, customer_sessions
 
 # Rollups without an age group, keyed by customer: an erasure drops their rows outright (first/last-seen
@@ -75,6 +83,10 @@ def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) ->
                                   tz=tz, sign=1)
     for name in PER_CUSTOMER_ROLLUPS:
         contributions.pop(name, None)
+    # The retention rollups (by age group) follow the customer's order days, which do not change here.
+    order_days = customer_order_days([customer_pk])
+    for age, sign in moves:
+        add_retention_contributions(contributions, order_days, age_of={customer_pk: age}, sign=sign)
     rollups_add(contributions)
     return n_events, len(sessions)
 
