@@ -18,12 +18,14 @@ Filter semantics:
   products ignore it (they have no customer dimension).
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``rfm``, ``freshness`` (comparisons and derivation lag), ``latest`` (feed,
+``products``, ``carts``, ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons and derivation lag), ``latest`` (feed,
 filter choices); ``_common`` holds the query helpers they share. The insight sentences built from
 these figures are in ``insights.sentences``.
 """
 
+from insights.selectors.affinity import affinity_stats
 from insights.selectors.carts import carts_stats
+from insights.selectors.cohorts import cohorts_stats
 from insights.selectors.customers import customer_detail, customers_stats
 from insights.selectors.freshness import (
     FRESHNESS_GRACE_SECONDS,
@@ -40,6 +42,8 @@ from insights.selectors.seasonality import seasonality_stats
 from insights.selectors.timeseries import events_timeseries
 
 __all__ = [
+    "affinity_stats",
+    "cohorts_stats",
     "FRESHNESS_GRACE_SECONDS",
     "KPI_KEYS",
     "LONG_PERIOD_DAYS",
