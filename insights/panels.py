@@ -18,6 +18,8 @@ PANEL_READERS: dict[str, Callable[..., Any]] = {
     "customers": selectors.customers_stats,
     "products": selectors.products_stats,
     "carts": selectors.carts_stats,
+    "cohorts": selectors.cohorts_stats,
+    "affinity": selectors.affinity_stats,
     "insights": sentences.insights_list,
 }
 

@@ -28,7 +28,10 @@ from insights import charts, selectors, sentences
 from insights.extensions import page_extensions
 from insights.filters import FilterError, MetricFilter
 from insights.panels import panel_answer
+from insights.selectors.affinity import count_param
+from insights.selectors.cohorts import cohort_filter
 from insights.shaping import carts_shaped, customer_detail_shaped, customers_shaped, hides_personal_data
+from products.models import Product
 
 SEASONALITY_METRICS = ["events", "orders", "revenue", "conversion"]
 BREAKDOWNS = {"age_group": "age group", "category": "category"}
@@ -70,6 +73,15 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
     extension_page = template.rsplit("/", 1)[-1].removesuffix(".html")
     ctx.update(page_extensions(extension_page, request, ctx))
     return render(request, template, ctx)
+
+
+def _min_orders(request: HttpRequest) -> dict[str, int]:
+    """Affinity's ``min_orders`` from the query (a bad value: the default)."""
+    try:
+        n = count_param(request.GET, "min_orders")
+    except ValueError:
+        n = None
+    return {"min_baskets": n} if n else {}
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -134,6 +146,28 @@ def products(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     stats = selectors.products_stats(f)
     return _render(request, "insights/products.html", "products", f, error, charts.products_page_figures(stats),
+                   stats=stats, affinity=selectors.affinity_stats(f, **_min_orders(request)))
+
+
+@capability_required(VIEW_DASHBOARD)
+def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One product's figures and what is bought with it (aggregates only)."""
+    f, error = _filter(request)
+    product = Product.objects.filter(pk=pk).values("pk", "external_id", "title", "category", "price").first()
+    if product is None:
+        raise Http404("No such product")
+    affinity = selectors.affinity_stats(f, product_pk=pk, **_min_orders(request))
+    return _render(request, "insights/product_detail.html", "products", f, error, {}, product=product,
+                   affinity=affinity)
+
+
+@capability_required(VIEW_DASHBOARD)
+def cohorts(request: HttpRequest) -> HttpResponse:
+    """Retention: open to viewers (DESIGN §5 round 2), aggregates only."""
+    f, error = _filter(request)
+    f = cohort_filter(f, request.GET)
+    stats = selectors.cohorts_stats(f)
+    return _render(request, "insights/cohorts.html", "cohorts", f, error, charts.cohorts_page_figures(stats),
                    stats=stats)
 
 

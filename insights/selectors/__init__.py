@@ -13,14 +13,15 @@ Filter semantics:
 - category: events and revenue of that category's products; the sessions that touched it, the carts
   it was added to, and orders with a line in it. The distinct-customer count, seasonality by hour,
   CLV and RFM do not have a category dimension and ignore it.
+- cohorts and affinity say how each filter applies in their own modules.
 - segment: the customers currently in that RFM segment; answered from the day × customer rollup
   (KPIs, funnel, timeseries by day, customers, carts over time and rates). Seasonality and
   products ignore it (they have no customer dimension).
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons and derivation lag), ``latest`` (feed,
-filter choices); ``_common`` holds the query helpers they share. The insight sentences built from
-these figures are in ``insights.sentences``.
+``products``, ``carts``, ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons and
+derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the query helpers they share.
+The insight sentences built from these figures are in ``insights.sentences``.
 """
 
 from insights.selectors.affinity import affinity_stats

@@ -25,6 +25,17 @@ KINDS = {"orders": "o", "carts": "c"}
 Row = dict[str, Any]
 
 
+def count_param(params: Any, name: str) -> int | None:
+    """A positive whole-number query parameter (``product``, ``min_orders``), None when absent; ValueError
+    (its message for the user) when it is not one."""
+    raw = params.get(name)
+    if not raw:
+        return None
+    if not str(raw).isdigit() or not 0 < int(raw) <= 1_000_000:
+        raise ValueError(f"{name} must be a whole number from 1 to 1000000, not {str(raw)[:20]!r}")
+    return int(raw)
+
+
 def _pairs(f: MetricFilter, kind: str, product_pk: int | None, min_baskets: int) -> tuple[int, dict, list]:
     """(baskets, baskets per product, [(a, b, baskets)] of the pairs with at least ``min_baskets``)."""
     days = within_store_days(ProductPairDaily.objects.filter(kind=kind), f)

@@ -1,0 +1,65 @@
+"""The cohorts page, a product's own page and their API answers (issue 14): open to viewers, aggregates only."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.roles import Role
+from tests.insights.retention_fixture import build_retention_store
+
+pytestmark = pytest.mark.django_db
+
+YEAR = "start=2024-01-01&end=2024-12-31"
+
+
+@pytest.fixture
+def store(db):
+    return build_retention_store()
+
+
+def test_viewer_sees_the_cohorts_page_with_aggregates_only(client_for, store):
+    response = client_for(Role.VIEWER).get(f"/cohorts/?{YEAR}")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'id="chart-retention"' in text and "2024-01" in text and "2024-02" in text
+    assert "75.0%" in text  # repeat purchase rate, 3 of 4 buyers
+    assert "30 days" in text  # median time between orders
+    for person in ("r1@example.com", "R1", "/customers/"):
+        assert person not in text.split("<main", 1)[1]  # no single customer on the page
+
+
+def test_nav_links_to_cohorts(client_for, store):
+    text = client_for(Role.VIEWER).get("/").content.decode()
+    assert 'href="/cohorts/' in text
+
+
+def test_cohorts_api(client_for, store):
+    answer = client_for(Role.VIEWER).get(f"/api/v1/metrics/cohorts?{YEAR}").json()
+    assert [c["cohort"] for c in answer["cohorts"]] == ["2024-01", "2024-02"]
+    assert answer["repeat_purchase_rate"]["rate"] == 0.75
+    assert answer["time_between_orders"]["median_days"] == 30.0
+    assert "freshness" in answer
+
+
+def test_affinity_api_and_parameters(client_for, store):
+    client = client_for(Role.VIEWER)
+    answer = client.get(f"/api/v1/metrics/affinity?{YEAR}&min_orders=2").json()
+    assert answer["orders"]["baskets"] == 9
+    assert [(p["product_a"]["external_id"], p["product_b"]["external_id"]) for p in answer["orders"]["pairs"]] == [
+        ("p1", "p3"), ("p1", "p2")]
+    p2 = store["products"]["p2"].pk
+    mine = client.get(f"/api/v1/metrics/affinity?{YEAR}&min_orders=1&product={p2}").json()
+    assert {p["product_a"]["external_id"] for p in mine["orders"]["pairs"]} == {"p2"}
+    assert client.get("/api/v1/metrics/affinity?min_orders=lots").status_code == 400
+
+
+def test_products_page_and_a_products_own_page_show_pairs(client_for, store):
+    client = client_for(Role.VIEWER)
+    products = client.get(f"/products/?{YEAR}").content.decode()
+    assert "Frequently bought together" in products
+    p1 = store["products"]["p1"].pk
+    own = client.get(f"/products/{p1}/?{YEAR}&min_orders=1")
+    assert own.status_code == 200
+    text = own.content.decode()
+    assert "Frequently bought together" in text and "Charger" in text and "Case" in text
+    assert client.get("/products/999999/").status_code == 404
