@@ -24,7 +24,7 @@ def product_rows(f: MetricFilter) -> list[Row]:
     return list(qs.values("product_id").annotate(
         views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"), view_sessions=Sum("view_sessions"),
         cart_sessions=Sum("cart_sessions"), purchase_sessions=Sum("purchase_sessions"),
-        carts_abandoned=Sum("carts_abandoned")))
+        carts_abandoned=Sum("carts_abandoned"), revenue_left=Sum("revenue_left")))
 
 
 def _abandonment(r: Row) -> Row:
