@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from insights.contributions import Contributions
 
@@ -45,7 +46,7 @@ def months_between(first: date, later: date) -> int:
     return (later.year - first.year) * 12 + later.month - first.month
 
 
-def order_days_from_rows(rows: Iterable[tuple[int, date, int, Decimal]]) -> dict[int, list[OrderDay]]:
+def order_days_from_rows(rows: Iterable[tuple[int, date, Any, Any]]) -> dict[int, list[OrderDay]]:
     """(customer, day, orders, revenue) rows → order days per customer (rows without orders left out)."""
     out: dict[int, list[OrderDay]] = {}
     for customer, day, orders, revenue in rows:

@@ -36,7 +36,8 @@ def count_param(params: Any, name: str) -> int | None:
     return int(raw)
 
 
-def _pairs(f: MetricFilter, kind: str, product_pk: int | None, min_baskets: int) -> tuple[int, dict, list]:
+def _pairs(f: MetricFilter, kind: str, product_pk: int | None,
+           min_baskets: int) -> tuple[int, dict[int, int], list[tuple[int, int, int]]]:
     """(baskets, baskets per product, [(a, b, baskets)] of the pairs with at least ``min_baskets``)."""
     days = within_store_days(ProductPairDaily.objects.filter(kind=kind), f)
     singles = {(r["product_a"]): r["n"] for r in days.filter(product_a=F("product_b"))
@@ -68,8 +69,8 @@ def affinity_stats(f: MetricFilter, *, product_pk: int | None = None, min_basket
                                                              ("action", f.actions)) if v]}
     for name, kind in KINDS.items():
         total, singles, rows = _pairs(f, kind, product_pk, min_baskets)
-        info = {p["pk"]: p for p in Product.objects.filter(pk__in={pk for r in rows for pk in r[:2]})
-                .values("pk", "external_id", "title", "category")}
+        products = Product.objects.filter(pk__in={pk for r in rows for pk in r[:2]})
+        info: dict[int, Row] = {p["pk"]: dict(p) for p in products.values("pk", "external_id", "title", "category")}
         if f.category:
             rows = [r for r in rows if any(info.get(pk, {}).get("category") == f.category for pk in r[:2])]
         pairs = []

@@ -19,7 +19,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Sum
+from django.db.models import Max, Model, Sum
 
 from insights.contributions import new_contributions
 from insights.filters import MetricFilter, store_today
@@ -62,7 +62,7 @@ class _Figures:
             self.segment = new_contributions()
             add_retention_contributions(self.segment, customer_order_days(segment_pks), age_of={})
 
-    def _rows(self, name: str, model: type, keys: tuple[str, ...], counters: tuple[str, ...],
+    def _rows(self, name: str, model: type[Model], keys: tuple[str, ...], counters: tuple[str, ...],
               cohorts: tuple[dt.date | None, dt.date | None] = (None, None)) -> list[tuple]:
         """(*keys, *sums of counters) rows over the filter's customers; ``cohorts``: first and last cohort."""
         low, high = cohorts
@@ -75,7 +75,7 @@ class _Figures:
                 for i, c in enumerate(counters):
                     sums[i] += values.get(c, 0)
             return [(*k, *v) for k, v in out.items()]
-        qs = model.objects.all()
+        qs = model._default_manager.all()
         if self.f.age_group:
             qs = qs.filter(age_group=self.f.age_group)
         if low is not None:
