@@ -213,6 +213,23 @@ def _panel_list(panel: str, key: str | None = None) -> ExportRows:
     return rows
 
 
+def _cohort_cells(f: MetricFilter, masked: bool) -> Iterable[dict[str, Any]]:
+    """One row per (cohort, month N): the retention matrix as a table (aggregates only)."""
+    for c in panel_answer("cohorts", f, masked=masked)["cohorts"]:
+        for cell in c["cells"]:
+            yield {"cohort": c["cohort"], "cohort_customers": c["customers"], **cell}
+
+
+def _pairs(f: MetricFilter, masked: bool) -> Iterable[dict[str, Any]]:
+    answer = panel_answer("affinity", f, masked=masked)
+    for kind in ("orders", "carts"):
+        for p in answer[kind]["pairs"]:
+            yield {"basket": kind, "product_a": p["product_a"].get("external_id"),
+                   "title_a": p["product_a"].get("title"), "product_b": p["product_b"].get("external_id"),
+                   "title_b": p["product_b"].get("title"), "baskets": p["baskets"], "support": p["support"],
+                   "confidence_ab": p["confidence_ab"], "confidence_ba": p["confidence_ba"], "lift": p["lift"]}
+
+
 # table → (title, rows for a filter and a role)
 EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "events_over_time": ("Events over time", _panel_list("timeseries", "points")),
@@ -237,6 +254,8 @@ EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "carts_by_category": ("Abandonment by category", _panel_list("carts", "by_category")),
     "abandoned_carts": ("Recovery list", _panel_list("carts", "recent_abandoned")),
     "insights": ("Insights", _panel_list("insights")),
+    "cohort_retention": ("Cohort retention", _cohort_cells),
+    "product_pairs": ("Products bought or carted together", _pairs),
 }
 
 

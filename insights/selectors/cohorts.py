@@ -145,13 +145,14 @@ def _proportion(k: int, n: int, reason: str | None) -> Row:
 def returning_customer_rate(f: MetricFilter, segment_pks: list[int] | None) -> Row:
     """Customers with an order in the period who had ordered before it, or twice in it / customers with
     an order in the period (orders placed by the session's start day)."""
-    buyers = dict(customer_days(f, segment_pks).filter(orders__gt=0).values("customer_id")
-                  .annotate(o=Sum("orders")).values_list("customer_id", "o"))
+    days = customer_days(f, segment_pks).filter(orders__gt=0)
+    buyers = dict(days.values("customer_id").annotate(o=Sum("orders")).values_list("customer_id", "o"))
     before: set[int] = set()
     first = data_first_day()
     if f.start is not None and buyers:
         before = set(CustomerDaily.objects.filter(day__lt=f.start, orders__gt=0,
-                                                  customer_id__in=list(buyers)).values_list("customer_id", flat=True))
+                                                  customer_id__in=days.values("customer_id"))
+                     .values_list("customer_id", flat=True).distinct())
     returning = sum(1 for c, orders in buyers.items() if c in before or as_count(orders) >= 2)
     reason = None
     if not buyers:
@@ -188,13 +189,22 @@ def _time_between_orders(figures: _Figures) -> Row:
     return {"median_days": median, "gaps": total, "reason": reason}
 
 
+def _cohorts(f: MetricFilter, figures: _Figures) -> list[Row]:
+    first = month_of(f.start) if f.start else None
+    last = month_of(f.end) if f.end else None
+    return _cohort_matrix(figures.cohort_rows(first, last), _newest_order_month())
+
+
+def cohort_matrix(f: MetricFilter) -> list[Row]:
+    """The cohorts of the filter's months (``cohorts_stats``'s ``cohorts``) alone."""
+    return _cohorts(f, _Figures(f, segment_customer_pks(f)))
+
+
 def cohorts_stats(f: MetricFilter) -> dict[str, Any]:
     """The retention page: the cohort matrix for the filter's cohorts and the store's retention rates."""
     segment_pks = segment_customer_pks(f)
     figures = _Figures(f, segment_pks)
-    first = month_of(f.start) if f.start else None
-    last = month_of(f.end) if f.end else None
-    cohorts = _cohort_matrix(figures.cohort_rows(first, last), _newest_order_month())
+    cohorts = _cohorts(f, figures)
     repeat, distribution = _buyer_figures(figures)
     ignored = [name for name, value in (("action", f.actions), ("category", f.category)) if value]
     return {"cohorts": cohorts, "max_months": max((len(c["cells"]) for c in cohorts), default=0),

@@ -63,3 +63,19 @@ def test_products_page_and_a_products_own_page_show_pairs(client_for, store):
     text = own.content.decode()
     assert "Frequently bought together" in text and "Charger" in text and "Case" in text
     assert client.get("/products/999999/").status_code == 404
+
+
+def test_cohort_and_pair_exports_for_analysts_only(client_for, store):
+    import csv
+    import io
+
+    assert client_for(Role.VIEWER).get(f"/export/cohort_retention.csv?{YEAR}").status_code == 403
+    analyst = client_for(Role.ANALYST)
+    page = analyst.get(f"/cohorts/?{YEAR}").content.decode()
+    assert "/export/cohort_retention.csv?" in page
+    body = b"".join(analyst.get(f"/export/cohort_retention.csv?{YEAR}").streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [(r["cohort"], r["n"], r["retention"]) for r in rows[:4]] == [
+        ("2024-01", "0", "1.0"), ("2024-01", "1", "0.5"), ("2024-01", "2", "0.5"), ("2024-01", "3", "0.0")]
+    pairs = b"".join(analyst.get(f"/export/product_pairs.csv?{YEAR}").streaming_content).decode()
+    assert pairs.startswith("no rows") or "basket" in pairs.splitlines()[0]
