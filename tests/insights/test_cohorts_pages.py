@@ -56,7 +56,9 @@ def test_affinity_api_and_parameters(client_for, store):
 def test_products_page_and_a_products_own_page_show_pairs(client_for, store):
     client = client_for(Role.VIEWER)
     products = client.get(f"/products/?{YEAR}").content.decode()
-    assert "Frequently bought together" in products
+    assert "<title>Products · Customer analytics</title>" in products
+    assert products.count("<h2>Frequently bought together</h2>") == 1
+    assert "{#" not in products  # no template comment shown as text
     p1 = store["products"]["p1"].pk
     own = client.get(f"/products/{p1}/?{YEAR}&min_orders=1")
     assert own.status_code == 200
