@@ -333,6 +333,21 @@ class OrderGap(models.Model):
         return f"{self.days} days {self.age_group}: {self.gaps}"
 
 
+class CustomerFirstOrder(models.Model):
+    """The store day of each buyer's first order (``customers`` is 1 on that day's row; a row left at 0 is
+    a first order that moved): whether a period's buyer had ordered before it (returning customer rate)."""
+
+    customer_id = models.BigIntegerField()
+    day = models.DateField()
+    customers = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer_id", "day"], name="insights_first_key")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} first ordered {self.day}"
+
+
 class ProductPairDaily(models.Model):
     """Baskets (kind "o": orders, "c": carts) by store day holding both products (product_a ≤ product_b).
     The diagonal (a = b) counts the baskets holding a product; (0, 0) counts every basket."""

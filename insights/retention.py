@@ -13,6 +13,7 @@ rollup                key                                                 counte
 ``cohort_months``     first-order month × order month × age_group         customers, orders, revenue
 ``buyer_orders``      number of orders (all time) × age_group             customers
 ``order_gaps``        days between consecutive orders × age_group         gaps
+``first_orders``      customer × store day of their first order           customers (1)
 ====================  ==================================================  ======================
 
 Definitions: a customer's **cohort** is the store month of their first order; they count in
@@ -76,6 +77,7 @@ def add_retention_contributions(out: Contributions, order_days: OrderDays, *, ag
         age = age_of.get(customer, "unknown")
         ordered = sorted(days)
         cohort = month_of(ordered[0][0])
+        out["first_orders"][(customer, ordered[0][0])]["customers"] += sign
         by_month: dict[date, list] = {}
         for day, orders, revenue in ordered:
             tally = by_month.setdefault(month_of(day), [0, Decimal("0")])

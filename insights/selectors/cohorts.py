@@ -23,7 +23,7 @@ from django.db.models import Max, Model, Sum
 
 from insights.contributions import new_contributions
 from insights.filters import MetricFilter, store_today
-from insights.models import BuyerOrders, CohortMonthly, CustomerDaily, OrderGap
+from insights.models import BuyerOrders, CohortMonthly, CustomerFirstOrder, OrderGap
 from insights.retention import add_retention_contributions, month_of, months_between
 from insights.rollup_store import customer_order_days
 from insights.selectors._common import as_count, as_money, customer_days
@@ -150,9 +150,9 @@ def returning_customer_rate(f: MetricFilter, segment_pks: list[int] | None) -> R
     before: set[int] = set()
     first = data_first_day()
     if f.start is not None and buyers:
-        before = set(CustomerDaily.objects.filter(day__lt=f.start, orders__gt=0,
-                                                  customer_id__in=days.values("customer_id"))
-                     .values_list("customer_id", flat=True).distinct())
+        before = set(CustomerFirstOrder.objects.filter(day__lt=f.start, customers__gt=0,
+                                                       customer_id__in=days.values("customer_id"))
+                     .values_list("customer_id", flat=True))
     returning = sum(1 for c, orders in buyers.items() if c in before or as_count(orders) >= 2)
     reason = None
     if not buyers:
