@@ -181,7 +181,8 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
             _widen_time(totals, "last_purchase_at", s.last_purchase_at, max)
 
 
-def _add_basket(out: Contributions, kind: str, day: date, products: Iterable[int], sign: int) -> None:
+def add_basket_contributions(out: Contributions, kind: str, day: date, products: Iterable[int], sign: int) -> None:
+    """One basket (an order: kind "o"; a cart: "c") of these products: its pairs, its products, itself."""
     pks = sorted(set(products))
     rows = out["product_pairs"]
     rows[(kind, day, 0, 0)]["baskets"] += sign
@@ -199,9 +200,9 @@ def _add_pair_rows(out: Contributions, s: DerivedSession, day: date, sign: int) 
             for key in p.order_keys:
                 by_order[key].append(pk)
         for key, _at in s.orders:
-            _add_basket(out, "o", day, by_order.get(key, ()), sign)
+            add_basket_contributions(out, "o", day, by_order.get(key, ()), sign)
     if s.cart is not None:
-        _add_basket(out, "c", day, (pk for pk, p in s.products.items() if p.added), sign)
+        add_basket_contributions(out, "c", day, (pk for pk, p in s.products.items() if p.added), sign)
 
 
 class _CategoryShare:

@@ -362,6 +362,11 @@ class ProductPairDaily(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "day", "product_a", "product_b"], name="insights_pair_key"),
         ]
+        indexes = [
+            # The baskets per product (the diagonal): the supports, without reading the pairs' rows.
+            models.Index(fields=["kind", "day", "product_a"], condition=models.Q(product_a=models.F("product_b")),
+                         include=["baskets"], name="insights_pair_single_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.product_a}+{self.product_b}: {self.baskets}"
