@@ -63,7 +63,7 @@ def _ranked_pairs(f: MetricFilter, kind: str, product_pk: int | None, min_basket
     if not total:
         return 0, []
     q = connection.ops.quote_name
-    day_sql, day_params = "", []
+    day_sql, day_params = "", list[Any]()
     if f.start is not None:
         day_sql, day_params = day_sql + " AND day >= %s", [*day_params, f.start]
     if f.end is not None:
