@@ -21,6 +21,7 @@ from insights.stats import wilson_interval
 
 MIN_BASKETS_FOR_PAIR_CLAIM = 20  # orders in the period before a pair is called the best
 RECOVERY_DAYS = 7
+RECOVERY_MIN_CARTS = 5  # fewer abandoned carts in the week: not worth a sentence
 
 Row = dict[str, Any]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from customers.models import AgeGroup
 from insights.filters import MetricFilter, store_today, store_tz
-from insights.recommendations import abandoned_recently, best_pair, cohort_comparison
+from insights.recommendations import RECOVERY_MIN_CARTS, abandoned_recently, best_pair, cohort_comparison
 from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.customers import age_group_stats
 from insights.selectors.freshness import previous_period_comparison
@@ -174,7 +174,7 @@ def _best_pair(period: _Period) -> Insight | None:
 
 def _abandoned_this_week(period: _Period) -> Insight | None:
     week = abandoned_recently(period.f, period.segment_pks)
-    if not week["carts"]:
+    if week["carts"] < RECOVERY_MIN_CARTS:
         return None
     when = "this week" if week["end"] == store_today() else f"in the week to {week['end']:%-d %b %Y}"
     advice = (f"Send recovery e-mails to the {week['reachable']:,} with an e-mail address." if week["reachable"]

@@ -27,7 +27,7 @@ def _purchase(n: int, customer: str, at: str, products: list[str]) -> list[dict]
 
 def _carts(events: list[dict]) -> None:
     """25 more customers (26-35) add a Charger and buy it on 2024-03-05; 25 more (36-45) add a Phone on
-    2024-03-28 and leave it: Phone's carts 28 of 28 abandoned, Charger's 0 of 25."""
+    2024-03-28 and leave it: Phone's carts 31 of 31 abandoned, Charger's 0 of 25."""
     for i in range(25):
         CustomerFactory(external_id=f"b{i}", email=f"b{i}@example.com", age=30)
         events.append({"event_id": f"bc-{i}", "customer_id": f"b{i}", "action": "add_to_cart",
@@ -43,7 +43,7 @@ def _carts(events: list[dict]) -> None:
 def _store(*, feb_returners: int, carts: bool = False) -> None:
     """January cohort: 40 customers, 30 order again in February. February cohort: 40 customers,
     ``feb_returners`` order again in March. Ten January first orders hold Phone + Case (the pair); the rest
-    a Charger. Three carts with a Phone are abandoned on 2024-03-28, one by a customer without an e-mail."""
+    a Charger. Six carts with a Phone are abandoned on 2024-03-28, two by customers without an e-mail."""
     for pid, title, price in (("p1", "Phone", 100), ("p2", "Case", 20), ("p3", "Charger", 50)):
         ProductFactory(external_id=pid, title=title, price=price)
     events: list[dict] = []
@@ -57,7 +57,7 @@ def _store(*, feb_returners: int, carts: bool = False) -> None:
         if again:
             n += 1
             events += _purchase(n, f"c{i}", "2024-02-20T10:00:00Z" if i < 40 else "2024-03-20T10:00:00Z", ["p3"])
-    for i, email in enumerate(["a1@example.com", "a2@example.com", ""]):
+    for i, email in enumerate(["a1@example.com", "a2@example.com", "", "a4@example.com", "a5@example.com", ""]):
         CustomerFactory(external_id=f"a{i}", email=email, age=40)
         events.append({"event_id": f"ab-{i}", "customer_id": f"a{i}", "action": "add_to_cart",
                        "timestamp": "2024-03-28T09:00:00Z", "product_id": "p1", "product_price": "100.00",
@@ -82,6 +82,14 @@ def test_cohort_retention_worse_than_before_recommends_a_second_order_offer():
     assert item["recommendation"] == ("Send the 36 customers of the 2024-02 cohort who have not ordered again a "
                                       "second-order offer.")
     assert item["link"] == "/cohorts/?" + F.to_query()
+
+
+def test_no_recovery_sentence_for_a_handful_of_carts():
+    _store(feb_returners=4)
+    from insights.models import Cart
+
+    Cart.objects.filter(customer__external_id__in=["a0", "a1"]).update(state="emptied")  # 4 abandoned left
+    assert "abandoned_carts" not in _items()
 
 
 def test_cohort_retention_says_nothing_when_the_intervals_overlap():
@@ -109,8 +117,8 @@ def test_abandoned_carts_this_week_recommends_recovery_emails():
     _store(feb_returners=4)
     item = _items()["abandoned_carts"]
     assert item["text"] == (
-        "3 carts worth $300.00 were abandoned in the week to 31 Mar 2024.")
-    assert item["recommendation"] == "Send recovery e-mails to the 2 with an e-mail address."
+        "6 carts worth $600.00 were abandoned in the week to 31 Mar 2024.")
+    assert item["recommendation"] == "Send recovery e-mails to the 4 with an e-mail address."
     assert item["link"] == "/carts/?" + F.to_query()
     earlier = MetricFilter(start=dt.date(2024, 3, 1), end=dt.date(2024, 3, 20))
     assert "abandoned_carts" not in {i["kind"] for i in sentences.insights_list(earlier)}
@@ -120,9 +128,9 @@ def test_product_abandonment_and_age_conversion_carry_their_computed_action():
     _store(feb_returners=4, carts=True)
     items = _items()
     product = items["product_abandonment"]
-    assert product["text"].startswith("Phone has the highest abandonment rate (100% of 28 carts")
-    assert product["recommendation"] == ("Review Phone's price, shipping cost and stock messages: 28 carts holding "
-                                         "it were left with $2,800.00 of it in them.")
+    assert product["text"].startswith("Phone has the highest abandonment rate (100% of 31 carts")
+    assert product["recommendation"] == ("Review Phone's price, shipping cost and stock messages: 31 carts holding "
+                                         "it were left with $3,100.00 of it in them.")
     assert product["link"].startswith("/products/") and product["link"] != "/products/?" + F.to_query()
     age = items["age_conversion"]
     assert age["recommendation"] == ("Aim campaigns at customers aged 26–35: 100% of their sessions end in a "
