@@ -145,7 +145,8 @@ def _proportion(k: int, n: int, reason: str | None) -> Row:
 def returning_customer_rate(f: MetricFilter, segment_pks: list[int] | None) -> Row:
     """Customers with an order in the period who had ordered before it, or twice in it / customers with
     an order in the period (orders placed by the session's start day)."""
-    days = customer_days(f, segment_pks).filter(orders__gt=0)
+    # revenue > 0: the buyers' partial index (an order of free items only is not counted here)
+    days = customer_days(f, segment_pks).filter(revenue__gt=0, orders__gt=0)
     buyers = dict(days.values("customer_id").annotate(o=Sum("orders")).values_list("customer_id", "o"))
     before: set[int] = set()
     first = data_first_day()
