@@ -66,7 +66,7 @@ def cohort_comparison(f: MetricFilter, *, min_customers: int) -> Row | None:
 
 def best_pair(f: MetricFilter) -> Row | None:
     """The pair bought together most above chance (lift > 1), from enough orders."""
-    orders = affinity_stats(f, min_baskets=MIN_PAIR_BASKETS, limit=1)["orders"]
+    orders = affinity_stats(f, min_baskets=MIN_PAIR_BASKETS, limit=1, kinds=("orders",))["orders"]
     if orders["baskets"] < MIN_BASKETS_FOR_PAIR_CLAIM or not orders["pairs"]:
         return None
     pair = orders["pairs"][0]

@@ -101,13 +101,14 @@ def _pair_row(a: int, b: int, counts: tuple[int, int, int], total: int, info: di
 
 
 def affinity_stats(f: MetricFilter, *, product_pk: int | None = None, min_baskets: int = MIN_PAIR_BASKETS,
-                   limit: int = TOP_N) -> dict[str, Any]:
+                   limit: int = TOP_N, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str, Any]:
     """For orders and for carts: the baskets and the pairs by lift (with ``product_pk``: that product's
     pairs, the other product second, by confidence from it)."""
     out: dict[str, Any] = {"min_baskets": min_baskets,
                            "ignored_filters": [n for n, v in (("age_group", f.age_group), ("segment", f.segment),
                                                              ("action", f.actions)) if v]}
-    for name, kind in KINDS.items():
+    for name in kinds:
+        kind = KINDS[name]
         total, rows = _ranked_pairs(f, kind, product_pk, min_baskets, limit)
         products = Product.objects.filter(pk__in={pk for r in rows for pk in r[:2]})
         info: dict[int, Row] = {p["pk"]: dict(p) for p in products.values("pk", "external_id", "title", "category")}
