@@ -6,17 +6,22 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customers.models import Customer
+from events.models import Event
 from insights.filters import MetricFilter
 from insights.retention import order_gaps
 from insights.selectors import cohorts_stats
 from insights.selectors.cohorts import returning_customer_rate
-from insights.services import analytics_rebuild
+from insights.services import analytics_process_pending, analytics_rebuild
 from insights.stats import median_of_counts
 from insights.upkeep import customer_age_group_change, customer_events_erase
+from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.retention_fixture import ORDERS, build_retention_store
-from tests.insights.test_services import snapshot
+from tests.insights.store_fixture import ingest
+from tests.insights.test_services import batches_at, derived_and_events_clear, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +123,53 @@ def test_history_changes_keep_retention_equal_to_rebuild():
 
 def test_fixture_lists_every_batch():
     assert len(ORDERS) == 10
+
+
+# --- property: orders spread over months, arriving late and out of order -------------------------
+
+MONTHS_BASE = dt.datetime(2024, 1, 1, 9, 0, tzinfo=dt.UTC)
+SPREAD_EVENT = st.fixed_dictionaries({
+    "customer": st.sampled_from(["q1", "q2", "q3"]),
+    "day": st.integers(min_value=0, max_value=120),
+    "minute": st.integers(min_value=0, max_value=50),
+    "action": st.sampled_from(["purchase", "purchase", "add_to_cart", "view"]),
+    "product": st.sampled_from(["qp1", "qp2", "qp3"]),
+    "order": st.sampled_from([None, "x1", "x2"]),
+})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=st.lists(SPREAD_EVENT, min_size=1, max_size=30),
+       cuts=st.lists(st.integers(min_value=1, max_value=30), max_size=5),
+       process_after=st.lists(st.booleans(), min_size=6, max_size=6))
+def test_random_months_of_orders_incremental_equals_rebuild(stream, cuts, process_after):
+    derived_and_events_clear()
+    if not ProductFactory._meta.model.objects.filter(external_id="qp1").exists():
+        for i in (1, 2, 3):
+            ProductFactory(external_id=f"qp{i}", price=i * 10)
+        CustomerFactory(external_id="q1", age=25)
+        CustomerFactory(external_id="q2", age=None)
+        CustomerFactory(external_id="q3", age=50)
+    raw = []
+    for i, e in enumerate(stream):
+        at = MONTHS_BASE + dt.timedelta(days=e["day"], minutes=e["minute"])
+        event = {"event_id": f"q-{i}", "customer_id": e["customer"], "action": e["action"], "quantity": 1,
+                 "timestamp": at.isoformat(), "product_id": e["product"]}
+        if e["order"] and e["action"] == "purchase":
+            event["order_id"] = f"{e['customer']}-{e['order']}-{e['day']}"
+        raw.append(event)
+    batches = batches_at(raw, cuts)
+    for batch, process in zip(batches, process_after, strict=False):
+        ingest(batch)
+        if process:
+            analytics_process_pending()
+    for batch in batches[len(process_after):]:
+        ingest(batch)
+    analytics_process_pending()
+    incremental = snapshot()
+    assert Event.objects.count() == len(raw)
+    analytics_rebuild()
+    assert snapshot() == incremental
+    stats = cohorts_stats(MetricFilter(start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31)))
+    buyers = len({e["customer"] for e in stream if e["action"] == "purchase"})
+    assert sum(c["customers"] for c in stats["cohorts"]) == stats["repeat_purchase_rate"]["buyers"] == buyers
