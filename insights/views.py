@@ -158,7 +158,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such product")
     affinity = selectors.affinity_stats(f, product_pk=pk, **_min_orders(request))
     return _render(request, "insights/product_detail.html", "products", f, error, {}, product=product,
-                   affinity=affinity)
+                   affinity=affinity, product_stats=selectors.product_figures(f, pk))
 
 
 @capability_required(VIEW_DASHBOARD)

@@ -37,7 +37,7 @@ from insights.selectors.freshness import (
 from insights.selectors.funnel import funnel_stats
 from insights.selectors.kpis import KPI_KEYS, LONG_PERIOD_DAYS, kpis_stats
 from insights.selectors.latest import events_latest, filter_choices
-from insights.selectors.products import products_stats
+from insights.selectors.products import product_figures, products_stats
 from insights.selectors.rfm import rfm_assignments
 from insights.selectors.seasonality import seasonality_stats
 from insights.selectors.timeseries import events_timeseries
@@ -59,6 +59,7 @@ __all__ = [
     "funnel_stats",
     "kpis_stats",
     "previous_period_comparison",
+    "product_figures",
     "products_stats",
     "rfm_assignments",
     "seasonality_stats",

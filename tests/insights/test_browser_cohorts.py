@@ -28,7 +28,7 @@ def retention(make_user):
     objs = build_retention_store()
     make_user(Role.VIEWER, username="viewer", password=PASSWORD)
     return {"emails": [c.email for c in objs["customers"].values()],
-            "names": [c.name for c in objs["customers"].values()]}
+            "names": [c.name for c in objs["customers"].values()], "phone": objs["products"]["p1"].pk}
 
 
 def test_viewer_sees_the_cohort_heatmap_with_aggregates_only(retention, server, browser_page):  # noqa: F811
@@ -58,4 +58,10 @@ def test_viewer_sees_the_cohort_heatmap_with_aggregates_only(retention, server, 
     assert page.evaluate("() => [...document.querySelectorAll('a')].filter(a => "
                          "/^\\/customers\\/\\d/.test(a.getAttribute('href') || '')).length") == 0
     assert page.locator("a.export").count() == 0
+    # A product's own page: its figures and what is bought with it.
+    page.goto(base + f"/products/{retention['phone']}/?start=2024-01-01&end=2024-12-31&min_orders=1")
+    expect(page.locator("#bought-together tbody tr")).to_have_count(2)
+    expect(page.locator("#product-figures")).to_contain_text("$500.00")
+    _no_csp_violations(page, "product page")
+    page.screenshot(path=str(ARTIFACTS / "page-product.png"), full_page=True)
     assert errors == []

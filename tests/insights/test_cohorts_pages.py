@@ -64,6 +64,7 @@ def test_products_page_and_a_products_own_page_show_pairs(client_for, store):
     assert own.status_code == 200
     text = own.content.decode()
     assert "Frequently bought together" in text and "Charger" in text and "Case" in text
+    assert 'id="product-figures"' in text and "$500.00" in text  # p1 in o1, o2, o3, o4, o7: 5 × $100
     assert client.get("/products/999999/").status_code == 404
 
 
