@@ -41,6 +41,10 @@ def _env(db_url: str) -> dict[str, str]:
     return env
 
 
+PANELS = ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries", "cohorts",
+          "affinity")
+
+
 def _setup() -> None:
     import django
 
@@ -158,10 +162,14 @@ def step_measure(args: argparse.Namespace) -> dict:
     from insights import selectors, sentences
     from insights.filters import MetricFilter, store_today
     from insights.models import (
+        BuyerOrders,
+        CohortMonthly,
         CustomerDaily,
         EventDaily,
         EventHourly,
+        OrderGap,
         ProductDaily,
+        ProductPairDaily,
         Session,
         SessionDaily,
         SessionHourly,
@@ -181,7 +189,12 @@ def step_measure(args: argparse.Namespace) -> dict:
     }
     some_customer = Session.objects.values_list("customer_id", flat=True).first()
     results: dict = {"rows": {m.__name__: m.objects.count() for m in (
-        EventHourly, EventDaily, SessionHourly, SessionDaily, ProductDaily, CustomerDaily, Session)}}
+        EventHourly, EventDaily, SessionHourly, SessionDaily, ProductDaily, CustomerDaily, Session,
+        CohortMonthly, BuyerOrders, OrderGap, ProductPairDaily)}}
+    from insights.selectors.cohorts import cohort_filter
+
+    popular = (ProductPairDaily.objects.filter(kind="o").exclude(product_a=0).order_by("-baskets")
+               .values_list("product_a", flat=True).first())
     sel: dict = {}
     for label, f in filters.items():
         calls = {
@@ -194,6 +207,11 @@ def step_measure(args: argparse.Namespace) -> dict:
             "products_stats": lambda f=f: selectors.products_stats(f),
             "carts_stats": lambda f=f: selectors.carts_stats(f),
             "insights_list": lambda f=f: sentences.insights_list(f),
+            # issue 14: the cohorts page (its default: the last 12 months when no dates are given) and affinity
+            "cohorts_stats": lambda f=f, label=label: selectors.cohorts_stats(
+                f if label != "30 days" else cohort_filter(f, {})),
+            "affinity_stats": lambda f=f: selectors.affinity_stats(f),
+            "affinity_stats(product)": lambda f=f: selectors.affinity_stats(f, product_pk=popular),
         }
         if label == "30 days":
             calls["customer_detail"] = lambda: selectors.customer_detail(some_customer)
@@ -201,6 +219,7 @@ def step_measure(args: argparse.Namespace) -> dict:
             calls["filter_choices"] = selectors.filter_choices
             champions = MetricFilter(start=f.start, end=f.end, segment="Champions")
             calls["kpis_stats(segment)"] = lambda champions=champions: selectors.kpis_stats(champions)
+            calls["cohorts_stats(segment)"] = lambda champions=champions: selectors.cohorts_stats(champions)
         sel[label] = {name: _median_ms(fn, args.reps) for name, fn in calls.items()}
     results["selectors_ms"] = sel
     user = User.objects.filter(username="bench-analyst").first() or user_create(
@@ -208,7 +227,7 @@ def step_measure(args: argparse.Namespace) -> dict:
     client = Client()
     client.force_login(user)
     api: dict = {}
-    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries"):
+    for panel in PANELS:
         url = f"/api/v1/metrics/{panel}"
 
         def get(url: str = url) -> None:
@@ -231,7 +250,7 @@ def step_web_rss(args: argparse.Namespace) -> dict:
 
     client = Client()
     client.force_login(User.objects.get(username="bench-analyst"))
-    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries"):
+    for panel in PANELS:
         for _ in range(3):
             assert client.get(f"/api/v1/metrics/{panel}").status_code == 200
     return {"web_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -262,7 +281,7 @@ STEPS = {"load": step_load, "measure": step_measure, "web_rss": step_web_rss, "p
 
 
 def run_step(step: str, size: int, args: argparse.Namespace) -> dict:
-    db_url = f"{args.pg}/metrics_bench_{size}"
+    db_url = f"{args.pg}/{args.db_prefix}_{size}"
     cmd = [PY, __file__, "--step", step, "--size", str(size), "--days", str(args.days),
            "--customers", str(args.customers), "--reps", str(args.reps)]
     proc = subprocess.run(cmd, env=_env(db_url), stdout=subprocess.PIPE, text=True, check=True)
@@ -279,6 +298,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--reuse", action="store_true", help="keep an existing metrics_bench_<size> database")
+    parser.add_argument("--db-prefix", default="metrics_bench", help="databases are <prefix>_<size>")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -287,7 +307,7 @@ def main() -> None:
         return
     report: dict = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        bench_database(f"{args.pg}/metrics_bench_{size}", recreate=not args.reuse)
+        bench_database(f"{args.pg}/{args.db_prefix}_{size}", recreate=not args.reuse)
         r: dict = {}
         for step in ("load", "measure", "web_rss", "pandas"):
             print(f"[{size:,}] {step} …", file=sys.stderr, flush=True)

@@ -23,6 +23,8 @@ from customers.models import Customer
 from insights import selectors
 from insights.filters import FilterError, MetricFilter
 from insights.panels import PANEL_READERS, panel_answer
+from insights.selectors.affinity import count_param
+from insights.selectors.cohorts import cohort_filter
 from insights.shaping import customer_detail_shaped, hides_personal_data
 
 PANELS = (*PANEL_READERS, "choices")
@@ -51,6 +53,20 @@ def _dashboard_api(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespo
     return require_GET(wrapped)
 
 
+def _panel_options(panel: str, params: Any) -> dict[str, Any]:
+    """The funnel's ``breakdown``; affinity's ``product`` (pk) and ``min_orders`` (pairs in fewer baskets
+    are not shown)."""
+    if panel == "funnel":
+        return {"breakdown": params.get("breakdown") or None}
+    if panel == "affinity":
+        options: dict[str, Any] = {"product_pk": count_param(params, "product")}
+        min_orders = count_param(params, "min_orders")
+        if min_orders is not None:
+            options["min_baskets"] = min_orders
+        return options
+    return {}
+
+
 @_dashboard_api
 def metrics_panel(request: HttpRequest, panel: str, *, masked: bool) -> JsonResponse:
     if panel not in PANELS:
@@ -60,7 +76,9 @@ def metrics_panel(request: HttpRequest, panel: str, *, masked: bool) -> JsonResp
         if panel == "choices":
             data = selectors.filter_choices()
         else:
-            options = {"breakdown": request.GET.get("breakdown") or None} if panel == "funnel" else {}
+            options = _panel_options(panel, request.GET)
+            if panel == "cohorts":
+                f = cohort_filter(f, request.GET)
             data = panel_answer(panel, f, masked=masked, **options)
     except (FilterError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)

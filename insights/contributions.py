@@ -19,7 +19,12 @@ rollup                key                                                 counte
 ``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
 ``cart_values_daily`` store day × age_group × category ("" = all) × bucket  carts
 ``customer_totals``   customer                                            events, revenue, sessions, orders, times
+``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
+                      a × product b (a ≤ b)                               0, 0: every basket)
 ====================  ==================================================  =========================================
+
+The retention rollups (cohorts, repeat buyers, time between orders) depend on all of a customer's
+orders at once: ``insights.retention`` computes them from the customer's order days.
 
 Only ``events_hourly`` and ``events_daily`` are fed by events as they are stored (inside the ingest
 transaction: live), placed by the event's own time; everything else, including per-customer and
@@ -170,6 +175,7 @@ def add_session_contributions(out: Contributions, sessions: Iterable[tuple[Deriv
         counters = session_counters(s)
         _add_session_rows(out, s, age, day, counters, sign)
         _add_customer_rows(out, s, day, counters, sign)
+        _add_pair_rows(out, s, day, sign)
         in_categories = _add_product_rows(out, s, age, day, category_of, sign)
         for category, share in in_categories.items():
             _add_category_rows(out, s, age, (day, category), counters, share, sign)
@@ -201,6 +207,30 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
         _widen_time(totals, "last_seen", s.last_event_at, max)
         if s.last_purchase_at is not None:
             _widen_time(totals, "last_purchase_at", s.last_purchase_at, max)
+
+
+def add_basket_contributions(out: Contributions, kind: str, day: date, products: Iterable[int], sign: int) -> None:
+    """One basket (an order: kind "o"; a cart: "c") of these products: its pairs, its products, itself."""
+    pks = sorted(set(products))
+    rows = out["product_pairs"]
+    rows[(kind, day, 0, 0)]["baskets"] += sign
+    for i, a in enumerate(pks):
+        for b in pks[i:]:
+            rows[(kind, day, a, b)]["baskets"] += sign
+
+
+def _add_pair_rows(out: Contributions, s: DerivedSession, day: date, sign: int) -> None:
+    """Affinity (DESIGN §4): every order of the session is a basket of the products it has lines for;
+    the session's cart is a basket of every product added to it."""
+    if s.orders:
+        by_order: dict[str, list[int]] = defaultdict(list)
+        for pk, p in s.products.items():
+            for key in p.order_keys:
+                by_order[key].append(pk)
+        for key, _at in s.orders:
+            add_basket_contributions(out, "o", day, by_order.get(key, ()), sign)
+    if s.cart is not None:
+        add_basket_contributions(out, "c", day, (pk for pk, p in s.products.items() if p.added), sign)
 
 
 class _CategoryShare:

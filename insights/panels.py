@@ -19,6 +19,8 @@ PANEL_READERS: dict[str, Callable[..., Any]] = {
     "products": selectors.products_stats,
     "carts": selectors.carts_stats,
     "coupons": selectors.coupons_stats,
+    "cohorts": selectors.cohorts_stats,
+    "affinity": selectors.affinity_stats,
     "insights": sentences.insights_list,
 }
 

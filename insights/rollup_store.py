@@ -15,6 +15,7 @@ from django.db import connection, models
 from events.models import Event
 from insights import models as tables
 from insights.contributions import Contributions
+from insights.retention import COHORT_REVENUE_COLUMN, order_days_from_rows
 from products.models import Product
 
 # Rollup name (insights.contributions) → its table and the columns of its key.
@@ -27,6 +28,12 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "customers_daily": (tables.CustomerDaily, ("day", "customer_id")),
     "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket")),
     "customer_totals": (tables.CustomerTotals, ("customer_id",)),
+    "product_pairs": (tables.ProductPairDaily, ("kind", "day", "product_a", "product_b")),
+    # insights.retention: from each customer's order days
+    "cohort_months": (tables.CohortMonthly, ("cohort", "month", "age_group")),
+    "buyer_orders": (tables.BuyerOrders, ("orders", "age_group")),
+    "order_gaps": (tables.OrderGap, ("days", "age_group")),
+    "first_orders": (tables.CustomerFirstOrder, ("customer_id", "day")),
 }
 EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
 LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum
@@ -152,6 +159,16 @@ def rows_delete(model: type[models.Model], **filters: Any) -> int:
 def rows_delete_by_pk(model: type[models.Model], pks: Sequence[int], *, field: str = "pk") -> None:
     for i in range(0, len(pks), _SQLITE_IN_CHUNK):
         rows_delete(model, **{f"{field}__in": pks[i:i + _SQLITE_IN_CHUNK]})
+
+
+def customer_order_days(customer_pks: Iterable[int]) -> dict[int, list]:
+    """The order days (``insights.retention``) of these customers, from the day × customer rollup."""
+    pks = sorted(set(customer_pks))
+    rows: list[tuple] = []
+    for i in range(0, len(pks), _SQLITE_IN_CHUNK):
+        rows.extend(tables.CustomerDaily.objects.filter(customer_id__in=pks[i:i + _SQLITE_IN_CHUNK], orders__gt=0)
+                    .values_list("customer_id", "day", "orders", COHORT_REVENUE_COLUMN))
+    return order_days_from_rows(rows)
 
 
 def product_categories(product_pks: Iterable[int | None] | None) -> dict[int, str]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from customers.models import AgeGroup
 from insights.charts.common import currency
-from insights.filters import MetricFilter, store_tz
-from insights.selectors._common import as_count, customer_days
+from insights.filters import MetricFilter, store_today, store_tz
+from insights.recommendations import RECOVERY_MIN_CARTS, abandoned_recently, best_pair, cohort_comparison
+from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.customers import age_group_stats
 from insights.selectors.freshness import previous_period_comparison
 from insights.selectors.kpis import kpi_figures
@@ -53,8 +54,10 @@ def hour_label(hour: int) -> str:
     return f"{(hour % 12) or 12} {'AM' if hour < 12 else 'PM'}"
 
 
-def _insight(kind: str, text: str, figure: str, page: str, period: _Period, severity: str = "info") -> Insight:
-    return {"kind": kind, "text": text, "figure": figure, "link": f"{page}?{period.query}", "severity": severity}
+def _insight(kind: str, text: str, figure: str, page: str, period: _Period, severity: str = "info",
+             recommendation: str | None = None) -> Insight:
+    return {"kind": kind, "text": text, "figure": figure, "link": f"{page}?{period.query}", "severity": severity,
+            "recommendation": recommendation}
 
 
 def _peak(period: _Period) -> Insight | None:
@@ -91,9 +94,13 @@ def _product_abandonment(period: _Period) -> Insight | None:
     if best is None:
         return None
     title = Product.objects.filter(pk=int(best[0])).values_list("title", flat=True).first() or "A product"
-    carts = as_count(rows[best[0]]["cart_sessions"])
+    row = rows[best[0]]
+    carts, abandoned = as_count(row["cart_sessions"]), as_count(row["carts_abandoned"])
     return _insight("product_abandonment", f"{title} has the highest abandonment rate ({percent(best[1])} of "
-                    f"{carts:,} carts).", percent(best[1]), "/products/", period, "warning")
+                    f"{carts:,} carts, 95% CI {percent(best[2])}–{percent(best[3])}).", percent(best[1]),
+                    f"/products/{best[0]}/", period, "warning",
+                    f"Review {title}'s price, shipping cost and stock messages: {abandoned:,} carts holding it "
+                    f"were left with ${as_money(row['revenue_left']):,.2f} of it in them.")
 
 
 def _age_conversion(period: _Period) -> Insight | None:
@@ -104,9 +111,14 @@ def _age_conversion(period: _Period) -> Insight | None:
     best = separated_best(groups, min_trials=MIN_TRIALS_FOR_CLAIM)
     if best is None:
         return None
-    return _insight("age_conversion", f"Customers aged {AgeGroup(best[0]).label} convert best "
+    others = [(k, n) for name, k, n in groups if name != best[0]]
+    rest = sum(k for k, _ in others) / max(1, sum(n for _, n in others))
+    label = AgeGroup(best[0]).label
+    return _insight("age_conversion", f"Customers aged {label} convert best "
                     f"({percent(best[1])}, 95% CI {percent(best[2])}–{percent(best[3])}).", percent(best[1]),
-                    "/customers/", period)
+                    "/customers/", period, recommendation=f"Aim campaigns at customers aged {label}: "
+                    f"{percent(best[1])} of their sessions end in a purchase against {percent(rest)} for the "
+                    f"other age groups.")
 
 
 def money(value: Any) -> str:
@@ -143,12 +155,52 @@ def _average_order(period: _Period) -> Insight | None:
     return _insight("aov", text + ".", money(k["aov"]), "/", period)
 
 
+def _cohort_retention(period: _Period) -> Insight | None:
+    c = cohort_comparison(period.f, min_customers=MIN_TRIALS_FOR_CLAIM)
+    if c is None:
+        return None
+    before = f"{c['before'][0]}–{c['before'][-1]}" if len(c["before"]) > 1 else c["before"][0]
+    text = (f"{percent(c['rate'])} of the {c['cohort']} cohort ordered again the month after their first order, "
+            f"{c['verdict']} than {percent(c['before_rate'])} for the cohorts of {before}.")
+    if c["verdict"] == "worse":
+        advice = (f"Send the {c['customers'] - c['returned']:,} customers of the {c['cohort']} cohort who have not "
+                  f"ordered again a second-order offer.")
+    else:
+        advice = f"Keep what changed for the {c['cohort']} cohort's first orders: its customers came back more often."
+    return _insight("cohort_retention", text, percent(c["rate"]), "/cohorts/", period,
+                    "warning" if c["verdict"] == "worse" else "info", advice)
+
+
+def _best_pair(period: _Period) -> Insight | None:
+    pair = best_pair(period.f)
+    if pair is None:
+        return None
+    a, b = pair["product_a"].get("title", "A product"), pair["product_b"].get("title", "another")
+    lift = f"{pair['lift']:.1f}×"
+    return _insight("best_pair", f"{a} and {b} are in {pair['baskets']:,} orders together: {lift} more often "
+                    f"than chance.", lift, "/products/", period,
+                    recommendation=f"Bundle {a} with {b}: bought together {lift} more often than chance.")
+
+
+def _abandoned_this_week(period: _Period) -> Insight | None:
+    week = abandoned_recently(period.f, period.segment_pks)
+    if week["carts"] < RECOVERY_MIN_CARTS:
+        return None
+    when = "this week" if week["end"] == store_today() else f"in the week to {week['end']:%-d %b %Y}"
+    advice = (f"Send recovery e-mails to the {week['reachable']:,} with an e-mail address." if week["reachable"]
+              else "None has an e-mail address: ask for one before checkout.")
+    return _insight("abandoned_carts", f"{week['carts']:,} carts worth ${week['value']:,.2f} were abandoned {when}.",
+                    f"${week['value']:,.2f}", "/carts/", period, "warning", advice)
+
+
 SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (
-    _peak, _cart_abandonment, _product_abandonment, _age_conversion, _revenue_trend, _average_order)
+    _peak, _cart_abandonment, _abandoned_this_week, _product_abandonment, _age_conversion, _cohort_retention,
+    _best_pair, _revenue_trend, _average_order)
 
 
 def insights_list(f: MetricFilter) -> list[Insight]:
-    """Sentences from the data, each with its figure (``{"kind", "text", "figure", "link", "severity"}``),
+    """Sentences from the data, each with its figure (``{"kind", "text", "figure", "link", "severity",
+    "recommendation"}``: one concrete computed action, or None),
     in the order of ``SENTENCES``; nothing is said from too little data and "highest"/"best" is only
     claimed where Wilson 95% intervals separate."""
     segment_pks = segment_customer_pks(f)

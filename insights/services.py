@@ -40,7 +40,20 @@ from insights.filters import store_tz
 from insights.models import PendingWindow, Session
 from insights.money import OrderBook
 from insights.order_store import full_order_book, order_book, order_events, order_winners, orders_cancelled
-from insights.rollup_store import DERIVED_MODELS, derivation_lock, product_categories, rollups_add, rows_delete
+from insights.retention import (
+    COHORT_REVENUE_COLUMN,
+    add_retention_contributions,
+    changed_order_customers,
+    order_days_from_rows,
+)
+from insights.rollup_store import (
+    DERIVED_MODELS,
+    customer_order_days,
+    derivation_lock,
+    product_categories,
+    rollups_add,
+    rows_delete,
+)
 from insights.session_store import (
     StoredSession,
     Windows,
@@ -183,7 +196,20 @@ def _sessions_replace(gone: Sequence[StoredSession], fresh: Sequence[DerivedSess
                               category_of=category_of, tz=tz, sign=1)
     sessions_delete([s.pk for s in gone])
     sessions_insert(fresh, ages)
+    _rollups_add_with_retention(contributions, ages)
+
+
+def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, str]) -> None:
+    """Add session contributions; where they change a customer's order days, replace the customer's
+    retention contribution (``insights.retention``: computed from all their order days, before and after)."""
+    changed = changed_order_customers(contributions)
+    before = customer_order_days(changed) if changed else {}
     rollups_add(contributions)
+    if changed:
+        retention = new_contributions()
+        add_retention_contributions(retention, before, age_of=ages, sign=-1)
+        add_retention_contributions(retention, customer_order_days(changed), age_of=ages, sign=1)
+        rollups_add(retention)
 
 
 def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime) -> None:
@@ -262,6 +288,9 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
         n_sessions += len(derived)
         if progress:
             progress(len(batch))
+    add_retention_contributions(contributions, order_days_from_rows(
+        (customer, day, counters.get("orders", 0), counters.get(COHORT_REVENUE_COLUMN, 0))
+        for (day, customer), counters in contributions["customers_daily"].items()), age_of=ages)
     rollups_add(contributions)
     return {"events": n_events, "sessions": n_sessions}
 

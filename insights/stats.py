@@ -85,3 +85,23 @@ def rfm_segment(r: int, fm: int) -> str:
     if fm == 3:
         return "At risk"
     return "Lost"
+
+
+def median_of_counts(counts: list[tuple[float, int]]) -> float | None:
+    """The median of a histogram given as (value, how many) pairs; None when it is empty."""
+    ordered = sorted((v, n) for v, n in counts if n > 0)
+    total = sum(n for _v, n in ordered)
+    if total == 0:
+        return None
+    lower_rank, upper_rank = (total - 1) // 2, total // 2  # 0-based ranks of the middle value(s)
+    seen = 0
+    lower = upper = None
+    for value, n in ordered:
+        if lower is None and lower_rank < seen + n:
+            lower = value
+        if upper_rank < seen + n:
+            upper = value
+            break
+        seen += n
+    assert lower is not None and upper is not None
+    return (lower + upper) / 2

@@ -34,7 +34,15 @@ from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, PendingWindow, Session
 from insights.money import OrderBook
 from insights.order_store import order_book, order_events, order_winners, orders_cancelled
-from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add, rows_delete
+from insights.retention import add_retention_contributions
+from insights.rollup_store import (
+    customer_order_days,
+    derivation_lock,
+    ingest_hold,
+    product_categories,
+    rollups_add,
+    rows_delete,
+)
 from insights.services import pending_windows_queue
 from insights.session_store import customer_events, customer_sessions
 
@@ -82,6 +90,10 @@ def _history_move(customer_pk: int, *, old_group: str, new_group: str | None) ->
                                   tz=tz, sign=1)
     for name in PER_CUSTOMER_ROLLUPS:
         contributions.pop(name, None)
+    # The retention rollups (by age group) follow the customer's order days, which do not change here.
+    order_days = customer_order_days([customer_pk])
+    for age, sign in moves:
+        add_retention_contributions(contributions, order_days, age_of={customer_pk: age}, sign=sign)
     rollups_add(contributions)
     return n_events, len(sessions)
 

@@ -29,6 +29,8 @@ from insights.clv.selectors import clv_customer_prediction, clv_slipping_away
 from insights.extensions import page_extensions
 from insights.filters import FilterError, MetricFilter
 from insights.panels import panel_answer
+from insights.selectors.affinity import count_param
+from insights.selectors.cohorts import cohort_filter
 from insights.shaping import (
     carts_shaped,
     customer_detail_shaped,
@@ -36,6 +38,7 @@ from insights.shaping import (
     hides_personal_data,
     slipping_away_shaped,
 )
+from products.models import Product
 
 SEASONALITY_METRICS = ["events", "orders", "revenue", "conversion"]
 BREAKDOWNS = {"age_group": "age group", "category": "category"}
@@ -79,6 +82,15 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
     extension_page = template.rsplit("/", 1)[-1].removesuffix(".html")
     ctx.update(page_extensions(extension_page, request, ctx))
     return render(request, template, ctx)
+
+
+def _min_orders(request: HttpRequest) -> dict[str, int]:
+    """Affinity's ``min_orders`` from the query (a bad value: the default)."""
+    try:
+        n = count_param(request.GET, "min_orders")
+    except ValueError:
+        n = None
+    return {"min_baskets": n} if n else {}
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -147,6 +159,28 @@ def products(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     stats = selectors.products_stats(f)
     return _render(request, "insights/products.html", "products", f, error, charts.products_page_figures(stats),
+                   stats=stats, affinity=selectors.affinity_stats(f, **_min_orders(request)))
+
+
+@capability_required(VIEW_DASHBOARD)
+def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One product's figures and what is bought with it (aggregates only)."""
+    f, error = _filter(request)
+    product = Product.objects.filter(pk=pk).values("pk", "external_id", "title", "category", "price").first()
+    if product is None:
+        raise Http404("No such product")
+    affinity = selectors.affinity_stats(f, product_pk=pk, **_min_orders(request))
+    return _render(request, "insights/product_detail.html", "products", f, error, {}, product=product,
+                   affinity=affinity, product_stats=selectors.product_figures(f, pk))
+
+
+@capability_required(VIEW_DASHBOARD)
+def cohorts(request: HttpRequest) -> HttpResponse:
+    """Retention: open to viewers (DESIGN §5 round 2), aggregates only."""
+    f, error = _filter(request)
+    f = cohort_filter(f, request.GET)
+    stats = selectors.cohorts_stats(f)
+    return _render(request, "insights/cohorts.html", "cohorts", f, error, charts.cohorts_page_figures(stats),
                    stats=stats)
 
 
@@ -192,6 +226,23 @@ def _panel_list(panel: str, key: str | None = None) -> ExportRows:
     return rows
 
 
+def _cohort_cells(f: MetricFilter, masked: bool) -> Iterable[dict[str, Any]]:
+    """One row per (cohort, month N): the retention matrix as a table (aggregates only)."""
+    for c in panel_answer("cohorts", f, masked=masked)["cohorts"]:
+        for cell in c["cells"]:
+            yield {"cohort": c["cohort"], "cohort_customers": c["customers"], **cell}
+
+
+def _pairs(f: MetricFilter, masked: bool) -> Iterable[dict[str, Any]]:
+    answer = panel_answer("affinity", f, masked=masked)
+    for kind in ("orders", "carts"):
+        for p in answer[kind]["pairs"]:
+            yield {"basket": kind, "product_a": p["product_a"].get("external_id"),
+                   "title_a": p["product_a"].get("title"), "product_b": p["product_b"].get("external_id"),
+                   "title_b": p["product_b"].get("title"), "baskets": p["baskets"], "support": p["support"],
+                   "confidence_ab": p["confidence_ab"], "confidence_ba": p["confidence_ba"], "lift": p["lift"]}
+
+
 # table → (title, rows for a filter and a role)
 EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "events_over_time": ("Events over time", _panel_list("timeseries", "points")),
@@ -220,6 +271,8 @@ EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "insights": ("Insights", _panel_list("insights")),
     "slipping_away": ("Valuable customers slipping away",
                       lambda f, masked: slipping_away_shaped(clv_slipping_away(), masked=masked)["rows"]),
+    "cohort_retention": ("Cohort retention", _cohort_cells),
+    "product_pairs": ("Products bought or carted together", _pairs),
 }
 
 

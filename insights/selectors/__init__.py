@@ -13,17 +13,21 @@ Filter semantics:
 - category: events and revenue of that category's products; the sessions that touched it, the carts
   it was added to, and orders with a line in it. The distinct-customer count, seasonality by hour,
   CLV and RFM do not have a category dimension and ignore it.
+- cohorts and affinity say how each filter applies in their own modules.
 - segment: the customers currently in that RFM segment; answered from the day × customer rollup
   (KPIs, funnel, timeseries by day, customers, carts over time and rates). Seasonality and
   products ignore it (they have no customer dimension).
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
 ``products``, ``carts``, ``coupons`` (the one panel reading the period's order lines), ``rfm``,
-``freshness`` (comparisons and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the
-query helpers they share. The insight sentences built from these figures are in ``insights.sentences``.
+``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons and derivation lag), ``latest``
+(feed, filter choices); ``_common`` holds the query helpers they share. The insight sentences built
+from these figures are in ``insights.sentences``.
 """
 
+from insights.selectors.affinity import affinity_stats
 from insights.selectors.carts import carts_stats
+from insights.selectors.cohorts import cohorts_stats
 from insights.selectors.coupons import coupons_stats
 from insights.selectors.customers import customer_detail, customers_stats
 from insights.selectors.freshness import (
@@ -36,12 +40,14 @@ from insights.selectors.freshness import (
 from insights.selectors.funnel import funnel_stats
 from insights.selectors.kpis import KPI_KEYS, LONG_PERIOD_DAYS, kpis_stats
 from insights.selectors.latest import events_latest, filter_choices
-from insights.selectors.products import products_stats
+from insights.selectors.products import product_figures, products_stats
 from insights.selectors.rfm import rfm_assignments
 from insights.selectors.seasonality import seasonality_stats
 from insights.selectors.timeseries import events_timeseries
 
 __all__ = [
+    "affinity_stats",
+    "cohorts_stats",
     "FRESHNESS_GRACE_SECONDS",
     "KPI_KEYS",
     "LONG_PERIOD_DAYS",
@@ -58,6 +64,7 @@ __all__ = [
     "funnel_stats",
     "kpis_stats",
     "previous_period_comparison",
+    "product_figures",
     "products_stats",
     "rfm_assignments",
     "seasonality_stats",

@@ -24,7 +24,8 @@ def product_rows(f: MetricFilter) -> list[Row]:
     return list(qs.values("product_id").annotate(
         views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"), view_sessions=Sum("view_sessions"),
         cart_sessions=Sum("cart_sessions"), purchase_sessions=Sum("purchase_sessions"),
-        carts_abandoned=Sum("carts_abandoned"), refunds=Sum("refunds"), refunded_units=Sum("refunded_units")))
+        carts_abandoned=Sum("carts_abandoned"), revenue_left=Sum("revenue_left"), refunds=Sum("refunds"),
+        refunded_units=Sum("refunded_units")))
 
 
 def _abandonment(r: Row) -> Row:
@@ -78,3 +79,14 @@ def products_stats(f: MetricFilter) -> dict[str, Any]:
         picked = sorted((r for r in rows if r[required]), key=lambda r: (-(r[key] or 0), r["product_id"]))[:TOP_N]
         out[name] = [{**head(r), **figures(r)} for r in picked]
     return out
+
+
+def product_figures(f: MetricFilter, product_pk: int) -> Row:
+    """One product's figures in the period (its own page): views, units, revenue, conversion, abandonment."""
+    qs = days_in_period(ProductDaily.objects.filter(product_id=product_pk), f)
+    r = qs.aggregate(views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"),
+                     view_sessions=Sum("view_sessions"), cart_sessions=Sum("cart_sessions"),
+                     purchase_sessions=Sum("purchase_sessions"), carts_abandoned=Sum("carts_abandoned"),
+                     revenue_left=Sum("revenue_left"))
+    return {"views": as_count(r["views"]), "units": as_count(r["units"]), "revenue": as_money(r["revenue"]),
+            "revenue_left": as_money(r["revenue_left"]), **_conversion(r), "abandonment": _abandonment(r)}

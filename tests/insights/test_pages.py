@@ -10,7 +10,7 @@ from accounts.roles import Role
 from tests.insights.pages_data import store_history
 
 PAGES = ["/", "/funnel/", "/funnel/?breakdown=age_group", "/seasonality/?metric=revenue", "/customers/",
-         "/products/", "/carts/", "/insights/", "/explorer/"]
+         "/products/", "/carts/", "/insights/", "/explorer/", "/cohorts/"]
 ROLES = [Role.VIEWER, Role.ANALYST, Role.ADMIN]
 
 
