@@ -30,10 +30,15 @@ from typing import Any
 
 from insights.contributions import Contributions
 
-# The revenue the cohorts' lifetime value adds up. Gross revenue (Σ price × quantity of purchase lines)
-# until the money issue lands; DESIGN §4 asks for net revenue: switch this one name (a customers_daily
-# column) and rebuild.
-COHORT_REVENUE_COLUMN = "revenue"
+# The revenue the cohorts' lifetime value adds up: net of the order days' discounts and of refunds
+# counted on those days (customers_daily columns; DESIGN §4 money). A refund dated on a day with no
+# order of that customer is not in the cohort curves (it is in every revenue figure elsewhere).
+COHORT_MONEY_COLUMNS = ("revenue", "discounts", "refunds")
+
+
+def order_day_value(counters: Mapping[str, Any]) -> Any:
+    """An order day's net revenue from its customers_daily counters (gross − discounts − refunds)."""
+    return counters.get("revenue", 0) - counters.get("discounts", 0) - counters.get("refunds", 0)
 
 OrderDay = tuple[date, int, Decimal]  # (store day, orders, revenue) with orders > 0
 OrderDays = Mapping[int, Sequence[OrderDay]]  # customer pk → their order days, any order
@@ -99,4 +104,4 @@ def changed_order_customers(contributions: Contributions) -> set[int]:
     """Customers whose order days a set of session contributions changes (orders or revenue on a day):
     only theirs need their retention contribution redone."""
     return {customer for (_day, customer), counters in contributions.get("customers_daily", {}).items()
-            if counters.get("orders") or counters.get(COHORT_REVENUE_COLUMN)}
+            if counters.get("orders") or any(counters.get(c) for c in COHORT_MONEY_COLUMNS)}

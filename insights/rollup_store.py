@@ -15,7 +15,7 @@ from django.db import connection, models
 from events.models import Event
 from insights import models as tables
 from insights.contributions import Contributions
-from insights.retention import COHORT_REVENUE_COLUMN, order_days_from_rows
+from insights.retention import order_days_from_rows
 from products.models import Product
 
 # Rollup name (insights.contributions) → its table and the columns of its key.
@@ -167,7 +167,8 @@ def customer_order_days(customer_pks: Iterable[int]) -> dict[int, list]:
     rows: list[tuple] = []
     for i in range(0, len(pks), _SQLITE_IN_CHUNK):
         rows.extend(tables.CustomerDaily.objects.filter(customer_id__in=pks[i:i + _SQLITE_IN_CHUNK], orders__gt=0)
-                    .values_list("customer_id", "day", "orders", COHORT_REVENUE_COLUMN))
+                    .annotate(net=models.F("revenue") - models.F("discounts") - models.F("refunds"))
+                    .values_list("customer_id", "day", "orders", "net"))
     return order_days_from_rows(rows)
 
 

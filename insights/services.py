@@ -41,9 +41,9 @@ from insights.models import PendingWindow, Session
 from insights.money import OrderBook
 from insights.order_store import full_order_book, order_book, order_events, order_winners, orders_cancelled
 from insights.retention import (
-    COHORT_REVENUE_COLUMN,
     add_retention_contributions,
     changed_order_customers,
+    order_day_value,
     order_days_from_rows,
 )
 from insights.rollup_store import (
@@ -92,7 +92,8 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
                             category_of=product_categories(e.product_pk for e in events), tz=tz)
     spans = [(e.customer_pk, e.timestamp, e.timestamp) for e in events]
     spans += _cancels_apply(contributions, events, tz)
-    rollups_add(contributions)
+    # Discounts and refunds are in the cohorts' net revenue: the customers they touch get theirs redone.
+    _rollups_add_with_retention(contributions, age_of)
     pending_windows_queue(spans=spans, events=len(events))
 
 
@@ -206,6 +207,9 @@ def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, st
     before = customer_order_days(changed) if changed else {}
     rollups_add(contributions)
     if changed:
+        missing = changed - ages.keys()
+        if missing:
+            ages = {**customer_age_groups(customer_pks=missing), **ages}
         retention = new_contributions()
         add_retention_contributions(retention, before, age_of=ages, sign=-1)
         add_retention_contributions(retention, customer_order_days(changed), age_of=ages, sign=1)
@@ -289,7 +293,7 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
         if progress:
             progress(len(batch))
     add_retention_contributions(contributions, order_days_from_rows(
-        (customer, day, counters.get("orders", 0), counters.get(COHORT_REVENUE_COLUMN, 0))
+        (customer, day, counters.get("orders", 0), order_day_value(counters))
         for (day, customer), counters in contributions["customers_daily"].items()), age_of=ages)
     rollups_add(contributions)
     return {"events": n_events, "sessions": n_sessions}

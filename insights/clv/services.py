@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import F, Sum
 
 from insights.clv.bgnbd import FitError, bgnbd_fit, gamma_gamma_fit
 from insights.clv.holdout import holdout_check, holdout_days_for
@@ -36,14 +37,31 @@ def clv_transactions(*, until: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndar
     """(customer pk, store day, order value) per customer and day with an order, up to ``until``.
 
     One row per day (orders on the same day are one transaction, as in the literature). The value is
-    the day's gross revenue: this is the one place to switch to net revenue."""
+    net revenue (DESIGN §4): the day's gross less its order discounts, and each customer's refunds up
+    to ``until`` (counted on their own dates, often days without an order) taken off their order days
+    in proportion to those days' values, so a customer's values add up to their net revenue (never
+    below zero)."""
     rows = list(CustomerDaily.objects.filter(orders__gt=0, day__lte=until)
-                .values_list("customer_id", "day", "revenue").order_by())
+                .annotate(value=F("revenue") - F("discounts")).values_list("customer_id", "day", "value").order_by())
     if not rows:
         return np.array([], dtype=np.int64), np.array([], dtype="datetime64[D]"), np.array([], dtype=float)
     pks, days, values = zip(*rows, strict=True)
-    return (np.array(pks, dtype=np.int64), np.array(days, dtype="datetime64[D]"),
-            np.array([float(v) for v in values], dtype=float))
+    pk_arr = np.array(pks, dtype=np.int64)
+    value_arr = np.maximum(np.array([float(v) for v in values], dtype=float), 0.0)
+    refunded = dict(CustomerDaily.objects.filter(refunds__gt=0, day__lte=until).values("customer_id")
+                    .annotate(total=Sum("refunds")).values_list("customer_id", "total").order_by())
+    if refunded:
+        value_arr = _less_refunds(pk_arr, value_arr, {pk: float(v) for pk, v in refunded.items()})
+    return pk_arr, np.array(days, dtype="datetime64[D]"), value_arr
+
+
+def _less_refunds(pks: np.ndarray, values: np.ndarray, refunds: dict[int, float]) -> np.ndarray:
+    """Each customer's order-day values scaled so they add up to (their sum − their refunds), ≥ 0."""
+    unique, inverse = np.unique(pks, return_inverse=True)
+    totals = np.bincount(inverse, weights=values)
+    taken = np.array([refunds.get(int(pk), 0.0) for pk in unique])
+    scale = np.divide(np.maximum(totals - taken, 0.0), totals, out=np.zeros_like(totals), where=totals > 0)
+    return values * scale[inverse]
 
 
 def _check_enough(summary: CustomerSummary) -> None:
