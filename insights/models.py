@@ -35,6 +35,12 @@ class Session(models.Model):
     purchased = models.BooleanField(default=False)
     revenue = _money()
     order_count = models.PositiveIntegerField(default=0)
+    # Traffic source of the session (insights.channels, from its first event's context).
+    channel = models.CharField(max_length=20, default="Direct", db_default="Direct")
+    source = models.CharField(max_length=200, blank=True, default="", db_default="")
+    medium = models.CharField(max_length=100, blank=True, default="", db_default="")
+    campaign = models.CharField(max_length=200, blank=True, default="", db_default="")
+    landing_page = models.CharField(max_length=500, blank=True, default="", db_default="")
     summary = models.JSONField()
 
     class Meta:
@@ -46,6 +52,8 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["customer", "last_event_at"], name="insights_sess_cust_last_idx"),
             models.Index(fields=["closed", "last_event_at"], name="insights_sess_open_idx"),
+            # A customer's first session (first-touch channel).
+            models.Index(fields=["customer", "started_at"], name="insights_sess_cust_start_idx"),
         ]
 
     def __str__(self) -> str:
@@ -191,6 +199,35 @@ class SessionDaily(SessionCounters):
 
     def __str__(self) -> str:
         return f"{self.day} {self.age_group} {self.category or '*'}: {self.sessions}"
+
+
+class TrafficDaily(models.Model):
+    """Sessions by store day × traffic source (insights.channels), placed by the session's start.
+    ``revenue`` is gross (cancelled orders out); ``discounts`` are the orders' own; refunds are
+    counted by the refund's day in other rollups and are not attributed to a channel."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=20)
+    source = models.CharField(max_length=200)
+    medium = models.CharField(max_length=100)
+    campaign = models.CharField(max_length=200)
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    revenue = _money()
+    discounts = _money()
+    carts_converted = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    carts_emptied = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "channel", "source", "medium", "campaign"],
+                                    name="insights_trd_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.source}/{self.medium}: {self.sessions}"
 
 
 class ProductDaily(models.Model):

@@ -27,6 +27,7 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "customers_daily": (tables.CustomerDaily, ("day", "customer_id")),
     "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket")),
     "customer_totals": (tables.CustomerTotals, ("customer_id",)),
+    "traffic_daily": (tables.TrafficDaily, ("day", "channel", "source", "medium", "campaign")),
 }
 EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
 LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum
