@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("products/", views.products, name="products"),
     path("carts/", views.carts, name="carts"),
+    path("acquisition/", views.acquisition, name="acquisition"),
     path("insights/", views.insights, name="insights"),
     path("explorer/", views.explorer, name="explorer"),
     path("export/<slug:table>.csv", views.export_csv, name="export_csv"),

@@ -19,6 +19,7 @@ PANEL_READERS: dict[str, Callable[..., Any]] = {
     "products": selectors.products_stats,
     "carts": selectors.carts_stats,
     "coupons": selectors.coupons_stats,
+    "acquisition": selectors.acquisition_stats,
     "insights": sentences.insights_list,
 }
 

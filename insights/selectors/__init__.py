@@ -18,11 +18,12 @@ Filter semantics:
   products ignore it (they have no customer dimension).
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``coupons`` (the one panel reading the period's order lines), ``rfm``,
+``products``, ``carts``, ``acquisition`` (traffic sources, people), ``coupons`` (the one panel reading the period's order lines), ``rfm``,
 ``freshness`` (comparisons and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the
 query helpers they share. The insight sentences built from these figures are in ``insights.sentences``.
 """
 
+from insights.selectors.acquisition import acquisition_stats
 from insights.selectors.carts import carts_stats
 from insights.selectors.coupons import coupons_stats
 from insights.selectors.customers import customer_detail, customers_stats
@@ -42,6 +43,7 @@ from insights.selectors.seasonality import seasonality_stats
 from insights.selectors.timeseries import events_timeseries
 
 __all__ = [
+    "acquisition_stats",
     "FRESHNESS_GRACE_SECONDS",
     "KPI_KEYS",
     "LONG_PERIOD_DAYS",
