@@ -5,7 +5,8 @@ selectors return (``insights.selectors``, see the metrics contract) and returns 
 plain data for the page (KPI cards). Empty inputs give a figure that says so instead of an error.
 
 One module per page family (``overview``, ``funnel``, ``seasonality``, ``customers``, ``products``,
-``carts``, ``acquisition``); ``common`` holds the palette, labels and helpers. Callers use ``from insights import charts``
+``carts``,
+``acquisition``); ``common`` holds the palette, labels and helpers. Callers use ``from insights import charts``
 and ``charts.<name>``: everything is re-exported here.
 """
 
