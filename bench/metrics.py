@@ -69,16 +69,20 @@ def _copy_events(rows: list[dict], cust: dict[str, int], prod: dict[str, int], r
 
     null = "\\N"
     buf = StringIO()
+
+    def context(e: dict) -> str:  # the simulator's traffic context (issue 12): short, tab-free JSON
+        return json.dumps(e["context"]).replace("\\", "\\\\") if e.get("context") else null
+
     for e in rows:  # the simulator's ids and session ids hold no tabs or backslashes
         p = prod.get(e["product_id"]) if e["product_id"] is not None else None
         order = e["order_id"] if e["order_id"] is not None else null
         buf.write(f"{e['event_id']}\t{cust[e['customer_id']]}\t{p if p is not None else null}\t"
                   f"{e['session_id']}\t{e['action']}\t{e['quantity']}\t{e['product_price']:.2f}\t"
-                  f"{order}\t{e['timestamp']}\t{received}\n")
+                  f"{order}\t{e['timestamp']}\t{received}\t{context(e)}\n")
     buf.seek(0)
     with connection.cursor() as cur:
         cur.copy_expert("COPY events_event (event_id, customer_id, product_id, session_id, action, quantity, price,"
-                        " order_id, timestamp, received_at) FROM STDIN", buf)
+                        " order_id, timestamp, received_at, context) FROM STDIN", buf)
 
 
 def step_load(args: argparse.Namespace) -> dict:
@@ -165,6 +169,7 @@ def step_measure(args: argparse.Namespace) -> dict:
         Session,
         SessionDaily,
         SessionHourly,
+        TrafficDaily,
     )
     from products.models import Product
 
@@ -181,7 +186,7 @@ def step_measure(args: argparse.Namespace) -> dict:
     }
     some_customer = Session.objects.values_list("customer_id", flat=True).first()
     results: dict = {"rows": {m.__name__: m.objects.count() for m in (
-        EventHourly, EventDaily, SessionHourly, SessionDaily, ProductDaily, CustomerDaily, Session)}}
+        EventHourly, EventDaily, SessionHourly, SessionDaily, ProductDaily, CustomerDaily, Session, TrafficDaily)}}
     sel: dict = {}
     for label, f in filters.items():
         calls = {
@@ -194,6 +199,7 @@ def step_measure(args: argparse.Namespace) -> dict:
             "products_stats": lambda f=f: selectors.products_stats(f),
             "carts_stats": lambda f=f: selectors.carts_stats(f),
             "insights_list": lambda f=f: sentences.insights_list(f),
+            "acquisition_stats": lambda f=f: selectors.acquisition_stats(f),
         }
         if label == "30 days":
             calls["customer_detail"] = lambda: selectors.customer_detail(some_customer)
@@ -201,6 +207,8 @@ def step_measure(args: argparse.Namespace) -> dict:
             calls["filter_choices"] = selectors.filter_choices
             champions = MetricFilter(start=f.start, end=f.end, segment="Champions")
             calls["kpis_stats(segment)"] = lambda champions=champions: selectors.kpis_stats(champions)
+            email = MetricFilter(start=f.start, end=f.end, channel="Email")
+            calls["acquisition_stats(channel)"] = lambda email=email: selectors.acquisition_stats(email)
         sel[label] = {name: _median_ms(fn, args.reps) for name, fn in calls.items()}
     results["selectors_ms"] = sel
     user = User.objects.filter(username="bench-analyst").first() or user_create(
@@ -208,7 +216,8 @@ def step_measure(args: argparse.Namespace) -> dict:
     client = Client()
     client.force_login(user)
     api: dict = {}
-    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries"):
+    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries",
+                  "acquisition"):
         url = f"/api/v1/metrics/{panel}"
 
         def get(url: str = url) -> None:
@@ -231,7 +240,8 @@ def step_web_rss(args: argparse.Namespace) -> dict:
 
     client = Client()
     client.force_login(User.objects.get(username="bench-analyst"))
-    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries"):
+    for panel in ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries",
+                  "acquisition"):
         for _ in range(3):
             assert client.get(f"/api/v1/metrics/{panel}").status_code == 200
     return {"web_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
