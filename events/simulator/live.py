@@ -14,9 +14,9 @@ from datetime import datetime
 
 from events.simulator.model import StoreModel
 from events.simulator.output import id_prefix, iso_ms, to_ms, wire_events
-from events.simulator.traffic import first_event_contexts
 from events.simulator.params import MIN_SESSION_GAP_MS
 from events.simulator.shoppers import Profile
+from events.simulator.traffic import first_event_contexts
 
 CUSTOMERS_PER_EVENT_RATE = 1000
 """Live mode needs about this many shoppers per event a second: a shopper's sessions are kept
