@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from customers.models import Customer
 from insights.channels import CHANNELS
@@ -77,16 +78,20 @@ def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
-    """The period's buyers' revenue (net of discounts) by the channel of their first session."""
-    first_channel = Session.objects.filter(customer_id=OuterRef("customer_id")).order_by("started_at", "id")
-    qs = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f).annotate(
-        first=Subquery(first_channel.values("channel")[:1]))
-    if f.channel:
-        qs = qs.filter(first=f.channel)
-    rows = qs.values("first").annotate(revenue=Sum(F("revenue") - F("discounts")),
-                                       customers=Count("customer_id", distinct=True))
-    return {r["first"] or "Direct": {"revenue": as_money(r["revenue"]), "customers": as_count(r["customers"])}
-            for r in rows}
+    """The period's buyers' revenue (net of discounts) by the channel of their first session: the
+    buyers' sums first (day × customer rollup), then one indexed look-up of each buyer's first session."""
+    days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
+    buyers_sql, params = days.values("customer_id").annotate(r=Sum(F("revenue") - F("discounts"))).values_list(
+        "customer_id", "r").query.sql_with_params()
+    session = Session._meta.db_table
+    sql = (f"SELECT COALESCE((SELECT s.channel FROM {session} s WHERE s.customer_id = b.customer_id"
+           f" ORDER BY s.started_at, s.id LIMIT 1), 'Direct') AS ch, SUM(b.r), COUNT(*)"
+           f" FROM ({buyers_sql}) b GROUP BY ch")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return {channel: {"revenue": as_money(revenue), "customers": as_count(n)} for channel, revenue, n in rows
+            if not f.channel or channel == f.channel}
 
 
 def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
