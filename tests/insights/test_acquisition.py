@@ -112,6 +112,9 @@ def test_api_page_and_csv(traffic, client_for):
     data = viewer.get("/api/v1/metrics/acquisition" + Q + "&channel=Email").json()
     assert [r["channel"] for r in data["channels"]] == ["Email"] and "freshness" in data
     assert viewer.get("/api/v1/metrics/acquisition?channel=nope").status_code == 400
+    assert "channel_ignored" not in data
+    assert viewer.get("/api/v1/metrics/carts" + Q + "&channel=Email").json()["channel_ignored"] is True
+    assert "channel_ignored" not in viewer.get("/api/v1/metrics/carts" + Q).json()
     page = viewer.get("/acquisition/" + Q).content.decode()
     assert 'data-channel="Email"' in page and "Acquisition" in page and "Email visits convert best" in page
     other = viewer.get("/carts/" + Q + "&channel=Email").content.decode()
