@@ -77,7 +77,7 @@ INSTALLED_APPS = [
     "products",
     "events",
     "insights",
-    "ml",
+    "ml", "demostore",
 ]
 
 MIDDLEWARE = [

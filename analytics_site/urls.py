@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("healthz", healthz, name="healthz"),
+    path("demo-store/", include("demostore.urls")),
     path("", include("events.urls")),
     path("", include("insights.urls")),
     path("", include("ml.urls")),

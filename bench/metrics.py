@@ -73,16 +73,20 @@ def _copy_events(rows: list[dict], cust: dict[str, int], prod: dict[str, int], r
 
     null = "\\N"
     buf = StringIO()
+
+    def context(e: dict) -> str:  # the simulator's traffic context (issue 12): short, tab-free JSON
+        return json.dumps(e["context"]).replace("\\", "\\\\") if e.get("context") else null
+
     for e in rows:  # the simulator's ids and session ids hold no tabs or backslashes
         p = prod.get(e["product_id"]) if e["product_id"] is not None else None
         order = e["order_id"] if e["order_id"] is not None else null
         buf.write(f"{e['event_id']}\t{cust[e['customer_id']]}\t{p if p is not None else null}\t"
                   f"{e['session_id']}\t{e['action']}\t{e['quantity']}\t{e['product_price']:.2f}\t"
-                  f"{order}\t{e['timestamp']}\t{received}\n")
+                  f"{order}\t{e['timestamp']}\t{received}\t{context(e)}\n")
     buf.seek(0)
     with connection.cursor() as cur:
         cur.copy_expert("COPY events_event (event_id, customer_id, product_id, session_id, action, quantity, price,"
-                        " order_id, timestamp, received_at) FROM STDIN", buf)
+                        " order_id, timestamp, received_at, context) FROM STDIN", buf)
 
 
 def step_load(args: argparse.Namespace) -> dict:
@@ -173,6 +177,7 @@ def step_measure(args: argparse.Namespace) -> dict:
         Session,
         SessionDaily,
         SessionHourly,
+        TrafficDaily,
     )
     from products.models import Product
 
@@ -190,7 +195,7 @@ def step_measure(args: argparse.Namespace) -> dict:
     some_customer = Session.objects.values_list("customer_id", flat=True).first()
     results: dict = {"rows": {m.__name__: m.objects.count() for m in (
         EventHourly, EventDaily, SessionHourly, SessionDaily, ProductDaily, CustomerDaily, Session,
-        CohortMonthly, BuyerOrders, OrderGap, ProductPairDaily)}}
+        CohortMonthly, BuyerOrders, OrderGap, ProductPairDaily, TrafficDaily)}}
     from insights.selectors.cohorts import cohort_filter
 
     popular = (ProductPairDaily.objects.filter(kind="o").exclude(product_a=0).order_by("-baskets")
@@ -212,6 +217,7 @@ def step_measure(args: argparse.Namespace) -> dict:
                 f if label != "30 days" else cohort_filter(f, {})),
             "affinity_stats": lambda f=f: selectors.affinity_stats(f),
             "affinity_stats(product)": lambda f=f: selectors.affinity_stats(f, product_pk=popular),
+            "acquisition_stats": lambda f=f: selectors.acquisition_stats(f),
         }
         if label == "30 days":
             calls["customer_detail"] = lambda: selectors.customer_detail(some_customer)
@@ -220,6 +226,8 @@ def step_measure(args: argparse.Namespace) -> dict:
             champions = MetricFilter(start=f.start, end=f.end, segment="Champions")
             calls["kpis_stats(segment)"] = lambda champions=champions: selectors.kpis_stats(champions)
             calls["cohorts_stats(segment)"] = lambda champions=champions: selectors.cohorts_stats(champions)
+            email = MetricFilter(start=f.start, end=f.end, channel="Email")
+            calls["acquisition_stats(channel)"] = lambda email=email: selectors.acquisition_stats(email)
         sel[label] = {name: _median_ms(fn, args.reps) for name, fn in calls.items()}
     results["selectors_ms"] = sel
     user = User.objects.filter(username="bench-analyst").first() or user_create(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 def line_total(price: Decimal, quantity: int, amount: Decimal | None) -> Decimal:
@@ -34,6 +35,8 @@ class StoredEvent:
     coupon: str = ""
     shipping: Decimal | None = None
     tax: Decimal | None = None
+    # Where it happened (page_url, referrer, utm_*): a session's traffic source (insights.channels).
+    context: Any = field(default=None, compare=False)
 
     @property
     def line_total(self) -> Decimal:

@@ -16,8 +16,8 @@ UTM parameters decide first (medium, then source), else the referrer's domain:
 | Direct         | none of these                                                                 |
 
 A paid medium with neither a search engine nor a social site is Display (paid traffic bought on
-other sites). Not yet wired: sessions do not store a channel and no page reads this (the
-Acquisition page is not built).
+other sites). Derivation (``insights.derivation``) stores the result on each session and in the
+``traffic_daily`` rollup; the Acquisition page reads it (``insights.selectors.acquisition``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ rollup                key                                                 counte
 ``customer_totals``   customer                                            events, revenue, sessions, orders, times
 ``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
                       a × product b (a ≤ b)                               0, 0: every basket)
+``traffic_daily``     store day × channel × source × medium × campaign    sessions, purchasing sessions, orders,
+                                                                          revenue, discounts, cart outcomes
 ====================  ==================================================  =========================================
 
 The retention rollups (cohorts, repeat buyers, time between orders) depend on all of a customer's
@@ -176,6 +178,7 @@ def add_session_contributions(out: Contributions, sessions: Iterable[tuple[Deriv
         _add_session_rows(out, s, age, day, counters, sign)
         _add_customer_rows(out, s, day, counters, sign)
         _add_pair_rows(out, s, day, sign)
+        _add_traffic_row(out, s, day, counters, sign)
         in_categories = _add_product_rows(out, s, age, day, category_of, sign)
         for category, share in in_categories.items():
             _add_category_rows(out, s, age, (day, category), counters, share, sign)
@@ -188,6 +191,15 @@ def _add_session_rows(out: Contributions, s: DerivedSession, age: str, day: date
     _add_counters(out["sessions_daily"][(day, age, "")], counters, sign)
     if s.cart is not None:
         _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
+
+
+def _add_traffic_row(out: Contributions, s: DerivedSession, day: date, counters: Counters, sign: int) -> None:
+    t = s.traffic  # cut as the Session columns are, so the rollup's keys match the stored sessions'
+    key = (day, t.channel, t.source[:200], t.medium[:100], t.campaign[:200])
+    _add_counters(out["traffic_daily"][key], {
+        "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"],
+        "revenue": s.revenue, "discounts": s.discounts, "carts_converted": counters["carts_converted"],
+        "carts_abandoned": counters["carts_abandoned"], "carts_emptied": counters["carts_emptied"]}, sign)
 
 
 def _widen_time(target: Counters, name: str, value: datetime, pick: Callable[[datetime, datetime], datetime]) -> None:

@@ -12,6 +12,10 @@
 - **Revenue** of a purchase line: ``events.types.line_total`` (the line total sent, else price × quantity).
 - **Orders**: distinct ``order_id`` of the session's purchase lines; purchase lines without one form
   one order for the session.
+- **Traffic source** (``insights.channels``): from the context of the session's first event that
+  has one (a server-sent line without context does not make a visit Direct). ``discounts``: the
+  order discounts carried by the session's own purchase lines (first carrying line per order), so
+  acquisition reports can show revenue net of discounts by channel.
 - **Money** (issue 13): ``refund`` and ``cancel`` events are about an order, not a visit: they make
   no session. Purchase lines of a cancelled order (``cancelled``: order ids with a cancel event,
   whenever it came) count as no purchase at all: no revenue, order, purchased product or converted
@@ -43,6 +47,8 @@ key      field                 form
 ``pr``   products              {"<product pk>": [flags, units, revenue, order keys, added qty, final qty,
                                price, views]} (``ProductInSession.to_json``)
 ``cart`` cart                  null or [opened_at, state, closed_at or null, items, value, revenue_left]
+``t``    traffic               [channel, source, medium, campaign, landing page, discounts] (absent in
+                               the oldest rows: Direct)
 =======  ====================  ==========================================================================
 """
 
@@ -54,6 +60,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from events.types import StoredEvent
+from insights.channels import Traffic, session_traffic
 
 IDLE = timedelta(minutes=30)
 NOT_VISITS = frozenset({"refund", "cancel"})  # order events: in no session
@@ -67,6 +74,7 @@ FUNNEL_STEPS = ("view", "add_to_cart", "checkout", "purchase")  # the action tha
 
 
 EventLike = StoredEvent  # what derivation reads from an event (plain data, no ORM)
+DIRECT_TRAFFIC = session_traffic(None)
 
 
 @dataclass
@@ -129,6 +137,8 @@ class DerivedSession:
     cart: DerivedCart | None
     checkout: bool = False
     last_purchase_at: datetime | None = None
+    traffic: Traffic = DIRECT_TRAFFIC
+    discounts: Decimal = Decimal("0")
 
     @property
     def order_count(self) -> int:
@@ -151,6 +161,8 @@ class DerivedSession:
             "a": self.abandon_at.isoformat() if self.abandon_at else None,
             "co": self.checkout, "lp": self.last_purchase_at.isoformat() if self.last_purchase_at else None,
             "pr": {str(pk): p.to_json() for pk, p in self.products.items()},
+            "t": [self.traffic.channel, self.traffic.source, self.traffic.medium, self.traffic.campaign,
+                  self.traffic.landing_page, str(self.discounts)],
             "cart": None if cart is None else [
                 cart.opened_at.isoformat(), cart.state, cart.closed_at.isoformat() if cart.closed_at else None,
                 cart.items, str(cart.value), str(cart.revenue_left)],
@@ -171,6 +183,8 @@ class DerivedSession:
             products={int(pk): ProductInSession.from_json(p) for pk, p in d["pr"].items()},
             cart=cart, checkout=d.get("co", False),
             last_purchase_at=datetime.fromisoformat(d["lp"]) if d.get("lp") else None,
+            traffic=Traffic(*d["t"][:5]) if "t" in d else DIRECT_TRAFFIC,
+            discounts=Decimal(d["t"][5]) if "t" in d else Decimal("0"),
         )
 
 
@@ -207,7 +221,8 @@ class _SessionTally:
     """What a session's events add up to, one event at a time (time order)."""
 
     __slots__ = ("key", "step", "checkout", "revenue", "orders", "products", "cart_opened", "purchase_after_cart",
-                 "abandon_at", "last_purchase_at", "cancelled")
+                 "abandon_at", "last_purchase_at", "cancelled",
+                 "discounts", "discounted")
 
     def __init__(self, key: str, cancelled: frozenset[str] = frozenset()) -> None:
         self.key = key
@@ -221,6 +236,8 @@ class _SessionTally:
         self.purchase_after_cart: datetime | None = None
         self.abandon_at: datetime | None = None
         self.last_purchase_at: datetime | None = None
+        self.discounts = Decimal("0")
+        self.discounted: set[str] = set()  # orders whose discount is counted
 
     def add(self, e: EventLike) -> None:
         action = e.action
@@ -267,6 +284,9 @@ class _SessionTally:
         self.revenue += line
         order_key = f"o:{e.order_id}" if e.order_id else f"s:{self.key}"
         self.orders.setdefault(order_key, e.timestamp)
+        if e.discount and order_key not in self.discounted:
+            self.discounted.add(order_key)
+            self.discounts += e.discount
         if self.cart_opened is not None and self.purchase_after_cart is None:
             self.purchase_after_cart = e.timestamp
         if p is not None:
@@ -300,6 +320,7 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime, id
                    cancelled: frozenset[str] = frozenset()) -> DerivedSession:
     """One session's facts from its events (time order); ``cancelled``: order ids that count nowhere."""
     first, last = events[0], events[-1]
+    context = next((e.context for e in events if e.context), None)
     closed = as_of - last.timestamp >= idle
     tally = _SessionTally(key, cancelled)
     for e in events:
@@ -311,6 +332,7 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime, id
         orders=sorted(tally.orders.items(), key=lambda kv: (kv[1], kv[0])), abandon_at=tally.abandon_at,
         products=tally.products, cart=tally.cart(closed=closed, last_event_at=last.timestamp),
         checkout=tally.checkout, last_purchase_at=tally.last_purchase_at,
+        traffic=session_traffic(context), discounts=tally.discounts,
     )
 
 

@@ -1,4 +1,6 @@
-"""The one filter object every insights selector takes (date range, actions, age group, category, segment)."""
+"""The one filter object every insights selector takes (date range, actions, age group, category, segment,
+channel). ``channel`` (insights.channels) is honoured where figures come from session-level data by
+traffic source (the Acquisition page); other panels say they ignore it (``channel_ignored``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.utils import timezone
 
 from customers.models import AgeGroup
 from events.models import Action
+from insights.channels import CHANNELS
 
 DEFAULT_DAYS = 30
 # Dates outside these bounds are refused: nothing is stored before 2000, and date arithmetic on the
@@ -103,6 +106,7 @@ class MetricFilter:
     age_group: str | None = None
     category: str | None = None
     segment: str | None = None
+    channel: str | None = None
 
     @classmethod
     def default(cls) -> MetricFilter:
@@ -145,7 +149,11 @@ class MetricFilter:
         segment = _last_value(params, "segment")
         if segment is not None and segment not in RFM_SEGMENTS:
             raise FilterError(f"Unknown segment {_quoted(segment)}; use one of {', '.join(RFM_SEGMENTS)}.")
-        return cls(start=start, end=end, actions=actions, age_group=age_group, category=category, segment=segment)
+        channel = _last_value(params, "channel")
+        if channel is not None and channel not in CHANNELS:
+            raise FilterError(f"Unknown channel {_quoted(channel)}; use one of {', '.join(CHANNELS)}.")
+        return cls(start=start, end=end, actions=actions, age_group=age_group, category=category, segment=segment,
+                   channel=channel)
 
     def to_query(self) -> str:
         pairs: list[tuple[str, str]] = []
@@ -154,7 +162,7 @@ class MetricFilter:
         if self.end:
             pairs.append(("end", self.end.isoformat()))
         pairs.extend(("action", a) for a in self.actions)
-        for name in ("age_group", "category", "segment"):
+        for name in ("age_group", "category", "segment", "channel"):
             value = getattr(self, name)
             if value:
                 pairs.append((name, value))

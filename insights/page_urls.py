@@ -14,6 +14,7 @@ urlpatterns = [
     path("products/<int:pk>/", views.product_detail, name="product_detail"),
     path("carts/", views.carts, name="carts"),
     path("cohorts/", views.cohorts, name="cohorts"),
+    path("acquisition/", views.acquisition, name="acquisition"),
     path("insights/", views.insights, name="insights"),
     path("explorer/", views.explorer, name="explorer"),
     path("export/<slug:table>.csv", views.export_csv, name="export_csv"),

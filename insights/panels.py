@@ -21,6 +21,7 @@ PANEL_READERS: dict[str, Callable[..., Any]] = {
     "coupons": selectors.coupons_stats,
     "cohorts": selectors.cohorts_stats,
     "affinity": selectors.affinity_stats,
+    "acquisition": selectors.acquisition_stats,
     "insights": sentences.insights_list,
 }
 

@@ -34,6 +34,7 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "buyer_orders": (tables.BuyerOrders, ("orders", "age_group")),
     "order_gaps": (tables.OrderGap, ("days", "age_group")),
     "first_orders": (tables.CustomerFirstOrder, ("customer_id", "day")),
+    "traffic_daily": (tables.TrafficDaily, ("day", "channel", "source", "medium", "campaign")),
 }
 EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
 LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum

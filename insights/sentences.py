@@ -18,13 +18,14 @@ from insights.charts.common import currency
 from insights.filters import MetricFilter, store_today, store_tz
 from insights.recommendations import RECOVERY_MIN_CARTS, abandoned_recently, best_pair, cohort_comparison
 from insights.selectors._common import as_count, as_money, customer_days
+from insights.selectors.acquisition import channel_rows
 from insights.selectors.customers import age_group_stats
 from insights.selectors.freshness import previous_period_comparison
 from insights.selectors.kpis import kpi_figures
 from insights.selectors.products import product_rows
 from insights.selectors.rfm import segment_customer_pks
 from insights.selectors.seasonality import events_per_hour
-from insights.stats import separated_best
+from insights.stats import separated_best, wilson_interval
 from products.models import Product
 
 MIN_TRIALS_FOR_CLAIM = 20  # carts, sessions or orders: fewer and a sentence would claim too much
@@ -193,9 +194,39 @@ def _abandoned_this_week(period: _Period) -> Insight | None:
                     f"${week['value']:,.2f}", "/carts/", period, "warning", advice)
 
 
+def channels_compared(rows: list[tuple[str, int, int]], *, min_trials: int = MIN_TRIALS_FOR_CLAIM
+                      ) -> tuple[tuple[str, float, float, float], tuple[str, float, float, float]] | None:
+    """The best and worst converting channels as (name, rate, low, high) each, only when the best's
+    Wilson 95% interval lies wholly above the worst's; ``rows`` are (channel, purchasing sessions, sessions)."""
+    scored = []
+    for name, k, n in rows:
+        if n >= min_trials:
+            low, high = wilson_interval(k, n)
+            scored.append((k / n, name, low or 0.0, high or 0.0))
+    if len(scored) < 2:
+        return None
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    best, worst = scored[0], scored[-1]
+    if best[2] <= worst[3]:
+        return None
+    return (best[1], best[0], best[2], best[3]), (worst[1], worst[0], worst[2], worst[3])
+
+
+def _channel_conversion(period: _Period) -> Insight | None:
+    compared = channels_compared([(r["channel"], r["purchasing_sessions"], r["sessions"])
+                                  for r in channel_rows(period.f)])
+    if compared is None:
+        return None
+    (best, b, b_low, b_high), (worst, w, w_low, w_high) = compared
+    return _insight("channel_conversion", f"{best} visits convert best ({percent(b)}, 95% CI {percent(b_low)}–"
+                    f"{percent(b_high)}) and {worst} visits worst ({percent(w)}, 95% CI {percent(w_low)}–"
+                    f"{percent(w_high)}).", percent(b), "/acquisition/", period,
+                    recommendation=f"Shift budget from {worst} towards {best}, or fix what {worst} visitors land on.")
+
+
 SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (
-    _peak, _cart_abandonment, _abandoned_this_week, _product_abandonment, _age_conversion, _cohort_retention,
-    _best_pair, _revenue_trend, _average_order)
+    _peak, _cart_abandonment, _abandoned_this_week, _product_abandonment, _age_conversion, _channel_conversion,
+    _cohort_retention, _best_pair, _revenue_trend, _average_order)
 
 
 def insights_list(f: MetricFilter) -> list[Insight]:

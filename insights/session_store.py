@@ -26,10 +26,11 @@ from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adap
 Windows = dict[int, tuple[dt.datetime, dt.datetime]]  # customer pk → (first, last) time to re-derive
 
 EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "action", "quantity", "price",
-                "order_id", "timestamp", "amount", "discount", "coupon", "shipping", "tax")
+                "order_id", "timestamp", "amount", "discount", "coupon", "shipping", "tax", "context")
 EVENT_COLUMNS = ", ".join(f"e.{c}" for c in ("id", *EVENT_FIELDS[1:]))  # the same, in raw SQL (alias e)
 SESSION_COLUMNS = ("customer_id", "key", "session_id", "age_group", "started_at", "last_event_at", "closed",
-                   "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary")
+                   "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary", "channel", "source",
+                   "medium", "campaign", "landing_page")
 CART_COLUMNS = ("session_id", "customer_id", "age_group", "state", "items", "value", "revenue_left", "opened_at",
                 "closed_at")
 _SESSION_SELECT = "s.id, s.customer_id, s.key, s.age_group, s.started_at, s.last_event_at, s.summary"
@@ -66,11 +67,11 @@ def windows_merge(spans: Iterable[tuple[int, dt.datetime, dt.datetime]], into: W
 def stored_event(row: Sequence[Any]) -> StoredEvent:
     """An ``EVENT_FIELDS`` row as derivation reads it."""
     (pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts, amount,
-     discount, coupon, shipping, tax) = row
+     discount, coupon, shipping, tax, context) = row
     return StoredEvent(pk=pk, event_id=event_id, customer_pk=customer_pk, product_pk=product_pk,
                        session_id=session_id or "", action=action, quantity=quantity, price=price,
                        order_id=order_id, timestamp=ts, amount=amount, discount=discount, coupon=coupon or "",
-                       shipping=shipping, tax=tax)
+                       shipping=shipping, tax=tax, context=_json(context))
 
 
 def _cents(value: Any) -> Decimal | None:
@@ -81,7 +82,12 @@ def _sqlite_event(r: Sequence[Any]) -> StoredEvent:
     """A raw SQLite row: text times and float-ish money, turned into what the ORM would give."""
     return StoredEvent(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], Decimal(str(r[7])).quantize(_CENT), r[8],
                        _read_datetime(r[9]), _cents(r[10]), _cents(r[11]), r[12] or "", _cents(r[13]),
-                       _cents(r[14]))
+                       _cents(r[14]), _json(r[15]))
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as read raw: parsed by psycopg2 (jsonb), text on SQLite."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def raw_events(sql: str, params: Sequence[Any]) -> list[StoredEvent]:
@@ -194,13 +200,20 @@ def sessions_insert(derived: Sequence[DerivedSession], ages: Mapping[int, str]) 
     if not derived:
         return
     rows = [(d.customer_pk, d.key, d.session_id, ages.get(d.customer_pk, "unknown"), d.started_at, d.last_event_at,
-             d.closed, d.event_count, d.funnel_step, d.purchased, d.revenue, d.order_count, json.dumps(d.to_json()))
+             d.closed, d.event_count, d.funnel_step, d.purchased, d.revenue, d.order_count, json.dumps(d.to_json()),
+             *traffic_columns(d))
             for d in derived]
     ids = rows_insert(Session._meta.db_table, SESSION_COLUMNS, rows, returning_ids=True)
     carts = [(pk, d.customer_pk, ages.get(d.customer_pk, "unknown"), d.cart.state, d.cart.items, d.cart.value,
               d.cart.revenue_left, d.cart.opened_at, d.cart.closed_at)
              for pk, d in zip(ids, derived, strict=True) if d.cart is not None]
     rows_insert(Cart._meta.db_table, CART_COLUMNS, carts, returning_ids=False)
+
+
+def traffic_columns(d: DerivedSession) -> tuple[str, str, str, str, str]:
+    """The session's traffic source as stored (cut to the columns' lengths; the summary keeps it whole)."""
+    t = d.traffic
+    return t.channel, t.source[:200], t.medium[:100], t.campaign[:200], t.landing_page[:500]
 
 
 def sessions_delete(session_pks: Sequence[int]) -> None:

@@ -192,6 +192,15 @@ def carts(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(VIEW_DASHBOARD)
+def acquisition(request: HttpRequest) -> HttpResponse:
+    f, error = _filter(request)
+    stats = selectors.acquisition_stats(f)
+    items = [i for i in sentences.insights_list(f) if i["kind"] == "channel_conversion"]
+    return _render(request, "insights/acquisition.html", "acquisition", f, error,
+                   charts.acquisition_page_figures(stats), stats=stats, items=items)
+
+
+@capability_required(VIEW_DASHBOARD)
 def insights(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     return _render(request, "insights/insights.html", "insights", f, error, {},
@@ -268,6 +277,10 @@ EXPORTS: dict[str, tuple[str, ExportRows]] = {
     "carts_by_age_group": ("Abandonment by age group", _panel_list("carts", "by_age_group")),
     "carts_by_category": ("Abandonment by category", _panel_list("carts", "by_category")),
     "abandoned_carts": ("Recovery list", _panel_list("carts", "recent_abandoned")),
+    "acquisition_channels": ("Acquisition by channel", _panel_list("acquisition", "channels")),
+    "acquisition_source_medium": ("Acquisition by source / medium", _panel_list("acquisition", "source_medium")),
+    "acquisition_campaigns": ("Acquisition by campaign", _panel_list("acquisition", "campaigns")),
+    "acquisition_attribution": ("First- and last-touch revenue", _panel_list("acquisition", "attribution")),
     "insights": ("Insights", _panel_list("insights")),
     "slipping_away": ("Valuable customers slipping away",
                       lambda f, masked: slipping_away_shaped(clv_slipping_away(), masked=masked)["rows"]),

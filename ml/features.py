@@ -66,6 +66,8 @@ class _EventRow:
 
     __slots__ = ("pk", "event_id", "customer_pk", "product_pk", "session_id", "action", "quantity", "price",
                  "order_id", "timestamp", "row", "amount")
+    context = None  # traffic source and order discounts (issue 12) are not model features
+    discount = None
 
     def __init__(self, row, pk, customer, product, session_id, action, quantity, price, order_id, timestamp,
                  amount=None):

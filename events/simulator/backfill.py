@@ -15,6 +15,7 @@ from events.simulator.model import HOUR_MS, StoreModel
 from events.simulator.output import id_prefix, to_ms, wire_events
 from events.simulator.params import MIN_SESSION_GAP_MS
 from events.simulator.session import Step
+from events.simulator.traffic import first_event_contexts
 
 DAY_MS = 86_400_000
 
@@ -51,7 +52,20 @@ class Backfill:
         stamps = np.datetime_as_string(self.ts[lo:hi].astype("datetime64[ms]"), unit="s").tolist()
         timestamps = [stamp + "Z" for stamp in stamps]
         rows = zip(range(lo, hi), customers, sessions, actions, products, quantities, orders, timestamps, strict=True)
-        return wire_events(self.model.catalogue, self.prefix, rows)
+        events = wire_events(self.model.catalogue, self.prefix, rows)
+        firsts, bought = self._session_facts()
+        first = {int(i) - lo for i in firsts[(firsts >= lo) & (firsts < hi)]}
+        first_event_contexts(events, first=first, bought={events[i]["session_id"] for i in range(len(events))
+                                                          if sessions[i] in bought})
+        return events
+
+    def _session_facts(self) -> tuple[np.ndarray, set[int]]:
+        """Each session's first event index and the sessions that placed an order (computed once)."""
+        facts = self.__dict__.get("_facts")
+        if facts is None:
+            _, firsts = np.unique(self.session, return_index=True)
+            facts = self.__dict__["_facts"] = (firsts, set(self.session[self.order >= 0].tolist()))
+        return facts
 
 
 class _Columns:

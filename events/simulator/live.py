@@ -16,6 +16,7 @@ from events.simulator.model import StoreModel
 from events.simulator.output import id_prefix, iso_ms, to_ms, wire_events
 from events.simulator.params import MIN_SESSION_GAP_MS
 from events.simulator.shoppers import Profile
+from events.simulator.traffic import first_event_contexts
 
 CUSTOMERS_PER_EVENT_RATE = 1000
 """Live mode needs about this many shoppers per event a second: a shopper's sessions are kept
@@ -123,8 +124,9 @@ def _start_session(model: StoreModel, state: LiveState, rng: random.Random, prof
         moments.append(moment)
         state.next_event += 1
     state.busy_until[customer_id] = begin + steps[-1][0] + MIN_SESSION_GAP_MS
-    return [[moment, event] for moment, event in zip(moments, wire_events(model.catalogue, state.prefix, rows),
-                                                      strict=True)]
+    events = wire_events(model.catalogue, state.prefix, rows)
+    first_event_contexts(events)  # the whole session is drawn here: its first event says where it came from
+    return [[moment, event] for moment, event in zip(moments, events, strict=True)]
 
 
 def _release_due(state: LiveState, due: list[list], now_ms: int) -> list[dict]:

@@ -5,10 +5,11 @@ selectors return (``insights.selectors``, see the metrics contract) and returns 
 plain data for the page (KPI cards). Empty inputs give a figure that says so instead of an error.
 
 One module per page family (``overview``, ``funnel``, ``seasonality``, ``customers``, ``products``,
-``carts``, ``cohorts``); ``common`` holds the palette, labels and helpers. Callers use ``from insights import charts``
-and ``charts.<name>``: everything is re-exported here.
+``carts``, ``cohorts``, ``acquisition``); ``common`` holds the palette, labels and helpers. Callers
+use ``from insights import charts`` and ``charts.<name>``: everything is re-exported here.
 """
 
+from insights.charts.acquisition import acquisition_page_figures, attribution_figure, channel_conversion_figure
 from insights.charts.carts import cart_value_figure, carts_over_time_figure, carts_page_figures, rate_interval_figure
 from insights.charts.cohorts import (
     cohort_heatmap_figure,
@@ -42,6 +43,7 @@ from insights.charts.seasonality import heatmap_figure, seasonality_figure, seas
 from insights.labels import MONTHS, WEEKDAYS
 
 __all__ = [
+    "acquisition_page_figures", "attribution_figure", "channel_conversion_figure",
     "BLUE", "GREEN", "GREY", "KPI_CARDS", "METRICS", "MONTHS", "ORANGE", "PURPLE", "RED", "STEP_COLOURS",
     "STEP_LABELS", "WEEKDAYS", "age_groups_figure", "bucket_label", "cart_value_figure", "carts_over_time_figure",
     "carts_page_figures", "clv_distribution_figure", "cohort_heatmap_figure", "cohorts_page_figures",

@@ -17,14 +17,17 @@ Filter semantics:
 - segment: the customers currently in that RFM segment; answered from the day × customer rollup
   (KPIs, funnel, timeseries by day, customers, carts over time and rates). Seasonality and
   products ignore it (they have no customer dimension).
+- channel: only the Acquisition panel (``traffic_daily``, sessions by traffic source) honours it,
+  except its people counts; every other page says it is not filtered by channel.
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``coupons`` (the one panel reading the period's order lines), ``rfm``,
-``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons and derivation lag), ``latest``
-(feed, filter choices); ``_common`` holds the query helpers they share. The insight sentences built
-from these figures are in ``insights.sentences``.
+``products``, ``carts``, ``acquisition`` (traffic sources, people), ``coupons`` (the one panel reading
+the period's order lines), ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons
+and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the query helpers they share.
+The insight sentences built from these figures are in ``insights.sentences``.
 """
 
+from insights.selectors.acquisition import acquisition_stats
 from insights.selectors.affinity import affinity_stats
 from insights.selectors.carts import carts_stats
 from insights.selectors.cohorts import cohorts_stats
@@ -46,6 +49,7 @@ from insights.selectors.seasonality import seasonality_stats
 from insights.selectors.timeseries import events_timeseries
 
 __all__ = [
+    "acquisition_stats",
     "affinity_stats",
     "cohorts_stats",
     "FRESHNESS_GRACE_SECONDS",

@@ -6,6 +6,7 @@ from typing import Any
 
 from customers.models import AgeGroup
 from events.models import Action, Event
+from insights.channels import CHANNELS
 from insights.filters import RFM_SEGMENTS
 from insights.selectors._common import as_money
 from products.models import Product
@@ -26,4 +27,5 @@ def filter_choices() -> dict[str, list[str]]:
         "categories": list(Product.objects.exclude(category="").order_by("category")
                            .values_list("category", flat=True).distinct()),
         "segments": list(RFM_SEGMENTS),
+        "channels": list(CHANNELS),
     }

@@ -318,7 +318,7 @@ def test_golden_backfill_gives_exactly_the_pinned_events():
     model = StoreModel(synthetic_customers(200, seed=13), _catalogue(), seed=13)
     events = backfill(model, start=END - timedelta(days=3), end=END, seed=13).events()
     assert events[0]["event_id"] == "305ed728-ce3c-44bf-8bd4-000000000000"
-    assert (len(events), _digest(events)) == (186, "31abc73d66541a39")  # issue 14: purchase rates, lapses
+    assert (len(events), _digest(events)) == (186, "dcb0f8f0c6beef66")  # issue 12: first events carry traffic context
 
 
 def test_golden_backfill_to_a_target_in_another_time_zone_gives_exactly_the_pinned_events():
@@ -326,7 +326,7 @@ def test_golden_backfill_to_a_target_in_another_time_zone_gives_exactly_the_pinn
     model = StoreModel(synthetic_customers(150, seed=5), _catalogue(), params, seed=5)
     run = backfill(model, start=END - timedelta(days=10), end=END, seed=5, target_events=1500)
     events = [event for chunk in run.chunks(400) for event in chunk]
-    assert (len(events), run.sessions, _digest(events)) == (1499, 418, "c24c7b9372bfc8b3")
+    assert (len(events), run.sessions, _digest(events)) == (1499, 418, "5cf5bc9de3aabdd9")
 
 
 def test_golden_live_run_gives_exactly_the_pinned_events():
@@ -335,7 +335,7 @@ def test_golden_live_run_gives_exactly_the_pinned_events():
     events: list[dict] = []
     for step in range(40):
         events += live_step(model, state, now=END + timedelta(seconds=5 * step), rate=1.5, seed=3)
-    assert (len(events), _digest(events), _digest(state.pending)) == (194, "a80f336c3b69b0b3", "9c92de6dcdd2e511")
+    assert (len(events), _digest(events), _digest(state.pending)) == (194, "d5459dad91bf6572", "9c92de6dcdd2e511")
     assert (state.next_event, state.next_session, state.next_order, state.tick) == (314, 91, 6, 40)
 
 
@@ -375,3 +375,33 @@ def test_the_simulator_package_is_pure():
     project = {name for name in imported if name.split(".")[0] in {"django", "customers", "events", "products",
                                                                      "insights", "ml", "accounts"}}
     assert project - {"customers.age"} == {name for name in project if name.startswith("events.simulator.")}
+
+
+def test_sessions_come_from_channels_that_convert_differently():
+    """Issue 12: each session's first event carries its traffic context (chunking does not change
+    it), and Email visits convert clearly better than Paid Social ones."""
+    from events.simulator.traffic import CHANNEL_MIX, session_channel
+    from insights.channels import session_traffic
+
+    model = StoreModel(synthetic_customers(300, seed=3), _catalogue(), seed=3)
+    run = backfill(model, start=END - timedelta(days=20), end=END, seed=3)
+    events = run.events()
+    assert [e for chunk in run.chunks(333) for e in chunk] == events
+    firsts: dict[str, dict] = {}
+    bought: set[str] = set()
+    for e in events:
+        firsts.setdefault(e["session_id"], e)
+        if e["action"] == "purchase":
+            bought.add(e["session_id"])
+        elif e is not firsts[e["session_id"]]:
+            assert "context" not in e
+    tally: dict[str, list[int]] = {}
+    for sid, first in firsts.items():
+        channel = session_traffic(first.get("context")).channel
+        assert channel == CHANNEL_MIX[session_channel(sid, bought=sid in bought)][0]  # the rule table agrees
+        tally.setdefault(channel, [0, 0])
+        tally[channel][0] += sid in bought
+        tally[channel][1] += 1
+    assert set(tally) == {name for name, *_ in CHANNEL_MIX}
+    email, social = (tally[c][0] / tally[c][1] for c in ("Email", "Paid Social"))
+    assert email > 2 * social

@@ -1,0 +1,134 @@
+"""Acquisition (DESIGN §4 Channel, People; issue 12): sessions, session conversion with its Wilson 95%
+interval, revenue, AOV and cart abandonment by channel, by source / medium and by campaign, read from
+the ``traffic_daily`` rollup (store day × channel × source × medium × campaign, by the session's start).
+
+Attribution: *last touch* = the revenue of orders by their own session's channel (the same rollup);
+*first touch* = the period's buyers' revenue by the channel of their first session ever (the day ×
+customer rollup's buyer rows, each with one indexed look-up of its customer's first session).
+
+Revenue here is net of the orders' discounts; refunds are counted on the refund's day with no channel,
+so they are not attributed (``notes`` says so). The channel filter is honoured everywhere on this page
+except the people counts; age group, category and segment have no traffic dimension and are ignored
+(``ignored_filters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from customers.models import Customer
+from insights.channels import CHANNELS
+from insights.filters import MetricFilter
+from insights.models import CustomerDaily, Session, TrafficDaily
+from insights.selectors._common import as_count, as_money, within_store_days
+from insights.stats import rate, wilson_interval
+
+TOP_ROWS = 20
+ANON_PREFIX = "anon:"  # customers created for an anonymous id (events.services: ``anon:<id>``)
+_COUNTERS = ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned", "carts_emptied")
+NOTES = ("Revenue is net of order discounts; refunds are counted on the refund's day with no channel, "
+         "so they are not attributed to one.",)
+
+
+def _traffic_rows(f: MetricFilter) -> QuerySet:
+    qs = within_store_days(TrafficDaily.objects.all(), f)
+    return qs.filter(channel=f.channel) if f.channel else qs
+
+
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
+    """One group's counters as the page shows them (rates with their intervals)."""
+    sessions, buying = as_count(row["sessions"]), as_count(row["purchasing_sessions"])
+    orders = as_count(row["orders"])
+    revenue = as_money(row["revenue"]) - as_money(row["discounts"])
+    closed = sum(as_count(row[c]) for c in ("carts_converted", "carts_abandoned", "carts_emptied"))
+    low, high = wilson_interval(buying, sessions)
+    abandoned = as_count(row["carts_abandoned"])
+    a_low, a_high = wilson_interval(abandoned, closed)
+    return {
+        "sessions": sessions, "purchasing_sessions": buying, "conversion": rate(buying, sessions),
+        "conversion_low": low, "conversion_high": high, "orders": orders, "net_revenue": round(revenue, 2),
+        "aov": round(revenue / orders, 2) if orders else None, "carts_closed": closed,
+        "carts_abandoned": abandoned, "cart_abandonment": rate(abandoned, closed),
+        "cart_abandonment_low": a_low, "cart_abandonment_high": a_high,
+    }
+
+
+def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None) -> list[dict[str, Any]]:
+    qs = _traffic_rows(f)
+    if exclude_blank:
+        qs = qs.exclude(**{exclude_blank: ""})
+    rows = qs.values(*by).annotate(**{c: Sum(c) for c in (*_COUNTERS, "revenue", "discounts")})
+    return [{**{k: r[k] for k in by}, **_figures(r)} for r in rows]
+
+
+def channel_rows(f: MetricFilter) -> list[dict[str, Any]]:
+    """Every channel with sessions in the period, most sessions first."""
+    rows = _grouped(f, ("channel",))
+    rows.sort(key=lambda r: (-r["sessions"], CHANNELS.index(r["channel"]) if r["channel"] in CHANNELS else 99))
+    return rows
+
+
+def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows.sort(key=lambda r: (-r["sessions"], -r["net_revenue"]))
+    return rows[:TOP_ROWS]
+
+
+def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
+    """The period's buyers' revenue (net of discounts) by the channel of their first session: the
+    buyers' sums first (day × customer rollup), then one indexed look-up of each buyer's first session."""
+    days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
+    buyers_sql, params = days.values("customer_id").annotate(r=Sum(F("revenue") - F("discounts"))).values_list(
+        "customer_id", "r").query.sql_with_params()
+    session = Session._meta.db_table
+    sql = (f"SELECT COALESCE((SELECT s.channel FROM {session} s WHERE s.customer_id = b.customer_id"
+           f" ORDER BY s.started_at, s.id LIMIT 1), 'Direct') AS ch, SUM(b.r), COUNT(*)"
+           f" FROM ({buyers_sql}) b GROUP BY ch")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return {channel: {"revenue": as_money(revenue), "customers": as_count(n)} for channel, revenue, n in rows
+            if not f.channel or channel == f.channel}
+
+
+def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    first = first_touch_revenue(f)
+    last = {r["channel"]: r for r in channels}
+    names = [c for c in CHANNELS if c in first or c in last]
+    return [{"channel": c, "last_touch_revenue": last[c]["net_revenue"] if c in last else 0.0,
+             "last_touch_orders": last[c]["orders"] if c in last else 0,
+             "first_touch_revenue": first.get(c, {}).get("revenue", 0.0),
+             "first_touch_buyers": first.get(c, {}).get("customers", 0)} for c in names]
+
+
+def people_counts(f: MetricFilter) -> dict[str, int]:
+    """DESIGN §4 People in the period: visitors = distinct people seen (customers and anonymous ids not
+    yet linked to one); customers = the identified ones; buyers = customers with an order."""
+    days = within_store_days(CustomerDaily.objects.all(), f)
+    seen = Customer.objects.filter(pk__in=days.filter(events__gt=0).values("customer_id"))
+    counts = seen.aggregate(visitors=Count("pk"), customers=Count("pk", filter=~Q(external_id__startswith=ANON_PREFIX)))
+    buyers = Customer.objects.filter(pk__in=days.filter(revenue__gt=0).values("customer_id")).exclude(
+        external_id__startswith=ANON_PREFIX).count()
+    return {"visitors": as_count(counts["visitors"]), "customers": as_count(counts["customers"]), "buyers": buyers}
+
+
+def acquisition_stats(f: MetricFilter) -> dict[str, Any]:
+    """The Acquisition page and ``GET /api/v1/metrics/acquisition``."""
+    channels = channel_rows(f)
+    ignored = [name for name in ("age_group", "category", "segment") if getattr(f, name)]
+    if f.actions:
+        ignored.append("action")
+    return {
+        "channel": f.channel,
+        "channels": channels,
+        "source_medium": _top(_grouped(f, ("source", "medium"))),
+        "campaigns": _top(_grouped(f, ("campaign",), exclude_blank="campaign")),
+        "attribution": attribution_rows(f, channels),
+        "people": people_counts(f),
+        "people_ignore_channel": bool(f.channel),
+        "ignored_filters": ignored,
+        "notes": list(NOTES),
+    }
