@@ -104,7 +104,7 @@ def test_channel_sentence_only_when_intervals_separate(traffic):
     assert len(items) == 1
     assert items[0]["text"].startswith("Email visits convert best (50%") and "Paid Social visits worst" in items[0][
         "text"]
-    assert "budget" in items[0]["text"]
+    assert "budget" in items[0]["recommendation"] and "/acquisition/" in items[0]["link"]
 
 
 def test_api_page_and_csv(traffic, client_for):
