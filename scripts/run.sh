@@ -52,6 +52,18 @@ cleanup() {
   echo "Stopping..."
   if [ -n "$history_pid" ]; then pkill -P "$history_pid" 2>/dev/null || true; fi  # the backfill's children
   for pid in "${pids[@]}" $history_pid; do kill "$pid" 2>/dev/null || true; done
+  # A Celery worker's warm shutdown has been seen to hang after beat stops: give every process 15 s,
+  # then stop what is left (the worker's pool processes included) for good.
+  for _ in $(seq 30); do
+    alive=""
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.5
+  done
+  for pid in "${pids[@]}"; do
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
 }
 trap 'cleanup; exit 0' INT TERM  # Ctrl-C is the normal way to stop
