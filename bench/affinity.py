@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -26,16 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-
-
-def _median_ms(fn, reps: int) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def _load(args: argparse.Namespace) -> dict:
@@ -107,6 +96,7 @@ def step_run(args: argparse.Namespace) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
+    from bench.support import median_ms
     from events.models import Event
     from insights.filters import MetricFilter, store_today
     from insights.models import ProductPairDaily
@@ -130,9 +120,9 @@ def step_run(args: argparse.Namespace) -> dict:
                 cur.fetchall()
 
         timings[f"{days} days"] = {
-            "affinity_stats": _median_ms(lambda f=f: affinity_stats(f), args.reps),
-            "affinity_stats(product)": _median_ms(lambda f=f: affinity_stats(f, product_pk=popular), args.reps),
-            "sql self-join (orders only)": _median_ms(join, max(3, args.reps // 3)),
+            "affinity_stats": median_ms(lambda f=f: affinity_stats(f), args.reps),
+            "affinity_stats(product)": median_ms(lambda f=f: affinity_stats(f, product_pk=popular), args.reps),
+            "sql self-join (orders only)": median_ms(join, max(3, args.reps // 3)),
         }
     out["ms"] = timings
     return out

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -51,16 +50,6 @@ def _setup() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
     django.setup()
-
-
-def _median_ms(fn, reps: int) -> float:  # type: ignore[no-untyped-def]
-    fn()  # warm-up (connection, plan cache)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 # --- worker steps (run in a subprocess with DATABASE_URL set) --------------------------------
@@ -163,6 +152,7 @@ def step_measure(args: argparse.Namespace) -> dict:
     from accounts.models import User
     from accounts.roles import Role
     from accounts.services import user_create
+    from bench.support import median_ms
     from insights import selectors, sentences
     from insights.filters import MetricFilter, store_today
     from insights.models import (
@@ -228,7 +218,7 @@ def step_measure(args: argparse.Namespace) -> dict:
             calls["cohorts_stats(segment)"] = lambda champions=champions: selectors.cohorts_stats(champions)
             email = MetricFilter(start=f.start, end=f.end, channel="Email")
             calls["acquisition_stats(channel)"] = lambda email=email: selectors.acquisition_stats(email)
-        sel[label] = {name: _median_ms(fn, args.reps) for name, fn in calls.items()}
+        sel[label] = {name: median_ms(fn, args.reps) for name, fn in calls.items()}
     results["selectors_ms"] = sel
     user = User.objects.filter(username="bench-analyst").first() or user_create(
         username="bench-analyst", password="bench-Secret-123", role=Role.ANALYST)
@@ -242,7 +232,7 @@ def step_measure(args: argparse.Namespace) -> dict:
             response = client.get(url)
             assert response.status_code == 200, response.content[:200]
 
-        api[panel] = _median_ms(get, args.reps)
+        api[panel] = median_ms(get, args.reps)
     results["api_ms"] = api
     return results
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
 
 
 def bench_database(url: str, *, recreate: bool) -> bool:
@@ -31,3 +35,15 @@ def sizes_parser(doc: str | None, *, default_sizes: str = "1000000,5000000") -> 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=default_sizes, help="event counts to measure at, comma-separated")
     return parser
+
+
+def median_ms(fn: Callable[[], Any], reps: int) -> float:
+    """The median of ``reps`` timed calls of ``fn`` in milliseconds, after one warm-up call (connection,
+    plan cache)."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)

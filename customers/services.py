@@ -1,19 +1,16 @@
 from __future__ import annotations
 
-import csv
-import json
 import random
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
+from analytics_site.csv_batches import BatchStore, Rejected, csv_batches_import
 from customers.csv_profiles import ProfileMapping
 from customers.models import Customer, age_group_for
 from customers.selectors import customer_owners_by_external_id, customer_pks_by_external_id
@@ -149,30 +146,22 @@ def customers_import_csv(*, lines: Iterable[str], map_spec: str | None = None, r
     their profile filled as an ``identify`` would (``customer_traits_update``; a new age moves their
     history to the new age group). ``batch_size`` rows a transaction; rejected rows (with their
     reasons as JSON) go to ``rejects_path``. Raises ``ProfileMappingError`` for an unusable header."""
-    reader = csv.DictReader(lines)
-    header = list(reader.fieldnames or [])
-    mapping = ProfileMapping.build(header, map_spec=map_spec)
     totals = ProfileImportTotals()
-    with open(rejects_path, "w", newline="", encoding="utf-8") if rejects_path else nullcontext() as handle:
-        writer = csv.writer(handle) if handle is not None else None
-        if writer is not None:
-            writer.writerow(["row", *header, "errors"])
-        done = 0
-        while rows := list(islice(reader, batch_size)):
-            rejected = _import_profiles(mapping, rows, done, totals)
-            done += len(rows)
-            if writer is not None:
-                writer.writerows([n, *(row.get(f, "") for f in header), json.dumps(e)] for n, row, e in rejected)
-            if progress is not None:
-                progress(totals)
+
+    def start(header: list[str]) -> BatchStore:
+        mapping = ProfileMapping.build(header, map_spec=map_spec)
+        return lambda rows, done: _import_profiles(mapping, rows, done, totals)
+
+    csv_batches_import(lines=lines, batch_size=batch_size, rejects_path=rejects_path, start=start,
+                       after_batch=(lambda: progress(totals)) if progress is not None else None)
     return totals
 
 
 @transaction.atomic
 def _import_profiles(mapping: ProfileMapping, rows: list[dict[str, Any]], done: int,
-                     totals: ProfileImportTotals) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
+                     totals: ProfileImportTotals) -> list[Rejected]:
     profiles: list[tuple[str, dict[str, Any]]] = []
-    rejected = []
+    rejected: list[Rejected] = []
     for number, row in enumerate(rows, start=done + 1):
         profile = mapping.to_profile(row)
         if isinstance(profile, dict):

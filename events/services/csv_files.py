@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
+from analytics_site.csv_batches import BatchStore, Rejected, csv_batches_import
 from events.csv_import import CsvMapping
 from events.services.ingest import events_ingest
-
-Rejected = tuple[int, dict[str, Any], dict[str, str]]  # (row number, row, {field: reason})
 
 
 @dataclass
@@ -35,24 +30,15 @@ def events_import_csv(*, lines: Iterable[str], map_spec: str | None = None, defa
     importing a file again stores nothing twice. Rejected rows go to ``rejects_path`` (a CSV of
     the row number, the row and its reasons as JSON).
     """
-    reader = csv.DictReader(lines)
-    header = list(reader.fieldnames or [])
-    mapping = CsvMapping.build(header, map_spec=map_spec, defaults=defaults, action=action, preset=preset,
-                               date_format=date_format)
     totals = CsvImportTotals()
-    with open(rejects_path, "w", newline="", encoding="utf-8") if rejects_path else nullcontext() as handle:
-        writer = csv.writer(handle) if handle is not None else None
-        if writer is not None:
-            writer.writerow(["row", *header, "errors"])
-        done = 0
-        while rows := list(islice(reader, batch_size)):
-            rejected = _import_batch(mapping, rows, done, broadcast, totals)
-            done += len(rows)
-            if writer is not None:
-                writer.writerows([number, *(row.get(f, "") for f in header), json.dumps(errors)]
-                                 for number, row, errors in sorted(rejected, key=lambda r: r[0]))
-            if progress is not None:
-                progress(totals)
+
+    def start(header: list[str]) -> BatchStore:
+        mapping = CsvMapping.build(header, map_spec=map_spec, defaults=defaults, action=action, preset=preset,
+                                   date_format=date_format)
+        return lambda rows, done: _import_batch(mapping, rows, done, broadcast, totals)
+
+    csv_batches_import(lines=lines, batch_size=batch_size, rejects_path=rejects_path, start=start,
+                       after_batch=(lambda: progress(totals)) if progress is not None else None)
     return totals
 
 
