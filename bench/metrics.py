@@ -41,7 +41,7 @@ def _env(db_url: str) -> dict[str, str]:
 
 
 PANELS = ("kpis", "funnel", "seasonality", "customers", "products", "carts", "insights", "timeseries", "cohorts",
-          "affinity")
+          "affinity", "acquisition")
 
 
 def _setup() -> None:
@@ -147,6 +147,7 @@ def step_measure(args: argparse.Namespace) -> dict:
     import datetime as dt
 
     from django.db import connection
+    from django.db.models import Sum
     from django.test import Client
 
     from accounts.models import User
@@ -176,11 +177,18 @@ def step_measure(args: argparse.Namespace) -> dict:
         cur.execute("ANALYZE")
     today = store_today()
     category = Product.objects.exclude(category="").values_list("category", flat=True).first() or ""
+    top_channel = (TrafficDaily.objects.values("channel").annotate(n=Sum("sessions")).order_by("-n")
+                   .values_list("channel", flat=True).first() or "Direct")
     filters = {
         "30 days": MetricFilter.default(),
         "all history": MetricFilter(start=today - dt.timedelta(days=args.days + 1), end=today),
         "30 days, filtered": MetricFilter(start=today - dt.timedelta(days=29), end=today, age_group="26-35",
                                           category=category),
+        # issue 12: the channel filter on every page, for the channel with the most sessions (the costliest)
+        f"30 days, channel {top_channel}": MetricFilter(start=today - dt.timedelta(days=29), end=today,
+                                                        channel=top_channel),
+        f"all history, channel {top_channel}": MetricFilter(start=today - dt.timedelta(days=args.days + 1),
+                                                            end=today, channel=top_channel),
     }
     some_customer = Session.objects.values_list("customer_id", flat=True).first()
     results: dict = {"rows": {m.__name__: m.objects.count() for m in (

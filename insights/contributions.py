@@ -13,11 +13,14 @@ rollup                key                                                 counte
 ``events_hourly``     hour × action × age_group                           events, quantity, revenue, discounts,
                                                                           refunds
 ``events_daily``      store day × action × age_group × category           the same
-``sessions_hourly``   hour × age_group                                    sessions, purchasing_sessions, orders
-``sessions_daily``    store day × age_group × category ("" = all)         session, funnel and cart outcome counts
+``sessions_hourly``   hour × age_group × channel                          sessions, purchasing_sessions, orders,
+                                                                          events, revenue, discounts
+``sessions_daily``    store day × age_group × category ("" = all) ×       session, funnel and cart outcome counts;
+                      channel                                             events, discounts (category "" only)
 ``products_daily``    store day × product × age_group                     views, units, revenue, session/cart counts
 ``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
-``cart_values_daily`` store day × age_group × category ("" = all) × bucket  carts
+``cart_values_daily`` store day × age_group × category ("" = all) ×       carts
+                      bucket × channel
 ``customer_totals``   customer                                            events, revenue, sessions, orders, times
 ``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
                       a × product b (a ≤ b)                               0, 0: every basket)
@@ -186,11 +189,15 @@ def add_session_contributions(out: Contributions, sessions: Iterable[tuple[Deriv
 
 def _add_session_rows(out: Contributions, s: DerivedSession, age: str, day: date, counters: Counters,
                       sign: int) -> None:
-    _add_counters(out["sessions_hourly"][(hour_of(s.started_at), age)], {
-        "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"]}, sign)
-    _add_counters(out["sessions_daily"][(day, age, "")], counters, sign)
+    channel = s.traffic.channel
+    _add_counters(out["sessions_hourly"][(hour_of(s.started_at), age, channel)], {
+        "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"],
+        "events": s.event_count, "revenue": s.revenue, "discounts": s.discounts}, sign)
+    _add_counters(out["sessions_daily"][(day, age, "", channel)],
+                  dict(counters, events=s.event_count, discounts=s.discounts), sign)
     if s.cart is not None:
-        _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
+        _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value), channel)],
+                      {"carts": 1}, sign)
 
 
 def _add_traffic_row(out: Contributions, s: DerivedSession, day: date, counters: Counters, sign: int) -> None:
@@ -295,5 +302,5 @@ def _add_category_rows(out: Contributions, s: DerivedSession, age: str, day_cate
         in_category.update(dict.fromkeys(CART_OUTCOME_COUNTERS, 0))
     elif s.cart is not None:
         bucket = cart_value_bucket(s.cart.value)
-        _add_counters(out["cart_values_daily"][(day, age, category, bucket)], {"carts": 1}, sign)
-    _add_counters(out["sessions_daily"][(day, age, category)], in_category, sign)
+        _add_counters(out["cart_values_daily"][(day, age, category, bucket, s.traffic.channel)], {"carts": 1}, sign)
+    _add_counters(out["sessions_daily"][(day, age, category, s.traffic.channel)], in_category, sign)

@@ -31,6 +31,7 @@ class Session(models.Model):
     funnel_step = models.PositiveSmallIntegerField(default=0)
     purchased = models.BooleanField(default=False)
     revenue = _money()
+    discounts = _money()  # its orders' discounts (insights.money)
     order_count = models.PositiveIntegerField(default=0)
     # Traffic source of the session (insights.channels, from its first event's context).
     channel = models.CharField(max_length=20, default="Direct", db_default="Direct")
@@ -51,6 +52,10 @@ class Session(models.Model):
             models.Index(fields=["closed", "last_event_at"], name="insights_sess_open_idx"),
             # A customer's first session (first-touch channel).
             models.Index(fields=["customer", "started_at"], name="insights_sess_cust_start_idx"),
+            # A channel's sessions in a period: its distinct visitors and buyers, its top customers
+            # (index-only on PostgreSQL).
+            models.Index(fields=["channel", "started_at"], include=["customer", "purchased", "revenue", "discounts"],
+                         name="insights_sess_chan_start_idx"),
         ]
 
     def __str__(self) -> str:
@@ -152,12 +157,16 @@ class EventDaily(models.Model):
 class SessionHourly(models.Model):
     hour = models.DateTimeField()
     age_group = models.CharField(max_length=8)
+    channel = models.CharField(max_length=20, default="Direct")  # the session's (insights.channels)
     sessions = models.BigIntegerField(default=0)
     purchasing_sessions = models.BigIntegerField(default=0)
     orders = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)  # the sessions' events, revenue and discounts, by their start
+    revenue = _money()
+    discounts = _money()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hour", "age_group"], name="insights_ssh_key")]
+        constraints = [models.UniqueConstraint(fields=["hour", "age_group", "channel"], name="insights_ssh_key")]
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.age_group}: {self.sessions}"
@@ -185,14 +194,20 @@ class SessionCounters(models.Model):
 
 
 class SessionDaily(SessionCounters):
-    """category "" holds every session; a named category holds the sessions that touched it."""
+    """category "" holds every session; a named category holds the sessions that touched it. ``channel``
+    is the session's traffic channel (insights.channels). ``events`` and ``discounts`` (the sessions'
+    events and their orders' discounts) are kept on whole-session rows (category "") only."""
 
     day = models.DateField()
     age_group = models.CharField(max_length=8)
     category = models.CharField(max_length=100)
+    channel = models.CharField(max_length=20, default="Direct")
+    events = models.BigIntegerField(default=0)
+    discounts = _money()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "age_group", "category"], name="insights_ssd_key")]
+        constraints = [models.UniqueConstraint(fields=["day", "age_group", "category", "channel"],
+                                               name="insights_ssd_key")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.age_group} {self.category or '*'}: {self.sessions}"
@@ -292,11 +307,13 @@ class CartValueDaily(models.Model):
     age_group = models.CharField(max_length=8)
     category = models.CharField(max_length=100)
     bucket = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=20, default="Direct")
     carts = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["day", "age_group", "category", "bucket"], name="insights_cvd_key"),
+            models.UniqueConstraint(fields=["day", "age_group", "category", "bucket", "channel"],
+                                    name="insights_cvd_key"),
         ]
 
     def __str__(self) -> str:

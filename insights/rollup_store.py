@@ -22,11 +22,11 @@ from products.models import Product
 ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "events_hourly": (tables.EventHourly, ("hour", "action", "age_group")),
     "events_daily": (tables.EventDaily, ("day", "action", "age_group", "category")),
-    "sessions_hourly": (tables.SessionHourly, ("hour", "age_group")),
-    "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category")),
+    "sessions_hourly": (tables.SessionHourly, ("hour", "age_group", "channel")),
+    "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category", "channel")),
     "products_daily": (tables.ProductDaily, ("day", "product_id", "age_group")),
     "customers_daily": (tables.CustomerDaily, ("day", "customer_id")),
-    "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket")),
+    "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket", "channel")),
     "customer_totals": (tables.CustomerTotals, ("customer_id",)),
     "product_pairs": (tables.ProductPairDaily, ("kind", "day", "product_a", "product_b")),
     # insights.retention: from each customer's order days

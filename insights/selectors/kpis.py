@@ -13,6 +13,8 @@ from insights.selectors._common import (
     CLOSED_CART_COLUMNS,
     as_count,
     as_money,
+    channel_cut,
+    channel_sessions,
     closed_carts,
     column_sums,
     customer_days,
@@ -39,34 +41,66 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
     counts (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither.
     ``segment_pks``: the filter's segment customers (``segment_customer_pks``: the same for a period and
     the previous one)."""
+    f = channel_cut(f, segment_pks)
     days = customer_days(f, segment_pks)
     customers: int | None
     buyers: int | None
     if segment_pks is not None:
         sums, customers, buyers = _segment_totals(days)
+    elif f.channel:
+        sums, customers, buyers = _channel_totals(f, with_customer_counts=with_customer_counts)
     else:
         sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
-    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it.
-    revenue = sums["revenue"] - sums["discounts"] - sums["refunds"]
+    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it. Within a channel,
+    # refunds are not attributed (None: revenue is before refunds) and a category's discounts are unknown.
+    revenue = None if sums["discounts"] is None else sums["revenue"] - sums["discounts"] - (sums["refunds"] or 0)
     orders, closed = sums["orders"], closed_carts(sums)
     return {
-        "events": as_count(sums["events"]),
+        "events": _count_or_none(sums["events"]),
         "customers": as_count(customers) if with_customer_counts else None,
         "sessions": as_count(sums["sessions"]),
-        "revenue": as_money(revenue),
-        "net_revenue": as_money(revenue),
+        "revenue": _money_or_none(revenue),
+        "net_revenue": _money_or_none(revenue),
         "gross_revenue": as_money(sums["revenue"]),
-        "discounts": as_money(sums["discounts"]),
-        "refunds": as_money(sums["refunds"]),
+        "discounts": _money_or_none(sums["discounts"]),
+        "refunds": _money_or_none(sums["refunds"]),
         "orders": as_count(orders),
-        "aov": round(float(revenue) / orders, 2) if orders else None,
+        "aov": round(float(revenue) / orders, 2) if orders and revenue is not None else None,
         "cart_conversion_rate": rate(sums["carts_converted"], closed),
         "cart_abandonment_rate": rate(sums["carts_abandoned"], closed),
         "session_conversion_rate": rate(sums["purchasing_sessions"], sums["sessions"]),
-        "avg_clv": round(float(revenue) / buyers, 2) if buyers else None,
+        "avg_clv": round(float(revenue) / buyers, 2) if buyers and revenue is not None else None,
         "carts_closed": as_count(closed),
         "revenue_left": as_money(sums["revenue_left"]),
     }
+
+
+def _count_or_none(value: Any) -> int | None:
+    return None if value is None else as_count(value)
+
+
+def _money_or_none(value: Any) -> float | None:
+    return None if value is None else as_money(value)
+
+
+def _channel_totals(f: MetricFilter, *,
+                    with_customer_counts: bool) -> tuple[dict[str, Any], int | None, int | None]:
+    """The KPI sums of the channel's sessions (day × session rollup, by the session's start): their events
+    and their orders' revenue and discounts; refunds are None (not attributed to a channel). Events are None
+    with an action filter or a category (kept on whole-session rows only), and so are discounts with a
+    category. People: distinct customers and buyers of the channel's sessions (the Session table)."""
+    sums = column_sums(session_days(f), (*SESSION_COLUMNS, "events", "revenue", "discounts"))
+    sums["refunds"] = None
+    if f.category:
+        sums["events"] = sums["discounts"] = None
+    if f.actions:
+        sums["events"] = None
+    customers = buyers = None
+    if with_customer_counts:
+        sessions = channel_sessions(f)
+        customers = sessions.values("customer_id").distinct().count()
+        buyers = sessions.filter(purchased=True).values("customer_id").distinct().count()
+    return sums, customers, buyers
 
 
 def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
