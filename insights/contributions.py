@@ -18,6 +18,8 @@ rollup                key                                                 counte
 ``sessions_daily``    store day × age_group × category ("" = all) ×       session, funnel and cart outcome counts;
                       channel                                             events, discounts (category "" only)
 ``products_daily``    store day × product × age_group                     views, units, revenue, session/cart counts
+``product_channels``  channel × store day × product × age_group           the same but refunds (read with a
+                                                                          channel filter only)
 ``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
 ``cart_values_daily`` store day × age_group × category ("" = all) ×       carts
                       bucket × channel
@@ -279,10 +281,12 @@ def _add_product_rows(out: Contributions, s: DerivedSession, age: str, day: date
     shares: dict[str, _CategoryShare] = {}
     for pk, p in s.products.items():
         left = p.price * p.final_qty if abandoned else _ZERO
-        _add_counters(out["products_daily"][(day, pk, age)], {
+        counters: Counters = {
             "views": p.views, "units": p.units, "revenue": p.revenue,
             "view_sessions": int(p.viewed), "cart_sessions": int(p.added), "purchase_sessions": int(p.purchased),
-            "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}, sign)
+            "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}
+        _add_counters(out["products_daily"][(day, pk, age)], counters, sign)
+        _add_counters(out["product_channels"][(s.traffic.channel, day, pk, age)], counters, sign)
         category = category_of.get(pk, "")
         if category:
             share = shares.get(category)

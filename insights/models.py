@@ -264,6 +264,31 @@ class ProductDaily(models.Model):
         return f"{self.day} product {self.product_id} {self.age_group}"
 
 
+class ProductChannelDaily(models.Model):
+    """``ProductDaily`` split by the session's traffic channel, read only with a channel filter (the
+    unfiltered products page keeps its narrower table). Refunds have no channel: not kept here."""
+
+    day = models.DateField()
+    product_id = models.BigIntegerField()
+    age_group = models.CharField(max_length=8)
+    channel = models.CharField(max_length=20)
+    views = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)
+    revenue = _money()
+    view_sessions = models.BigIntegerField(default=0)
+    cart_sessions = models.BigIntegerField(default=0)
+    purchase_sessions = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    revenue_left = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "day", "product_id", "age_group"],
+                                               name="insights_pcd_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} product {self.product_id} {self.age_group} {self.channel}"
+
+
 class CustomerDaily(models.Model):
     day = models.DateField()
     customer_id = models.BigIntegerField()

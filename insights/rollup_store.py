@@ -25,6 +25,7 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "sessions_hourly": (tables.SessionHourly, ("hour", "age_group", "channel")),
     "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category", "channel")),
     "products_daily": (tables.ProductDaily, ("day", "product_id", "age_group")),
+    "product_channels": (tables.ProductChannelDaily, ("channel", "day", "product_id", "age_group")),
     "customers_daily": (tables.CustomerDaily, ("day", "customer_id")),
     "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket", "channel")),
     "customer_totals": (tables.CustomerTotals, ("customer_id",)),

@@ -232,9 +232,9 @@ SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (
     _cohort_retention, _best_pair, _revenue_trend, _average_order)
 
 
-# Sentences whose evidence has no channel (products, cohorts, baskets: insights.selectors.channel_scope):
-# left out when the filter names a channel rather than said of every channel.
-CHANNEL_BLIND = frozenset({_product_abandonment, _cohort_retention, _best_pair})
+# Sentences whose evidence has no channel (cohorts, baskets: insights.selectors.channel_scope): left out
+# when the filter names a channel rather than said of every channel.
+CHANNEL_BLIND = frozenset({_cohort_retention, _best_pair})
 
 
 def insights_list(f: MetricFilter) -> list[Insight]:

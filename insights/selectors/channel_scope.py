@@ -7,7 +7,7 @@ by it: the day × session, hour × session and cart-value rollups and the stored
 the session's channel. Events, orders and revenue then belong to the channel of the session they came
 in, placed by the session's start; refunds come later, often from a server, and are not attributed to
 a channel, so a channel's revenue is net of discounts but before refunds. What has no session grain is
-not cut: products, cohorts, product pairs, coupons, and the all-time per-customer CLV and RFM. A
+not cut: cohorts, product pairs, coupons, and the all-time per-customer CLV and RFM. A
 segment's figures come from the day × customer rollup (no channel), so with a segment the channel is
 not applied (``insights.selectors._common.channel_cut``).
 """
@@ -32,9 +32,10 @@ PANELS: dict[str, tuple[str, str | None]] = {
     "customers": ("partly", "Conversion by age group and top customers are cut to sessions from {channel} "
                             "(revenue before refunds); CLV and RFM segments are all-time figures per customer "
                             "and are not cut by channel."),
-    "insights": ("partly", "Sentences about products, cohorts and product pairs are left out: their figures "
-                           "are not cut by channel."),
-    "products": ("ignored", "Products are not cut by channel: the product rollups have no traffic source."),
+    "insights": ("partly", "Sentences about cohorts and product pairs are left out: their figures are not "
+                           "cut by channel."),
+    "products": ("cut", "Products are those of sessions from {channel}. Refunds are not attributed to a "
+                        "channel, so the refund-rate list is empty."),
     "coupons": ("ignored", "Coupons are not cut by channel."),
     "cohorts": ("ignored", "Cohorts group customers by the month of their first order; they are not cut by "
                            "channel."),

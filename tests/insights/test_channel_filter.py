@@ -133,6 +133,22 @@ def test_customers_page(store):
     assert all_ages["26-35"]["sessions"] == 4
 
 
+def test_products_of_the_channels_sessions(store):
+    email = selectors.products_stats(_f(channel="Email"))
+    views = {r["product_id"]: r["views"] for r in email["most_viewed"]}
+    assert views == {"lamp": 3, "mug": 1}
+    assert [(r["product_id"], r["revenue"], r["units"]) for r in email["top_revenue"]] == [
+        ("lamp", 40.0, 1), ("mug", 20.0, 2)]
+    assert [(r["product_id"], r["abandoned_carts"]) for r in email["most_abandoned"]] == [("lamp", 1)]
+    assert email["refund_rate"] == []
+    assert {r["product_id"]: r["views"] for r in selectors.products_stats(_f())["most_viewed"]} == {
+        "lamp": 5, "mug": 2}
+    lamp = ProductFactory._meta.model.objects.get(external_id="lamp").pk
+    social = selectors.product_figures(_f(channel="Paid Social"), lamp)
+    assert (social["views"], social["units"], social["revenue"]) == (1, 1, 40.0)
+    assert selectors.product_figures(_f(), lamp)["views"] == 5
+
+
 def test_api_and_pages_say_what_is_not_cut(store, client_for):
     viewer = client_for(Role.VIEWER)
     q = f"?start={DAY}&end={DAY}&channel=Email"
@@ -145,7 +161,8 @@ def test_api_and_pages_say_what_is_not_cut(store, client_for):
     assert "channel_ignored" not in viewer.get(f"/api/v1/metrics/kpis?start={DAY}&end={DAY}").json()
     page = viewer.get("/" + q).content.decode()
     assert "Refunds are not attributed to a channel" in page and 'id="kpi-sessions">4<' in page
-    assert "Products are not cut by channel" in viewer.get("/products/" + q).content.decode()
+    assert "refund-rate list is empty" in viewer.get("/products/" + q).content.decode()
+    assert "they are not cut by channel" in viewer.get("/cohorts/" + q).content.decode()
     assert "not cut by channel" not in viewer.get("/funnel/" + q).content.decode()
 
 
@@ -157,4 +174,4 @@ def test_scope_table_covers_every_panel_and_page():
     assert all(set(panels) <= set(PANELS) for panels in PAGES.values())
     assert panel_channel_flags("funnel", MetricFilter()) == {}
     assert page_channel_notes("funnel", _f(channel="Email")) == []
-    assert page_channel_notes("products", _f(channel="Email"))
+    assert page_channel_notes("cohorts", _f(channel="Email"))
