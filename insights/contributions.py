@@ -23,7 +23,8 @@ rollup                key                                                 counte
 ``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
 ``cart_values_daily`` store day × age_group × category ("" = all) ×       carts
                       bucket × channel
-``customer_totals``   customer                                            events, revenue, sessions, orders, times
+``customer_totals``   customer                                            events, revenue, sessions, orders, times,
+                                                                          first-touch channel
 ``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
                       a × product b (a ≤ b)                               0, 0: every basket)
 ``traffic_daily``     store day × channel × source × medium × campaign    sessions, purchasing sessions, orders,
@@ -224,6 +225,11 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
     _add_counters(totals, {"sessions": 1, "orders": counters["orders"], "events": s.event_count,
                            "revenue": s.revenue}, sign)
     if sign > 0:  # first/last times only move outwards (erasure drops the customer's rows outright)
+        first = totals.get("first_seen")
+        if first is None or s.started_at <= first:  # type: ignore[operator]
+            # first touch (DESIGN §4): the channel of the earliest session, kept beside its start
+            # (insights.rollup_store: taken over only with a start no later than the stored one)
+            totals["first_channel"] = s.traffic.channel  # type: ignore[assignment]
         _widen_time(totals, "first_seen", s.started_at, min)
         _widen_time(totals, "last_seen", s.last_event_at, max)
         if s.last_purchase_at is not None:

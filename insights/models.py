@@ -356,6 +356,7 @@ class CustomerTotals(models.Model):
     sessions = models.BigIntegerField(default=0)
     orders = models.BigIntegerField(default=0)
     first_seen = models.DateTimeField(null=True)
+    first_channel = models.CharField(max_length=20, blank=True, default="")  # of the first session (first touch)
     last_seen = models.DateTimeField(null=True)
     last_purchase_at = models.DateTimeField(null=True)
 
@@ -373,6 +374,7 @@ from insights.retention_models import (  # noqa: E402, F401
     BuyerOrders,
     CohortMonthly,
     CustomerFirstOrder,
+    DailyPeople,
     OrderGap,
     ProductPairDaily,
 )

@@ -45,7 +45,7 @@ from insights.selectors.freshness import (
     previous_period_comparison,
 )
 from insights.selectors.funnel import funnel_stats
-from insights.selectors.kpis import KPI_KEYS, LONG_PERIOD_DAYS, kpis_stats
+from insights.selectors.kpis import KPI_KEYS, kpis_stats
 from insights.selectors.latest import events_latest, filter_choices
 from insights.selectors.products import product_figures, products_stats
 from insights.selectors.rfm import rfm_assignments
@@ -58,7 +58,6 @@ __all__ = [
     "cohorts_stats",
     "FRESHNESS_GRACE_SECONDS",
     "KPI_KEYS",
-    "LONG_PERIOD_DAYS",
     "carts_stats",
     "page_channel_notes",
     "panel_channel_flags",

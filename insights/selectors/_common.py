@@ -13,7 +13,8 @@ from django.db.models import F, Q, QuerySet, Sum
 from customers.models import Customer
 from customers.selectors import customer_age_groups
 from insights.filters import MetricFilter
-from insights.models import CustomerDaily, EventDaily, Session, SessionDaily
+from insights.models import CustomerDaily, DailyPeople, EventDaily, Session, SessionDaily
+from insights.people import as_int, bitmap
 
 TOP_N = 10
 CLOSED_CART_COLUMNS = ("carts_converted", "carts_abandoned", "carts_emptied")
@@ -152,3 +153,22 @@ def category_session_days(f: MetricFilter) -> QuerySet:
     """The per-category rows of the day × category session rollup (only the filter's category, if any)."""
     qs = of_channel(days_in_period(SessionDaily.objects.exclude(category=""), f), f)
     return qs.filter(category=f.category) if f.category else qs
+
+
+def people_bits(f: MetricFilter, kind: str) -> int:
+    """The customers of ``kind`` (``insights.people``: "v" active, "p" buying, "a" anonymous among them)
+    on any of the filter's store days, as one bitmap; with an age group, only its customers."""
+    bits = 0
+    for day_bits in within_store_days(DailyPeople.objects.filter(kind=kind), f).values_list("bits", flat=True):
+        bits |= as_int(day_bits)
+    if f.age_group and bits:
+        bits &= as_int(bitmap(Customer.objects.filter(age_group=f.age_group).values_list("pk", flat=True)))
+    return bits
+
+
+def people_count(f: MetricFilter, kind: str, *, identified: bool = False) -> int:
+    """Distinct customers of ``kind`` in the period (``identified``: leaving out anonymous visitors)."""
+    bits = people_bits(f, kind)
+    if identified and bits:
+        bits &= ~people_bits(f, "a")
+    return bits.bit_count()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
-from customers.models import Customer
 from events.models import Action
 from insights.filters import MetricFilter
 from insights.selectors._common import (
@@ -20,13 +19,13 @@ from insights.selectors._common import (
     customer_days,
     event_days,
     of_actions,
+    people_count,
     session_days,
 )
 from insights.selectors.freshness import previous_period_comparison
 from insights.selectors.rfm import segment_customer_pks
 from insights.stats import rate
 
-LONG_PERIOD_DAYS = 45  # _active_customers: from here on, probing each customer beats scanning the period
 KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
             "cart_abandonment_rate", "session_conversion_rate", "avg_clv", "net_revenue", "gross_revenue",
             "discounts", "refunds")
@@ -115,28 +114,15 @@ def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
 def _store_totals(f: MetricFilter, days: QuerySet, *,
                   with_customer_counts: bool) -> tuple[dict[str, Any], int | None, int | None]:
     """The sums from the day × action and day × session rollups, and (if asked) the active and buying
-    customers from the day × customer rollup."""
+    customers: the distinct customers of the period's people bitmaps (``insights.people``)."""
     customers = buyers = None
     if with_customer_counts:
-        customers = _active_customers(f, days)
-        # An index-only scan of the buyers' partial index (insights_cud_buyers_idx).
-        buyers = days.filter(revenue__gt=0).values("customer_id").distinct().count()
+        customers, buyers = (people_count(f, "v"), people_count(f, "p"))
     events = event_days(f)
     sums = column_sums(session_days(f), SESSION_COLUMNS)
     sums["events"] = column_sums(of_actions(events, f), ["events"])["events"]
     sums.update(column_sums(events.filter(action__in=(Action.PURCHASE, Action.REFUND)), MONEY_COLUMNS))
     return sums, customers, buyers
-
-
-def _active_customers(f: MetricFilter, days: QuerySet) -> int:
-    """Distinct customers with events in the period, exactly. A short period: the distinct customer
-    ids of its day × customer rows (an index-only scan of insights_cud_active_idx, which grows with
-    the period). A long one: one probe per customer into (customer_id, day) that stops at the first
-    active day (which grows with the customer base, not the period)."""
-    if f.has_range and (f.end - f.start).days < LONG_PERIOD_DAYS:  # type: ignore[operator]
-        return days.filter(events__gt=0).values("customer_id").distinct().count()
-    candidates = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
-    return candidates.filter(Exists(days.filter(customer_id=OuterRef("pk"), events__gt=0))).count()
 
 
 def _published(figures: dict[str, Any]) -> dict[str, Any]:
