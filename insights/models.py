@@ -52,10 +52,13 @@ class Session(models.Model):
             models.Index(fields=["closed", "last_event_at"], name="insights_sess_open_idx"),
             # A customer's first session (first-touch channel).
             models.Index(fields=["customer", "started_at"], name="insights_sess_cust_start_idx"),
-            # A channel's sessions in a period: its distinct visitors and buyers, its top customers
-            # (index-only on PostgreSQL).
-            models.Index(fields=["channel", "started_at"], include=["customer", "purchased", "revenue", "discounts"],
+            # A channel's sessions in a period: its distinct visitors; its buyers and top customers from
+            # the purchasing ones (index-only on PostgreSQL).
+            models.Index(fields=["channel", "started_at"], include=["customer", "age_group"],
                          name="insights_sess_chan_start_idx"),
+            models.Index(fields=["channel", "started_at"], condition=models.Q(purchased=True),
+                         include=["customer", "age_group", "revenue", "discounts", "order_count"],
+                         name="insights_sess_chan_buy_idx"),
         ]
 
     def __str__(self) -> str:
@@ -206,7 +209,8 @@ class SessionDaily(SessionCounters):
     discounts = _money()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "age_group", "category", "channel"],
+        # category first: every read names one ("" for whole sessions) and a range of days
+        constraints = [models.UniqueConstraint(fields=["category", "day", "age_group", "channel"],
                                                name="insights_ssd_key")]
 
     def __str__(self) -> str:
@@ -320,7 +324,7 @@ class CustomerDaily(models.Model):
             models.Index(fields=["day", "customer_id"], condition=models.Q(events__gt=0),
                          name="insights_cud_active_idx"),
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
-                         include=["revenue", "orders"], name="insights_cud_buyers_idx"),
+                         include=["revenue", "orders", "discounts"], name="insights_cud_buyers_idx"),
         ]
 
     def __str__(self) -> str:
@@ -337,7 +341,7 @@ class CartValueDaily(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["day", "age_group", "category", "bucket", "channel"],
+            models.UniqueConstraint(fields=["category", "day", "age_group", "bucket", "channel"],
                                     name="insights_cvd_key"),
         ]
 
