@@ -28,7 +28,6 @@ from insights.selectors.cohorts import cohort_filter
 from insights.shaping import customer_detail_shaped, hides_personal_data
 
 PANELS = (*PANEL_READERS, "choices")
-CHANNEL_PANELS = ("acquisition",)  # the panels that honour the channel filter
 
 
 def _dashboard_api(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
@@ -86,8 +85,7 @@ def metrics_panel(request: HttpRequest, panel: str, *, masked: bool) -> JsonResp
     freshness = selectors.derivation_status()
     if isinstance(data, dict):
         data = {**data, "freshness": freshness}
-        if f.channel and panel not in CHANNEL_PANELS:  # said, not silently unfiltered (insights.filters)
-            data["channel_ignored"] = True
+        data.update(selectors.panel_channel_flags(panel, f))  # said, not silently unfiltered
     response = JsonResponse(data, safe=False)
     response.freshness = freshness  # type: ignore[attr-defined]  # read once, for the headers too
     return response

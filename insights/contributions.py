@@ -13,12 +13,18 @@ rollup                key                                                 counte
 ``events_hourly``     hour × action × age_group                           events, quantity, revenue, discounts,
                                                                           refunds
 ``events_daily``      store day × action × age_group × category           the same
-``sessions_hourly``   hour × age_group                                    sessions, purchasing_sessions, orders
-``sessions_daily``    store day × age_group × category ("" = all)         session, funnel and cart outcome counts
+``sessions_hourly``   hour × age_group × channel                          sessions, purchasing_sessions, orders,
+                                                                          events, revenue, discounts
+``sessions_daily``    store day × age_group × category ("" = all) ×       session, funnel and cart outcome counts;
+                      channel                                             events, discounts (category "" only)
 ``products_daily``    store day × product × age_group                     views, units, revenue, session/cart counts
+``product_channels``  channel × store day × product × age_group           the same but refunds (read with a
+                                                                          channel filter only)
 ``customers_daily``   store day × customer                                events, revenue, sessions, orders, funnel
-``cart_values_daily`` store day × age_group × category ("" = all) × bucket  carts
-``customer_totals``   customer                                            events, revenue, sessions, orders, times
+``cart_values_daily`` store day × age_group × category ("" = all) ×       carts
+                      bucket × channel
+``customer_totals``   customer                                            events, revenue, sessions, orders, times,
+                                                                          first-touch channel
 ``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
                       a × product b (a ≤ b)                               0, 0: every basket)
 ``traffic_daily``     store day × channel × source × medium × campaign    sessions, purchasing sessions, orders,
@@ -186,11 +192,15 @@ def add_session_contributions(out: Contributions, sessions: Iterable[tuple[Deriv
 
 def _add_session_rows(out: Contributions, s: DerivedSession, age: str, day: date, counters: Counters,
                       sign: int) -> None:
-    _add_counters(out["sessions_hourly"][(hour_of(s.started_at), age)], {
-        "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"]}, sign)
-    _add_counters(out["sessions_daily"][(day, age, "")], counters, sign)
+    channel = s.traffic.channel
+    _add_counters(out["sessions_hourly"][(hour_of(s.started_at), age, channel)], {
+        "sessions": 1, "purchasing_sessions": counters["purchasing_sessions"], "orders": counters["orders"],
+        "events": s.event_count, "revenue": s.revenue, "discounts": s.discounts}, sign)
+    _add_counters(out["sessions_daily"][(day, age, "", channel)],
+                  dict(counters, events=s.event_count, discounts=s.discounts), sign)
     if s.cart is not None:
-        _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value))], {"carts": 1}, sign)
+        _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value), channel)],
+                      {"carts": 1}, sign)
 
 
 def _add_traffic_row(out: Contributions, s: DerivedSession, day: date, counters: Counters, sign: int) -> None:
@@ -215,6 +225,11 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
     _add_counters(totals, {"sessions": 1, "orders": counters["orders"], "events": s.event_count,
                            "revenue": s.revenue}, sign)
     if sign > 0:  # first/last times only move outwards (erasure drops the customer's rows outright)
+        first = totals.get("first_seen")
+        if first is None or s.started_at <= first:  # type: ignore[operator]
+            # first touch (DESIGN §4): the channel of the earliest session, kept beside its start
+            # (insights.rollup_store: taken over only with a start no later than the stored one)
+            totals["first_channel"] = s.traffic.channel  # type: ignore[assignment]
         _widen_time(totals, "first_seen", s.started_at, min)
         _widen_time(totals, "last_seen", s.last_event_at, max)
         if s.last_purchase_at is not None:
@@ -272,10 +287,12 @@ def _add_product_rows(out: Contributions, s: DerivedSession, age: str, day: date
     shares: dict[str, _CategoryShare] = {}
     for pk, p in s.products.items():
         left = p.price * p.final_qty if abandoned else _ZERO
-        _add_counters(out["products_daily"][(day, pk, age)], {
+        counters: Counters = {
             "views": p.views, "units": p.units, "revenue": p.revenue,
             "view_sessions": int(p.viewed), "cart_sessions": int(p.added), "purchase_sessions": int(p.purchased),
-            "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}, sign)
+            "carts_abandoned": int(abandoned and p.final_qty > 0), "revenue_left": left}
+        _add_counters(out["products_daily"][(day, pk, age)], counters, sign)
+        _add_counters(out["product_channels"][(s.traffic.channel, day, pk, age)], counters, sign)
         category = category_of.get(pk, "")
         if category:
             share = shares.get(category)
@@ -295,5 +312,5 @@ def _add_category_rows(out: Contributions, s: DerivedSession, age: str, day_cate
         in_category.update(dict.fromkeys(CART_OUTCOME_COUNTERS, 0))
     elif s.cart is not None:
         bucket = cart_value_bucket(s.cart.value)
-        _add_counters(out["cart_values_daily"][(day, age, category, bucket)], {"carts": 1}, sign)
-    _add_counters(out["sessions_daily"][(day, age, category)], in_category, sign)
+        _add_counters(out["cart_values_daily"][(day, age, category, bucket, s.traffic.channel)], {"carts": 1}, sign)
+    _add_counters(out["sessions_daily"][(day, age, category, s.traffic.channel)], in_category, sign)

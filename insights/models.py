@@ -31,6 +31,7 @@ class Session(models.Model):
     funnel_step = models.PositiveSmallIntegerField(default=0)
     purchased = models.BooleanField(default=False)
     revenue = _money()
+    discounts = _money()  # its orders' discounts (insights.money)
     order_count = models.PositiveIntegerField(default=0)
     # Traffic source of the session (insights.channels, from its first event's context).
     channel = models.CharField(max_length=20, default="Direct", db_default="Direct")
@@ -51,6 +52,13 @@ class Session(models.Model):
             models.Index(fields=["closed", "last_event_at"], name="insights_sess_open_idx"),
             # A customer's first session (first-touch channel).
             models.Index(fields=["customer", "started_at"], name="insights_sess_cust_start_idx"),
+            # A channel's sessions in a period: its distinct visitors; its buyers and top customers from
+            # the purchasing ones (index-only on PostgreSQL).
+            models.Index(fields=["channel", "started_at"], include=["customer", "age_group"],
+                         name="insights_sess_chan_start_idx"),
+            models.Index(fields=["channel", "started_at"], condition=models.Q(purchased=True),
+                         include=["customer", "age_group", "revenue", "discounts", "order_count"],
+                         name="insights_sess_chan_buy_idx"),
         ]
 
     def __str__(self) -> str:
@@ -152,12 +160,16 @@ class EventDaily(models.Model):
 class SessionHourly(models.Model):
     hour = models.DateTimeField()
     age_group = models.CharField(max_length=8)
+    channel = models.CharField(max_length=20, default="Direct")  # the session's (insights.channels)
     sessions = models.BigIntegerField(default=0)
     purchasing_sessions = models.BigIntegerField(default=0)
     orders = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)  # the sessions' events, revenue and discounts, by their start
+    revenue = _money()
+    discounts = _money()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hour", "age_group"], name="insights_ssh_key")]
+        constraints = [models.UniqueConstraint(fields=["hour", "age_group", "channel"], name="insights_ssh_key")]
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.age_group}: {self.sessions}"
@@ -185,14 +197,21 @@ class SessionCounters(models.Model):
 
 
 class SessionDaily(SessionCounters):
-    """category "" holds every session; a named category holds the sessions that touched it."""
+    """category "" holds every session; a named category holds the sessions that touched it. ``channel``
+    is the session's traffic channel (insights.channels). ``events`` and ``discounts`` (the sessions'
+    events and their orders' discounts) are kept on whole-session rows (category "") only."""
 
     day = models.DateField()
     age_group = models.CharField(max_length=8)
     category = models.CharField(max_length=100)
+    channel = models.CharField(max_length=20, default="Direct")
+    events = models.BigIntegerField(default=0)
+    discounts = _money()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "age_group", "category"], name="insights_ssd_key")]
+        # category first: every read names one ("" for whole sessions) and a range of days
+        constraints = [models.UniqueConstraint(fields=["category", "day", "age_group", "channel"],
+                                               name="insights_ssd_key")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.age_group} {self.category or '*'}: {self.sessions}"
@@ -249,6 +268,31 @@ class ProductDaily(models.Model):
         return f"{self.day} product {self.product_id} {self.age_group}"
 
 
+class ProductChannelDaily(models.Model):
+    """``ProductDaily`` split by the session's traffic channel, read only with a channel filter (the
+    unfiltered products page keeps its narrower table). Refunds have no channel: not kept here."""
+
+    day = models.DateField()
+    product_id = models.BigIntegerField()
+    age_group = models.CharField(max_length=8)
+    channel = models.CharField(max_length=20)
+    views = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)
+    revenue = _money()
+    view_sessions = models.BigIntegerField(default=0)
+    cart_sessions = models.BigIntegerField(default=0)
+    purchase_sessions = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    revenue_left = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "day", "product_id", "age_group"],
+                                               name="insights_pcd_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} product {self.product_id} {self.age_group} {self.channel}"
+
+
 class CustomerDaily(models.Model):
     day = models.DateField()
     customer_id = models.BigIntegerField()
@@ -280,7 +324,7 @@ class CustomerDaily(models.Model):
             models.Index(fields=["day", "customer_id"], condition=models.Q(events__gt=0),
                          name="insights_cud_active_idx"),
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
-                         include=["revenue", "orders"], name="insights_cud_buyers_idx"),
+                         include=["revenue", "orders", "discounts"], name="insights_cud_buyers_idx"),
         ]
 
     def __str__(self) -> str:
@@ -292,11 +336,13 @@ class CartValueDaily(models.Model):
     age_group = models.CharField(max_length=8)
     category = models.CharField(max_length=100)
     bucket = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=20, default="Direct")
     carts = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["day", "age_group", "category", "bucket"], name="insights_cvd_key"),
+            models.UniqueConstraint(fields=["category", "day", "age_group", "bucket", "channel"],
+                                    name="insights_cvd_key"),
         ]
 
     def __str__(self) -> str:
@@ -314,6 +360,7 @@ class CustomerTotals(models.Model):
     sessions = models.BigIntegerField(default=0)
     orders = models.BigIntegerField(default=0)
     first_seen = models.DateTimeField(null=True)
+    first_channel = models.CharField(max_length=20, blank=True, default="")  # of the first session (first touch)
     last_seen = models.DateTimeField(null=True)
     last_purchase_at = models.DateTimeField(null=True)
 
@@ -331,6 +378,7 @@ from insights.retention_models import (  # noqa: E402, F401
     BuyerOrders,
     CohortMonthly,
     CustomerFirstOrder,
+    DailyPeople,
     OrderGap,
     ProductPairDaily,
 )

@@ -84,6 +84,8 @@ def abandoned_recently(f: MetricFilter, segment_pks: list[int] | None) -> Row:
     carts = of_age_group(Cart.objects.filter(state=CartState.ABANDONED, closed_at__gte=lo, closed_at__lt=hi), week)
     if segment_pks is not None:
         carts = carts.filter(customer_id__in=segment_pks)
+    elif f.channel:  # a segment's figures ignore the channel (insights.selectors.channel_scope)
+        carts = carts.filter(session__channel=f.channel)
     row = carts.aggregate(n=Count("pk"), value=Sum("revenue_left"),
                           reachable=Count("pk", filter=~Q(customer__email="")))
     return {"carts": row["n"] or 0, "value": as_money(row["value"]), "reachable": row["reachable"] or 0,

@@ -1,4 +1,5 @@
-"""Retention and affinity rollups (issue 14; see insights/retention.py and insights/contributions.py)."""
+"""Retention, affinity and people rollups (issues 12, 14; see insights/retention.py, insights/people.py and
+insights/contributions.py)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,19 @@ class ProductPairDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.product_a}+{self.product_b}: {self.baskets}"
+
+
+class DailyPeople(models.Model):
+    """The customers active (kind "v"), buying ("p") and anonymous among those ("a") on a store day, as a
+    bitmap of customer pks (insights.people), kept from the day × customer rollup: distinct people over a
+    period are the bits of the OR of its days."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=1)
+    bits = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "day"], name="insights_people_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {len(self.bits)} bytes"

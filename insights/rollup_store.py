@@ -12,8 +12,11 @@ from typing import Any
 
 from django.db import connection, models
 
+from customers.models import Customer
 from events.models import Event
+from events.wire.native import ANONYMOUS_PREFIX
 from insights import models as tables
+from insights import people
 from insights.contributions import Contributions
 from insights.retention import order_days_from_rows
 from products.models import Product
@@ -22,11 +25,12 @@ from products.models import Product
 ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "events_hourly": (tables.EventHourly, ("hour", "action", "age_group")),
     "events_daily": (tables.EventDaily, ("day", "action", "age_group", "category")),
-    "sessions_hourly": (tables.SessionHourly, ("hour", "age_group")),
-    "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category")),
+    "sessions_hourly": (tables.SessionHourly, ("hour", "age_group", "channel")),
+    "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category", "channel")),
     "products_daily": (tables.ProductDaily, ("day", "product_id", "age_group")),
+    "product_channels": (tables.ProductChannelDaily, ("channel", "day", "product_id", "age_group")),
     "customers_daily": (tables.CustomerDaily, ("day", "customer_id")),
-    "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket")),
+    "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket", "channel")),
     "customer_totals": (tables.CustomerTotals, ("customer_id",)),
     "product_pairs": (tables.ProductPairDaily, ("kind", "day", "product_a", "product_b")),
     # insights.retention: from each customer's order days
@@ -38,9 +42,12 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
 }
 EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
 LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum
+# Kept as the value that came with the earliest time of the named column (a tie: the newer one, so a
+# re-derived first session brings its channel); a contribution without that time leaves it alone.
+FOLLOWS_EARLIEST = {"first_channel": "first_seen"}
 # Everything derived from the events, carts first (deleting them needs no cascade collection).
 DERIVED_MODELS: tuple[type[models.Model], ...] = (tables.Cart, tables.Session, tables.PendingWindow,
-                                                  *(m for m, _ in ROLLUP_TABLES.values()))
+                                                  *(m for m, _ in ROLLUP_TABLES.values()), tables.DailyPeople)
 DERIVATION_LOCK_ID = 815_514_005  # PostgreSQL advisory lock serialising every write of derived data
 _UPSERT_ROWS = 400
 _INSERT_ROWS = 500
@@ -83,10 +90,41 @@ def sql_param_adapter() -> Callable[[Any], Any] | None:
 
 
 def rollups_add(contributions: Contributions) -> None:
-    """Add every rollup row's counters to the stored ones (creating rows as needed)."""
+    """Add every rollup row's counters to the stored ones (creating rows as needed), then refresh the
+    people bitmaps of the days whose customers' activity or purchases changed."""
     for name in ROLLUP_TABLES:
         if name in contributions:
             _rollup_upsert(name, contributions[name])
+    people_days_refresh({key[0] for key, counters in contributions.get("customers_daily", {}).items()
+                         if counters.get("events") or counters.get("revenue")})
+
+
+def people_days_refresh(days: Iterable[dt.date]) -> None:
+    """Recompute the ``DailyPeople`` bitmaps (``insights.people``) of these store days from the day ×
+    customer rollup. Only writers holding the derivation lock change who is active or buying on a day
+    (ingest adds only discounts and refunds there), so two refreshes of a day never race."""
+    anonymous = Customer.objects.filter(pk=models.OuterRef("customer_id"), external_id__startswith=ANONYMOUS_PREFIX)
+    for day in sorted(set(days)):
+        rows = (tables.CustomerDaily.objects.filter(day=day).filter(models.Q(events__gt=0) | models.Q(revenue__gt=0))
+                .annotate(anon=models.Exists(anonymous)).values_list("customer_id", "events", "revenue", "anon"))
+        kinds: dict[str, list[int]] = {kind: [] for kind in people.KINDS}
+        for pk, events, revenue, anon in rows:
+            if events > 0:
+                kinds["v"].append(pk)
+            if revenue > 0:
+                kinds["p"].append(pk)
+            if anon:
+                kinds["a"].append(pk)
+        rows_delete(tables.DailyPeople, day=day)
+        tables.DailyPeople.objects.bulk_create([tables.DailyPeople(day=day, kind=kind, bits=people.bitmap(pks))
+                                                for kind, pks in kinds.items() if pks])
+
+
+def customer_days_delete(customer_pk: int) -> None:
+    """Drop a customer's day × customer rows (erasure, a merged-away visitor) and refresh those days' people."""
+    days = list(tables.CustomerDaily.objects.filter(customer_id=customer_pk).values_list("day", flat=True))
+    rows_delete(tables.CustomerDaily, customer_id=customer_pk)
+    people_days_refresh(days)
 
 
 def _upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Sequence[str]) -> tuple[str, str]:
@@ -96,7 +134,11 @@ def _upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Seq
     least, greatest = ("MIN", "MAX") if connection.vendor == "sqlite" else ("LEAST", "GREATEST")
     sets = []
     for c in columns:
-        if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS:
+        if c in FOLLOWS_EARLIEST:
+            t = q(FOLLOWS_EARLIEST[c])
+            sets.append(f"{q(c)} = CASE WHEN EXCLUDED.{t} IS NOT NULL AND ({table}.{t} IS NULL OR "
+                        f"EXCLUDED.{t} <= {table}.{t}) THEN EXCLUDED.{q(c)} ELSE {table}.{q(c)} END")
+        elif c in EARLIEST_COLUMNS or c in LATEST_COLUMNS:
             pick = least if c in EARLIEST_COLUMNS else greatest
             sets.append(f"{q(c)} = {pick}(COALESCE({table}.{q(c)}, EXCLUDED.{q(c)}), "
                         f"COALESCE(EXCLUDED.{q(c)}, {table}.{q(c)}))")
@@ -116,7 +158,8 @@ def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]]) -> int:
     head, tail = _upsert_sql(model, key_cols, columns)
     placeholder = "(" + ", ".join(["%s"] * (len(key_cols) + len(columns))) + ")"
     keys = sorted(live)  # one lock order for every writer: no deadlocks between concurrent batches
-    defaults = [None if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS else 0 for c in columns]
+    defaults = [None if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS else "" if c in FOLLOWS_EARLIEST else 0
+                for c in columns]
     adapt = sql_param_adapter()
     with connection.cursor() as cur:
         for i in range(0, len(keys), _UPSERT_ROWS):

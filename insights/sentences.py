@@ -17,7 +17,7 @@ from customers.models import AgeGroup
 from insights.charts.common import currency
 from insights.filters import MetricFilter, store_today, store_tz
 from insights.recommendations import RECOVERY_MIN_CARTS, abandoned_recently, best_pair, cohort_comparison
-from insights.selectors._common import as_count, as_money, customer_days
+from insights.selectors._common import as_count, as_money, channel_cut, customer_days
 from insights.selectors.acquisition import channel_rows
 from insights.selectors.customers import age_group_stats
 from insights.selectors.freshness import previous_period_comparison
@@ -150,7 +150,10 @@ def _average_order(period: _Period) -> Insight | None:
     if k["aov"] is None or k["orders"] < MIN_TRIALS_FOR_CLAIM:
         return None
     text = f"The average order is {money(k['aov'])} net over {k['orders']:,} orders"
-    if k.get("refunds") or k.get("discounts"):
+    if k["refunds"] is None:  # a channel's figures: refunds are not attributed to a channel
+        text = (f"The average order from {period.f.channel} is {money(k['aov'])} over {k['orders']:,} orders, net of "
+                f"{money(k['discounts'])} of discounts and before refunds (not attributed to a channel)")
+    elif k.get("refunds") or k.get("discounts"):
         text += (f" (gross revenue {money(k['gross_revenue'])}, less {money(k['discounts'])} of discounts and "
                  f"{money(k['refunds'])} of refunds)")
     return _insight("aov", text + ".", money(k["aov"]), "/", period)
@@ -229,11 +232,19 @@ SENTENCES: tuple[Callable[[_Period], Insight | None], ...] = (
     _cohort_retention, _best_pair, _revenue_trend, _average_order)
 
 
+# Sentences whose evidence has no channel (cohorts, baskets: insights.selectors.channel_scope): left out
+# when the filter names a channel rather than said of every channel.
+CHANNEL_BLIND = frozenset({_cohort_retention, _best_pair})
+
+
 def insights_list(f: MetricFilter) -> list[Insight]:
     """Sentences from the data, each with its figure (``{"kind", "text", "figure", "link", "severity",
     "recommendation"}``: one concrete computed action, or None),
     in the order of ``SENTENCES``; nothing is said from too little data and "highest"/"best" is only
     claimed where Wilson 95% intervals separate."""
     segment_pks = segment_customer_pks(f)
-    period = _Period(f, f.to_query(), segment_pks, kpi_figures(f, segment_pks, with_customer_counts=False))
-    return [insight for sentence in SENTENCES if (insight := sentence(period)) is not None]
+    link_query = f.to_query()
+    f = channel_cut(f, segment_pks)
+    period = _Period(f, link_query, segment_pks, kpi_figures(f, segment_pks, with_customer_counts=False))
+    sentences = [s for s in SENTENCES if s not in CHANNEL_BLIND] if f.channel else SENTENCES
+    return [insight for sentence in sentences if (insight := sentence(period)) is not None]

@@ -30,7 +30,7 @@ EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "ac
 EVENT_COLUMNS = ", ".join(f"e.{c}" for c in ("id", *EVENT_FIELDS[1:]))  # the same, in raw SQL (alias e)
 SESSION_COLUMNS = ("customer_id", "key", "session_id", "age_group", "started_at", "last_event_at", "closed",
                    "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary", "channel", "source",
-                   "medium", "campaign", "landing_page")
+                   "medium", "campaign", "landing_page", "discounts")
 CART_COLUMNS = ("session_id", "customer_id", "age_group", "state", "items", "value", "revenue_left", "opened_at",
                 "closed_at")
 _SESSION_SELECT = "s.id, s.customer_id, s.key, s.age_group, s.started_at, s.last_event_at, s.summary"
@@ -201,7 +201,7 @@ def sessions_insert(derived: Sequence[DerivedSession], ages: Mapping[int, str]) 
         return
     rows = [(d.customer_pk, d.key, d.session_id, ages.get(d.customer_pk, "unknown"), d.started_at, d.last_event_at,
              d.closed, d.event_count, d.funnel_step, d.purchased, d.revenue, d.order_count, json.dumps(d.to_json()),
-             *traffic_columns(d))
+             *traffic_columns(d), d.discounts)
             for d in derived]
     ids = rows_insert(Session._meta.db_table, SESSION_COLUMNS, rows, returning_ids=True)
     carts = [(pk, d.customer_pk, ages.get(d.customer_pk, "unknown"), d.cart.state, d.cart.items, d.cart.value,

@@ -31,11 +31,12 @@ from events.models import Event
 from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
-from insights.models import Cart, CustomerDaily, CustomerTotals, PendingWindow, Session
+from insights.models import Cart, CustomerTotals, PendingWindow, Session
 from insights.money import OrderBook
 from insights.order_store import order_book, order_events, order_winners, orders_cancelled
 from insights.retention import add_retention_contributions
 from insights.rollup_store import (
+    customer_days_delete,
     customer_order_days,
     derivation_lock,
     ingest_hold,
@@ -166,7 +167,8 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     n_events, n_sessions = _history_move(pk, old_group=row.age_group, new_group=None)
     # The per-customer rollups lose their rows outright (a rebuild would have none).
     n_carts = rows_delete(Cart, customer_id=pk)
-    for model in (Session, CustomerDaily, CustomerTotals, Event):
+    customer_days_delete(pk)
+    for model in (Session, CustomerTotals, Event):
         rows_delete(model, customer_id=pk)
     shared.recount()
     row.delete()  # cascades to what is left (cart scores)
@@ -247,7 +249,8 @@ def customers_merge(*, source_pk: int, target_pk: int) -> MergeResult:
     _profile_fill(source, target)
     _, n_sessions = _history_move(source.pk, old_group=source.age_group, new_group=None)
     rows_delete(Cart, customer_id=source.pk)
-    for model in (Session, CustomerDaily, CustomerTotals):
+    customer_days_delete(source.pk)
+    for model in (Session, CustomerTotals):
         rows_delete(model, customer_id=source.pk)
     moved = [replace(e, customer_pk=target.pk) for chunk in customer_events(source.pk) for e in chunk]
     Event.objects.filter(customer_id=source.pk).update(customer_id=target.pk)

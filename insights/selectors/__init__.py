@@ -17,12 +17,15 @@ Filter semantics:
 - segment: the customers currently in that RFM segment; answered from the day × customer rollup
   (KPIs, funnel, timeseries by day, customers, carts over time and rates). Seasonality and
   products ignore it (they have no customer dimension).
-- channel: only the Acquisition panel (``traffic_daily``, sessions by traffic source) honours it,
-  except its people counts; every other page says it is not filtered by channel.
+- channel: the session's traffic channel. Figures built from sessions are cut by it (KPIs, timeseries,
+  funnel, seasonality, carts, customers' conversion and top customers, acquisition): events, orders
+  and revenue of the channel's sessions, by the session's start, revenue before refunds (refunds are
+  not attributed). Products, cohorts, pairs, coupons, CLV and RFM are not; with a segment it is not
+  applied. ``channel_scope`` holds that table and what the API and pages say about it.
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
-``products``, ``carts``, ``acquisition`` (traffic sources, people), ``coupons`` (the one panel reading
-the period's order lines), ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons
+``products``, ``carts``, ``acquisition`` (traffic sources, people), ``channel_scope``, ``coupons`` (the
+one panel reading the period's order lines), ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons
 and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the query helpers they share.
 The insight sentences built from these figures are in ``insights.sentences``.
 """
@@ -30,6 +33,7 @@ The insight sentences built from these figures are in ``insights.sentences``.
 from insights.selectors.acquisition import acquisition_stats
 from insights.selectors.affinity import affinity_stats
 from insights.selectors.carts import carts_stats
+from insights.selectors.channel_scope import page_channel_notes, panel_channel_flags
 from insights.selectors.cohorts import cohorts_stats
 from insights.selectors.coupons import coupons_stats
 from insights.selectors.customers import customer_detail, customers_stats
@@ -41,7 +45,7 @@ from insights.selectors.freshness import (
     previous_period_comparison,
 )
 from insights.selectors.funnel import funnel_stats
-from insights.selectors.kpis import KPI_KEYS, LONG_PERIOD_DAYS, kpis_stats
+from insights.selectors.kpis import KPI_KEYS, kpis_stats
 from insights.selectors.latest import events_latest, filter_choices
 from insights.selectors.products import product_figures, products_stats
 from insights.selectors.rfm import rfm_assignments
@@ -54,8 +58,9 @@ __all__ = [
     "cohorts_stats",
     "FRESHNESS_GRACE_SECONDS",
     "KPI_KEYS",
-    "LONG_PERIOD_DAYS",
     "carts_stats",
+    "page_channel_notes",
+    "panel_channel_flags",
     "coupons_stats",
     "customer_detail",
     "customers_stats",

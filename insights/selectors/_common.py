@@ -1,10 +1,11 @@
 """Query helpers shared by the selector modules (private to the package): the filter's date range,
-age group and segment applied to a rollup, and values rounded for JSON."""
+age group, channel and segment applied to a rollup, and values rounded for JSON."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Sum
@@ -12,7 +13,8 @@ from django.db.models import F, Q, QuerySet, Sum
 from customers.models import Customer
 from customers.selectors import customer_age_groups
 from insights.filters import MetricFilter
-from insights.models import CustomerDaily, EventDaily, SessionDaily
+from insights.models import CustomerDaily, DailyPeople, EventDaily, Session, SessionDaily
+from insights.people import as_int, bitmap
 
 TOP_N = 10
 CLOSED_CART_COLUMNS = ("carts_converted", "carts_abandoned", "carts_emptied")
@@ -74,6 +76,23 @@ def hours_in_period(qs: QuerySet, f: MetricFilter) -> QuerySet:
     return of_age_group(within_utc_hours(qs, f), f)
 
 
+def of_channel(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """Rows of the filter's traffic channel (tables with the session's ``channel``); all without one."""
+    return qs.filter(channel=f.channel) if f.channel else qs
+
+
+def channel_cut(f: MetricFilter, segment_pks: list[int] | None) -> MetricFilter:
+    """The filter as a panel applies it: a segment's figures come from the day × customer rollup, which
+    has no channel, so with a segment the channel is dropped (``insights.selectors.channel_scope`` says so)."""
+    return replace(f, channel=None) if segment_pks is not None and f.channel else f
+
+
+def channel_sessions(f: MetricFilter) -> QuerySet:
+    """The stored sessions of the filter's channel (and age group) that started in its store days: the
+    channel's people (``insights_sess_chan_start_idx``)."""
+    return of_age_group(within_utc_hours(of_channel(Session.objects.all(), f), f, field="started_at"), f)
+
+
 def of_actions(qs: QuerySet, f: MetricFilter) -> QuerySet:
     """Event rows of the filter's actions (all actions without one): what event counts count."""
     return qs.filter(action__in=f.actions) if f.actions else qs
@@ -86,9 +105,9 @@ def event_days(f: MetricFilter) -> QuerySet:
 
 
 def session_days(f: MetricFilter) -> QuerySet:
-    """The day × session rollup for the filter's days and age group: the rows of whole sessions (category "")
-    or, with a category, of the sessions that touched it."""
-    return days_in_period(SessionDaily.objects.filter(category=f.category or ""), f)
+    """The day × session rollup for the filter's days, age group and channel: the rows of whole sessions
+    (category "") or, with a category, of the sessions that touched it."""
+    return of_channel(days_in_period(SessionDaily.objects.filter(category=f.category or ""), f), f)
 
 
 def column_sums(qs: QuerySet, columns: Iterable[str]) -> dict[str, Any]:
@@ -132,5 +151,24 @@ def segment_sums_by_age_group(days: QuerySet, segment_pks: list[int],
 
 def category_session_days(f: MetricFilter) -> QuerySet:
     """The per-category rows of the day × category session rollup (only the filter's category, if any)."""
-    qs = days_in_period(SessionDaily.objects.exclude(category=""), f)
+    qs = of_channel(days_in_period(SessionDaily.objects.exclude(category=""), f), f)
     return qs.filter(category=f.category) if f.category else qs
+
+
+def people_bits(f: MetricFilter, kind: str) -> int:
+    """The customers of ``kind`` (``insights.people``: "v" active, "p" buying, "a" anonymous among them)
+    on any of the filter's store days, as one bitmap; with an age group, only its customers."""
+    bits = 0
+    for day_bits in within_store_days(DailyPeople.objects.filter(kind=kind), f).values_list("bits", flat=True):
+        bits |= as_int(day_bits)
+    if f.age_group and bits:
+        bits &= as_int(bitmap(Customer.objects.filter(age_group=f.age_group).values_list("pk", flat=True)))
+    return bits
+
+
+def people_count(f: MetricFilter, kind: str, *, identified: bool = False) -> int:
+    """Distinct customers of ``kind`` in the period (``identified``: leaving out anonymous visitors)."""
+    bits = people_bits(f, kind)
+    if identified and bits:
+        bits &= ~people_bits(f, "a")
+    return bits.bit_count()

@@ -4,7 +4,7 @@ the ``traffic_daily`` rollup (store day × channel × source × medium × campai
 
 Attribution: *last touch* = the revenue of orders by their own session's channel (the same rollup);
 *first touch* = the period's buyers' revenue by the channel of their first session ever (the day ×
-customer rollup's buyer rows, each with one indexed look-up of its customer's first session).
+customer rollup's buyer rows joined to the first-touch channel kept on ``CustomerTotals``).
 
 Revenue here is net of the orders' discounts; refunds are counted on the refund's day with no channel,
 so they are not attributed (``notes`` says so). The channel filter is honoured everywhere on this page
@@ -18,13 +18,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 
-from customers.models import Customer
 from insights.channels import CHANNELS
 from insights.filters import MetricFilter
-from insights.models import CustomerDaily, Session, TrafficDaily
-from insights.selectors._common import as_count, as_money, within_store_days
+from insights.models import CustomerDaily, CustomerTotals, TrafficDaily
+from insights.selectors._common import as_count, as_money, people_count, within_store_days
 from insights.stats import rate, wilson_interval
 
 TOP_ROWS = 20
@@ -79,14 +78,13 @@ def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
     """The period's buyers' revenue (net of discounts) by the channel of their first session: the
-    buyers' sums first (day × customer rollup), then one indexed look-up of each buyer's first session."""
+    buyers' sums (day × customer rollup) joined to the first-touch channel kept on ``CustomerTotals``."""
     days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
     buyers_sql, params = days.values("customer_id").annotate(r=Sum(F("revenue") - F("discounts"))).values_list(
         "customer_id", "r").query.sql_with_params()
-    session = Session._meta.db_table
-    sql = (f"SELECT COALESCE((SELECT s.channel FROM {session} s WHERE s.customer_id = b.customer_id"
-           f" ORDER BY s.started_at, s.id LIMIT 1), 'Direct') AS ch, SUM(b.r), COUNT(*)"
-           f" FROM ({buyers_sql}) b GROUP BY ch")
+    totals = CustomerTotals._meta.db_table
+    sql = (f"SELECT COALESCE(NULLIF(t.first_channel, ''), 'Direct') AS ch, SUM(b.r), COUNT(*)"
+           f" FROM ({buyers_sql}) b LEFT JOIN {totals} t ON t.customer_id = b.customer_id GROUP BY ch")
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
@@ -106,13 +104,10 @@ def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]]) -> list[di
 
 def people_counts(f: MetricFilter) -> dict[str, int]:
     """DESIGN §4 People in the period: visitors = distinct people seen (customers and anonymous ids not
-    yet linked to one); customers = the identified ones; buyers = customers with an order."""
-    days = within_store_days(CustomerDaily.objects.all(), f)
-    seen = Customer.objects.filter(pk__in=days.filter(events__gt=0).values("customer_id"))
-    counts = seen.aggregate(visitors=Count("pk"), customers=Count("pk", filter=~Q(external_id__startswith=ANON_PREFIX)))
-    buyers = Customer.objects.filter(pk__in=days.filter(revenue__gt=0).values("customer_id")).exclude(
-        external_id__startswith=ANON_PREFIX).count()
-    return {"visitors": as_count(counts["visitors"]), "customers": as_count(counts["customers"]), "buyers": buyers}
+    yet linked to one); customers = the identified ones; buyers = customers with an order (the people
+    bitmaps, ``insights.people``)."""
+    return {"visitors": people_count(f, "v"), "customers": people_count(f, "v", identified=True),
+            "buyers": people_count(f, "p", identified=True)}
 
 
 def acquisition_stats(f: MetricFilter) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from insights.selectors._common import (
     as_count,
     as_money,
     category_session_days,
+    channel_cut,
     closed_carts,
     column_sums,
     customer_days,
     days_in_period,
     iso_or_none,
     of_age_group,
+    of_channel,
     segment_sums_by_age_group,
     session_days,
     sums_by,
@@ -76,7 +78,7 @@ def _by_category(f: MetricFilter) -> list[dict[str, Any]]:
 
 def _value_distribution(f: MetricFilter) -> list[dict[str, Any]]:
     """Abandoned carts per value bucket (``CART_VALUE_EDGES``; the last bucket is open)."""
-    values = days_in_period(CartValueDaily.objects.filter(category=f.category or ""), f)
+    values = of_channel(days_in_period(CartValueDaily.objects.filter(category=f.category or ""), f), f)
     counts = dict(sums_by(values, "bucket", ["carts"]).values_list("bucket", "carts"))
     return [{"bucket_low": edge, "bucket_high": CART_VALUE_EDGES[i + 1] if i + 1 < len(CART_VALUE_EDGES) else None,
              "carts": as_count(counts.get(i))} for i, edge in enumerate(CART_VALUE_EDGES)]
@@ -87,6 +89,8 @@ def _recent_abandoned(f: MetricFilter, segment_pks: list[int] | None, limit: int
     carts = of_age_group(within_utc_hours(Cart.objects.filter(state=CartState.ABANDONED), f, field="closed_at"), f)
     if segment_pks is not None:
         carts = carts.filter(customer_id__in=segment_pks)
+    if f.channel:
+        carts = carts.filter(session__channel=f.channel)
     return [{"cart_pk": k.pk, "customer_pk": k.customer_id, "customer_id": k.customer.external_id,
              "customer_name": k.customer.name, "customer_email": k.customer.email,
              "value": as_money(k.value), "items": k.items, "abandoned_at": iso_or_none(k.closed_at)}
@@ -95,6 +99,7 @@ def _recent_abandoned(f: MetricFilter, segment_pks: list[int] | None, limit: int
 
 def carts_stats(f: MetricFilter, *, recent: int = 20) -> dict[str, Any]:
     segment_pks = segment_customer_pks(f)
+    f = channel_cut(f, segment_pks)
     by_day, by_age, revenue_left = _closed_by_day_and_age(f, segment_pks)
     return {"over_time": _over_time(by_day), "revenue_left": as_money(revenue_left),
             "value_distribution": _value_distribution(f), "by_age_group": _by_age_group(by_age),

@@ -21,6 +21,8 @@ from insights.selectors._common import (
     TOP_N,
     as_count,
     as_money,
+    channel_cut,
+    channel_sessions,
     customer_days,
     event_days,
     iso_or_none,
@@ -64,9 +66,17 @@ def _segment_age_rows(days: QuerySet, segment_pks: list[int], age_rows: dict[str
 
 def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
                     with_customers: bool) -> None:
-    for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions")):
+    for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
+                                                            r=Sum(F("revenue") - F("discounts"))):
         sums = age_rows.setdefault(row["age_group"], _empty_age_row())
         sums.update(sessions=row["s"], purchasing_sessions=row["p"])
+        if f.channel:  # the channel's sessions' revenue less discounts (refunds are not attributed)
+            sums["revenue"] = None if f.category else row["r"]
+    if f.channel:
+        if with_customers:
+            for row in channel_sessions(f).values("age_group").annotate(n=Count("customer_id", distinct=True)):
+                age_rows.setdefault(row["age_group"], _empty_age_row())["customers"] = row["n"]
+        return
     for row in event_days(f).filter(action__in=MONEY_ACTIONS).values("age_group").annotate(r=net_revenue()):
         age_rows.setdefault(row["age_group"], _empty_age_row())["revenue"] = row["r"]
     if with_customers:
@@ -94,14 +104,20 @@ def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QueryS
         low, high = wilson_interval(purchasing, sessions)
         out.append({"age_group": g, "customers": as_count(sums["customers"]), "sessions": sessions,
                     "purchasing_sessions": purchasing, "conversion": rate(purchasing, sessions),
-                    "ci_low": low, "ci_high": high, "revenue": as_money(sums["revenue"])})
+                    "ci_low": low, "ci_high": high,
+                    "revenue": None if sums["revenue"] is None else as_money(sums["revenue"])})
     return out
 
 
-def _top_customers(days: QuerySet) -> list[dict[str, Any]]:
-    """The period's top customers by net revenue (among those who bought in it)."""
-    top_rows = list(days.filter(revenue__gt=0).values("customer_id").annotate(r=net_revenue(), o=Sum("orders"))
-                    .order_by("-r", "customer_id")[:TOP_N])
+def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
+    """The period's top customers by net revenue (among those who bought in it); with a channel, by the
+    revenue less discounts of their sessions from it (``insights_sess_chan_start_idx``)."""
+    if f.channel:
+        rows = (channel_sessions(f).filter(purchased=True).values("customer_id")
+                .annotate(r=Sum(F("revenue") - F("discounts")), o=Sum("order_count")))
+    else:
+        rows = days.filter(revenue__gt=0).values("customer_id").annotate(r=net_revenue(), o=Sum("orders"))
+    top_rows = list(rows.order_by("-r", "customer_id")[:TOP_N])
     pks = [r["customer_id"] for r in top_rows]
     customers_by_pk = Customer.objects.in_bulk(pks)
     last_seen = dict(CustomerTotals.objects.filter(customer_id__in=pks).values_list("customer_id", "last_seen"))
@@ -152,10 +168,11 @@ def _rfm_segments(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[s
 
 def customers_stats(f: MetricFilter) -> dict[str, Any]:
     """Conversion by age group, the period's top customers, CLV (all-time revenue) and RFM segments of
-    purchasing customers."""
+    purchasing customers (these two are all-time figures per customer: no channel)."""
     segment_pks = segment_customer_pks(f)
+    f = channel_cut(f, segment_pks)
     days = customer_days(f, segment_pks)
-    return {"age_groups": age_group_stats(f, segment_pks, days), "top_customers": _top_customers(days),
+    return {"age_groups": age_group_stats(f, segment_pks, days), "top_customers": _top_customers(f, days),
             "clv_distribution": _clv_distribution(f, segment_pks), "rfm": _rfm_segments(f, segment_pks)}
 
 

@@ -10,6 +10,7 @@ from insights.selectors._common import (
     as_count,
     as_money,
     category_session_days,
+    channel_cut,
     column_sums,
     customer_days,
     segment_sums_by_age_group,
@@ -64,6 +65,7 @@ def funnel_stats(f: MetricFilter, breakdown: str | None = None) -> dict[str, Any
     if breakdown not in (None, *BREAKDOWNS):
         raise ValueError("breakdown must be age_group or category")
     segment_pks = segment_customer_pks(f)
+    f = channel_cut(f, segment_pks)
     if segment_pks is not None:
         total = column_sums(customer_days(f, segment_pks), FUNNEL_COLUMNS)
     else:

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
-from customers.models import Customer
 from events.models import Action
 from insights.filters import MetricFilter
 from insights.selectors._common import (
     CLOSED_CART_COLUMNS,
     as_count,
     as_money,
+    channel_cut,
+    channel_sessions,
     closed_carts,
     column_sums,
     customer_days,
     event_days,
     of_actions,
+    people_count,
     session_days,
 )
 from insights.selectors.freshness import previous_period_comparison
 from insights.selectors.rfm import segment_customer_pks
 from insights.stats import rate
 
-LONG_PERIOD_DAYS = 45  # _active_customers: from here on, probing each customer beats scanning the period
 KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
             "cart_abandonment_rate", "session_conversion_rate", "avg_clv", "net_revenue", "gross_revenue",
             "discounts", "refunds")
@@ -39,34 +40,66 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
     counts (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither.
     ``segment_pks``: the filter's segment customers (``segment_customer_pks``: the same for a period and
     the previous one)."""
+    f = channel_cut(f, segment_pks)
     days = customer_days(f, segment_pks)
     customers: int | None
     buyers: int | None
     if segment_pks is not None:
         sums, customers, buyers = _segment_totals(days)
+    elif f.channel:
+        sums, customers, buyers = _channel_totals(f, with_customer_counts=with_customer_counts)
     else:
         sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
-    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it.
-    revenue = sums["revenue"] - sums["discounts"] - sums["refunds"]
+    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it. Within a channel,
+    # refunds are not attributed (None: revenue is before refunds) and a category's discounts are unknown.
+    revenue = None if sums["discounts"] is None else sums["revenue"] - sums["discounts"] - (sums["refunds"] or 0)
     orders, closed = sums["orders"], closed_carts(sums)
     return {
-        "events": as_count(sums["events"]),
+        "events": _count_or_none(sums["events"]),
         "customers": as_count(customers) if with_customer_counts else None,
         "sessions": as_count(sums["sessions"]),
-        "revenue": as_money(revenue),
-        "net_revenue": as_money(revenue),
+        "revenue": _money_or_none(revenue),
+        "net_revenue": _money_or_none(revenue),
         "gross_revenue": as_money(sums["revenue"]),
-        "discounts": as_money(sums["discounts"]),
-        "refunds": as_money(sums["refunds"]),
+        "discounts": _money_or_none(sums["discounts"]),
+        "refunds": _money_or_none(sums["refunds"]),
         "orders": as_count(orders),
-        "aov": round(float(revenue) / orders, 2) if orders else None,
+        "aov": round(float(revenue) / orders, 2) if orders and revenue is not None else None,
         "cart_conversion_rate": rate(sums["carts_converted"], closed),
         "cart_abandonment_rate": rate(sums["carts_abandoned"], closed),
         "session_conversion_rate": rate(sums["purchasing_sessions"], sums["sessions"]),
-        "avg_clv": round(float(revenue) / buyers, 2) if buyers else None,
+        "avg_clv": round(float(revenue) / buyers, 2) if buyers and revenue is not None else None,
         "carts_closed": as_count(closed),
         "revenue_left": as_money(sums["revenue_left"]),
     }
+
+
+def _count_or_none(value: Any) -> int | None:
+    return None if value is None else as_count(value)
+
+
+def _money_or_none(value: Any) -> float | None:
+    return None if value is None else as_money(value)
+
+
+def _channel_totals(f: MetricFilter, *,
+                    with_customer_counts: bool) -> tuple[dict[str, Any], int | None, int | None]:
+    """The KPI sums of the channel's sessions (day × session rollup, by the session's start): their events
+    and their orders' revenue and discounts; refunds are None (not attributed to a channel). Events are None
+    with an action filter or a category (kept on whole-session rows only), and so are discounts with a
+    category. People: distinct customers and buyers of the channel's sessions (the Session table)."""
+    sums = column_sums(session_days(f), (*SESSION_COLUMNS, "events", "revenue", "discounts"))
+    sums["refunds"] = None
+    if f.category:
+        sums["events"] = sums["discounts"] = None
+    if f.actions:
+        sums["events"] = None
+    customers = buyers = None
+    if with_customer_counts:
+        sessions = channel_sessions(f)
+        customers = sessions.values("customer_id").distinct().count()
+        buyers = sessions.filter(purchased=True).values("customer_id").distinct().count()
+    return sums, customers, buyers
 
 
 def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
@@ -81,28 +114,15 @@ def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
 def _store_totals(f: MetricFilter, days: QuerySet, *,
                   with_customer_counts: bool) -> tuple[dict[str, Any], int | None, int | None]:
     """The sums from the day × action and day × session rollups, and (if asked) the active and buying
-    customers from the day × customer rollup."""
+    customers: the distinct customers of the period's people bitmaps (``insights.people``)."""
     customers = buyers = None
     if with_customer_counts:
-        customers = _active_customers(f, days)
-        # An index-only scan of the buyers' partial index (insights_cud_buyers_idx).
-        buyers = days.filter(revenue__gt=0).values("customer_id").distinct().count()
+        customers, buyers = (people_count(f, "v"), people_count(f, "p"))
     events = event_days(f)
     sums = column_sums(session_days(f), SESSION_COLUMNS)
     sums["events"] = column_sums(of_actions(events, f), ["events"])["events"]
     sums.update(column_sums(events.filter(action__in=(Action.PURCHASE, Action.REFUND)), MONEY_COLUMNS))
     return sums, customers, buyers
-
-
-def _active_customers(f: MetricFilter, days: QuerySet) -> int:
-    """Distinct customers with events in the period, exactly. A short period: the distinct customer
-    ids of its day × customer rows (an index-only scan of insights_cud_active_idx, which grows with
-    the period). A long one: one probe per customer into (customer_id, day) that stops at the first
-    active day (which grows with the customer base, not the period)."""
-    if f.has_range and (f.end - f.start).days < LONG_PERIOD_DAYS:  # type: ignore[operator]
-        return days.filter(events__gt=0).values("customer_id").distinct().count()
-    candidates = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
-    return candidates.filter(Exists(days.filter(customer_id=OuterRef("pk"), events__gt=0))).count()
 
 
 def _published(figures: dict[str, Any]) -> dict[str, Any]:

@@ -1,14 +1,15 @@
-"""Products: most viewed, top revenue, most abandoned, abandonment rate, conversion and refund rate."""
+"""Products: most viewed, top revenue, most abandoned, abandonment rate, conversion and refund rate (with a
+channel: of its sessions, from ``ProductChannelDaily``; no refunds, which have no channel)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from insights.filters import MetricFilter
-from insights.models import ProductDaily
+from insights.models import ProductChannelDaily, ProductDaily
 from insights.selectors._common import TOP_N, as_count, as_money, days_in_period
 from insights.stats import rate
 from products.models import Product
@@ -16,16 +17,36 @@ from products.models import Product
 Row = dict[str, Any]
 
 
+SESSION_COLUMNS = ("views", "units", "revenue", "view_sessions", "cart_sessions", "purchase_sessions",
+                   "carts_abandoned", "revenue_left")
+REFUND_COLUMNS = ("refunds", "refunded_units")  # by the refund's day, with no channel
+
+
+def _product_days(f: MetricFilter, product_pk: int | None = None) -> tuple[QuerySet, tuple[str, ...]]:
+    """The day × product rollup of the filter's days and age group, or with a channel its channel's split
+    (``ProductChannelDaily``, without refunds), and the columns it holds."""
+    qs: QuerySet
+    columns: tuple[str, ...]
+    if f.channel:
+        qs, columns = ProductChannelDaily.objects.filter(channel=f.channel), SESSION_COLUMNS
+    else:
+        qs, columns = ProductDaily.objects.all(), (*SESSION_COLUMNS, *REFUND_COLUMNS)
+    if product_pk is not None:
+        qs = qs.filter(product_id=product_pk)
+    return days_in_period(qs, f), columns
+
+
 def product_rows(f: MetricFilter) -> list[Row]:
-    """Per product in the period: views, units, revenue, viewing/adding/buying sessions, abandoned carts."""
-    qs = days_in_period(ProductDaily.objects.all(), f)
+    """Per product in the period: views, units, revenue, viewing/adding/buying sessions, abandoned carts,
+    refunds (None with a channel: refunds are not attributed to one)."""
+    qs, columns = _product_days(f)
     if f.category:
         qs = qs.filter(product_id__in=Product.objects.filter(category=f.category).values("pk"))
-    return list(qs.values("product_id").annotate(
-        views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"), view_sessions=Sum("view_sessions"),
-        cart_sessions=Sum("cart_sessions"), purchase_sessions=Sum("purchase_sessions"),
-        carts_abandoned=Sum("carts_abandoned"), revenue_left=Sum("revenue_left"), refunds=Sum("refunds"),
-        refunded_units=Sum("refunded_units")))
+    rows = list(qs.values("product_id").annotate(**{c: Sum(c) for c in columns}))
+    for r in rows:
+        for c in REFUND_COLUMNS:
+            r.setdefault(c, None)
+    return rows
 
 
 def _abandonment(r: Row) -> Row:
@@ -83,10 +104,7 @@ def products_stats(f: MetricFilter) -> dict[str, Any]:
 
 def product_figures(f: MetricFilter, product_pk: int) -> Row:
     """One product's figures in the period (its own page): views, units, revenue, conversion, abandonment."""
-    qs = days_in_period(ProductDaily.objects.filter(product_id=product_pk), f)
-    r = qs.aggregate(views=Sum("views"), units=Sum("units"), revenue=Sum("revenue"),
-                     view_sessions=Sum("view_sessions"), cart_sessions=Sum("cart_sessions"),
-                     purchase_sessions=Sum("purchase_sessions"), carts_abandoned=Sum("carts_abandoned"),
-                     revenue_left=Sum("revenue_left"))
+    qs, _columns = _product_days(f, product_pk)
+    r = qs.aggregate(**{c: Sum(c) for c in SESSION_COLUMNS})
     return {"views": as_count(r["views"]), "units": as_count(r["units"]), "revenue": as_money(r["revenue"]),
             "revenue_left": as_money(r["revenue_left"]), **_conversion(r), "abandonment": _abandonment(r)}

@@ -1,11 +1,12 @@
-"""When customers shop: sums per UTC hour from the hourly rollups, bucketed in the store's time zone."""
+"""When customers shop: sums per UTC hour from the hourly rollups, bucketed in the store's time zone
+(with a channel: its sessions' figures, by the session's start hour)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from insights.filters import MetricFilter, store_tz
 from insights.labels import MONTHS, WEEKDAYS
@@ -17,6 +18,7 @@ from insights.selectors._common import (
     hours_in_period,
     net_revenue_of,
     of_actions,
+    of_channel,
 )
 from insights.stats import rate
 
@@ -25,7 +27,15 @@ HOURS_A_WEEK = 168
 
 
 def events_per_hour(f: MetricFilter, *, revenue: bool = True) -> list[tuple[dt.datetime, int, Any]]:
-    """(UTC hour, events of the filter's actions, net revenue or None) in one pass over EventHourly."""
+    """(UTC hour, events of the filter's actions, net revenue or None) in one pass over EventHourly; with a
+    channel, the events and revenue less discounts of its sessions by their start hour (SessionHourly: no
+    actions, so nothing with an action filter; refunds are not attributed to a channel)."""
+    if f.channel:
+        if f.actions:
+            return []
+        rows = of_channel(hours_in_period(SessionHourly.objects.all(), f), f).values("hour").annotate(
+            n=Sum("events"), r=Sum(F("revenue") - F("discounts")))
+        return [(row["hour"], row["n"], row["r"] if revenue else None) for row in rows]
     event_hours = hours_in_period(EventHourly.objects.all(), f)
     if not revenue:
         counts = of_actions(event_hours, f).values("hour").annotate(n=Sum("events")).values_list("hour", "n")
@@ -75,13 +85,13 @@ def seasonality_stats(f: MetricFilter) -> dict[str, Any]:
     for at, n, revenue in events_per_hour(f):
         grid.add("events", at, n or 0)
         grid.add("revenue", at, revenue or 0)
-    session_hours = hours_in_period(SessionHourly.objects.all(), f)
+    session_hours = of_channel(hours_in_period(SessionHourly.objects.all(), f), f)
     for at, sessions, purchasing, orders in session_hours.values("hour").annotate(
             s=Sum("sessions"), p=Sum("purchasing_sessions"), o=Sum("orders")).values_list("hour", "s", "p", "o"):
         grid.add("sessions", at, sessions)
         grid.add("purchasing", at, purchasing)
         grid.add("orders", at, orders)
-    return {
+    out = {
         "time_zone": str(grid.tz),
         "hour": [{"hour": h, **grid.cells_sum(range(h, HOURS_A_WEEK, 24))} for h in range(24)],
         "weekday": [{"weekday": d, "label": WEEKDAYS[d], **grid.cells_sum(range(d * 24, d * 24 + 24))}
@@ -90,3 +100,8 @@ def seasonality_stats(f: MetricFilter) -> dict[str, Any]:
         "weekday_hour": [{"weekday": d, "hour": h, **grid.cell(d * 24 + h)}
                          for d in range(7) for h in range(24)],
     }
+    if f.channel and f.actions:  # a channel's events are not kept by action (events_per_hour)
+        for rows in out.values():
+            for row in rows if isinstance(rows, list) else ():
+                row["events"] = None
+    return out

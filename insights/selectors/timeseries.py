@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from insights.filters import MetricFilter, store_tz
 from insights.models import EventHourly, SessionHourly
@@ -14,11 +14,13 @@ from insights.selectors._common import (
     MONEY_ACTIONS,
     as_count,
     as_money,
+    channel_cut,
     customer_days,
     event_days,
     hours_in_period,
     net_revenue,
     of_actions,
+    of_channel,
     session_days,
 )
 from insights.selectors.rfm import segment_customer_pks
@@ -32,14 +34,40 @@ def _empty_points() -> Points:
     return defaultdict(lambda: {"events": 0, "orders": 0, "revenue": 0, "gross_revenue": 0})
 
 
-def _series(points: Points, label: Any) -> list[dict[str, Any]]:
-    """Points; ``revenue`` is net (DESIGN §4 Money), ``gross_revenue`` beside it."""
-    return [{"t": label(t), "events": as_count(p["events"]), "orders": as_count(p["orders"]),
-             "revenue": as_money(p["revenue"]), "gross_revenue": as_money(p["gross_revenue"])}
-            for t, p in sorted(points.items())]
+def _series(points: Points, label: Any, unknown: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Points; ``revenue`` is net (DESIGN §4 Money), ``gross_revenue`` beside it; ``unknown`` figures are
+    None (``_channel_unknown``)."""
+    series = [{"t": label(t), "events": as_count(p["events"]), "orders": as_count(p["orders"]),
+               "revenue": as_money(p["revenue"]), "gross_revenue": as_money(p["gross_revenue"])}
+              for t, p in sorted(points.items())]
+    for point in series:
+        point.update(dict.fromkeys(unknown))
+    return series
+
+
+def _channel_unknown(f: MetricFilter) -> tuple[str, ...]:
+    """What a channel's points cannot say: events by action or category (the session rollups keep their
+    sessions' events on whole-session rows), a category's net revenue (its discounts are not kept).
+    A segment's points ignore the channel (``insights.selectors.channel_scope``), so know both."""
+    if not f.channel or f.segment:
+        return ()
+    return (("events",) if f.actions or f.category else ()) + (("revenue",) if f.category else ())
+
+
+def _channel_points(rows: QuerySet, f: MetricFilter, at: str) -> Points:
+    """Points from a session rollup of the filter's channel (by the session's start): its sessions'
+    events, orders and revenue less discounts (refunds are not attributed to a channel)."""
+    points = _empty_points()
+    for row in rows.values(at).annotate(n=Sum("events"), o=Sum("orders"), g=Sum("revenue"), d=Sum("discounts")):
+        points[row[at]].update(events=row["n"], orders=row["o"], gross_revenue=row["g"],
+                               revenue=(row["g"] or 0) - (row["d"] or 0))
+    return points
 
 
 def _hourly_points(f: MetricFilter) -> Points:
+    if f.channel:
+        points = _channel_points(of_channel(hours_in_period(SessionHourly.objects.all(), f), f), f, "hour")
+        return _fill_hours(points, f)
     points = _empty_points()
     event_hours = hours_in_period(EventHourly.objects.all(), f)
     for row in of_actions(event_hours, f).values("hour").annotate(n=Sum("events")):
@@ -50,6 +78,10 @@ def _hourly_points(f: MetricFilter) -> Points:
     for row in hours_in_period(SessionHourly.objects.all(), f).values("hour").annotate(
             o=Sum("orders")):
         points[row["hour"]]["orders"] = row["o"]
+    return _fill_hours(points, f)
+
+
+def _fill_hours(points: Points, f: MetricFilter) -> Points:
     lo, hi = f.utc_bounds()
     assert lo is not None and hi is not None
     hour = lo.astimezone(dt.UTC)
@@ -62,7 +94,10 @@ def _hourly_points(f: MetricFilter) -> Points:
 def _daily_points(f: MetricFilter) -> Points:
     points = _empty_points()
     segment_pks = segment_customer_pks(f)
-    if segment_pks is not None:
+    f = channel_cut(f, segment_pks)
+    if f.channel:
+        points = _channel_points(session_days(f), f, "day")
+    elif segment_pks is not None:
         for row in customer_days(f, segment_pks).values("day").annotate(n=Sum("events"), r=net_revenue(),
                                                                          g=Sum("revenue"), o=Sum("orders")):
             points[row["day"]].update(events=row["n"], revenue=row["r"], gross_revenue=row["g"], orders=row["o"])
@@ -88,5 +123,6 @@ def events_timeseries(f: MetricFilter) -> dict[str, Any]:
     rollups have neither), else daily."""
     if f.days is not None and f.days <= HOURLY_MAX_DAYS and not f.category and not f.segment:
         tz = store_tz()
-        return {"grain": "hour", "points": _series(_hourly_points(f), lambda hour: hour.astimezone(tz).isoformat())}
-    return {"grain": "day", "points": _series(_daily_points(f), lambda day: day.isoformat())}
+        return {"grain": "hour", "points": _series(_hourly_points(f), lambda hour: hour.astimezone(tz).isoformat(),
+                                                   _channel_unknown(f))}
+    return {"grain": "day", "points": _series(_daily_points(f), lambda day: day.isoformat(), _channel_unknown(f))}

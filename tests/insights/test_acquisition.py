@@ -112,13 +112,14 @@ def test_api_page_and_csv(traffic, client_for):
     data = viewer.get("/api/v1/metrics/acquisition" + Q + "&channel=Email").json()
     assert [r["channel"] for r in data["channels"]] == ["Email"] and "freshness" in data
     assert viewer.get("/api/v1/metrics/acquisition?channel=nope").status_code == 400
-    assert "channel_ignored" not in data
-    assert viewer.get("/api/v1/metrics/carts" + Q + "&channel=Email").json()["channel_ignored"] is True
+    assert data["channel_ignored"] is False and "people have no single channel" in data["channel_note"]
+    assert viewer.get("/api/v1/metrics/carts" + Q + "&channel=Email").json()["channel_ignored"] is False
+    assert viewer.get("/api/v1/metrics/cohorts" + Q + "&channel=Email").json()["channel_ignored"] is True
     assert "channel_ignored" not in viewer.get("/api/v1/metrics/carts" + Q).json()
     page = viewer.get("/acquisition/" + Q).content.decode()
     assert 'data-channel="Email"' in page and "Acquisition" in page and "Email visits convert best" in page
-    other = viewer.get("/carts/" + Q + "&channel=Email").content.decode()
-    assert "not filtered by channel" in other
+    other = viewer.get("/cohorts/" + Q + "&channel=Email").content.decode()
+    assert "they are not cut by channel" in other
     analyst = client_for(Role.ANALYST)
     csv = b"".join(analyst.get("/export/acquisition_channels.csv" + Q).streaming_content).decode()
     assert csv.splitlines()[0].startswith("channel,sessions") and "Email,60,30" in csv

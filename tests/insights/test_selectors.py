@@ -69,18 +69,26 @@ def test_kpis(store):
     assert k["previous"]["events"] == 0 and k["previous"]["cart_conversion_rate"] is None
 
 
-def test_active_customers_by_scan_and_by_probe_agree(store):
-    """Short periods count the period's day × customer rows, long ones probe each customer
-    (selectors.LONG_PERIOD_DAYS): the same customers either way, idle customers never counted."""
+def test_active_customers_from_the_people_bitmaps_match_a_distinct_count(store):
+    """The KPI row's active customers and buyers come from the per-day people bitmaps (insights.people):
+    the same customers as a distinct count over the day × customer rows, idle customers never counted,
+    with or without an age group, over one day or many."""
     from customers.models import Customer
+    from insights.models import CustomerDaily
 
     Customer.objects.create(external_id="idle", name="Never Here", age=30)  # 26-35, no events
-    long_days = dt.timedelta(days=selectors.LONG_PERIOD_DAYS)
     for extra in ({}, {"age_group": "26-35"}):
-        short = selectors.kpis_stats(MetricFilter(start=DAY, end=DAY, **extra))
-        long = selectors.kpis_stats(MetricFilter(start=DAY - long_days, end=DAY + dt.timedelta(days=2), **extra))
-        assert long["customers"] == short["customers"] and long["avg_clv"] == short["avg_clv"]
-    assert selectors.kpis_stats(MetricFilter(start=DAY - long_days, end=DAY + dt.timedelta(days=2)))["customers"] == 4
+        for f in (MetricFilter(start=DAY, end=DAY, **extra),
+                  MetricFilter(start=DAY - dt.timedelta(days=60), end=DAY + dt.timedelta(days=2), **extra)):
+            rows = CustomerDaily.objects.filter(day__gte=f.start, day__lte=f.end)
+            if f.age_group:
+                rows = rows.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
+            k = selectors.kpis_stats(f)
+            assert k["customers"] == rows.filter(events__gt=0).values("customer_id").distinct().count()
+            assert round(k["revenue"] / k["avg_clv"]) == rows.filter(revenue__gt=0).values(
+                "customer_id").distinct().count()
+    assert selectors.kpis_stats(MetricFilter(start=DAY, end=DAY))["customers"] == 4
+    assert selectors.kpis_stats(MetricFilter(start=DAY, end=DAY, age_group="26-35"))["customers"] == 1
 
 
 def test_kpis_filtered(store):

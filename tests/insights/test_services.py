@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from events.models import Event
 from insights import services
-from insights.models import Cart, PendingWindow, Session, SessionDaily
+from insights.models import Cart, DailyPeople, PendingWindow, Session, SessionDaily
+from insights.people import as_int, members
 from insights.rollup_store import ROLLUP_TABLES
 from insights.services import analytics_process_pending, analytics_rebuild, sessions_close_idle
 from insights.tasks import close_idle_sessions_task, process_pending_analytics_task
@@ -39,6 +40,9 @@ def snapshot() -> dict:
             if any(v for v in values):
                 rows[key] = values
         out[name] = rows
+    # the people bitmaps (insights.people): compared as sets of customers, so trailing zero bytes do not count
+    out["people"] = sorted((p.kind, p.day, tuple(members(as_int(p.bits)))) for p in DailyPeople.objects.all()
+                           if as_int(p.bits))
     out["sessions"] = sorted((s.customer_id, s.key, s.age_group, s.closed, s.event_count, s.funnel_step,
                               json.dumps(s.summary, sort_keys=True)) for s in Session.objects.all())
     out["carts"] = sorted((c.session.key, c.customer_id, c.state, c.items, str(c.value), str(c.revenue_left),
