@@ -246,7 +246,9 @@ class TrafficDaily(models.Model):
         return f"{self.day} {self.channel} {self.source}/{self.medium}: {self.sessions}"
 
 
-class ProductDaily(models.Model):
+class ProductCounters(models.Model):
+    """A product's share of the sessions placed on a day (insights.contributions ``_add_product_rows``)."""
+
     day = models.DateField()
     product_id = models.BigIntegerField()
     age_group = models.CharField(max_length=8)
@@ -258,6 +260,12 @@ class ProductDaily(models.Model):
     purchase_sessions = models.BigIntegerField(default=0)
     carts_abandoned = models.BigIntegerField(default=0)
     revenue_left = _money()
+
+    class Meta:
+        abstract = True
+
+
+class ProductDaily(ProductCounters):
     refunds = _money()  # refunded lines of the product, by the refund's day
     refunded_units = models.BigIntegerField(default=0)
 
@@ -268,22 +276,11 @@ class ProductDaily(models.Model):
         return f"{self.day} product {self.product_id} {self.age_group}"
 
 
-class ProductChannelDaily(models.Model):
+class ProductChannelDaily(ProductCounters):
     """``ProductDaily`` split by the session's traffic channel, read only with a channel filter (the
     unfiltered products page keeps its narrower table). Refunds have no channel: not kept here."""
 
-    day = models.DateField()
-    product_id = models.BigIntegerField()
-    age_group = models.CharField(max_length=8)
     channel = models.CharField(max_length=20)
-    views = models.BigIntegerField(default=0)
-    units = models.BigIntegerField(default=0)
-    revenue = _money()
-    view_sessions = models.BigIntegerField(default=0)
-    cart_sessions = models.BigIntegerField(default=0)
-    purchase_sessions = models.BigIntegerField(default=0)
-    carts_abandoned = models.BigIntegerField(default=0)
-    revenue_left = _money()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "day", "product_id", "age_group"],

@@ -155,20 +155,27 @@ def category_session_days(f: MetricFilter) -> QuerySet:
     return qs.filter(category=f.category) if f.category else qs
 
 
-def people_bits(f: MetricFilter, kind: str) -> int:
+def age_group_mask(f: MetricFilter) -> int | None:
+    """The filter's age group's customers as a bitmap (``insights.people``), or None without one."""
+    if not f.age_group:
+        return None
+    return as_int(bitmap(Customer.objects.filter(age_group=f.age_group).values_list("pk", flat=True)))
+
+
+def people_bits(f: MetricFilter, kind: str, mask: int | None = None) -> int:
     """The customers of ``kind`` (``insights.people``: "v" active, "p" buying, "a" anonymous among them)
-    on any of the filter's store days, as one bitmap; with an age group, only its customers."""
+    on any of the filter's store days, as one bitmap, cut to ``mask`` (``age_group_mask``) if given."""
     bits = 0
     for day_bits in within_store_days(DailyPeople.objects.filter(kind=kind), f).values_list("bits", flat=True):
         bits |= as_int(day_bits)
-    if f.age_group and bits:
-        bits &= as_int(bitmap(Customer.objects.filter(age_group=f.age_group).values_list("pk", flat=True)))
-    return bits
+    return bits if mask is None else bits & mask
 
 
-def people_count(f: MetricFilter, kind: str, *, identified: bool = False) -> int:
-    """Distinct customers of ``kind`` in the period (``identified``: leaving out anonymous visitors)."""
-    bits = people_bits(f, kind)
-    if identified and bits:
-        bits &= ~people_bits(f, "a")
-    return bits.bit_count()
+def people_counts_of(f: MetricFilter) -> dict[str, int]:
+    """Distinct people in the period (DESIGN §4 People), in the filter's age group: ``active`` and
+    ``purchasing`` customers (anonymous visitors included), and ``identified`` / ``identified_buyers``
+    (without them). One read of each kind's bitmaps and one age-group mask."""
+    mask = age_group_mask(f)
+    active, buying, anonymous = (people_bits(f, kind, mask) for kind in ("v", "p", "a"))
+    return {"active": active.bit_count(), "purchasing": buying.bit_count(),
+            "identified": (active & ~anonymous).bit_count(), "identified_buyers": (buying & ~anonymous).bit_count()}

@@ -15,6 +15,7 @@ except the people counts; age group, category and segment have no traffic dimens
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from django.db import connection
@@ -23,7 +24,7 @@ from django.db.models import F, QuerySet, Sum
 from insights.channels import CHANNELS
 from insights.filters import MetricFilter
 from insights.models import CustomerDaily, CustomerTotals, TrafficDaily
-from insights.selectors._common import as_count, as_money, people_count, within_store_days
+from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days
 from insights.stats import rate, wilson_interval
 
 TOP_ROWS = 20
@@ -106,8 +107,8 @@ def people_counts(f: MetricFilter) -> dict[str, int]:
     """DESIGN §4 People in the period: visitors = distinct people seen (customers and anonymous ids not
     yet linked to one); customers = the identified ones; buyers = customers with an order (the people
     bitmaps, ``insights.people``)."""
-    return {"visitors": people_count(f, "v"), "customers": people_count(f, "v", identified=True),
-            "buyers": people_count(f, "p", identified=True)}
+    people = people_counts_of(replace(f, age_group=None))  # like the page, not by age group (ignored_filters)
+    return {"visitors": people["active"], "customers": people["identified"], "buyers": people["identified_buyers"]}
 
 
 def acquisition_stats(f: MetricFilter) -> dict[str, Any]:

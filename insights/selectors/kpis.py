@@ -10,6 +10,7 @@ from events.models import Action
 from insights.filters import MetricFilter
 from insights.selectors._common import (
     CLOSED_CART_COLUMNS,
+    age_group_mask,
     as_count,
     as_money,
     channel_cut,
@@ -19,7 +20,7 @@ from insights.selectors._common import (
     customer_days,
     event_days,
     of_actions,
-    people_count,
+    people_bits,
     session_days,
 )
 from insights.selectors.freshness import previous_period_comparison
@@ -117,7 +118,8 @@ def _store_totals(f: MetricFilter, days: QuerySet, *,
     customers: the distinct customers of the period's people bitmaps (``insights.people``)."""
     customers = buyers = None
     if with_customer_counts:
-        customers, buyers = (people_count(f, "v"), people_count(f, "p"))
+        mask = age_group_mask(f)
+        customers, buyers = people_bits(f, "v", mask).bit_count(), people_bits(f, "p", mask).bit_count()
     events = event_days(f)
     sums = column_sums(session_days(f), SESSION_COLUMNS)
     sums["events"] = column_sums(of_actions(events, f), ["events"])["events"]

@@ -63,6 +63,8 @@ def test_figures_by_channel_source_medium_and_campaign(traffic):
     assert touch["Email"]["first_touch_revenue"] == touch["Email"]["last_touch_revenue"] == 1200.0
     assert touch["Paid Social"]["first_touch_buyers"] == 3
     assert stats["people"] == {"visitors": 130, "customers": 130, "buyers": 35}
+    by_age = acquisition_stats(MetricFilter(start=DAY, end=DAY, age_group="26-35"))  # ignored here, like the page
+    assert by_age["people"] == stats["people"] and "age_group" in by_age["ignored_filters"]
 
 
 def test_first_touch_follows_the_first_session_and_last_touch_the_orders_own():
