@@ -6,6 +6,7 @@ inserts, the derivation lock. SQLite and PostgreSQL differ here, and only here (
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -52,6 +53,7 @@ DERIVATION_LOCK_ID = 815_514_005  # PostgreSQL advisory lock serialising every w
 _UPSERT_ROWS = 400
 _INSERT_ROWS = 500
 _SQLITE_IN_CHUNK = 900  # below SQLite's bound-parameter limit
+_PEOPLE_DAYS = 300  # days refreshed by one query (SQLite's parameter limit)
 
 
 def derivation_lock() -> None:
@@ -91,33 +93,36 @@ def sql_param_adapter() -> Callable[[Any], Any] | None:
 
 def rollups_add(contributions: Contributions) -> None:
     """Add every rollup row's counters to the stored ones (creating rows as needed), then refresh the
-    people bitmaps of the days whose customers' activity or purchases changed."""
+    people bitmaps of the days where a customer became (or stopped being) active or buying."""
+    flipped: set[dt.date] = set()
     for name in ROLLUP_TABLES:
         if name in contributions:
-            _rollup_upsert(name, contributions[name])
-    people_days_refresh({key[0] for key, counters in contributions.get("customers_daily", {}).items()
-                         if counters.get("events") or counters.get("revenue")})
+            _rollup_upsert(name, contributions[name], flipped=flipped if name == "customers_daily" else None)
+    people_days_refresh(flipped)
 
 
 def people_days_refresh(days: Iterable[dt.date]) -> None:
     """Recompute the ``DailyPeople`` bitmaps (``insights.people``) of these store days from the day ×
-    customer rollup. Only writers holding the derivation lock change who is active or buying on a day
-    (ingest adds only discounts and refunds there), so two refreshes of a day never race."""
+    customer rollup, a few hundred days a query. Only writers holding the derivation lock change who is
+    active or buying on a day (ingest adds only discounts and refunds there), so refreshes never race."""
     anonymous = Customer.objects.filter(pk=models.OuterRef("customer_id"), external_id__startswith=ANONYMOUS_PREFIX)
-    for day in sorted(set(days)):
-        rows = (tables.CustomerDaily.objects.filter(day=day).filter(models.Q(events__gt=0) | models.Q(revenue__gt=0))
-                .annotate(anon=models.Exists(anonymous)).values_list("customer_id", "events", "revenue", "anon"))
-        kinds: dict[str, list[int]] = {kind: [] for kind in people.KINDS}
-        for pk, events, revenue, anon in rows:
+    ordered = sorted(set(days))
+    for i in range(0, len(ordered), _PEOPLE_DAYS):
+        chunk = ordered[i:i + _PEOPLE_DAYS]
+        rows = (tables.CustomerDaily.objects.filter(day__in=chunk)
+                .filter(models.Q(events__gt=0) | models.Q(revenue__gt=0)).annotate(anon=models.Exists(anonymous))
+                .values_list("day", "customer_id", "events", "revenue", "anon"))
+        kinds: dict[tuple[dt.date, str], list[int]] = defaultdict(list)
+        for day, pk, events, revenue, anon in rows:
             if events > 0:
-                kinds["v"].append(pk)
+                kinds[(day, "v")].append(pk)
             if revenue > 0:
-                kinds["p"].append(pk)
+                kinds[(day, "p")].append(pk)
             if anon:
-                kinds["a"].append(pk)
-        rows_delete(tables.DailyPeople, day=day)
+                kinds[(day, "a")].append(pk)
+        rows_delete(tables.DailyPeople, day__in=chunk)
         tables.DailyPeople.objects.bulk_create([tables.DailyPeople(day=day, kind=kind, bits=people.bitmap(pks))
-                                                for kind, pks in kinds.items() if pks])
+                                                for (day, kind), pks in sorted(kinds.items())])
 
 
 def customer_days_delete(customer_pk: int) -> None:
@@ -149,7 +154,24 @@ def _upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Seq
     return head, tail
 
 
-def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]]) -> int:
+def _people_flips(returned: Iterable[Sequence[Any]], live: Mapping[tuple, Mapping[str, Any]],
+                  flipped: set[dt.date]) -> None:
+    """Days of the day × customer rows (``RETURNING day, customer_id, events, revenue``) whose events or
+    revenue crossed zero with this addition: only there do the people bitmaps change."""
+    for day, customer, events, revenue in returned:
+        if isinstance(day, str):  # SQLite returns the text it stores
+            day = dt.date.fromisoformat(day)
+        added = live.get((day, customer), {})
+        after_events, after_revenue = Decimal(str(events)), Decimal(str(revenue))
+        before_events = after_events - Decimal(str(added.get("events", 0)))
+        before_revenue = after_revenue - Decimal(str(added.get("revenue", 0)))
+        if (after_events > 0) != (before_events > 0) or (after_revenue > 0) != (before_revenue > 0):
+            flipped.add(day)
+
+
+def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]], *, flipped: set[dt.date] | None = None) -> int:
+    """Add ``rows`` to rollup ``name``; with ``flipped`` (the day × customer rollup), collect the days
+    where a customer's activity or buying changed (``_people_flips``)."""
     model, key_cols = ROLLUP_TABLES[name]
     live = {k: v for k, v in rows.items() if any(v.values())}
     if not live:
@@ -171,7 +193,13 @@ def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]]) -> int:
                 params.extend([values.get(c, d) for c, d in zip(columns, defaults, strict=True)])
             if adapt is not None:
                 params = [adapt(p) for p in params]
-            cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail, params)
+            if flipped is None:
+                cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail, params)
+            else:
+                q = connection.ops.quote_name
+                cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail
+                            + f" RETURNING {q('day')}, {q('customer_id')}, {q('events')}, {q('revenue')}", params)
+                _people_flips(cur.fetchall(), live, flipped)
     return len(live)
 
 
