@@ -54,6 +54,7 @@ _UPSERT_ROWS = 400
 _INSERT_ROWS = 500
 _SQLITE_IN_CHUNK = 900  # below SQLite's bound-parameter limit
 _PEOPLE_DAYS = 300  # days refreshed by one query (SQLite's parameter limit)
+PEOPLE_RETURNING = ("day", "customer_id", "events", "revenue")  # what _people_flips reads back
 
 
 def derivation_lock() -> None:
@@ -183,6 +184,8 @@ def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]], *, flippe
     defaults = [None if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS else "" if c in FOLLOWS_EARLIEST else 0
                 for c in columns]
     adapt = sql_param_adapter()
+    q = connection.ops.quote_name
+    returning = "" if flipped is None else f" RETURNING {', '.join(q(c) for c in PEOPLE_RETURNING)}"
     with connection.cursor() as cur:
         for i in range(0, len(keys), _UPSERT_ROWS):
             chunk = keys[i:i + _UPSERT_ROWS]
@@ -193,12 +196,8 @@ def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]], *, flippe
                 params.extend([values.get(c, d) for c, d in zip(columns, defaults, strict=True)])
             if adapt is not None:
                 params = [adapt(p) for p in params]
-            if flipped is None:
-                cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail, params)
-            else:
-                q = connection.ops.quote_name
-                cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail
-                            + f" RETURNING {q('day')}, {q('customer_id')}, {q('events')}, {q('revenue')}", params)
+            cur.execute(head + ", ".join([placeholder] * len(chunk)) + tail + returning, params)
+            if flipped is not None:
                 _people_flips(cur.fetchall(), live, flipped)
     return len(live)
 

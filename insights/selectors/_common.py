@@ -87,6 +87,16 @@ def channel_cut(f: MetricFilter, segment_pks: list[int] | None) -> MetricFilter:
     return replace(f, channel=None) if segment_pks is not None and f.channel else f
 
 
+def channel_unknowns(f: MetricFilter) -> frozenset[str]:
+    """The figures a channel's session rollups cannot give for this filter (shown as None, not 0): events
+    by action or category (the sessions' events are kept on whole-session rows), and a category's
+    discounts, hence its net revenue (order discounts are not split by line). Empty without a channel."""
+    if not f.channel:
+        return frozenset()
+    unknown = {"events"} if f.actions or f.category else set()
+    return frozenset(unknown | ({"discounts", "revenue"} if f.category else set()))
+
+
 def channel_sessions(f: MetricFilter) -> QuerySet:
     """The stored sessions of the filter's channel (and age group) that started in its store days: the
     channel's people (``insights_sess_chan_start_idx``)."""

@@ -23,6 +23,7 @@ from insights.selectors._common import (
     as_money,
     channel_cut,
     channel_sessions,
+    channel_unknowns,
     customer_days,
     event_days,
     iso_or_none,
@@ -66,12 +67,14 @@ def _segment_age_rows(days: QuerySet, segment_pks: list[int], age_rows: dict[str
 
 def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
                     with_customers: bool) -> None:
+    # with a channel, revenue is its sessions' less discounts (refunds are not attributed to a channel)
+    money = {"r": Sum(F("revenue") - F("discounts"))} if f.channel else {}
     for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
-                                                            r=Sum(F("revenue") - F("discounts"))):
+                                                            **money):
         sums = age_rows.setdefault(row["age_group"], _empty_age_row())
         sums.update(sessions=row["s"], purchasing_sessions=row["p"])
-        if f.channel:  # the channel's sessions' revenue less discounts (refunds are not attributed)
-            sums["revenue"] = None if f.category else row["r"]
+        if f.channel:
+            sums["revenue"] = None if "revenue" in channel_unknowns(f) else row["r"]
     if f.channel:
         if with_customers:
             for row in channel_sessions(f).values("age_group").annotate(n=Count("customer_id", distinct=True)):

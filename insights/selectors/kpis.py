@@ -15,6 +15,7 @@ from insights.selectors._common import (
     as_money,
     channel_cut,
     channel_sessions,
+    channel_unknowns,
     closed_carts,
     column_sums,
     customer_days,
@@ -91,10 +92,8 @@ def _channel_totals(f: MetricFilter, *,
     category. People: distinct customers and buyers of the channel's sessions (the Session table)."""
     sums = column_sums(session_days(f), (*SESSION_COLUMNS, "events", "revenue", "discounts"))
     sums["refunds"] = None
-    if f.category:
-        sums["events"] = sums["discounts"] = None
-    if f.actions:
-        sums["events"] = None
+    for name in channel_unknowns(f) & {"events", "discounts"}:  # revenue (gross) stays: the lines' own
+        sums[name] = None
     customers = buyers = None
     if with_customer_counts:
         sessions = channel_sessions(f)

@@ -15,6 +15,7 @@ from insights.selectors._common import (
     as_count,
     as_money,
     channel_cut,
+    channel_unknowns,
     customer_days,
     event_days,
     hours_in_period,
@@ -46,15 +47,12 @@ def _series(points: Points, label: Any, unknown: tuple[str, ...] = ()) -> list[d
 
 
 def _channel_unknown(f: MetricFilter) -> tuple[str, ...]:
-    """What a channel's points cannot say: events by action or category (the session rollups keep their
-    sessions' events on whole-session rows), a category's net revenue (its discounts are not kept).
-    A segment's points ignore the channel (``insights.selectors.channel_scope``), so know both."""
-    if not f.channel or f.segment:
-        return ()
-    return (("events",) if f.actions or f.category else ()) + (("revenue",) if f.category else ())
+    """What a channel's points cannot say (``channel_unknowns``; a point's revenue is net). A segment's
+    points ignore the channel (``insights.selectors.channel_scope``), so know everything."""
+    return () if f.segment else tuple(sorted(channel_unknowns(f) & {"events", "revenue"}))
 
 
-def _channel_points(rows: QuerySet, f: MetricFilter, at: str) -> Points:
+def _channel_points(rows: QuerySet, at: str) -> Points:
     """Points from a session rollup of the filter's channel (by the session's start): its sessions'
     events, orders and revenue less discounts (refunds are not attributed to a channel)."""
     points = _empty_points()
@@ -66,7 +64,7 @@ def _channel_points(rows: QuerySet, f: MetricFilter, at: str) -> Points:
 
 def _hourly_points(f: MetricFilter) -> Points:
     if f.channel:
-        points = _channel_points(of_channel(hours_in_period(SessionHourly.objects.all(), f), f), f, "hour")
+        points = _channel_points(of_channel(hours_in_period(SessionHourly.objects.all(), f), f), "hour")
         return _fill_hours(points, f)
     points = _empty_points()
     event_hours = hours_in_period(EventHourly.objects.all(), f)
@@ -96,7 +94,7 @@ def _daily_points(f: MetricFilter) -> Points:
     segment_pks = segment_customer_pks(f)
     f = channel_cut(f, segment_pks)
     if f.channel:
-        points = _channel_points(session_days(f), f, "day")
+        points = _channel_points(session_days(f), "day")
     elif segment_pks is not None:
         for row in customer_days(f, segment_pks).values("day").annotate(n=Sum("events"), r=net_revenue(),
                                                                          g=Sum("revenue"), o=Sum("orders")):
