@@ -8,6 +8,7 @@ from insights.clv.models import ClvFit
 from insights.clv.services import NotEnoughData, clv_fit_create
 from insights.filters import store_today
 from insights.services import analytics_process_pending, sessions_close_idle
+from insights.source_removal import source_remove
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +35,13 @@ def fit_clv_task() -> int | None:
     except NotEnoughData as exc:
         logger.warning("CLV refit skipped: %s", exc)
         return None
+
+
+@shared_task(ignore_result=True)
+def remove_source_task(source_pk: int) -> int:
+    """Remove everything one source sent (asked for in admin: "Remove everything the selected sources
+    sent"). Returns the number of events removed."""
+    result = source_remove(source_pk=source_pk)
+    logger.info("source %s removed: %d events in %d steps, %d customers deleted, %d identity records",
+                source_pk, result.events, result.steps, result.customers_deleted, result.identity_links)
+    return result.events
