@@ -9,8 +9,11 @@ from customers.models import Customer
 from events.admin import SourceAdmin as SourceListAdmin
 from events.models import Event, Source
 from insights.models import Cart, PendingWindow, Session
+from insights.recategorise import product_category_request
 from insights.source_removal import source_removal_request
 from insights.upkeep import customer_age_group_change, customer_events_erase
+from products.admin import ProductAdmin as CatalogueAdmin
+from products.models import Product
 
 AGE_NOTE = (
     "Every report is broken down by age group. Saving a new age that changes the group moves all of this "
@@ -162,3 +165,36 @@ class SourceAdmin(SourceListAdmin):
 # Replaces events.admin's listing (events sits below insights and cannot import it).
 admin.site.unregister(Source)
 admin.site.register(Source, SourceAdmin)
+
+
+CATEGORY_NOTE = ("Reports by category count each event and each session under its product's category. Saving a new "
+                 "category moves all of this product's history, past periods included, to the new one; for a "
+                 "product with events that runs in the background and the product shows its new category once done.")
+
+
+class ProductAdmin(CatalogueAdmin):
+    """The catalogue; a category change moves the product's history (``insights.recategorise``)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "category" in form.base_fields:
+            form.base_fields["category"].help_text = CATEGORY_NOTE
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not (change and "category" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        category = obj.category
+        obj.category = Product.objects.values_list("category", flat=True).get(pk=obj.pk)
+        super().save_model(request, obj, form, change)  # the other fields, under the old category
+        if product_category_request(product_pk=obj.pk, category=category):
+            self.message_user(request, f"Category {obj.category or '(none)'} → {category or '(none)'}: this product's "
+                                       "history moves in the background; it counts under the old category until "
+                                       "then.", messages.INFO)
+        else:
+            obj.category = category
+        return None
+
+
+admin.site.unregister(Product)
+admin.site.register(Product, ProductAdmin)
