@@ -3,9 +3,11 @@ docs/trust.md#removing-a-source.
 
 The source is stopped first (its key revoked, its connection deactivated, the simulator paused), so
 nothing new arrives under it. Its events then go in bounded steps, each in a transaction of its own
-and serialised like an erasure (``insights.upkeep``: the derivation lock, ingest held back):
+and serialised like an erasure (``insights.upkeep``: the derivation lock, and ingest held back
+while orders are recounted):
 
-1. the next ``STEP_EVENTS`` events of the source (by id, so roughly in time order);
+1. the next ``STEP_EVENTS`` events of the source (by id, so roughly in time order); ingest is held
+   back only when they include order events (see ``_step_remove``);
 2. their share of the event-grained rollups is taken out (money under the order book as it stands)
    and the events are deleted;
 3. the orders they shared with events left are recounted: a removed cancel revives its order, a
@@ -30,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from customers.models import Customer
@@ -44,13 +46,20 @@ from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, Session
 from insights.money import OrderBook
 from insights.order_store import order_events, order_winners, orders_cancelled
-from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rows_delete, rows_delete_by_pk
+from insights.rollup_store import (
+    derivation_lock,
+    ingest_hold,
+    product_categories,
+    rows_delete,
+    rows_delete_by_pk,
+    sql_param_adapter,
+)
 from insights.services import rollups_add_counted, spans_rederive
 from insights.session_store import EVENT_FIELDS, stored_event
 
 logger = logging.getLogger(__name__)
 
-STEP_EVENTS = 2_000  # events removed per transaction
+STEP_EVENTS = 1_000  # events removed per transaction
 REMOVE_TASK = "insights.tasks.remove_source_task"
 _IN_CHUNK = 500  # ids per IN (...) list: under SQLite's bound-parameter limit
 _PROFILE_EMPTY = models.Q(name="", email="", age__isnull=True, gender="", city="", country="",
@@ -152,12 +161,16 @@ def source_remove(*, source_pk: int, progress: Callable[[RemovalStep], None] | N
 def _step_remove(source_pk: int, after_pk: int) -> tuple[RemovalStep | None, int]:
     """One bounded step: the source's next events (ids above ``after_pk``) out of every figure."""
     derivation_lock()
-    ingest_hold()
     rows = list(Event.objects.filter(source_id=source_pk, pk__gt=after_pk).order_by("pk")
                 .values_list(*EVENT_FIELDS, "is_bot")[:STEP_EVENTS])
     if not rows:
         return None, after_pk
     counted = [stored_event(r[:-1]) for r in rows if settings.METRICS_INCLUDE_BOTS or not r[-1]]
+    if any(e.order_id is not None for e in counted):
+        # Orders are shared with ingest (a cancel takes out its order's lines, a new line may become the
+        # one whose discount counts): wait for ingest in flight and hold it back, as an erasure does.
+        # Steps without orders change nothing ingest reads and let it run.
+        ingest_hold()
     customers = {r[2] for r in rows}
     spans = _events_take_out(counted, [r[0] for r in rows])
     spans_rederive(spans=spans, as_of=timezone.now())
@@ -218,11 +231,7 @@ def _customer_times_refresh(customers: Iterable[int]) -> None:
             t[1] = max(t[1], last)
             if bought is not None and (t[2] is None or bought > t[2]):
                 t[2] = bought
-        rows = list(CustomerTotals.objects.filter(customer_id__in=chunk))
-        for row in rows:
-            row.first_seen, row.last_seen, row.last_purchase_at, row.first_channel = times.get(
-                row.customer_id, (None, None, None, ""))
-        CustomerTotals.objects.bulk_update(rows, ["first_seen", "last_seen", "last_purchase_at", "first_channel"])
+        _customer_times_write(times, chunk)
         _counted_events = Event.objects.filter(customer_id=models.OuterRef("pk"))
         if not settings.METRICS_INCLUDE_BOTS:
             _counted_events = _counted_events.filter(is_bot=False)
@@ -233,34 +242,69 @@ def _customer_times_refresh(customers: Iterable[int]) -> None:
             rows_delete(CustomerDaily, customer_id__in=empty)  # all zero by now: no people day changes
 
 
+def _customer_times_write(times: dict[int, list], customers: Sequence[int]) -> None:
+    """Write the recomputed times where they differ from the stored ones (few rows: most customers'
+    first and last sessions are not the ones that changed)."""
+    changed = []
+    for pk, first, last, bought, channel in (CustomerTotals.objects.filter(customer_id__in=customers)
+                                             .values_list("customer_id", "first_seen", "last_seen",
+                                                          "last_purchase_at", "first_channel")):
+        now = times.get(pk, (None, None, None, ""))
+        if (first, last, bought, channel) != tuple(now):
+            changed.append((*now, pk))
+    if not changed:
+        return
+    adapt = sql_param_adapter() or (lambda v: v)
+    table = connection.ops.quote_name(CustomerTotals._meta.db_table)
+    ts = "::timestamptz" if connection.vendor == "postgresql" else ""
+    first = f"(%s{ts}, %s{ts}, %s{ts}, %s, %s)"  # the first row types the columns (PostgreSQL)
+    with connection.cursor() as cur:
+        for i in range(0, len(changed), _IN_CHUNK):
+            chunk = changed[i:i + _IN_CHUNK]
+            values = ", ".join([first] + ["(%s, %s, %s, %s, %s)"] * (len(chunk) - 1))
+            cur.execute(f"WITH v(fs, ls, lp, ch, c) AS (VALUES {values}) UPDATE {table} SET first_seen = v.fs,"
+                        f" last_seen = v.ls, last_purchase_at = v.lp, first_channel = v.ch FROM v"
+                        f" WHERE {table}.customer_id = v.c", [adapt(v) for row in chunk for v in row])
+
+
 def _customers_left_empty_delete(candidates: Iterable[int], source_pk: int) -> int:
     """Delete the customers among ``candidates`` that are left with nothing of their own: no event,
     no identify / alias record from another source, no other id merged into them, no other source's
     record naming their id, and either an anonymous visitor (``anon:``) or no profile at all.
     Nothing is lost (an id seen again makes a new customer), and an anonymous id this source linked
-    to a customer stops leading to that customer."""
-    others = IdentityLink.objects.exclude(source_id=source_pk)
+    to a customer stops leading to that customer. Ingest is held back first (an event for one of
+    them may be in flight) and the test made again."""
+    found = [pk for chunk in _chunks(candidates) for pk in _left_empty(chunk, source_pk)]
+    if not found:
+        return 0
+    ingest_hold()
     deleted = 0
-    for chunk in _chunks(candidates):
-        rows = dict(Customer.objects.filter(pk__in=chunk)
-                    .exclude(models.Exists(Event.objects.filter(customer_id=models.OuterRef("pk"))))
-                    .exclude(models.Exists(others.filter(customer_id=models.OuterRef("pk"))))
-                    .exclude(models.Exists(Customer.objects.filter(merged_into_id=models.OuterRef("pk"))))
-                    .filter(models.Q(external_id__startswith=ANONYMOUS_PREFIX) | _PROFILE_EMPTY)
-                    .values_list("pk", "external_id"))
-        if not rows:
-            continue
-        bare = {ext.removeprefix(ANONYMOUS_PREFIX) for ext in rows.values()}
-        named = set(others.filter(models.Q(anonymous_id__in=bare) | models.Q(previous_id__in=[*bare, *rows.values()]))
-                    .values_list("anonymous_id", "previous_id"))
-        kept = {x for pair in named for x in pair if x}
-        gone = [pk for pk, ext in rows.items() if ext not in kept and ext.removeprefix(ANONYMOUS_PREFIX) not in kept]
+    for chunk in _chunks(found):
+        gone = _left_empty(chunk, source_pk)
         if gone:
             for model in (Cart, Session, CustomerTotals, CustomerDaily):
                 rows_delete(model, customer_id__in=gone)
             Customer.objects.filter(pk__in=gone).delete()  # cascades to identity records, scores, predictions
             deleted += len(gone)
     return deleted
+
+
+def _left_empty(customers: Sequence[int], source_pk: int) -> list[int]:
+    """Those of these customers ``_customers_left_empty_delete`` deletes."""
+    others = IdentityLink.objects.exclude(source_id=source_pk)
+    rows = dict(Customer.objects.filter(pk__in=customers)
+                .exclude(models.Exists(Event.objects.filter(customer_id=models.OuterRef("pk"))))
+                .exclude(models.Exists(others.filter(customer_id=models.OuterRef("pk"))))
+                .exclude(models.Exists(Customer.objects.filter(merged_into_id=models.OuterRef("pk"))))
+                .filter(models.Q(external_id__startswith=ANONYMOUS_PREFIX) | _PROFILE_EMPTY)
+                .values_list("pk", "external_id"))
+    if not rows:
+        return []
+    bare = {ext.removeprefix(ANONYMOUS_PREFIX) for ext in rows.values()}
+    named = set(others.filter(models.Q(anonymous_id__in=bare) | models.Q(previous_id__in=[*bare, *rows.values()]))
+                .values_list("anonymous_id", "previous_id"))
+    kept = {x for pair in named for x in pair if x}
+    return sorted(pk for pk, ext in rows.items() if ext not in kept and ext.removeprefix(ANONYMOUS_PREFIX) not in kept)
 
 
 @transaction.atomic

@@ -281,7 +281,7 @@ def test_random_removals_keep_incremental_equal_to_rebuild(stream, cuts, remove_
         analytics_rebuild()
         assert snapshot() == incremental
     finally:
-        source_removal.STEP_EVENTS = 2_000
+        source_removal.STEP_EVENTS = 1_000
 
 
 # --- admin --------------------------------------------------------------------------------------------
@@ -324,3 +324,60 @@ def test_admin_lists_sources_with_counts_and_removes_one_after_confirmation(stor
     assert "removed 20" in admin.get("/admin/events/source/").content.decode()
     analytics_process_pending()
     assert snapshot() == store["base"]
+
+
+# --- PostgreSQL: a cancel in flight for an order whose line is removed ----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_with_orders_waits_for_an_ingest_transaction_in_flight():
+    """The ingest transaction of a cancel takes its order's stored lines out (one of them the line
+    being removed) before it commits; the removal must see that cancel, or the line's money would be
+    taken out twice."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises write transactions already (IMMEDIATE)")
+    ProductFactory(external_id="p1", category="shoes")
+    CustomerFactory(external_id="12", age=30)
+    server = source_of_import("server")
+    leaked = source_of_import("leaked")
+    events_ingest(raw_events=[ev("s-1", "12", "12:00", "purchase", "p1", price="30.00", order_id="o-1",
+                                 order={"discount": "5.00"})], source=server, broadcast=False)
+    events_ingest(raw_events=[ev("x-1", "12", "12:01", "purchase", "p1", price="900.00", order_id="o-1")],
+                  source=leaked, broadcast=False)
+    analytics_process_pending()
+    inserted, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def cancel_then_wait() -> None:
+        try:
+            with transaction.atomic():
+                events_ingest(raw_events=[ev("s-2", "12", "12:30", "cancel", order_id="o-1")], source=server,
+                              broadcast=False)
+                inserted.set()
+                with connection.cursor() as cur:  # commit once the removal waits for this transaction
+                    for _ in range(600):
+                        cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'relation'")
+                        if cur.fetchone()[0]:
+                            break
+                        done.wait(0.05)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=cancel_then_wait)
+    thread.start()
+    try:
+        assert inserted.wait(30)
+        assert source_remove(source_pk=leaked.pk).events == 1
+    finally:
+        done.set()
+        thread.join(30)
+    assert not errors
+    analytics_process_pending()
+    after = assert_equals_rebuild()
+    assert sum(v[2] for v in after["events_hourly"].values()) == 0  # the order is cancelled: no revenue at all
