@@ -1,5 +1,5 @@
 """Removing everything one source sent (a leaked key, a wrong import run, a rogue store connection):
-docs/trust.md#removing-a-source.
+docs/trust.md, "Removing a source".
 
 The source is stopped first (its key revoked, its connection deactivated, the simulator paused), so
 nothing new arrives under it. Its events then go in bounded steps, each in a transaction of its own

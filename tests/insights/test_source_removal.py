@@ -213,6 +213,20 @@ def test_a_customer_with_a_profile_stays_but_loses_the_per_customer_rows_of_even
     assert assert_equals_rebuild()["customers_daily"] == {}
 
 
+def test_removing_the_simulators_source_pauses_it():
+    from events.services.sources import source_simulator
+    from events.simulation import simulator_state_get
+
+    ProductFactory(external_id="p1", category="shoes")
+    assert simulator_state_get().enabled
+    simulated = source_simulator()
+    events_ingest(raw_events=[ev("m-1", "anon:z", "10:00", "view", "p1")], source=simulated, broadcast=False)
+    result = source_remove(source_pk=simulated.pk)
+    assert (result.events, result.customers_deleted) == (1, 1)  # the visitor had nothing else
+    assert not simulator_state_get().enabled
+    assert not Customer.objects.exists()
+
+
 # --- property: a random stream from two sources, one removed at a random point ----------------------
 
 ACTIONS = ["view", "add_to_cart", "remove_from_cart", "checkout", "purchase", "purchase", "refund", "cancel"]

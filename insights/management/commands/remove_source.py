@@ -1,4 +1,4 @@
-"""Remove everything one source sent (docs/trust.md#removing-a-source), with progress."""
+"""Remove everything one source sent, with progress (docs/trust.md: Removing a source)."""
 
 from __future__ import annotations
 
