@@ -75,8 +75,8 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
         "choices": choices,
         "charts": {name: _figure_json(fig) for name, fig in figures.items()},
         "store_time_zone": settings.STORE_TIME_ZONE,
-        "freshness": selectors.derivation_status(),  # the banner in _freshness.html (issue 10)
-        "bots_excluded": selectors.bot_events_excluded(),  # events of known bots, left out (issue 12)
+        "freshness": selectors.derivation_status(),  # the banner in _freshness.html
+        "bots_excluded": selectors.bot_events_excluded(),  # events of known bots, left out
         "channel_notes": selectors.page_channel_notes(page, f),  # what the channel filter does not cut here
         **context,
     }
@@ -136,7 +136,7 @@ def seasonality(request: HttpRequest) -> HttpResponse:
 def customers(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     stats = customers_shaped(selectors.customers_stats(f), masked=_masked(request))
-    # Per-customer predictions are for roles that may see a single customer (DESIGN §5 round 2).
+    # Per-customer predictions are for roles that may see a single customer (docs/security.md).
     slipping = (slipping_away_shaped(clv_slipping_away(limit=SLIPPING_ROWS), masked=_masked(request))
                 if request.user.can(VIEW_CUSTOMER_DETAIL) else None)
     return _render(request, "insights/customers.html", "customers", f, error, charts.customers_page_figures(stats),
@@ -177,7 +177,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @capability_required(VIEW_DASHBOARD)
 def cohorts(request: HttpRequest) -> HttpResponse:
-    """Retention: open to viewers (DESIGN §5 round 2), aggregates only."""
+    """Retention: open to viewers (docs/security.md), aggregates only."""
     f, error = _filter(request)
     f = cohort_filter(f, request.GET)
     stats = selectors.cohorts_stats(f)

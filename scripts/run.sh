@@ -33,7 +33,7 @@ python manage.py create_demo_users --write .local/demo-logins.txt
 # The demo store (/demo-store/) loads /tracker.js with a public key allowed from this server's origin.
 python manage.py demo_store_key --origin "http://$HOST:$PORT" \
   $([ "$HOST" = "127.0.0.1" ] && echo "--origin http://localhost:$PORT")
-# Live simulated shoppers (issue 4): the beat task, a first month of history when there is none,
+# Live simulated shoppers: the beat task, a first month of history when there is none,
 # and on the embedded default a key so the worker sends through the server's own ingest API.
 python manage.py simulate --schedule
 python manage.py simulate --days "${DEMO_DAYS:-30}" --customers 2000 --if-empty
@@ -90,7 +90,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-# --- 13 months of history, filled in behind the running server (issue 14) ---------------------
+# --- 13 months of history, filled in behind the running server ------------------------------
 # The first pages come from the 30 days above; the year before them is backfilled now (about a minute),
 # then predicted CLV is fitted on it (beat refits nightly). DEMO_HISTORY_DAYS=0 skips this.
 if [ "${DEMO_HISTORY_DAYS:-395}" != "0" ]; then
