@@ -218,6 +218,8 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # for it too, above any blocking result.get().)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# JSON only, never pickle: a worker started as root (a container's `make run`) cannot be made to run code.
+CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
