@@ -218,8 +218,7 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # for it too, above any blocking result.get().)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-# JSON only, never pickle: a worker started as root (a container's `make run`) cannot be made to run code.
-CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_ACCEPT_CONTENT = ["json"]  # never pickle: a worker started as root (scripts/run.sh) runs no code it is sent
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -345,8 +344,7 @@ SIMULATOR_TARGET = env.optional("SIMULATOR_TARGET")
 SIMULATOR_KEY = env.optional("SIMULATOR_KEY")
 SIMULATOR_RATE = env.float("SIMULATOR_RATE", 2.0)
 
-# --- Explorer: django-plotly-dash, served locally, embedded directly (no iframe, so
-# X_FRAME_OPTIONS stays DENY) ---------------------------------------------------------------
+# --- Explorer: django-plotly-dash, served locally, embedded directly (no iframe: X_FRAME_OPTIONS stays DENY) ---
 INSTALLED_APPS += ["django_plotly_dash.apps.DjangoPlotlyDashConfig"]
 MIDDLEWARE += ["django_plotly_dash.middleware.BaseMiddleware"]
 # django-plotly-dash's finders, subclassed only to survive WhiteNoise's finder.list(None).

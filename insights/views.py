@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.decorators import capability_required
 from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD
 from customers.models import Customer
-from insights import charts, selectors, sentences
+from insights import charts, page_filters, selectors, sentences
 from insights.clv.selectors import clv_customer_prediction, clv_slipping_away
 from insights.extensions import page_extensions
 from insights.filters import FilterError, MetricFilter
@@ -43,6 +43,9 @@ from products.models import Product
 SEASONALITY_METRICS = ["events", "orders", "revenue", "conversion"]
 BREAKDOWNS = {"age_group": "age group", "category": "category"}
 SLIPPING_ROWS = 20  # on the customers page; the CSV export has up to 1,000
+# The dashboard pages of the navigation (templates/base.html), each linked with the filters it keeps.
+NAV_PAGES = ("overview", "funnel", "seasonality", "customers", "products", "cohorts", "carts", "acquisition",
+             "insights", "explorer")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -65,13 +68,20 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
             figures: dict[str, Any], **context: Any) -> HttpResponse:
     """Render ``insights/<name>.html`` with the filter bar, charts, freshness banner and ``context``, plus
     what the extensions registered for page ``<name>`` add (``insights.extensions``; e.g. the ML app's
-    ``cart_predictions`` on "customer_detail" and its HTML ``fragments`` on "carts")."""
+    ``cart_predictions`` on "customer_detail" and its HTML ``fragments`` on "carts"). The navigation's
+    links and the form's hidden inputs carry the filters from page to page (``insights.page_filters``)."""
     choices = selectors.filter_choices()
+    period = page_filters.carried_period(page, f, request.GET)
     ctx: dict[str, Any] = {
         "page": page,
         "filter": f,
         "filter_error": filter_error,
         "query": f.to_query(),
+        "nav_queries": {target: page_filters.nav_query(target, page, f, period) for target in NAV_PAGES},
+        "form_fields": page_filters.form_fields(page),
+        "hidden_filters": page_filters.hidden_inputs(page, f, period),
+        "ignored_here": page_filters.ignored_names(page, f),
+        "ignored_notes": page_filters.ignored_notes(page, f, period),
         "choices": choices,
         "charts": {name: _figure_json(fig) for name, fig in figures.items()},
         "store_time_zone": settings.STORE_TIME_ZONE,
