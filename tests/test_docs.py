@@ -31,7 +31,7 @@ ENV_METHODS = {"str", "bool", "int", "float", "list", "optional"}
 README_MAX_LINES = 150
 FORBIDDEN = re.compile(r"DESIGN §|\bissue \d|\bround \d", re.IGNORECASE)
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-CODE_LINK = re.compile(r"\bdocs/([\w./-]+\.md)(?:#([\w-]+))?")
+CODE_LINK = re.compile(r"(?<![\w/.-])docs/([\w./-]+\.md)(?:#([\w-]+))?")  # not inside a URL
 
 
 # --- reading the docs ------------------------------------------------------------------------
