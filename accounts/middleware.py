@@ -3,8 +3,7 @@ from django.contrib.auth.views import redirect_to_login
 
 # Paths that authenticate some other way (ingest keys) or must be reachable signed out.
 PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/admin/", "/api/v1/events", "/v1/", "/healthz", "/tracker.js",
-                   "/webhooks/", "/demo-store/",  # store connections: the body's HMAC (events.connections)
-                   "/favicon.ico")
+                   "/webhooks/", "/demo-store/")  # store connections: the body's HMAC (events.connections)
 
 
 class LoginRequiredMiddleware:

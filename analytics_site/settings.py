@@ -260,8 +260,8 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
 ]
-# Serve straight from the finders so no collectstatic step is needed to run.
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = True  # straight from the finders: no collectstatic step is needed to run
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"  # at /: favicon.ico, for pages without <link rel="icon">
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Product settings -----------------------------------------------------------------------

@@ -30,7 +30,11 @@ def test_pages_link_an_icon_that_is_served(client_for):
 
 
 @pytest.mark.django_db
-def test_favicon_ico_is_answered_signed_out_too():
+def test_favicon_ico_is_an_icon_served_signed_out_too():
+    """Pages without the link (the admin's, a JSON answer opened in a tab) make browsers ask /favicon.ico."""
     response = Client().get("/favicon.ico")
-    assert response.status_code == 302
-    assert response["Location"] == "/static/img/favicon.svg"
+    assert response.status_code == 200
+    assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    body = b"".join(response.streaming_content)
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert b"\x89PNG" in body  # holding one PNG image
