@@ -193,7 +193,7 @@ class SourceAdmin(admin.ModelAdmin):
         return "—"
 
 
-# --- Simulator (issue 4) ----------------------------------------------------------------------
+# --- Simulator ------------------------------------------------------------------------------
 from accounts.roles import MANAGE_SIMULATOR  # noqa: E402
 from events.models import SimulatorState  # noqa: E402
 
@@ -281,5 +281,5 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     ordering = ("-day", "currency")
 
 
-# --- Store connections (issue 13) ---------------------------------------------------------------
+# --- Store connections ----------------------------------------------------------------------
 import events.connections.admin  # noqa: E402,F401  (registers StoreConnection and WebhookDelivery)

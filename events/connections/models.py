@@ -1,4 +1,4 @@
-"""Store connections (DESIGN §8): a Shopify or WooCommerce store sending signed webhooks, the
+"""Store connections (docs/connections.md): a Shopify or WooCommerce store sending signed webhooks, the
 deliveries received from it (the idempotency record), and each order's customer (a Shopify refund
 names only its order)."""
 

@@ -1,4 +1,4 @@
-"""What a platform delivery becomes: native events (DESIGN §3 wire format) and customer profiles.
+"""What a platform delivery becomes: native events (docs/sending-events.md) and customer profiles.
 
 Pure (no ORM, no settings): a payload in, a ``Translation`` out; the platform modules
 (``shopify``, ``woocommerce``) build it with the helpers here, and ``events.connections.services``
@@ -85,7 +85,7 @@ def guest_id(slug: str, email: Any, fallback: str) -> str:
 
 
 def order_object(*, discount: Any, coupon: str | None, shipping: Any, tax: Any) -> dict[str, Any]:
-    """The order-level money of a purchase (DESIGN §3 ``order``), only the parts the store gave."""
+    """The order-level money of a purchase (``order``, docs/sending-events.md): only what the store gave."""
     out: dict[str, Any] = {}
     for key, value in (("discount", money(discount)), ("shipping", money(shipping)), ("tax", money(tax))):
         if value is not None:

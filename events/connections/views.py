@@ -1,4 +1,4 @@
-"""Webhook endpoints of store connections (DESIGN §8): ``POST /webhooks/shopify/<slug>/`` and
+"""Webhook endpoints of store connections (docs/connections.md): ``POST /webhooks/shopify/<slug>/`` and
 ``POST /webhooks/woocommerce/<slug>/``.
 
 Machine endpoints authenticated by the body's HMAC: no session, no CSRF. An unknown or inactive
