@@ -42,6 +42,9 @@ elif not (DEBUG or TESTING) and (len(_secret) < 50 or len(set(_secret)) < 5):
         "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
 SECRET_KEY = _secret
+# Earlier SECRET_KEYs (comma-separated), still accepted after a change: signed cookies and sessions,
+# and the stored secrets of store connections (re-encrypt them: reencrypt_connection_secrets).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
@@ -333,6 +336,9 @@ SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 # Store connections (issue 13): a webhook body larger than this is refused (413). A Shopify order of
 # 1,000 lines is about 2-3 MB.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
+# A store webhook with more lines (order lines, refund lines, refunds) is answered 413: stored within
+# the platforms' 5 s. docs/connections.md
+WEBHOOK_MAX_LINES = env.int("WEBHOOK_MAX_LINES", 5_000)
 DASHBOARD_GROUP = "dashboard"
 
 # --- Simulator (issue 4) --------------------------------------------------------------------
