@@ -21,12 +21,12 @@ from customers.models import Customer
 from events.connections.models import ConnectionCustomer, ConnectionOrder
 from events.connections.services import connection_create
 from events.models import Event
-from products.models import Product
 from events.services import events_ingest
 from insights.filters import MetricFilter
 from insights.models import CustomerTotals
 from insights.selectors import kpis_stats
 from insights.services import analytics_process_pending, sessions_close_idle
+from products.models import Product
 from tests.events.webhook_fixtures import body, signed_post, woo_customer, woo_order
 
 pytestmark = pytest.mark.django_db

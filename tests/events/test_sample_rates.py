@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.roles import Role
 from events.models import ExchangeRate
@@ -72,7 +73,7 @@ def test_figures_converted_with_published_rates_say_nothing():
 
 def test_the_overview_page_shows_the_note(client_for):
     call_command("import_rates", "--sample", stdout=StringIO())
-    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    yesterday = (timezone.now() - dt.timedelta(days=1)).date().isoformat()
     assert events_ingest(raw_events=[_order_line("o-eur", "EUR", day=yesterday)]).accepted == 1
     page = client_for(Role.ADMIN).get("/").content.decode()
     assert 'id="sample-rates"' in page and "sample exchange rates" in page
