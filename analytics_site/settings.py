@@ -329,7 +329,7 @@ CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
 # Client address of a browser request: REMOTE_ADDR, or (BEHIND_PROXY) the last X-Forwarded-For hop.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
-# Store connections: a webhook body over these bytes or lines is refused (413). docs/connections.md
+# Store connections: a webhook body over these bytes or order/refund lines is refused (413). docs/connections.md
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
 WEBHOOK_MAX_LINES = env.int("WEBHOOK_MAX_LINES", 5_000)
 DASHBOARD_GROUP = "dashboard"
