@@ -17,6 +17,7 @@ A delivery goes:
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -219,8 +220,22 @@ def _record(connection: StoreConnection, topic: str, delivery_id: str, outcome: 
             [WebhookDelivery(connection=connection, delivery_id=delivery_id, topic=topic[:60], received_at=now,
                              outcome=outcome.summary(), currency=outcome.currency,
                              status=DeliveryStatus.WAITING_RATE if waiting else DeliveryStatus.DONE,
-                             payload=payload if waiting else None)], ignore_conflicts=True)
+                             payload=_kept(payload) if waiting else "")], ignore_conflicts=True)
     StoreConnection.objects.filter(pk=connection.pk).update(last_delivery_at=now)
+
+
+def _kept(payload: Any) -> str:
+    """The payload as ASCII JSON (NUL and lone surrogates escaped, so any database keeps it; a number
+    too long to convert, in a field nothing reads, as null)."""
+    return json.dumps(payload, ensure_ascii=True, default=lambda _: None)
+
+
+def _unkept(delivery: WebhookDelivery) -> Any:
+    """A kept payload read back (None when unreadable: the replay refuses it)."""
+    try:
+        return wire.loads(delivery.payload)
+    except wire.MessageError:
+        return None
 
 
 @dataclass
@@ -266,15 +281,15 @@ def _replay(pk: int) -> str:
     def finish(outcome: DeliveryOutcome) -> None:
         if outcome.status == "waiting":
             still_waiting.update(outcome=outcome.summary(), currency=outcome.currency)
-        elif not still_waiting.update(status=DeliveryStatus.DONE, payload=None, outcome=outcome.summary()):
+        elif not still_waiting.update(status=DeliveryStatus.DONE, payload="", outcome=outcome.summary()):
             raise _AlreadyReplayed  # rolls back this replay's writes
 
     try:
-        outcome = _process(delivery.connection, delivery.topic, delivery.payload, finish)
+        outcome = _process(delivery.connection, delivery.topic, _unkept(delivery), finish)
     except _AlreadyReplayed:
         return ""
     except DeliveryRefused as exc:
-        still_waiting.update(status=DeliveryStatus.REFUSED, payload=None, outcome=f"refused: {exc}"[:200])
+        still_waiting.update(status=DeliveryStatus.REFUSED, payload="", outcome=f"refused: {exc}"[:200])
         return "refused"
     return "stored" if outcome.status != "waiting" else "waiting"
 
@@ -289,11 +304,11 @@ def deliveries_forget_customer(*, external_id: str) -> int:
     """Erasure: drop the kept (waiting) deliveries that name this customer; returns how many."""
     dropped = 0
     for delivery in WebhookDelivery.objects.select_related("connection").filter(status=DeliveryStatus.WAITING_RATE):
-        payload = delivery.payload if isinstance(delivery.payload, dict) else {}
-        translation = _translate(delivery.connection, delivery.topic, payload)
+        payload = _unkept(delivery)
+        translation = _translate(delivery.connection, delivery.topic, payload if isinstance(payload, dict) else {})
         named = set(translation.customers) | {e.get("customer_id") for e in translation.events}
         if external_id in named:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=DeliveryStatus.REFUSED, payload=None, outcome="dropped: its customer was erased")
+                status=DeliveryStatus.REFUSED, payload="", outcome="dropped: its customer was erased")
             dropped += 1
     return dropped

@@ -77,7 +77,8 @@ class WebhookDelivery(models.Model):
     outcome = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.DONE)
     currency = models.CharField(max_length=3, blank=True, help_text="The currency it waits for a rate of.")
-    payload = models.JSONField(null=True, blank=True, editable=False)
+    payload = models.TextField(blank=True, editable=False,
+                               help_text="While it waits: the delivery's JSON (escaped: any text fits the column).")
 
     class Meta:
         ordering = ["-received_at"]

@@ -84,7 +84,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='webhookdelivery',
             name='payload',
-            field=models.JSONField(blank=True, editable=False, null=True),
+            field=models.TextField(blank=True, default='', editable=False, help_text="While it waits: the delivery's JSON (escaped: any text fits the column)."),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name='webhookdelivery',
