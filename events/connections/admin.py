@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from events.connections.models import DeliveryStatus, StoreConnection, WebhookDelivery
+from events.connections.translation import RESERVED_SLUGS
 
 
 class StoreConnectionForm(forms.ModelForm):
@@ -34,6 +35,9 @@ class StoreConnectionForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if self.instance.pk is None and not cleaned.get("secret"):
             self.add_error("secret", "A new connection needs the store's webhook secret.")
+        if self.instance.pk is None and cleaned.get("slug") in RESERVED_SLUGS:
+            self.add_error("slug", f"{cleaned['slug']} is reserved: customer ids starting with it mean something "
+                                   "else.")
         return cleaned
 
 

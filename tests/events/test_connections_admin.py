@@ -92,10 +92,14 @@ def test_admin_adds_a_connection_and_never_shows_its_secret(client_for):
     assert signs(StoreConnection.objects.get(pk=connection.pk), "new-one")
 
 
-def test_admin_needs_a_secret_for_a_new_connection(client_for):
-    response = client_for(Role.ADMIN).post("/admin/events/storeconnection/add/",
-                                           {"platform": "shopify", "slug": "s", "secret": ""})
+def test_admin_needs_a_secret_for_a_new_connection_and_refuses_a_reserved_slug(client_for):
+    admin = client_for(Role.ADMIN)
+    response = admin.post("/admin/events/storeconnection/add/", {"platform": "shopify", "slug": "s", "secret": ""})
     assert response.status_code == 200 and not StoreConnection.objects.exists()
+    response = admin.post("/admin/events/storeconnection/add/",
+                          {"platform": "shopify", "slug": "guest", "secret": SECRET})
+    assert response.status_code == 200 and "is reserved" in response.content.decode()
+    assert not StoreConnection.objects.exists()
 
 
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.VIEWER])
