@@ -44,6 +44,7 @@ from events.connections.translation import IdSpace, Translation, translation_pro
 from events.persistence import IngestUnavailable
 from events.services.ingest import events_ingest
 from events.services.rates import conversion_gaps, store_currency
+from events.services.sources import source_of_connection
 
 logger = logging.getLogger(__name__)
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -177,7 +178,7 @@ def _store(connection: StoreConnection, translation: Translation) -> DeliveryOut
     if not translation.events:
         return DeliveryOutcome(status="ignored" if translation.ignored else "stored", customers=customers,
                                reason=translation.ignored)
-    result = events_ingest(raw_events=translation.events, source=f"webhook:{connection.platform}")
+    result = events_ingest(raw_events=translation.events, source=source_of_connection(connection))
     missing = [r for r in result.rejected if "currency" in r.get("errors", {})]
     if missing:
         raise _RatesGone(next((e.get("currency") for e in translation.events if e.get("currency")), "?"))

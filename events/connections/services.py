@@ -27,6 +27,7 @@ from events.connections.signing import (
     signature_valid,
 )
 from events.connections.translation import MAX_SLUG, RESERVED_SLUGS
+from events.services.sources import source_of_connection
 
 __all__ = ["DeliveryOutcome", "DeliveryRefused", "SignatureCheck", "connection_create", "connection_customer_forget",
            "connection_secrets_reencrypt", "connection_set_secret", "connection_signature_check",
@@ -54,8 +55,10 @@ def connection_create(*, platform: str, slug: str, secret: str, shares_store_ids
         shares_store_ids = primary is None
     if shares_store_ids and primary is not None:
         raise ValueError(f"{primary} already shares the store's ids; a second connection's ids are prefixed")
-    return StoreConnection.objects.create(platform=platform, slug=slug, secret_encrypted=secret_encrypt(secret),
-                                          id_prefix="" if shares_store_ids else f"{slug}:")
+    connection = StoreConnection.objects.create(platform=platform, slug=slug, secret_encrypted=secret_encrypt(secret),
+                                                id_prefix="" if shares_store_ids else f"{slug}:")
+    source_of_connection(connection)
+    return connection
 
 
 @transaction.atomic

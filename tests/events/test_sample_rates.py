@@ -80,7 +80,7 @@ def test_the_overview_page_shows_the_note(client_for):
 
 
 def test_the_migration_marks_rates_that_are_the_shipped_samples():
-    migration = importlib.import_module("events.migrations.0009_connection_id_spaces_and_kept_deliveries")
+    migration = importlib.import_module("events.migrations.0010_connection_id_spaces_and_kept_deliveries")
     ExchangeRate.objects.bulk_create([
         ExchangeRate(day=dt.date(2026, 11, 30), currency="USD", per_eur=Decimal("1.0065")),  # the excerpt's value
         ExchangeRate(day=dt.date(2026, 11, 27), currency="USD", per_eur=Decimal("1.1111")),  # not the excerpt's

@@ -46,7 +46,7 @@ def id_spaces(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0008_money_fields'),
+        ('events', '0009_sources_and_namespaces'),
     ]
 
     operations = [
