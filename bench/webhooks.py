@@ -1,4 +1,4 @@
-"""Webhook bench (issue 13): a signed Shopify orders/create of 1,000 lines, end to end.
+"""Webhook bench (docs/benchmarks.md): a signed Shopify orders/create of 1,000 lines, end to end.
 
 Through Django's test client in this process (the whole request: middleware, HMAC over the raw
 body, JSON, translation, customer traits, the ingest service's bulk path with the metrics hook,

@@ -145,7 +145,7 @@ class IngestKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"{revoked} key(s) revoked.")
 
 
-# --- Simulator (issue 4) ----------------------------------------------------------------------
+# --- Simulator ------------------------------------------------------------------------------
 from accounts.roles import MANAGE_SIMULATOR  # noqa: E402
 from events.models import SimulatorState  # noqa: E402
 
@@ -234,5 +234,5 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     ordering = ("-day", "currency")
 
 
-# --- Store connections (issue 13) ---------------------------------------------------------------
+# --- Store connections ----------------------------------------------------------------------
 import events.connections.admin  # noqa: E402,F401  (registers StoreConnection and WebhookDelivery)

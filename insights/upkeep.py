@@ -1,5 +1,5 @@
-"""Writes that change history: erasing a customer, changing a customer's age group (issue 10),
-merging an anonymous visitor into the customer they turned out to be (issue 12).
+"""Writes that change history: erasing a customer, changing a customer's age group,
+merging an anonymous visitor into the customer they turned out to be.
 
 Events are facts and the rollups are sums of what each event and each derived session contributed
 (``insights.contributions``). A change to the past therefore takes out exactly what the affected
@@ -226,7 +226,7 @@ def _profile_fill(source: Customer, target: Customer) -> None:
 
 @transaction.atomic
 def customers_merge(*, source_pk: int, target_pk: int) -> MergeResult:
-    """Identity (DESIGN §4 people): an anonymous visitor (``source``, e.g. ``anon:<id>``) turned out to
+    """Identity (docs/metrics.md): an anonymous visitor (``source``, e.g. ``anon:<id>``) turned out to
     be ``target`` (identify, alias). Every event of the source becomes the target's, as if it had been
     sent under the target's id: the source's contributions (events under its age group, its sessions)
     come out of every rollup and its sessions, carts and per-customer rows go; the events move and

@@ -1,4 +1,4 @@
-"""Admin for store connections (admin role only; other roles hold no model permission).
+"""Admin for store connections (admin role only, docs/security.md; other roles hold no model permission).
 
 The webhook secret is typed in (it comes from the store: Shopify shows it under Notifications →
 Webhooks, WooCommerce takes the one you choose), written through the service, stored encrypted

@@ -1,4 +1,4 @@
-"""``identify`` and ``alias`` calls (DESIGN §3 round 2, §4 people): recorded, the traits they carry
+"""``identify`` and ``alias`` calls (docs/sending-events.md; people in docs/metrics.md): recorded, the traits they carry
 fill the customer's profile, and the ids they link become one customer.
 
 Each call is stored once (``IdentityLink``, by message id: a resend is a duplicate) with the

@@ -1,4 +1,4 @@
-"""Reads for the dashboards and the JSON API: one module per panel family (DESIGN §4).
+"""Reads for the dashboards and the JSON API: one module per panel family (definitions: docs/metrics.md).
 
 Every panel reads rollups (never the event table); the customer drill-down and the recent lists use
 indexed look-ups with a LIMIT. Money is a float rounded to 2 dp, rates are fractions or None. Selectors

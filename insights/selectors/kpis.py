@@ -1,4 +1,4 @@
-"""The KPI row (DESIGN §4) for a period and the period of equal length before it."""
+"""The KPI row (docs/metrics.md) for a period and the period of equal length before it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ SESSION_COLUMNS = ("sessions", "purchasing_sessions", "orders", *CLOSED_CART_COL
 
 def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
                 with_customer_counts: bool = True) -> dict[str, Any]:
-    """The KPI row of DESIGN §4 plus ``carts_closed`` and ``revenue_left`` (for the insight sentences;
+    """The KPI row (docs/metrics.md) plus ``carts_closed`` and ``revenue_left`` (for the insight sentences;
     ``kpis_stats`` leaves them out). ``with_customer_counts=False`` leaves out the two distinct-customer
     counts (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither.
     ``segment_pks``: the filter's segment customers (``segment_customer_pks``: the same for a period and
@@ -52,7 +52,7 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
         sums, customers, buyers = _channel_totals(f, with_customer_counts=with_customer_counts)
     else:
         sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
-    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it. Within a channel,
+    # Revenue is net (docs/money.md) (gross − discounts − refunds); AOV and CLV use it. Within a channel,
     # refunds are not attributed (None: revenue is before refunds) and a category's discounts are unknown.
     revenue = None if sums["discounts"] is None else sums["revenue"] - sums["discounts"] - (sums["refunds"] or 0)
     orders, closed = sums["orders"], closed_carts(sums)
