@@ -32,16 +32,15 @@ TESTING = env.bool("TESTING", default=False)
 _secret = env.optional("SECRET_KEY")
 if _secret is None:
     if not (DEBUG or TESTING):
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows an insecure default)."
-        )
+        raise ImproperlyConfigured("SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows an insecure "
+                                   "default).")
     _secret = "insecure-dev-key-only-for-debug-and-tests-" + "x" * 20
 elif not (DEBUG or TESTING) and (len(_secret) < 50 or len(set(_secret)) < 5):
     raise ImproperlyConfigured(
         f"SECRET_KEY is too weak ({len(_secret)} characters, {len(set(_secret))} distinct): use at least 50 "
-        "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
-    )
+        "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'.")
 SECRET_KEY = _secret
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", [])  # earlier keys, still read (docs/security.md)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
@@ -331,9 +330,9 @@ CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
 # Client address of a browser request: REMOTE_ADDR, or (BEHIND_PROXY) the last X-Forwarded-For hop.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
-# Store connections (docs/connections.md): a webhook body larger than this is refused (413). A Shopify order of
-# 1,000 lines is about 2-3 MB.
+# Store connections: a webhook body over these bytes or order/refund lines is refused (413). docs/connections.md
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
+WEBHOOK_MAX_LINES = env.int("WEBHOOK_MAX_LINES", 5_000)
 DASHBOARD_GROUP = "dashboard"
 
 # --- Simulator ------------------------------------------------------------------------------

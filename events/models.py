@@ -244,6 +244,10 @@ class ExchangeRate(models.Model):
     day = models.DateField()
     currency = models.CharField(max_length=3)
     per_eur = models.DecimalField(max_digits=20, decimal_places=8, help_text="Units of the currency for 1 EUR.")
+    is_sample = models.BooleanField(
+        default=False, db_default=False,
+        help_text="One of the generated sample rates shipped with the project (import_rates --sample), not a "
+                  "published rate: amounts converted with it are approximate.")
 
     class Meta:
         ordering = ["-day", "currency"]
@@ -253,7 +257,8 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 EUR = {self.per_eur} {self.currency} on {self.day:%Y-%m-%d}"
+        sample = " (sample)" if self.is_sample else ""
+        return f"1 EUR = {self.per_eur} {self.currency} on {self.day:%Y-%m-%d}{sample}"
 
 
 class IdentityLink(models.Model):
@@ -286,7 +291,13 @@ class IdentityLink(models.Model):
 
 
 # Store connections (docs/connections.md): defined in events/connections, registered with this app here.
-from events.connections.models import ConnectionOrder, Platform, StoreConnection, WebhookDelivery  # noqa: E402
+from events.connections.models import (  # noqa: E402
+    ConnectionCustomer,
+    ConnectionOrder,
+    Platform,
+    StoreConnection,
+    WebhookDelivery,
+)
 
-__all__ = ["Action", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform", "SimulatorState", "Source",
-           "StoreConnection", "Trust", "WebhookDelivery"]
+__all__ = ["Action", "ConnectionCustomer", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform",
+           "SimulatorState", "Source", "StoreConnection", "Trust", "WebhookDelivery"]

@@ -27,6 +27,7 @@ from django.db import transaction
 
 from customers.models import Customer, age_group_for
 from customers.selectors import customer_age_groups
+from events.connections.services import connection_customer_forget
 from events.models import Event
 from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
@@ -153,7 +154,8 @@ def _scrub_admin_log(customer_pk: int) -> None:
 @transaction.atomic
 def customer_events_erase(*, customer: Customer) -> ErasureResult:
     """A store's erasure request: delete the customer, their events, sessions, carts and cart scores,
-    and take exactly what they contributed out of every rollup.
+    what store connections keep of them (their orders' customer, profile times, deliveries waiting
+    for a rate that name them), and take exactly what they contributed out of every rollup.
 
     The customer row goes too (nothing of the person is kept; its admin history keeps only
     "erased customer #pk"). Events later sent under the same store id make a new, unrelated customer,
@@ -171,6 +173,7 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     for model in (Session, CustomerTotals, Event):
         rows_delete(model, customer_id=pk)
     shared.recount()
+    connection_customer_forget(external_id=row.external_id)
     row.delete()  # cascades to what is left (cart scores)
     _scrub_admin_log(pk)
     return ErasureResult(customer_pk=pk, events=n_events, sessions=n_sessions, carts=n_carts)

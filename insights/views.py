@@ -87,6 +87,7 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
         "store_time_zone": settings.STORE_TIME_ZONE,
         "freshness": selectors.derivation_status(),  # the banner in _freshness.html
         "bots_excluded": selectors.bot_events_excluded(),  # events of known bots, left out
+        "sample_rates_note": selectors.sample_rates_note(f),  # money converted with the shipped sample rates
         "channel_notes": selectors.page_channel_notes(page, f),  # what the channel filter does not cut here
         **context,
     }

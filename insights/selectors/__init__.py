@@ -43,6 +43,7 @@ from insights.selectors.freshness import (
     data_first_day,
     derivation_status,
     previous_period_comparison,
+    sample_rates_note,
 )
 from insights.selectors.funnel import funnel_stats
 from insights.selectors.kpis import KPI_KEYS, kpis_stats
@@ -76,5 +77,6 @@ __all__ = [
     "product_figures",
     "products_stats",
     "rfm_assignments",
+    "sample_rates_note",
     "seasonality_stats",
 ]
