@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0009_sources_and_namespaces'),
+        ('events', '0010_connection_id_spaces_and_kept_deliveries'),
     ]
 
     operations = [
