@@ -37,7 +37,17 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.selectors import customer_age_groups
-from events.models import ConnectionOrder, Event, IdentityLink, IngestKey, Source, StoreConnection
+from events.connections.models import DeliveryStatus
+from events.models import (
+    ConnectionCustomer,
+    ConnectionOrder,
+    Event,
+    IdentityLink,
+    IngestKey,
+    Source,
+    StoreConnection,
+    WebhookDelivery,
+)
 from events.services import ingest_key_revoke
 from events.types import StoredEvent
 from events.wire.native import ANONYMOUS_PREFIX
@@ -103,6 +113,9 @@ def source_stop(*, source: Source) -> None:
             ingest_key_revoke(key=key)
     if source.connection_id is not None:
         StoreConnection.objects.filter(pk=source.connection_id, is_active=True).update(is_active=False)
+        # deliveries kept for an exchange rate would be stored when it arrives: they go unstored
+        WebhookDelivery.objects.filter(connection_id=source.connection_id, status=DeliveryStatus.WAITING_RATE).update(
+            status=DeliveryStatus.REFUSED, payload="", outcome="dropped: its connection's source was removed")
     if source.kind == Source.Kind.SIMULATOR:
         from events.simulation import simulator_configure
 
@@ -140,7 +153,7 @@ def source_remove(*, source_pk: int, progress: Callable[[RemovalStep], None] | N
     result = SourceRemoval(source_pk)
     after_pk = 0
     while True:
-        step, after_pk = _step_remove(source_pk, after_pk)
+        step, after_pk = _step_remove(source, after_pk)
         if step is None:
             if not Event.objects.filter(source_id=source_pk).exists():
                 break
@@ -158,10 +171,10 @@ def source_remove(*, source_pk: int, progress: Callable[[RemovalStep], None] | N
 
 
 @transaction.atomic
-def _step_remove(source_pk: int, after_pk: int) -> tuple[RemovalStep | None, int]:
+def _step_remove(source: Source, after_pk: int) -> tuple[RemovalStep | None, int]:
     """One bounded step: the source's next events (ids above ``after_pk``) out of every figure."""
     derivation_lock()
-    rows = list(Event.objects.filter(source_id=source_pk, pk__gt=after_pk).order_by("pk")
+    rows = list(Event.objects.filter(source_id=source.pk, pk__gt=after_pk).order_by("pk")
                 .values_list(*EVENT_FIELDS, "is_bot")[:STEP_EVENTS])
     if not rows:
         return None, after_pk
@@ -175,7 +188,7 @@ def _step_remove(source_pk: int, after_pk: int) -> tuple[RemovalStep | None, int
     spans = _events_take_out(counted, [r[0] for r in rows])
     spans_rederive(spans=spans, as_of=timezone.now())
     _customer_times_refresh(customers)
-    deleted = _customers_left_empty_delete(customers, source_pk)
+    deleted = _customers_left_empty_delete(customers, source)
     return RemovalStep(events=len(rows), customers=len(customers), customers_deleted=deleted), rows[-1][0]
 
 
@@ -257,30 +270,30 @@ def _customer_times_write(times: dict[int, list], customers: Sequence[int]) -> N
     adapt = sql_param_adapter() or (lambda v: v)
     table = connection.ops.quote_name(CustomerTotals._meta.db_table)
     ts = "::timestamptz" if connection.vendor == "postgresql" else ""
-    first = f"(%s{ts}, %s{ts}, %s{ts}, %s, %s)"  # the first row types the columns (PostgreSQL)
+    typed = f"(%s{ts}, %s{ts}, %s{ts}, %s, %s)"  # the first row types the columns (PostgreSQL)
     with connection.cursor() as cur:
         for i in range(0, len(changed), _IN_CHUNK):
             chunk = changed[i:i + _IN_CHUNK]
-            values = ", ".join([first] + ["(%s, %s, %s, %s, %s)"] * (len(chunk) - 1))
+            values = ", ".join([typed] + ["(%s, %s, %s, %s, %s)"] * (len(chunk) - 1))
             cur.execute(f"WITH v(fs, ls, lp, ch, c) AS (VALUES {values}) UPDATE {table} SET first_seen = v.fs,"
                         f" last_seen = v.ls, last_purchase_at = v.lp, first_channel = v.ch FROM v"
                         f" WHERE {table}.customer_id = v.c", [adapt(v) for row in chunk for v in row])
 
 
-def _customers_left_empty_delete(candidates: Iterable[int], source_pk: int) -> int:
+def _customers_left_empty_delete(candidates: Iterable[int], source: Source) -> int:
     """Delete the customers among ``candidates`` that are left with nothing of their own: no event,
     no identify / alias record from another source, no other id merged into them, no other source's
     record naming their id, and either an anonymous visitor (``anon:``) or no profile at all.
     Nothing is lost (an id seen again makes a new customer), and an anonymous id this source linked
     to a customer stops leading to that customer. Ingest is held back first (an event for one of
     them may be in flight) and the test made again."""
-    found = [pk for chunk in _chunks(candidates) for pk in _left_empty(chunk, source_pk)]
+    found = [pk for chunk in _chunks(candidates) for pk in _left_empty(chunk, source)]
     if not found:
         return 0
     ingest_hold()
     deleted = 0
     for chunk in _chunks(found):
-        gone = _left_empty(chunk, source_pk)
+        gone = _left_empty(chunk, source)
         if gone:
             for model in (Cart, Session, CustomerTotals, CustomerDaily):
                 rows_delete(model, customer_id__in=gone)
@@ -289,13 +302,18 @@ def _customers_left_empty_delete(candidates: Iterable[int], source_pk: int) -> i
     return deleted
 
 
-def _left_empty(customers: Sequence[int], source_pk: int) -> list[int]:
-    """Those of these customers ``_customers_left_empty_delete`` deletes."""
-    others = IdentityLink.objects.exclude(source_id=source_pk)
+def _left_empty(customers: Sequence[int], source: Source) -> list[int]:
+    """Those of these customers ``_customers_left_empty_delete`` deletes (another store connection's
+    record of a customer's orders or profile keeps it too)."""
+    others = IdentityLink.objects.exclude(source_id=source.pk)
     rows = dict(Customer.objects.filter(pk__in=customers)
                 .exclude(models.Exists(Event.objects.filter(customer_id=models.OuterRef("pk"))))
                 .exclude(models.Exists(others.filter(customer_id=models.OuterRef("pk"))))
                 .exclude(models.Exists(Customer.objects.filter(merged_into_id=models.OuterRef("pk"))))
+                .exclude(models.Exists(ConnectionOrder.objects.filter(customer_id=models.OuterRef("external_id"))
+                                       .exclude(connection_id=source.connection_id)))
+                .exclude(models.Exists(ConnectionCustomer.objects.filter(customer_id=models.OuterRef("external_id"))
+                                       .exclude(connection_id=source.connection_id)))
                 .filter(models.Q(external_id__startswith=ANONYMOUS_PREFIX) | _PROFILE_EMPTY)
                 .values_list("pk", "external_id"))
     if not rows:
@@ -310,8 +328,8 @@ def _left_empty(customers: Sequence[int], source_pk: int) -> list[int]:
 @transaction.atomic
 def _source_finish(source_pk: int) -> tuple[int, int, int]:
     """The source's identify / alias records go (with the customers they alone named, when left
-    empty), a connection's order map too; ``removed_at`` is set. Returns (records, merges among
-    them, customers deleted)."""
+    empty), a connection's order map and profile times too; ``removed_at`` is set. Returns
+    (records, merges among them, customers deleted)."""
     derivation_lock()
     ingest_hold()
     source = Source.objects.select_for_update().get(pk=source_pk)
@@ -325,9 +343,10 @@ def _source_finish(source_pk: int) -> tuple[int, int, int]:
         chunk = ordered[i:i + _IN_CHUNK]
         candidates.update(Customer.objects.filter(external_id__in=chunk).values_list("pk", flat=True))
     IdentityLink.objects.filter(source_id=source_pk).delete()
-    deleted = _customers_left_empty_delete(candidates, source_pk)
+    deleted = _customers_left_empty_delete(candidates, source)
     if source.connection_id is not None:
         ConnectionOrder.objects.filter(connection_id=source.connection_id).delete()
+        ConnectionCustomer.objects.filter(connection_id=source.connection_id).delete()
     source.removed_at = timezone.now()
     source.save(update_fields=["removed_at"])
     return len(links), sum(1 for _, a, p in links if a or p), deleted

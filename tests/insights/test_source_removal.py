@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Customer
+from events.connections.models import DeliveryStatus
 from events.connections.services import connection_create
 from events.connections.signing import signature_of
-from events.models import ConnectionOrder, Event, IdentityLink, IngestKey, Source, StoreConnection
+from events.models import ConnectionOrder, Event, IdentityLink, IngestKey, Source, StoreConnection, WebhookDelivery
 from events.services import events_ingest, ingest_key_create
 from events.services.sources import source_of_import
 from insights import source_removal
@@ -167,9 +168,13 @@ def test_removing_a_leaked_secret_key_revives_the_order_it_cancelled_and_drops_i
 def test_removing_a_connection_deactivates_it_and_forgets_its_orders(store):
     connection = StoreConnection.objects.get(slug="woo")
     assert ConnectionOrder.objects.filter(connection=connection).exists()
+    waiting = WebhookDelivery.objects.create(connection=connection, delivery_id="d-9", topic="order.created",
+                                             status=DeliveryStatus.WAITING_RATE, currency="JPY", payload="{}")
     source_remove(source_pk=connection.source.pk)
     connection.refresh_from_db()
     assert not connection.is_active and not ConnectionOrder.objects.exists()
+    waiting.refresh_from_db()  # never stored when the rate comes
+    assert (waiting.status, waiting.payload) == (DeliveryStatus.REFUSED, "")
     assert not Event.objects.filter(source__connection=connection).exists()
     assert Event.objects.filter(source__ingest_key__name="backend").count() == len(SERVER)
     assert_equals_rebuild()
