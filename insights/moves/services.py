@@ -36,7 +36,7 @@ from insights.rollup_store import DERIVATION_LOCK_ID, derivation_lock, ingest_ho
 logger = logging.getLogger(__name__)
 
 MOVES_TASK = "insights.tasks.history_moves_task"
-SETTLE_STEPS = 20  # steps a request makes at once at most (each one finishing a small move)
+SETTLE_STEPS = 20  # steps a request makes at once at most (one a new move)
 STALLED_AFTER = dt.timedelta(minutes=1)
 _PROFILE_FIELDS = ("name", "email", "gender", "city", "country", "signed_up_at")
 
@@ -93,10 +93,6 @@ class StepOutcome:
     move: HistoryMove | None  # the move stepped (None: nothing to run)
     busy: bool = False  # the derivation lock was taken (only when not waiting for it)
 
-    @property
-    def finished(self) -> bool:
-        return self.move is not None and self.move.finished_at is not None
-
 
 def _derivation_lock(wait: bool) -> bool:
     if wait or connection.vendor != "postgresql":
@@ -107,23 +103,25 @@ def _derivation_lock(wait: bool) -> bool:
         return bool(cur.fetchone()[0])
 
 
-def _next_move() -> HistoryMove | None:
-    """The oldest open move that no older open move shares a customer with."""
+def _next_move(fresh_only: bool) -> HistoryMove | None:
+    """The oldest open move that no older open move shares a customer with (``fresh_only``: not
+    started yet; a request makes new small moves and leaves those under way to the task)."""
     taken: set[int] = set()
     for move in HistoryMove.objects.filter(finished_at__isnull=True).order_by("id")[:1000]:
         names = {move.customer_id, *([move.target_id] if move.target_id is not None else [])}
-        if not names & taken:
+        if not names & taken and not (fresh_only and move.steps):
             return move
         taken |= names
     return None
 
 
-def history_move_step(*, budget: int | None = None, wait: bool = True) -> StepOutcome:
-    """One step of the next move, in a transaction of its own (or a savepoint of the caller's)."""
+def history_move_step(*, budget: int | None = None, wait: bool = True, fresh_only: bool = False) -> StepOutcome:
+    """One step of the next move, in a transaction of its own (or a savepoint of the caller's).
+    ``wait=False``: none when derivation holds its lock now (``busy``)."""
     with transaction.atomic():
         if not _derivation_lock(wait):
             return StepOutcome(None, busy=True)
-        move = _next_move()
+        move = _next_move(fresh_only)
         if move is None:
             return StepOutcome(None)
         ingest_hold()
@@ -155,12 +153,13 @@ def history_moves_drain() -> int:
 
 
 def history_moves_settle() -> None:
-    """After a request's writes are committed: make the moves it queued that fit in one step each (a
-    visitor's few events) at once; leave the rest, and any move while derivation holds its lock, to
-    the background task."""
+    """After a request's writes are committed: give each move not started yet one step at once (a
+    visitor's few events: it is done); leave the rest, and everything while derivation holds its lock,
+    to the background task."""
     try:
         for _ in range(SETTLE_STEPS):
-            if not history_move_step(wait=False).finished:
+            outcome = history_move_step(wait=False, fresh_only=True)
+            if outcome.move is None:
                 break
     except Exception:  # noqa: BLE001 - what the request stored is stored: the task tries again
         logger.exception("a history move step failed in the request; left to the background task")

@@ -94,6 +94,7 @@ def merge_step(move: HistoryMove, budget: int) -> bool:
     source, target = rows.get(move.customer_id), rows.get(move.target_id or 0)
     if source is None or target is None:
         return True  # erased meanwhile: nothing to move (or nowhere to)
+    move.started_at = move.started_at or timezone.now()
     sessions = _sessions(Session.objects.filter(customer_id=source.pk), budget)
     if sessions:
         contributions = new_contributions()
