@@ -43,6 +43,13 @@ from insights.services import pending_windows_queue
 from insights.session_store import EVENT_FIELDS, sessions_delete, stored_event
 
 PER_CUSTOMER_ROLLUPS = ("customers_daily", "customer_totals")
+# What moving one stored session costs next to one event (measured on PostgreSQL: its summary is read
+# and its contributions reach several rollups): a step's budget counts sessions this many times.
+SESSION_WEIGHT = 20
+
+
+def _session_limit(budget: int) -> int:
+    return max(1, budget // SESSION_WEIGHT)
 
 
 def _without_per_customer(contributions: Contributions) -> Contributions:
@@ -88,14 +95,15 @@ def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, st
 
 
 def merge_step(move: HistoryMove, budget: int) -> bool:
-    """Take out up to ``budget`` of the source's sessions, then move up to what is left of its events
-    to the target. True when the source has nothing left (its per-customer rows are gone then)."""
+    """Take out some of the source's sessions, then move what the budget has left of its events to
+    the target. True when the source has nothing left (its per-customer rows are gone then)."""
     rows = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[move.customer_id, move.target_id])}
     source, target = rows.get(move.customer_id), rows.get(move.target_id or 0)
     if source is None or target is None:
         return True  # erased meanwhile: nothing to move (or nowhere to)
     move.started_at = move.started_at or timezone.now()
-    sessions = _sessions(Session.objects.filter(customer_id=source.pk), budget)
+    limit = _session_limit(budget)
+    sessions = _sessions(Session.objects.filter(customer_id=source.pk), limit)
     if sessions:
         contributions = new_contributions()
         add_session_contributions(contributions, [(d, group) for _, _, d, group in sessions],
@@ -104,8 +112,8 @@ def merge_step(move: HistoryMove, budget: int) -> bool:
         rollups_add(_without_per_customer(contributions))
         sessions_delete([pk for pk, *_ in sessions])
         move.sessions += len(sessions)
-    left = budget - len(sessions)
-    if left <= 0:
+    left = budget - len(sessions) * SESSION_WEIGHT
+    if len(sessions) == limit or left <= 0:
         return False
     pks = list(Event.objects.filter(customer_id=source.pk).order_by("timestamp", "id").values_list("id", flat=True)
                [:left])
@@ -156,17 +164,18 @@ def _source_clear(source: Customer) -> None:
 
 
 def age_step(move: HistoryMove, budget: int) -> bool:
-    """The first step switches the customer to the new age; each step then moves up to ``budget`` of
-    the sessions and older events still counted in another group. True when nothing is left."""
+    """The first step switches the customer to the new age; each step then moves what ``budget``
+    allows of the sessions and older events still counted in another group. True when nothing is left."""
     customer = Customer.objects.select_for_update().filter(pk=move.customer_id).first()
     if customer is None:
         return True
     if move.started_at is None and not _age_switch(move, customer):
         return True  # the same group: nothing to move
     new = age_group_for(move.age)
-    taken = _sessions_regroup(move, new, budget)
-    left = budget - taken
-    if left <= 0:
+    limit = _session_limit(budget)
+    taken = _sessions_regroup(move, new, limit)
+    left = budget - taken * SESSION_WEIGHT
+    if taken == limit or left <= 0:
         return False
     return _events_regroup(move, new, left) < left
 
