@@ -328,7 +328,7 @@ PUBLIC_MAX_BATCH_EVENTS = env.int("PUBLIC_MAX_BATCH_EVENTS", 100)
 CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)  # a browser's address: the last X-Forwarded-For hop
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
-HISTORY_MOVE_STEP_EVENTS = env.int("HISTORY_MOVE_STEP_EVENTS", 250)  # per step of a history move (ingest waits)
+HISTORY_MOVE_STEP_EVENTS = env.int("HISTORY_MOVE_STEP_EVENTS", 100)  # per step of a history move (ingest waits)
 DEMO_STORE_ENABLED = env.bool("DEMO_STORE_ENABLED", default=False)  # /demo-store/ (make run); else 404
 # Store connections (issue 13): a webhook body larger than this is refused (413). A Shopify order of
 # 1,000 lines is about 2-3 MB.

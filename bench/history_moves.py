@@ -1,7 +1,7 @@
 """History moves bench: how long an age change or an identity merge of a large history holds ingest.
 
 One customer with ``--events`` events (default 170,000: the customer of the trust review) over a
-year, derived. Then, on PostgreSQL:
+year, derived. Then, on PostgreSQL, after timing ingest alone (one event every 20 ms, 3 s):
   1. the whole move in one transaction (what an identify did before the moves were bounded: every
      step at once), timed: ingest waits that long;
   2. the same kind of change as an identify makes it now: the request (it records the link or the
@@ -159,6 +159,9 @@ def main() -> None:
     out: dict[str, Any] = {"events": args.events, "step_events": settings.HISTORY_MOVE_STEP_EVENTS,
                            "history_s": round(time.perf_counter() - t, 1)}
     big = Customer.objects.get(external_id="big")
+    with _Ingesting() as live:  # 0: ingest with no move running (the machine's own latency)
+        time.sleep(3)
+    out["ingest_alone"] = _stats(live.times)
     with override_settings(HISTORY_MOVE_STEP_EVENTS=10**9), _Ingesting() as live:  # 1: all in one step
         t = time.perf_counter()
         customer_age_group_change(customer=big, age=70)
