@@ -24,7 +24,7 @@ from events.broadcast import dashboard_send_on_commit
 from events.inserts import event_is_bot, events_insert
 from events.models import Event
 from events.signals import events_stored
-from events.types import StoredEvent
+from events.types import SourceRef, StoredEvent
 from events.wire import NativeEvent, Reason
 from products.selectors import ProductRef
 from products.services import ProductSeed, products_resolve
@@ -74,7 +74,8 @@ def _refusal(exc: BaseException) -> Reason:
     return Reason(f"refused by the database: {text}", "refused_by_database")
 
 
-def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None = None) -> Stored:
+def events_store(*, events: list[NativeEvent], broadcast: bool, source: SourceRef,
+                 check: Callable[[], None] | None = None) -> Stored:
     """Store valid, distinct events: (event_ids newly stored, {event_id: reason} for those the
     database refused). ``check`` runs first inside the transaction (e.g. the sender's key is still
     valid); what it raises is raised.
@@ -85,7 +86,7 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[
     attempt = 0
     while True:
         try:
-            return _store(events, broadcast, check), {}
+            return _store(events, broadcast, check, source), {}
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind == "retry" and attempt < 2 and not connection.in_atomic_block:
@@ -97,11 +98,12 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[
             if kind == "bug":
                 raise
             logger.warning("database refused a batch of %d events (%s); isolating the culprits", len(events), exc)
-            return _store_isolating(events, broadcast, check)
+            return _store_isolating(events, broadcast, check, source)
 
 
 @transaction.atomic
-def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None) -> Stored:
+def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None,
+                     source: SourceRef) -> Stored:
     """Store the events in halves, each under a savepoint, down to single events: every event the
     database refuses is found and rejected, every other one is stored (one transaction).
     Constraints are checked at once here, so a refusal at commit is also found per event."""
@@ -114,7 +116,7 @@ def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable
     while parts:
         part = parts.pop()
         try:
-            stored |= _store(part, broadcast, check)
+            stored |= _store(part, broadcast, check, source)
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind in ("retry", "transient"):
@@ -131,7 +133,8 @@ def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable
 
 
 @transaction.atomic
-def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None) -> set[str]:
+def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None,
+           source: SourceRef) -> set[str]:
     """One transaction (or savepoint): returns the event_ids that were newly stored."""
     if check is not None:
         check()
@@ -143,7 +146,7 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     prices = [e.price if e.price is not None else (ref.price if ref is not None else ZERO)
               for e, ref in zip(events, products, strict=True)]
     new = events_insert(events, customer_pks, [ref.pk if ref is not None else None for ref in products], prices,
-                        received_at=timezone.now())
+                        received_at=timezone.now(), source=source)
     if not new:
         return set()
     stored: list[StoredEvent] = []

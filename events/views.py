@@ -29,6 +29,7 @@ from events.services import (
     events_ingest,
     events_ingest_segment,
     ingest_key_authenticate,
+    source_of_key,
 )
 
 
@@ -117,12 +118,13 @@ def events_api(request: HttpRequest) -> JsonResponse:
         return _cors(request, key, _error(exc.status, exc.reason, exc.code))
     except wire.EnvelopeError as exc:
         return _cors(request, key, _envelope_error(exc))
+    source = source_of_key(key)
     if not key.is_public:
-        return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source="http"))
+        return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source=source))
     # A browser's batch: what a public key may not send is refused per event (docs/trust.md).
     screened = wire.native_screen(_with_user_agent(request, events))
     return _stored(request, key, len(events),
-                   lambda: screened.answer(events_ingest(raw_events=screened.events, source="http")))
+                   lambda: screened.answer(events_ingest(raw_events=screened.events, source=source)))
 
 
 def _max_events(key: IngestKey) -> int:
@@ -202,8 +204,8 @@ def _segment(request: HttpRequest, max_bytes: int,
                  f"{settings.PUBLIC_MAX_BATCH_EVENTS}: split the batch", "too_many_events"))
     agent = request.headers.get("User-Agent", "")[:500] if key.is_public else ""
     return _stored(request, key, count, lambda: events_ingest_segment(
-        messages=messages, max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES,
-        context_defaults={"user_agent": agent} if agent else None, trusted=not key.is_public))
+        messages=messages, source=source_of_key(key), max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES,
+        context_defaults={"user_agent": agent} if agent else None))
 
 
 @ingest_endpoint

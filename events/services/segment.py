@@ -10,11 +10,13 @@ from typing import Any
 from events import wire
 from events.services.identity import identities_record
 from events.services.ingest import IngestResult, events_ingest
+from events.types import SourceRef
 
 
 def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
                           max_message_bytes: int | None = None,
-                          context_defaults: dict[str, str] | None = None, trusted: bool = True) -> IngestResult:
+                          context_defaults: dict[str, str] | None = None,
+                          source: SourceRef | None = None) -> IngestResult:
     """Segment messages (every call type; Ecommerce v2) stored as native events, identify / alias
     calls recorded.
 
@@ -25,10 +27,10 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
     ``context_defaults`` fill context keys a message lacks (a browser request's User-Agent).
     Identify and alias calls are applied before the batch's events are stored.
 
-    ``trusted=False``: the messages came with a public (browser) key: what it may not send is
-    rejected per message (``events.wire.trust``) and its identify calls follow the browser's rules
-    (``identities_record``).
+    A browser's ``source`` (a public key): what it may not send is rejected per message
+    (``events.wire.trust``) and its identify calls follow the browser's rules (``identities_record``).
     """
+    trusted = source is None or not source.is_browser
     batch = wire.segment_batch(messages, received_at=datetime.now(UTC).isoformat(),
                                max_message_bytes=max_message_bytes,
                                refusal=None if trusted else wire.segment_refusal)
@@ -38,7 +40,7 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
     # Identities first: the batch's own anonymous events then go straight to the identified customer
     # (and what was stored under the anonymous id before is merged into it first).
     identities = identities_record(calls=batch.identities, trusted=trusted) if batch.identities else None
-    result = events_ingest(raw_events=batch.events, source="segment", broadcast=broadcast)
+    result = events_ingest(raw_events=batch.events, source=source, broadcast=broadcast)
     result.rejected = batch.rejections(result.rejected)
     if identities is not None:
         result.accepted += len(identities.recorded)

@@ -15,8 +15,8 @@ from django.test import Client
 
 from customers.models import Customer
 from customers.services import customers_import_csv
-from events.models import Event, IdentityLink
-from events.services import events_ingest_segment, ingest_key_create
+from events.models import Event, IdentityLink, IngestKey
+from events.services import events_ingest_segment, ingest_key_create, source_of_key
 from insights import selectors
 from insights.filters import MetricFilter
 from insights.services import analytics_process_pending
@@ -112,7 +112,8 @@ def test_forged_refunds_and_cancels_are_refused_beside_a_stored_page(keys, store
     assert not Event.objects.filter(action__in=["refund", "cancel"]).exists()
     assert figures() == store  # (the page the attacker may send is on another day)
     # The refusal carries a stable code (what a client reads to tell it from a bad field).
-    result = events_ingest_segment(messages=batch[:2], trusted=False)
+    public_key = IngestKey.objects.get(name="storefront")
+    result = events_ingest_segment(messages=batch[:2], source=source_of_key(public_key))
     assert {r["errors"]["event"].code for r in result.rejected} == {"not_allowed_from_browser"}
 
 

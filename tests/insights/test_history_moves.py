@@ -18,7 +18,7 @@ from customers.models import Customer
 from customers.services import customer_history_settle, customer_traits_update
 from events import wire
 from events.models import Event
-from events.services import events_ingest_segment, identities_record
+from events.services import events_ingest_segment, identities_record, ingest_key_create, source_of_key
 from insights.models import EventHourly, HistoryMove, Session
 from insights.moves.services import history_move_step, history_moves_run
 from insights.services import analytics_process_pending, analytics_rebuild
@@ -90,7 +90,8 @@ def test_a_visitor_with_a_long_history_is_linked_at_once_and_merged_in_steps(sma
         events_ingest_segment(messages=[
             {"type": "identify", "messageId": "i", "userId": "c-1", "anonymousId": "a-1", "timestamp": at(11)},
             {"type": "page", "messageId": "late", "anonymousId": "a-1", "timestamp": at(12)}],
-            broadcast=False, trusted=False)
+            broadcast=False, source=source_of_key(ingest_key_create(name="web", public=True,
+                                                                   origins=["https://shop.example"])[0]))
     customer = Customer.objects.get(external_id="c-1")
     assert Event.objects.get(event_id="late").customer_id == customer.pk  # linked at once
     assert Event.objects.filter(customer__external_id="anon:a-1").count() > 0  # not all moved yet
