@@ -36,7 +36,7 @@ from insights.rollup_store import DERIVATION_LOCK_ID, derivation_lock, ingest_ho
 logger = logging.getLogger(__name__)
 
 MOVES_TASK = "insights.tasks.history_moves_task"
-SETTLE_STEPS = 20  # steps a request makes at once at most (one a new move)
+SETTLE_STEPS = 10  # steps a request makes at most (each one holds ingest for one step only)
 STALLED_AFTER = dt.timedelta(minutes=1)
 _PROFILE_FIELDS = ("name", "email", "gender", "city", "country", "signed_up_at")
 
@@ -103,25 +103,25 @@ def _derivation_lock(wait: bool) -> bool:
         return bool(cur.fetchone()[0])
 
 
-def _next_move(fresh_only: bool) -> HistoryMove | None:
-    """The oldest open move that no older open move shares a customer with (``fresh_only``: not
-    started yet; a request makes new small moves and leaves those under way to the task)."""
+def _next_move(only: set[int] | None) -> HistoryMove | None:
+    """The oldest open move that no older open move shares a customer with. ``only``: a request's
+    choice, moves not started yet or started by it (those under way are the task's)."""
     taken: set[int] = set()
     for move in HistoryMove.objects.filter(finished_at__isnull=True).order_by("id")[:1000]:
         names = {move.customer_id, *([move.target_id] if move.target_id is not None else [])}
-        if not names & taken and not (fresh_only and move.steps):
+        if not names & taken and (only is None or not move.steps or move.pk in only):
             return move
         taken |= names
     return None
 
 
-def history_move_step(*, budget: int | None = None, wait: bool = True, fresh_only: bool = False) -> StepOutcome:
+def history_move_step(*, budget: int | None = None, wait: bool = True, only: set[int] | None = None) -> StepOutcome:
     """One step of the next move, in a transaction of its own (or a savepoint of the caller's).
-    ``wait=False``: none when derivation holds its lock now (``busy``)."""
+    ``wait=False``: none when derivation holds its lock now (``busy``). ``only``: see ``_next_move``."""
     with transaction.atomic():
         if not _derivation_lock(wait):
             return StepOutcome(None, busy=True)
-        move = _next_move(fresh_only)
+        move = _next_move(only)
         if move is None:
             return StepOutcome(None)
         ingest_hold()
@@ -153,14 +153,16 @@ def history_moves_drain() -> int:
 
 
 def history_moves_settle() -> None:
-    """After a request's writes are committed: give each move not started yet one step at once (a
-    visitor's few events: it is done); leave the rest, and everything while derivation holds its lock,
-    to the background task."""
+    """After a request's writes are committed: make the moves not started yet, in at most SETTLE_STEPS
+    steps in all (a visitor's few sessions and events: done at once); leave the rest, moves already
+    under way, and everything while derivation holds its lock, to the background task."""
+    mine: set[int] = set()
     try:
         for _ in range(SETTLE_STEPS):
-            outcome = history_move_step(wait=False, fresh_only=True)
-            if outcome.move is None:
+            move = history_move_step(wait=False, only=mine).move
+            if move is None:
                 break
+            mine.add(move.pk)
     except Exception:  # noqa: BLE001 - what the request stored is stored: the task tries again
         logger.exception("a history move step failed in the request; left to the background task")
     if HistoryMove.objects.filter(finished_at__isnull=True).exists():

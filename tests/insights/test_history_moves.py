@@ -41,8 +41,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def small_steps(settings):
+def small_steps(settings, monkeypatch):
+    """Steps of 3 events (or one session), and a request that makes one step: the moves here are
+    "large" ones, made mostly by the task."""
     settings.HISTORY_MOVE_STEP_EVENTS = 3
+    monkeypatch.setattr("insights.moves.services.SETTLE_STEPS", 1)
 
 
 def assert_equals_rebuild() -> dict:
@@ -76,6 +79,20 @@ def test_a_servers_identify_queues_a_large_age_change_and_the_task_makes_it(smal
     assert move.finished_at is not None and (move.events, move.sessions) == (8, 2)
     after = assert_equals_rebuild()
     assert not any(key[2] == "36-45" for key in after["events_hourly"])
+
+
+def test_a_visitors_few_sessions_move_within_the_request(django_capture_on_commit_callbacks):
+    ProductFactory(external_id="p", price=5)
+    CustomerFactory(external_id="c-1", age=30)
+    events_ingest_segment(messages=[{"type": "page", "messageId": f"pg{n}", "anonymousId": "a-1",
+                                     "timestamp": at(40 * n)} for n in range(6)], broadcast=False)
+    analytics_process_pending()
+    assert Session.objects.count() == 6
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        identify("c-1", anonymous="a-1")
+    assert HistoryMove.objects.get().finished_at is not None and sent == []  # no task needed
+    assert set(Event.objects.values_list("customer__external_id", flat=True)) == {"c-1"}
+    assert_equals_rebuild()
 
 
 def test_a_visitor_with_a_long_history_is_linked_at_once_and_merged_in_steps(small_steps,
