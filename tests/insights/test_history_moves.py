@@ -225,3 +225,12 @@ def test_moves_made_in_steps_between_batches_keep_incremental_equal_to_rebuild(s
         for anonymous in {a for a, _, _ in changes[:len(batches)] if a}:
             assert not Event.objects.filter(customer__external_id=f"anon:{anonymous}").exists()
         assert VISITORS  # the drawn visitors are the identity test's
+
+
+def test_admin_lists_the_moves_read_only(small_steps, admin_client):
+    build_store()
+    identify("B", traits={"age": 70})
+    move = HistoryMove.objects.get()
+    listing = admin_client.get("/admin/insights/historymove/").content.decode()
+    assert f"customer {move.customer_id} age 70" in listing and "/admin/insights/historymove/add/" not in listing
+    assert admin_client.post(f"/admin/insights/historymove/{move.pk}/change/", {}).status_code == 403
