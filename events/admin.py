@@ -145,7 +145,7 @@ class IngestKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"{revoked} key(s) revoked.")
 
 
-# --- Simulator (issue 4) ----------------------------------------------------------------------
+# --- Simulator ------------------------------------------------------------------------------
 from accounts.roles import MANAGE_SIMULATOR  # noqa: E402
 from events.models import SimulatorState  # noqa: E402
 
@@ -225,13 +225,14 @@ class SimulatorStateAdmin(admin.ModelAdmin):
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(admin.ModelAdmin):
     """Daily rates against the euro (ECB layout). Usually loaded with ``manage.py import_rates FILE``;
-    a rate edited here converts events stored from then on (stored events keep the rate they got)."""
+    a rate edited here converts events stored from then on (stored events keep the rate they got).
+    Sample rates (``import_rates --sample``, generated for the demo) are marked and filterable."""
 
-    list_display = ("day", "currency", "per_eur")
-    list_filter = ("currency",)
+    list_display = ("day", "currency", "per_eur", "is_sample")
+    list_filter = ("is_sample", "currency")
     date_hierarchy = "day"
     ordering = ("-day", "currency")
 
 
-# --- Store connections (issue 13) ---------------------------------------------------------------
+# --- Store connections ----------------------------------------------------------------------
 import events.connections.admin  # noqa: E402,F401  (registers StoreConnection and WebhookDelivery)

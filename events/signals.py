@@ -14,6 +14,8 @@ higher app connects its receiver in its ``AppConfig.ready()``, as Django's own a
   (``trusted``: said by a server, not a browser); sent inside a transaction of its own. The
   receiver (insights) points the source at the target and queues the move of its events, which
   keeps every rollup exact (``customers.services.customer_history_settle`` makes it).
+- ``rates_imported(sender)``: exchange rates were imported (sent after the import's commit); store
+  connections store the deliveries that waited for a rate.
 """
 
 from django.dispatch import Signal
@@ -21,3 +23,4 @@ from django.dispatch import Signal
 events_stored = Signal()
 events_deleted = Signal()
 identity_linked = Signal()
+rates_imported = Signal()

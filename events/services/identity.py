@@ -1,5 +1,5 @@
-"""``identify`` and ``alias`` calls (docs/sending-events.md, identity): recorded, the traits they
-carry fill the customer's profile, and the ids they link become one customer.
+"""``identify`` and ``alias`` calls (docs/sending-events.md; people in docs/metrics.md): recorded, the
+traits they carry fill the customer's profile, and the ids they link become one customer.
 
 Each call is stored once (``IdentityLink``, by message id: a resend is a duplicate) with the
 anonymous id (identify) or previous id (alias) the customer was seen under. Then, each in a
