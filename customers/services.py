@@ -101,18 +101,21 @@ def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
 def customers_update_traits(*, traits: Mapping[str, Mapping[str, Any]]) -> int:
     """Set profile traits of customers named by the store's id (store connections: webhooks),
     creating the unknown ones; the same rules as a server's ``identify`` (``customer_traits_update``).
-    Returns how many customers changed."""
+    Returns how many customers changed. A new age is settled here (``customer_history_settle``), so
+    a caller inside a transaction of its own should not send ages (store connections send none)."""
     changed = _traits_update(traits)
-    customer_history_settle()
-    return changed
+    if any("age" in fields for fields in changed):
+        customer_history_settle()
+    return len(changed)
 
 
 @transaction.atomic
-def _traits_update(traits: Mapping[str, Mapping[str, Any]]) -> int:
+def _traits_update(traits: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """The fields changed, one list a customer that changed."""
     wanted = {external_id: dict(t) for external_id, t in traits.items()}
     pks = customers_resolve(external_ids=wanted)
-    return sum(1 for external_id, t in wanted.items()
-               if t and customer_traits_update(customer_pk=pks[external_id], traits=t))
+    changed = [customer_traits_update(customer_pk=pks[external_id], traits=t) for external_id, t in wanted.items() if t]
+    return [fields for fields in changed if fields]
 
 
 def customer_history_settle() -> None:
