@@ -8,7 +8,7 @@ from customers.admin import CustomerAdmin as CustomerProfileAdmin
 from customers.models import Customer
 from events.admin import SourceAdmin as SourceListAdmin
 from events.models import Event, Source
-from insights.models import Cart, PendingWindow, Session
+from insights.models import Cart, HistoryMove, PendingWindow, Session
 from insights.recategorise import product_category_request
 from insights.source_removal import source_removal_request
 from insights.upkeep import customer_age_group_change, customer_events_erase
@@ -53,6 +53,14 @@ class CartAdmin(DerivedAdmin):
 @admin.register(PendingWindow)
 class PendingWindowAdmin(DerivedAdmin):
     list_display = ("pk", "created_at", "__str__")
+
+
+@admin.register(HistoryMove)
+class HistoryMoveAdmin(DerivedAdmin):
+    """The queue of identity merges and age changes made in the background (docs/operations.md)."""
+
+    list_display = ("pk", "__str__", "queued_at", "steps", "events", "sessions", "finished_at")
+    list_filter = ("kind", ("finished_at", admin.EmptyFieldListFilter))
 
 
 class CustomerAdmin(CustomerProfileAdmin):

@@ -7,6 +7,7 @@ from celery import shared_task
 from insights.clv.models import ClvFit
 from insights.clv.services import NotEnoughData, clv_fit_create
 from insights.filters import store_today
+from insights.moves.services import MOVES_TASK, history_moves_run
 from insights.recategorise import product_category_change
 from insights.services import analytics_process_pending, sessions_close_idle
 from insights.source_removal import source_remove
@@ -16,8 +17,17 @@ logger = logging.getLogger(__name__)
 
 @shared_task(ignore_result=True)
 def process_pending_analytics_task() -> int:
-    """Re-derive the sessions and carts touched by recently ingested events (every 2 s)."""
+    """Re-derive the sessions and carts touched by recently ingested events (every 2 s); run the
+    history moves no one has stepped for a minute (their task was lost)."""
+    history_moves_run(only_if_stalled=True)
     return analytics_process_pending()
+
+
+@shared_task(name=MOVES_TASK, ignore_result=True)
+def history_moves_task() -> int:
+    """Make the queued history moves (identity merges, age changes), step by step (sent when a
+    request queues one too large to make at once). Returns the steps made."""
+    return history_moves_run()
 
 
 @shared_task(ignore_result=True)
