@@ -38,7 +38,6 @@ ZERO = Decimal("0.00")
 _RETRY_PG_CODES = ("40P01", "40001")  # deadlock, serialization failure
 
 
-
 class Stored(NamedTuple):
     """What became of a batch: the event ids newly stored, those refused (with the reason), and the
     refunds stored capped to what remained of their order (``events.refund_caps``)."""
@@ -153,6 +152,9 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     if check is not None:
         check()
     _orders_lock(events)
+    # An id merged into another customer (identify, alias) resolves to that customer.
+    customers = customers_resolve(external_ids={e.customer_id for e in events})
+    customer_pks = [customers[e.customer_id] for e in events]
     products = _products(events)
     prices = [e.price if e.price is not None else (ref.price if ref is not None else ZERO)
               for e, ref in zip(events, products, strict=True)]
@@ -162,11 +164,9 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
             refused[e.event_id] = next(iter(errors.values()))
     if refused:
         kept = [n for n, e in enumerate(events) if e.event_id not in refused]
-        events, products, prices = [events[n] for n in kept], [products[n] for n in kept], [prices[n] for n in kept]
+        events, customer_pks = [events[n] for n in kept], [customer_pks[n] for n in kept]
+        products, prices = [products[n] for n in kept], [prices[n] for n in kept]
     events, capped = refunds_capped(events, prices)
-    # An id merged into another customer (identify, alias) resolves to that customer.
-    customers = customers_resolve(external_ids={e.customer_id for e in events})
-    customer_pks = [customers[e.customer_id] for e in events]
     new = events_insert(events, customer_pks, [ref.pk if ref is not None else None for ref in products], prices,
                         received_at=timezone.now()) if events else {}
     if not new:
