@@ -162,7 +162,7 @@ events = make_events({n}, "svc")
 t = time.perf_counter()
 stored = 0
 for i in range(0, len(events), {batch}):
-    stored += events_ingest(raw_events=events[i:i + {batch}], source="bench", broadcast=False).accepted
+    stored += events_ingest(raw_events=events[i:i + {batch}], broadcast=False).accepted
 el = time.perf_counter() - t
 assert stored == {n}, stored
 print(json.dumps({{"rate": {n} / el}}))

@@ -128,7 +128,7 @@ def step_load(args: argparse.Namespace) -> dict:
             out["rebuild_events"] = n - tail
         t = time.perf_counter()
         for lo in range(n - tail, n, 5000):
-            events_ingest(raw_events=history.events(lo, min(n, lo + 5000)), source="bench", broadcast=False)
+            events_ingest(raw_events=history.events(lo, min(n, lo + 5000)), broadcast=False)
         out["ingest_tail_s"] = time.perf_counter() - t
         out["ingest_tail_events"] = tail
         pending = PendingWindow.objects.count()

@@ -37,6 +37,7 @@ from events.services import (
     KeyCredential,
     events_ingest_parsed,
     ingest_key_authenticate,
+    source_of_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
             return
         self.key_name = key.name
         self.credential = KeyCredential.of(key)
+        self.source = await database_sync_to_async(source_of_key)(key)
         self.limit_key = key.secret_hash[:16]
         self.limit = ingest_rate_limit()
         self.pending: asyncio.Queue[Any] = asyncio.Queue()
@@ -244,7 +246,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
         """Start committing a group (its slot is taken); the reply task awaits it in order."""
         batches = [item for item in group if type(item) is wire.ParsedBatch]
         future = asyncio.ensure_future(
-            self.ingest(batches=batches, source="websocket", credential=self.credential)) if batches else None
+            self.ingest(batches=batches, source=self.source, credential=self.credential)) if batches else None
         self.committing.put_nowait((group, future))
 
     async def _reply_loop(self) -> None:

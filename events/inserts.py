@@ -2,8 +2,9 @@
 
 PostgreSQL: COPY into a session-local staging table, then one INSERT … SELECT … ON CONFLICT DO
 NOTHING RETURNING. Other databases (SQLite): ``bulk_create(ignore_conflicts=True)`` and a read
-back. Either way an event_id already stored is not stored again, also against concurrent senders
-(the unique index decides).
+back. Either way an event_id already stored in the batch's namespace (its source's: see
+``events.models.Source``) is not stored again, also against concurrent senders (the unique index
+on namespace and event_id decides).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db import connection
 
 from events.bots import is_bot_user_agent
 from events.models import Event
+from events.types import SourceRef
 from events.wire import NativeEvent
 
 _CHUNK = 900  # below SQLite's bound-parameter limit
@@ -33,11 +35,11 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def events_insert(events: list[NativeEvent], customer_pks: list[int], product_pks: list[int | None],
-                  prices: list[Decimal], *, received_at: datetime) -> dict[str, int]:
-    """Insert the events (the other lists run beside them); returns {event_id: pk} of the rows
-    newly stored."""
+                  prices: list[Decimal], *, received_at: datetime, source: SourceRef) -> dict[str, int]:
+    """Insert the events (the other lists run beside them), recording their source; returns
+    {event_id: pk} of the rows newly stored in the source's namespace."""
     insert = _pg_insert if connection.vendor == "postgresql" else _generic_insert
-    return insert(events, customer_pks, product_pks, prices, received_at)
+    return insert(events, customer_pks, product_pks, prices, received_at, source)
 
 
 def event_is_bot(e: NativeEvent) -> bool:
@@ -81,7 +83,7 @@ def _copy_payload(events: list[NativeEvent], customer_pks: list[int], product_pk
 
 
 def _pg_insert(events: list[NativeEvent], customer_pks: list[int], product_pks: list[int | None],
-               prices: list[Decimal], received_at: datetime) -> dict[str, int]:
+               prices: list[Decimal], received_at: datetime, source: SourceRef) -> dict[str, int]:
     """COPY into the staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING: the
     rows returned are exactly the newly stored ones. Rows go in event_id order so concurrent
     batches lock alike."""
@@ -95,34 +97,36 @@ def _pg_insert(events: list[NativeEvent], customer_pks: list[int], product_pks: 
         cur.execute(
             f"INSERT INTO {table} (event_id, customer_id, product_id, session_id, action, quantity, price,"
             f" order_id, timestamp, received_at, amount, anonymous_id, context, is_bot, currency, fx_rate, discount,"
-            f" coupon, shipping, tax)"
+            f" coupon, shipping, tax, namespace, source_id)"
             f" SELECT event_id, customer_id, product_id, session_id, action, quantity, price, order_id, ts, %s, amount,"
-            f" anonymous_id, context, is_bot, currency, fx_rate, discount, coupon, shipping, tax"
+            f" anonymous_id, context, is_bot, currency, fx_rate, discount, coupon, shipping, tax, %s, %s"
             f" FROM ingest_staging ORDER BY event_id COLLATE \"C\""
-            f" ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id",
-            [received_at],
+            f" ON CONFLICT (namespace, event_id) DO NOTHING RETURNING event_id, id",
+            [received_at, source.namespace, source.pk],
         )
         return dict(cur.fetchall())
 
 
 def _generic_insert(events: list[NativeEvent], customer_pks: list[int], product_pks: list[int | None],
-                    prices: list[Decimal], received_at: datetime) -> dict[str, int]:
+                    prices: list[Decimal], received_at: datetime, source: SourceRef) -> dict[str, int]:
     """bulk_create(ignore_conflicts=True), then read back which rows are ours. On SQLite the
     transaction holds the write lock from its start (IMMEDIATE), so nothing else inserts between
     the look-up of existing ids and the read-back."""
-    existing = set(_event_pks([e.event_id for e in events]))
+    namespace = source.namespace
+    existing = set(_event_pks(namespace, [e.event_id for e in events]))
     objs = [
         Event(event_id=e.event_id, customer_id=cpk, product_id=ppk, session_id=e.session_id, action=e.action,
               quantity=e.quantity, price=price, order_id=e.order_id, timestamp=e.timestamp,
               received_at=received_at, amount=e.amount, anonymous_id=e.anonymous_id, context=e.context,
-              is_bot=event_is_bot(e), currency=e.currency or "", fx_rate=e.fx_rate, **_order_fields(e))
+              is_bot=event_is_bot(e), currency=e.currency or "", fx_rate=e.fx_rate, namespace=namespace,
+              source_id=source.pk, **_order_fields(e))
         for e, cpk, ppk, price in zip(events, customer_pks, product_pks, prices, strict=True)
         if e.event_id not in existing
     ]
     if not objs:
         return {}
     Event.objects.bulk_create(objs, ignore_conflicts=True, batch_size=500)
-    return _event_pks([o.event_id for o in objs])
+    return _event_pks(namespace, [o.event_id for o in objs])
 
 
 def _order_fields(e: NativeEvent) -> dict:
@@ -132,9 +136,9 @@ def _order_fields(e: NativeEvent) -> dict:
     return {"discount": o.discount, "coupon": o.coupon, "shipping": o.shipping, "tax": o.tax}
 
 
-def _event_pks(event_ids: list[str]) -> dict[str, int]:
+def _event_pks(namespace: str, event_ids: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for i in range(0, len(event_ids), _CHUNK):
         chunk = event_ids[i:i + _CHUNK]
-        found.update(Event.objects.filter(event_id__in=chunk).values_list("event_id", "id"))
+        found.update(Event.objects.filter(namespace=namespace, event_id__in=chunk).values_list("event_id", "id"))
     return found

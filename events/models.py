@@ -25,10 +25,65 @@ MONEY_ACTIONS = (Action.PURCHASE, Action.REFUND)
 ORDER_ACTIONS = (Action.REFUND, Action.CANCEL)
 
 
-class Event(models.Model):
-    """One thing a customer did. Events are immutable facts; ``event_id`` is the idempotency key."""
+class Trust(models.TextChoices):
+    """Who a source speaks for (docs/trust.md): a browser (public keys, anyone who reads the store's
+    pages) or the store itself (secret keys, signed webhooks, imports, the simulator)."""
 
-    event_id = models.CharField(max_length=100, unique=True)
+    BROWSER = "browser", "Browser (untrusted)"
+    STORE = "store", "Store"
+
+
+class Source(models.Model):
+    """What sent an event: a secret key, a public key, a store connection, an import run or the
+    simulator (docs/trust.md#sources-and-provenance). Every event records its source, so what one
+    source sent can be counted, found and removed.
+
+    ``namespace`` is the event-id namespace of the source's trust level: event ids are unique within
+    a namespace only, so nothing a browser sends can suppress or replace a server's, a connection's
+    or an import's event. All public keys share ``browser``, all secret keys ``server`` (a rotated
+    key keeps deduplicating), each connection has its own, imports share ``import``."""
+
+    class Kind(models.TextChoices):
+        SECRET_KEY = "secret_key", "Secret key"
+        PUBLIC_KEY = "public_key", "Public key"
+        CONNECTION = "connection", "Store connection"
+        IMPORT = "import", "Import run"
+        SIMULATOR = "simulator", "Simulator"
+        SERVER = "server", "Server (no key)"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    trust = models.CharField(max_length=10, choices=Trust.choices)
+    namespace = models.CharField(max_length=40)
+    name = models.CharField(max_length=200, help_text="The key's or connection's name, or the import run.")
+    ingest_key = models.OneToOneField("IngestKey", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="source")
+    connection = models.OneToOneField("events.StoreConnection", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="source")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="When everything this source sent was removed.")
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(trust="store") | models.Q(kind="public_key", namespace="browser"),
+                name="source_browser_is_public_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class Event(models.Model):
+    """One thing a customer did. Events are immutable facts; ``(namespace, event_id)`` is the
+    idempotency key (event ids are unique within their source's namespace: see ``Source``)."""
+
+    event_id = models.CharField(max_length=100)
+    namespace = models.CharField(max_length=40, default="server", db_default="server")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, null=True, blank=True, related_name="events",
+                               db_index=False)
     # No single-column FK indexes: event_customer_ts_idx and event_product_action_idx lead with
     # these columns. Every index on this table is paid on every ingested event.
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="events",
@@ -74,6 +129,7 @@ class Event(models.Model):
     class Meta:
         ordering = ["-timestamp", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["namespace", "event_id"], name="event_namespace_event_id_unique"),
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="event_quantity_gte_1"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="event_price_gte_0"),
             models.CheckConstraint(condition=models.Q(action__in=Action.values), name="event_action_valid"),
@@ -99,6 +155,8 @@ class Event(models.Model):
                          condition=models.Q(action="purchase", order_id__isnull=False)),
             # Bots are few: a partial index counts them (the figure pages show) without a scan.
             models.Index(fields=["id"], condition=models.Q(is_bot=True), name="event_bot_idx"),
+            # What one source sent: counted in admin, removed with the source.
+            models.Index(fields=["source"], name="event_source_idx"),
         ]
 
     def __str__(self) -> str:
@@ -226,5 +284,5 @@ class IdentityLink(models.Model):
 # Store connections (issue 13, DESIGN §8): defined in events/connections, registered with this app here.
 from events.connections.models import ConnectionOrder, Platform, StoreConnection, WebhookDelivery  # noqa: E402
 
-__all__ = ["Action", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform", "SimulatorState",
-           "StoreConnection", "WebhookDelivery"]
+__all__ = ["Action", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform", "SimulatorState", "Source",
+           "StoreConnection", "Trust", "WebhookDelivery"]

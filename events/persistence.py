@@ -26,7 +26,7 @@ from events.inserts import event_is_bot, events_insert
 from events.models import Event
 from events.refund_caps import Capped, refunds_capped
 from events.signals import events_stored
-from events.types import StoredEvent
+from events.types import SourceRef, StoredEvent
 from events.wire import NativeEvent, Reason, money_errors
 from products.selectors import ProductRef
 from products.services import ProductSeed, products_resolve
@@ -83,7 +83,8 @@ def _refusal(exc: BaseException) -> Reason:
     return Reason(f"refused by the database: {text}", "refused_by_database")
 
 
-def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None = None) -> Stored:
+def events_store(*, events: list[NativeEvent], broadcast: bool, source: SourceRef,
+                 check: Callable[[], None] | None = None) -> Stored:
     """Store valid, distinct events: (event_ids newly stored, {event_id: reason} for those the
     database refused). ``check`` runs first inside the transaction (e.g. the sender's key is still
     valid); what it raises is raised.
@@ -94,7 +95,7 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[
     attempt = 0
     while True:
         try:
-            return _store(events, broadcast, check)
+            return _store(events, broadcast, check, source)
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind == "retry" and attempt < 2 and not connection.in_atomic_block:
@@ -106,11 +107,12 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, check: Callable[
             if kind == "bug":
                 raise
             logger.warning("database refused a batch of %d events (%s); isolating the culprits", len(events), exc)
-            return _store_isolating(events, broadcast, check)
+            return _store_isolating(events, broadcast, check, source)
 
 
 @transaction.atomic
-def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None) -> Stored:
+def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None,
+                     source: SourceRef) -> Stored:
     """Store the events in halves, each under a savepoint, down to single events: every event the
     database refuses is found and rejected, every other one is stored (one transaction).
     Constraints are checked at once here, so a refusal at commit is also found per event."""
@@ -124,7 +126,7 @@ def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable
     while parts:
         part = parts.pop()
         try:
-            outcome = _store(part, broadcast, check)
+            outcome = _store(part, broadcast, check, source)
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind in ("retry", "transient"):
@@ -145,7 +147,8 @@ def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable
 
 
 @transaction.atomic
-def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None) -> Stored:
+def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None,
+           source: SourceRef) -> Stored:
     """One transaction (or savepoint): the event_ids newly stored, those refused because a line
     priced by its product's price totals more than one event may carry (``wire.money_errors``), and
     the refunds capped."""
@@ -166,9 +169,9 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
         kept = [n for n, e in enumerate(events) if e.event_id not in refused]
         events, customer_pks = [events[n] for n in kept], [customer_pks[n] for n in kept]
         products, prices = [products[n] for n in kept], [prices[n] for n in kept]
-    events, capped = refunds_capped(events, prices)
+    events, capped = refunds_capped(events, prices, source.namespace)
     new = events_insert(events, customer_pks, [ref.pk if ref is not None else None for ref in products], prices,
-                        received_at=timezone.now()) if events else {}
+                        received_at=timezone.now(), source=source) if events else {}
     if not new:
         return Stored(set(), refused, {})
     stored: list[StoredEvent] = []

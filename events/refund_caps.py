@@ -41,7 +41,7 @@ class OrderPaid:
     discount: Decimal | None = None  # of the line whose order object counts (the first stored one)
     refunded: Decimal = ZERO
     has_lines: bool = False
-    event_ids: set[str] = field(default_factory=set)
+    event_ids: set[tuple[str, str]] = field(default_factory=set)  # (namespace, event id)
 
     @property
     def remaining(self) -> Decimal:
@@ -72,18 +72,18 @@ def orders_paid(order_ids: Iterable[str]) -> dict[str, OrderPaid]:
     ordered = sorted(set(order_ids))
     for i in range(0, len(ordered), _CHUNK):
         rows = (Event.objects.filter(order_id__in=ordered[i:i + _CHUNK], action__in=(Action.PURCHASE, Action.REFUND))
-                .order_by("pk").values_list("order_id", "action", "event_id", "price", "quantity", "amount",
-                                            "discount", "shipping", "tax", "coupon"))
-        for order_id, action, event_id, price, quantity, amount, discount, shipping, tax, coupon in rows:
+                .order_by("pk").values_list("order_id", "action", "namespace", "event_id", "price", "quantity",
+                                            "amount", "discount", "shipping", "tax", "coupon"))
+        for order_id, action, namespace, event_id, price, quantity, amount, discount, shipping, tax, coupon in rows:
             carries = discount is not None or shipping is not None or tax is not None or coupon != ""
-            _count(books.setdefault(str(order_id), OrderPaid()), action, event_id, line_total(price, quantity, amount),
-                   discount, carries)
+            _count(books.setdefault(str(order_id), OrderPaid()), action, (namespace, event_id),
+                   line_total(price, quantity, amount), discount, carries)
     return books
 
 
-def _count(book: OrderPaid, action: str, event_id: str, total: Decimal, discount: Decimal | None,
+def _count(book: OrderPaid, action: str, key: tuple[str, str], total: Decimal, discount: Decimal | None,
            carries_order: bool) -> None:
-    book.event_ids.add(event_id)
+    book.event_ids.add(key)
     if action == Action.PURCHASE:
         book.lines += total
         book.has_lines = True
@@ -93,38 +93,38 @@ def _count(book: OrderPaid, action: str, event_id: str, total: Decimal, discount
         book.refunded += total
 
 
-def caps_apply(events: Sequence[NativeEvent], prices: Sequence[Decimal], books: dict[str, OrderPaid]
-               ) -> tuple[list[NativeEvent], dict[str, Capped]]:
-    """The events with each refund of an order with lines capped to what remains of it (``books``:
-    the orders as stored, updated in place with the batch's lines first, then its refunds in batch
-    order), and the refunds capped. Events already stored (by event id) are duplicates: they count
-    nothing again and are not capped."""
+def caps_apply(events: Sequence[NativeEvent], prices: Sequence[Decimal], books: dict[str, OrderPaid],
+               namespace: str) -> tuple[list[NativeEvent], dict[str, Capped]]:
+    """The events (sent in ``namespace``) with each refund of an order with lines capped to what
+    remains of it (``books``: the orders as stored, updated in place with the batch's lines first,
+    then its refunds in batch order), and the refunds capped. Events already stored (by namespace and
+    event id) are duplicates: they count nothing again and are not capped."""
     refunded = {e.order_id for e in events if e.action == Action.REFUND and e.order_id is not None}
     for e, price in zip(events, prices, strict=True):
         order_id = e.order_id
         if e.action == Action.PURCHASE and order_id is not None and order_id in refunded:
             book = books.setdefault(order_id, OrderPaid())
-            if e.event_id not in book.event_ids:
-                _count(book, e.action, e.event_id, line_total(price, e.quantity, e.amount),
+            if (namespace, e.event_id) not in book.event_ids:
+                _count(book, e.action, (namespace, e.event_id), line_total(price, e.quantity, e.amount),
                        e.order.discount if e.order is not None else None, e.order is not None)
     out: list[NativeEvent] = []
     capped: dict[str, Capped] = {}
     for e, price in zip(events, prices, strict=True):
         order = books.get(e.order_id) if e.action == Action.REFUND and e.order_id is not None else None
-        if order is not None and order.has_lines and e.event_id not in order.event_ids:
+        if order is not None and order.has_lines and (namespace, e.event_id) not in order.event_ids:
             sent, remaining = line_total(price, e.quantity, e.amount), order.remaining
             if sent > remaining:
                 capped[e.event_id] = Capped(sent, remaining, _capped_reason(e.order_id or "", remaining))
                 e = dataclasses.replace(e, amount=remaining)
-            _count(order, e.action, e.event_id, min(sent, remaining), None, False)
+            _count(order, e.action, (namespace, e.event_id), min(sent, remaining), None, False)
         out.append(e)
     return out, capped
 
 
-def refunds_capped(events: Sequence[NativeEvent], prices: Sequence[Decimal]
+def refunds_capped(events: Sequence[NativeEvent], prices: Sequence[Decimal], namespace: str
                    ) -> tuple[list[NativeEvent], dict[str, Capped]]:
     """``caps_apply`` with the batch's refunded orders as stored."""
     orders = {e.order_id for e in events if e.action == Action.REFUND and e.order_id is not None}
     if not orders:
         return list(events), {}
-    return caps_apply(events, prices, orders_paid(orders))
+    return caps_apply(events, prices, orders_paid(orders), namespace)

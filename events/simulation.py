@@ -30,6 +30,7 @@ from events import money
 from events.models import Event, ExchangeRate, SimulatorState
 from events.services import events_ingest
 from events.services.rates import rate_table
+from events.services.sources import source_simulator
 from events.signals import events_deleted
 from events.simulator import (
     CUSTOMERS_PER_EVENT_RATE,
@@ -223,7 +224,7 @@ def _send(*, events: list[dict], target: str | None, key: str | None) -> tuple[i
     if target:
         ack = _post(target=target, key=key, events=events)
         return int(ack.get("accepted", 0)) + len(ack.get("duplicates", [])), len(ack.get("rejected", []))
-    result = events_ingest(raw_events=events, source="simulator", broadcast=True)
+    result = events_ingest(raw_events=events, source=source_simulator(), broadcast=True)
     return result.accepted + len(result.duplicates), len(result.rejected)
 
 
@@ -325,7 +326,7 @@ def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int |
         generate += t2 - t1
         if not chunk:
             break
-        result = events_ingest(raw_events=chunk, source="simulator", broadcast=False)
+        result = events_ingest(raw_events=chunk, source=source_simulator(), broadcast=False)
         sent += len(chunk)
         ingest += time.perf_counter() - t2
         accepted += result.accepted

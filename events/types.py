@@ -16,6 +16,21 @@ def line_total(price: Decimal, quantity: int, amount: Decimal | None) -> Decimal
 
 
 @dataclass(frozen=True, slots=True)
+class SourceRef:
+    """A source (``events.models.Source``) as ingest uses it: the row each event records, its trust
+    level and the namespace its event ids are unique in (docs/trust.md)."""
+
+    pk: int
+    kind: str
+    trust: str
+    namespace: str
+
+    @property
+    def is_browser(self) -> bool:
+        return self.trust == "browser"
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event as just stored by the ingest service (only newly stored ones, never duplicates)."""
 

@@ -29,6 +29,7 @@ from events.services import (
     events_ingest,
     events_ingest_segment,
     ingest_key_authenticate,
+    source_of_key,
 )
 
 
@@ -119,7 +120,7 @@ def events_api(request: HttpRequest) -> JsonResponse:
         return _cors(request, key, _envelope_error(exc))
     if key.is_public:
         events = _with_user_agent(request, events)
-    return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source="http"))
+    return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source=source_of_key(key)))
 
 
 def _with_user_agent(request: HttpRequest, events: list[Any]) -> list[Any]:
@@ -186,7 +187,7 @@ def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], 
         return _cors(request, key, _envelope_error(exc))
     agent = request.headers.get("User-Agent", "")[:500] if key.is_public else ""
     return _stored(request, key, len(messages), lambda: events_ingest_segment(
-        messages=messages, max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES,
+        messages=messages, source=source_of_key(key), max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES,
         context_defaults={"user_agent": agent} if agent else None))
 
 

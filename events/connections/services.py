@@ -26,6 +26,7 @@ from events.connections.models import ConnectionOrder, Platform, StoreConnection
 from events.connections.signing import secret_decrypt, secret_encrypt, signature_valid
 from events.connections.translation import Translation
 from events.services.ingest import events_ingest
+from events.services.sources import source_of_connection
 
 
 @dataclass
@@ -60,7 +61,9 @@ def connection_create(*, platform: str, slug: str, secret: str) -> StoreConnecti
         raise ValueError(f"platform must be one of {', '.join(Platform.values)}")
     if not secret:
         raise ValueError("the webhook secret must not be empty")
-    return StoreConnection.objects.create(platform=platform, slug=slug, secret_encrypted=secret_encrypt(secret))
+    connection = StoreConnection.objects.create(platform=platform, slug=slug, secret_encrypted=secret_encrypt(secret))
+    source_of_connection(connection)
+    return connection
 
 
 @transaction.atomic
@@ -122,7 +125,7 @@ def _store(connection: StoreConnection, translation: Translation) -> DeliveryOut
     if not translation.events:
         return DeliveryOutcome(status="ignored" if translation.ignored else "stored", customers=customers,
                                reason=translation.ignored)
-    result = events_ingest(raw_events=translation.events, source=f"webhook:{connection.platform}")
+    result = events_ingest(raw_events=translation.events, source=source_of_connection(connection))
     missing = [r["errors"]["currency"] for r in result.rejected if "currency" in r.get("errors", {})]
     if missing:
         raise RatesMissing(missing)

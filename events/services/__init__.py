@@ -20,6 +20,14 @@ from events.services.keys import (
 )
 from events.services.public_keys import OriginError, origin_allowed_for_any, origin_normalize, snippet_for
 from events.services.segment import events_ingest_segment
+from events.services.sources import (
+    SourceRef,
+    source_of_connection,
+    source_of_import,
+    source_of_key,
+    source_server,
+    source_simulator,
+)
 
 __all__ = [
     "CsvImportTotals", "IdentityResult", "identities_record", "IngestKeyRevoked", "IngestResult", "IngestUnavailable",
@@ -27,4 +35,5 @@ __all__ = [
     "events_ingest", "events_ingest_batches", "events_ingest_parsed", "events_ingest_segment",
     "ingest_key_authenticate", "ingest_key_check", "ingest_key_create", "ingest_key_revoke", "ingest_key_rotate",
     "ingest_key_set_origins", "OriginError", "origin_allowed_for_any", "origin_normalize", "snippet_for",
+    "SourceRef", "source_of_connection", "source_of_import", "source_of_key", "source_server", "source_simulator",
 ]

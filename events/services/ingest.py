@@ -18,6 +18,7 @@ from events import wire
 from events.persistence import IngestUnavailable, Stored, events_store
 from events.services.keys import KeyCredential, ingest_key_check
 from events.services.rates import batches_convert
+from events.services.sources import SourceRef, source_server, source_touch
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +43,18 @@ class IngestResult:
         return ack
 
 
-def events_ingest(*, raw_events: Sequence[Any], source: str = "api", broadcast: bool = True) -> IngestResult:
-    """Validate, deduplicate and store one batch in one transaction.
+def events_ingest(*, raw_events: Sequence[Any], source: SourceRef | None = None,
+                  broadcast: bool = True) -> IngestResult:
+    """Validate, deduplicate and store one batch in one transaction. ``source`` is what sent it
+    (``events.services.sources``; store-level code without a key by default): recorded on each
+    event, and its namespace is the one the batch's event ids are deduplicated in.
 
     Raises ``IngestUnavailable`` on a transient database failure (nothing stored).
     """
     return events_ingest_batches(batches=[raw_events], source=source, broadcast=broadcast)[0]
 
 
-def events_ingest_batches(*, batches: Sequence[Sequence[Any]], source: str = "api",
+def events_ingest_batches(*, batches: Sequence[Sequence[Any]], source: SourceRef | None = None,
                           broadcast: bool = True) -> list[IngestResult]:
     """Several batches (e.g. WebSocket messages gathered for a group commit) stored in ONE
     transaction, with one result per batch. An event_id repeated in a later batch is a duplicate
@@ -60,14 +64,16 @@ def events_ingest_batches(*, batches: Sequence[Sequence[Any]], source: str = "ap
                                 broadcast=broadcast)
 
 
-def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "api", broadcast: bool = True,
-                         credential: KeyCredential | None = None) -> list[IngestResult]:
+def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: SourceRef | None = None,
+                         broadcast: bool = True, credential: KeyCredential | None = None) -> list[IngestResult]:
     """``events_ingest_batches`` for batches already validated with ``wire.parse_batch`` (the
     WebSocket consumer validates each message as it arrives, while the previous group commits).
 
     With a ``credential`` the key is re-checked in the transaction (``IngestKeyRevoked``).
     """
     try:
+        if source is None:
+            source = source_server()
         batches_convert(batches)  # to STORE_CURRENCY; events without a rate join their batch's rejected
     except (OperationalError, InterfaceError) as exc:  # the database is away: the sender may resend
         raise IngestUnavailable(str(exc)) from exc
@@ -75,15 +81,16 @@ def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: str = "
     valid, owners = _distinct(batches, results)
     check = (lambda: ingest_key_check(credential=credential)) if credential is not None else None
     if valid:
-        outcome = events_store(events=valid, broadcast=broadcast, check=check)
+        outcome = events_store(events=valid, broadcast=broadcast, check=check, source=source)
         _answer(valid, owners, outcome)
+        source_touch(source)
         if outcome.refused:
             for result in results:
                 result.rejected.sort(key=lambda r: r["index"])
     elif check is not None:
         check()
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("ingest from %s: %d accepted, %d duplicates, %d rejected", source,
+        logger.debug("ingest from %s %s: %d accepted, %d duplicates, %d rejected", source.kind, source.pk,
                      sum(r.accepted for r in results), sum(len(r.duplicates) for r in results),
                      sum(len(r.rejected) for r in results))
     return results

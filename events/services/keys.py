@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from events.models import IngestKey
 from events.services.public_keys import OriginError, origins_normalize
+from events.services.sources import source_of_key
 
 KEY_PREFIX = "ak_"
 PUBLIC_KEY_PREFIX = "pk_"
@@ -74,6 +75,7 @@ def ingest_key_create(*, name: str, public: bool = False, origins: Sequence[str]
         name=name, prefix=secret[:10], secret_hash=_hash_secret(secret),
         kind=IngestKey.Kind.PUBLIC if public else IngestKey.Kind.SECRET, allowed_origins=allowed,
         public_value=secret if public else "")
+    source_of_key(key)  # its source exists from the start: sending with it writes nothing more
     return key, secret
 
 

@@ -10,11 +10,13 @@ from typing import Any
 from events import wire
 from events.services.identity import identities_record
 from events.services.ingest import IngestResult, events_ingest
+from events.types import SourceRef
 
 
 def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
                           max_message_bytes: int | None = None,
-                          context_defaults: dict[str, str] | None = None) -> IngestResult:
+                          context_defaults: dict[str, str] | None = None,
+                          source: SourceRef | None = None) -> IngestResult:
     """Segment messages (every call type; Ecommerce v2) stored as native events, identify / alias
     calls recorded.
 
@@ -33,7 +35,7 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
     # Identities first: the batch's own anonymous events then go straight to the identified customer
     # (and what was stored under the anonymous id before is merged into it first).
     identities = identities_record(calls=batch.identities) if batch.identities else None
-    result = events_ingest(raw_events=batch.events, source="segment", broadcast=broadcast)
+    result = events_ingest(raw_events=batch.events, source=source, broadcast=broadcast)
     result.rejected = batch.rejections(result.rejected)
     if identities is not None:
         result.accepted += len(identities.recorded)

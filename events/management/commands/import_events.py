@@ -5,6 +5,7 @@ content, so importing a file again stores nothing twice), stored in batches."""
 import os
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from tqdm import tqdm
 
 from events.csv_import import MAPPABLE, MappingError
@@ -59,7 +60,9 @@ class Command(BaseCommand):
             try:
                 totals = events_import_csv(lines=_CountingLines(handle, bar), **mapping, rejects_path=rejects,
                                            batch_size=options["batch_size"], broadcast=not no_broadcast,
-                                           progress=progress)
+                                           progress=progress,
+                                           name=f"import_events {os.path.basename(file)} {timezone.now():%F %H:%M}",
+                                           )
             except MappingError as exc:
                 raise CommandError(str(exc)) from exc
         self.stdout.write(
