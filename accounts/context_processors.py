@@ -8,7 +8,7 @@ def role(request):
         "user_role": current,
         "can_view_personal_data": bool(current) and user.can(roles.VIEW_PERSONAL_DATA),
         "can_export": bool(current) and user.can(roles.EXPORT_DATA),
-        # DESIGN §5 round 2: only roles that may open a single customer get links to one.
+        # Only roles that may open a single customer get links to one.
         "can_view_customer_detail": bool(current) and user.can(roles.VIEW_CUSTOMER_DETAIL),
         "is_admin_role": current == roles.Role.ADMIN,
     }

@@ -1,4 +1,4 @@
-"""The three roles of DESIGN §5 and what each may do.
+"""The three roles and what each may do (docs/security.md).
 
 Roles are groups. Each role's permission set is the previous role's plus its own; the admin role
 also holds every model permission, so Django admin works for it.
@@ -38,7 +38,7 @@ CAPABILITIES: list[tuple[str, str | Any]] = [
 
 ROLE_CAPABILITIES: dict[str, list[str]] = {
     Role.VIEWER: [VIEW_DASHBOARD],
-    # DESIGN §5 round 2: a viewer sees no single customer; analysts drill down.
+    # A viewer sees no single customer; analysts drill down.
     Role.ANALYST: [VIEW_DASHBOARD, VIEW_PERSONAL_DATA, VIEW_CUSTOMER_DETAIL, EXPORT_DATA, RETRAIN_MODEL,
                    VIEW_MODEL_REPORTS],
     Role.ADMIN: [code for code, _ in CAPABILITIES],

@@ -32,16 +32,15 @@ TESTING = env.bool("TESTING", default=False)
 _secret = env.optional("SECRET_KEY")
 if _secret is None:
     if not (DEBUG or TESTING):
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows an insecure default)."
-        )
+        raise ImproperlyConfigured("SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows an insecure "
+                                   "default).")
     _secret = "insecure-dev-key-only-for-debug-and-tests-" + "x" * 20
 elif not (DEBUG or TESTING) and (len(_secret) < 50 or len(set(_secret)) < 5):
     raise ImproperlyConfigured(
         f"SECRET_KEY is too weak ({len(_secret)} characters, {len(set(_secret))} distinct): use at least 50 "
-        "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
-    )
+        "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'.")
 SECRET_KEY = _secret
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", [])  # earlier keys, still read (docs/security.md)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
@@ -184,7 +183,7 @@ if REDIS_URL:
     }
 else:
     # Exists only inside one process: on the embedded default, dashboards also poll the
-    # rollups (DESIGN §2).
+    # rollups (ARCHITECTURE.md).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CHANNEL_LAYER_SHARED = REDIS_URL is not None
 
@@ -218,6 +217,7 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # for it too, above any blocking result.get().)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]  # never pickle: a worker started as root (scripts/run.sh) runs no code it is sent
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -247,7 +247,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")  # seasonality is reported in it (DESIGN §4)
+STORE_TIME_ZONE = env.str("STORE_TIME_ZONE", "UTC")  # seasonality is reported in it (docs/metrics.md)
 STORE_CURRENCY = env.str("STORE_CURRENCY", "USD").upper()  # every amount's; others converted at ingest
 
 # --- Static files ---------------------------------------------------------------------------
@@ -259,15 +259,15 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
 ]
-# Serve straight from the finders so no collectstatic step is needed to run.
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = True  # straight from the finders: no collectstatic step is needed to run
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"  # at /: favicon.ico, for pages without <link rel="icon">
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Product settings -----------------------------------------------------------------------
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30)
 MODEL_DIR = Path(env.str("MODEL_DIR", str(LOCAL_DIR / "models")))
 
-# Logging (issue 10). LOG_LEVEL: what is logged at all (default INFO). LOG_CONSOLE_LEVEL: what of it
+# Logging. LOG_LEVEL: what is logged at all (default INFO). LOG_CONSOLE_LEVEL: what of it
 # reaches the console (default LOG_LEVEL, so containers log everything to their output; `make run`
 # sets WARNING: its console shows warnings and errors). LOG_FILE: also write everything at LOG_LEVEL
 # to this file (`make run` gives each process its own under .local/logs/ and keeps the previous run's
@@ -303,7 +303,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Ingest (DESIGN §3) ---------------------------------------------------------------------
+# --- Ingest (docs/sending-events.md) --------------------------------------------------------
 INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", 1_000_000)
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", 5000)
 INGEST_GROUP_COMMIT_MS = env.int("INGEST_GROUP_COMMIT_MS", 50)
@@ -320,7 +320,7 @@ SEGMENT_MAX_EVENT_BYTES = 32 * 1024
 # Events whose user agent is a known bot's (events/bots.py) are stored flagged and left out of every
 # metric; 1 counts them like any other.
 METRICS_INCLUDE_BOTS = env.bool("METRICS_INCLUDE_BOTS", default=False)
-# Public (browser) keys, DESIGN §5: events a second per key and per client address (token buckets,
+# Public (browser) keys (docs/tracker.md): events a second per key and per client address (token buckets,
 # shared through Redis when REDIS_URL is set), and how long browsers may cache a CORS preflight.
 PUBLIC_KEY_RATE_LIMIT = env.float("PUBLIC_KEY_RATE_LIMIT", 500)
 PUBLIC_KEY_RATE_BURST = env.int("PUBLIC_KEY_RATE_BURST", 2000)
@@ -330,21 +330,20 @@ CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
 # Client address of a browser request: REMOTE_ADDR, or (BEHIND_PROXY) the last X-Forwarded-For hop.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
-# Store connections (issue 13): a webhook body larger than this is refused (413). A Shopify order of
-# 1,000 lines is about 2-3 MB.
+# Store connections: a webhook body over these bytes or order/refund lines is refused (413). docs/connections.md
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
+WEBHOOK_MAX_LINES = env.int("WEBHOOK_MAX_LINES", 5_000)
 DASHBOARD_GROUP = "dashboard"
 
-# --- Simulator (issue 4) --------------------------------------------------------------------
+# --- Simulator ------------------------------------------------------------------------------
 # Where the live simulator sends events. Unset: straight through the ingest service (fine with a
 # shared Redis channel layer). On the embedded default `make run` sets it to the server's own
-# ingest API so its broadcasts reach open dashboards (DESIGN §2).
+# ingest API so its broadcasts reach open dashboards (ARCHITECTURE.md).
 SIMULATOR_TARGET = env.optional("SIMULATOR_TARGET")
 SIMULATOR_KEY = env.optional("SIMULATOR_KEY")
 SIMULATOR_RATE = env.float("SIMULATOR_RATE", 2.0)
 
-# --- Explorer (issue 6): django-plotly-dash, served locally, embedded directly (no iframe, so
-# X_FRAME_OPTIONS stays DENY) ---------------------------------------------------------------
+# --- Explorer: django-plotly-dash, served locally, embedded directly (no iframe: X_FRAME_OPTIONS stays DENY) ---
 INSTALLED_APPS += ["django_plotly_dash.apps.DjangoPlotlyDashConfig"]
 MIDDLEWARE += ["django_plotly_dash.middleware.BaseMiddleware"]
 # django-plotly-dash's finders, subclassed only to survive WhiteNoise's finder.list(None).
@@ -355,7 +354,7 @@ STATICFILES_FINDERS += [
 ]
 PLOTLY_DASH = {"serve_locally": True}
 
-# --- Security (issue 10) ----------------------------------------------------------------------
+# --- Security (docs/security.md) ------------------------------------------------------------
 # Login throttle (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is locked out for AXES_COOLOFF_TIME, on /accounts/login/ and /admin/login/ alike.
 # Attempts are kept in the database, so every web process sees the same count.

@@ -1,4 +1,4 @@
-"""Product affinity at 1M order lines (issue 14, DESIGN §4 Affinity), on PostgreSQL.
+"""Product affinity at 1M order lines (docs/metrics.md), on PostgreSQL.
 
 In its own database (``<prefix>_<lines>``): synthetic purchase lines (orders of 1–6 products drawn
 with a skewed popularity from ``--products`` products over ``--days`` days) are written to the event

@@ -1,4 +1,4 @@
-"""Predicted-CLV benchmark (issue 14): BG/NBD + Gamma-Gamma by maximum likelihood (insights/clv) on
+"""Predicted-CLV benchmark (docs/benchmarks.md): BG/NBD + Gamma-Gamma by maximum likelihood (insights/clv) on
 customers simulated from known BG/NBD parameters (pure: no database).
 
     .venv/bin/python bench/clv.py [--customers 100000] [--seed 1]

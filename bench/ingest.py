@@ -1,4 +1,4 @@
-"""Ingest benchmark (DESIGN §6, issue 3): WebSocket ingest against a real daphne on PostgreSQL.
+"""Ingest benchmark (docs/benchmarks.md): WebSocket ingest against a real daphne on PostgreSQL.
 
 Creates its own database, migrates it, starts daphne on a free port with its own LOCAL_DIR, then:
   (a) 200,000 events in messages of 100, up to 50 messages in flight;

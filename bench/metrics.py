@@ -1,4 +1,4 @@
-"""Dashboard read speed at volume (issue 5, DESIGN §6), on PostgreSQL.
+"""Dashboard read speed at volume (docs/benchmarks.md), on PostgreSQL.
 
 For each size (default 1M and 5M events) in its own database ``metrics_bench_<size>``:
   1. simulated history through the real ingest path (the simulator's backfill, ``events.simulation``),
@@ -63,7 +63,7 @@ def _copy_events(rows: list[dict], cust: dict[str, int], prod: dict[str, int], r
     null = "\\N"
     buf = StringIO()
 
-    def context(e: dict) -> str:  # the simulator's traffic context (issue 12): short, tab-free JSON
+    def context(e: dict) -> str:  # the simulator's traffic context: short, tab-free JSON
         return json.dumps(e["context"]).replace("\\", "\\\\") if e.get("context") else null
 
     for e in rows:  # the simulator's ids and session ids hold no tabs or backslashes
@@ -184,7 +184,7 @@ def step_measure(args: argparse.Namespace) -> dict:
         "all history": MetricFilter(start=today - dt.timedelta(days=args.days + 1), end=today),
         "30 days, filtered": MetricFilter(start=today - dt.timedelta(days=29), end=today, age_group="26-35",
                                           category=category),
-        # issue 12: the channel filter on every page, for the channel with the most sessions (the costliest)
+        # the channel filter on every page, for the channel with the most sessions (the costliest)
         f"30 days, channel {top_channel}": MetricFilter(start=today - dt.timedelta(days=29), end=today,
                                                         channel=top_channel),
         f"all history, channel {top_channel}": MetricFilter(start=today - dt.timedelta(days=args.days + 1),
@@ -210,7 +210,7 @@ def step_measure(args: argparse.Namespace) -> dict:
             "products_stats": lambda f=f: selectors.products_stats(f),
             "carts_stats": lambda f=f: selectors.carts_stats(f),
             "insights_list": lambda f=f: sentences.insights_list(f),
-            # issue 14: the cohorts page (its default: the last 12 months when no dates are given) and affinity
+            # the cohorts page (its default: the last 12 months when no dates are given) and affinity
             "cohorts_stats": lambda f=f, label=label: selectors.cohorts_stats(
                 f if label != "30 days" else cohort_filter(f, {})),
             "affinity_stats": lambda f=f: selectors.affinity_stats(f),

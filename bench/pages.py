@@ -1,5 +1,5 @@
 """Benchmark: every dashboard page's full response time at 1M and 5M events on PostgreSQL, and
-event committed → pushed to an open /ws/dashboard/ socket (DESIGN §6: page ≤ 300 ms median at 5M,
+event committed → pushed to an open /ws/dashboard/ socket (docs/benchmarks.md: page ≤ 300 ms median at 5M,
 flat as events grow; push ≤ 1 s).
 
     .venv/bin/python bench/pages.py [--sizes 1000000,5000000] [--requests 15] [--keep] [--days 180]

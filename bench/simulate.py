@@ -1,4 +1,4 @@
-"""Benchmark: backfill of 1M simulated events into PostgreSQL, end to end (DESIGN §6: ≤ 60 s).
+"""Benchmark: backfill of 1M simulated events into PostgreSQL, end to end (target ≤ 60 s, docs/benchmarks.md).
 
     .venv/bin/python bench/simulate.py [--events 1000000] [--days 180] [--customers 2000] [--keep]
 

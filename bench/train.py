@@ -1,4 +1,4 @@
-"""Benchmark: ``train_model`` on 1M simulated events in PostgreSQL (DESIGN §6: ≤ 60 s, ≤ 2 GB peak).
+"""Benchmark: ``train_model`` on 1M simulated events in PostgreSQL (docs/benchmarks.md: ≤ 60 s, ≤ 2 GB peak).
 
     .venv/bin/python bench/train.py [--events 1000000] [--days 180] [--customers 2000] [--reuse] [--keep]
 

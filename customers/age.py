@@ -1,4 +1,4 @@
-"""DESIGN §4 age groups: the one rule, pure (no Django), used by the Customer model and the simulator."""
+"""Age groups (docs/metrics.md): the one rule, pure (no Django), used by the Customer model and the simulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Masking of customers' personal data for roles that may not see it (DESIGN §5). Pure.
+"""Masking of customers' personal data for roles that may not see it (docs/security.md). Pure.
 
 Applied at the edge, where output is shaped (views, API, exports, sockets), never in selectors.
 """

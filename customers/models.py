@@ -35,7 +35,7 @@ class Customer(models.Model):
     country = models.CharField(max_length=100, blank=True)
     signed_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Identity (issue 12): this id turned out to be another customer's (an anonymous visitor who logged
+    # Identity: this id turned out to be another customer's (an anonymous visitor who logged
     # in, an aliased id). Its events were moved there, and ingest stores later ones there too.
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                     editable=False, db_index=False,

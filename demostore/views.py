@@ -1,4 +1,4 @@
-"""The demo store (issue 12): a catalogue of the shipped products, product pages, a cart, a checkout
+"""The demo store: a catalogue of the shipped products, product pages, a cart, a checkout
 and a demo-shopper login, instrumented only through ``/tracker.js`` and the public key ``make run``
 creates, as a real store would be. Public pages (no dashboard login); the cart lives in the browser
 (``static/demostore/store.js``), so the server keeps no shopper state at all."""

@@ -1,4 +1,4 @@
-"""Known bots by user agent (DESIGN §8): search engines' and social networks' crawlers, monitors,
+"""Known bots by user agent (docs/tracker.md): search engines' and social networks' crawlers, monitors,
 headless browsers and HTTP libraries. One regular expression, maintained here; a test pins
 examples of each kind and of real browsers that must not match.
 

@@ -1,4 +1,4 @@
-"""Requests from browsers (DESIGN §5): public keys, CORS and per-address rate limits.
+"""Requests from browsers (docs/tracker.md): public keys, CORS and per-address rate limits.
 
 - A request with an ``Origin`` header comes from a browser. A *secret* key there is refused (403,
   saying to use a public key): a secret in a web page is a secret published.

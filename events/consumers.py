@@ -1,4 +1,4 @@
-"""WebSocket ingest: ``/ws/events/`` (DESIGN §3).
+"""WebSocket ingest: ``/ws/events/`` (docs/sending-events.md).
 
 A message is one event or ``{"events": [...]}``; each gets exactly one reply, in order, sent after
 its events are committed. Messages are parsed as they arrive and queued; one writer task per
@@ -8,7 +8,7 @@ group closes when no message came for GATHER_GAP, when it reaches the batch cap,
 INGEST_GROUP_COMMIT_MS after its first message. While groups commit (up to PARALLEL_GROUPS at
 once) the next group gathers; a reply task sends the replies in message order.
 
-Issue 10: the key comes only from ``Authorization: Bearer`` (a key in the URL is refused with a
+The key comes only from ``Authorization: Bearer`` (a key in the URL is refused with a
 reason) and is re-checked inside each group's transaction, so a revoked key stops at its next
 message. Every message gets a reply, whatever it holds (a message that cannot be parsed gets an
 error reply with a ``code``; the connection stays open). A key over its rate limit

@@ -25,7 +25,7 @@ NATIVE_FIELDS = (
 AMOUNT = "amount"
 PURCHASE_ACTIONS = ("purchase", "purchase_cart")
 AMOUNT_ACTIONS = (*PURCHASE_ACTIONS, "refund")  # rows whose amount is sent (a refund's: the amount refunded)
-# Money (issue 13), outside the derived event id too: the currency of a row, and the order-level
+# Money (docs/money.md), outside the derived event id too: the currency of a row, and the order-level
 # columns a purchase row sends as its ``order`` object.
 CURRENCY = "currency"
 ORDER_FIELDS = ("discount", "coupon", "shipping", "tax")

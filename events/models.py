@@ -61,6 +61,8 @@ class Source(models.Model):
                                       related_name="source")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    removal_requested_at = models.DateTimeField(null=True, blank=True,
+                                                help_text="When removing everything this source sent was asked for.")
     removed_at = models.DateTimeField(null=True, blank=True,
                                       help_text="When everything this source sent was removed.")
 
@@ -101,7 +103,7 @@ class Event(models.Model):
         help_text="Purchase lines: the line total as the sender gave it, kept to the cent (revenue is this when "
                   "present, else price × quantity: see line_total). Refunds: the amount refunded.")
     order_id = models.CharField(max_length=100, null=True, blank=True)
-    # Money (issue 13): amounts above and below are in STORE_CURRENCY, converted at ingest.
+    # Money (docs/money.md): amounts above and below are in STORE_CURRENCY, converted at ingest.
     # db_default: rows inserted by raw SQL that predates these columns (benchmarks, tools) stay valid.
     currency = models.CharField(max_length=3, blank=True, default="", db_default="",
                                 help_text="The currency the event was sent in (ISO 4217); blank: the store's.")
@@ -119,7 +121,7 @@ class Event(models.Model):
                               help_text="Purchase lines: the order's tax (outside revenue).")
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
-    # DESIGN §3 round 2: a browser visitor's id, and where the event happened (page_url, referrer,
+    # A browser visitor's id, and where the event happened (page_url, referrer,
     # utm_*, user_agent). ``is_bot``: the user agent is a known crawler; such events are left out of
     # every metric unless METRICS_INCLUDE_BOTS (they are never fed to derivation or rollups).
     anonymous_id = models.CharField(max_length=100, blank=True, default="", db_default="")
@@ -172,7 +174,7 @@ class IngestKey(models.Model):
     """A named, revocable credential for machine clients (WebSocket, HTTP, Segment write key).
 
     Only a SHA-256 of the secret is stored; the secret is shown once when the key is made.
-    A *public* key (DESIGN §5) is for browsers: write-only, accepted only from its allowed origins,
+    A *public* key (docs/tracker.md) is for browsers: write-only, accepted only from its allowed origins,
     rate-limited per address. It sits in every page of the store, so its value is kept (``public_value``)
     to show the install snippet; a *secret* key (servers) is never accepted from a browser.
     """
@@ -206,7 +208,7 @@ class IngestKey(models.Model):
 
 
 class SimulatorState(models.Model):
-    """The live simulator's one row (issue 4): its controls, editable in admin, and the state it
+    """The live simulator's one row: its controls, editable in admin, and the state it
     keeps between beat ticks (sessions in progress, counters) so sessions unfold over real time."""
 
     enabled = models.BooleanField(default=True, help_text="Untick to pause the live simulator.")
@@ -242,6 +244,10 @@ class ExchangeRate(models.Model):
     day = models.DateField()
     currency = models.CharField(max_length=3)
     per_eur = models.DecimalField(max_digits=20, decimal_places=8, help_text="Units of the currency for 1 EUR.")
+    is_sample = models.BooleanField(
+        default=False, db_default=False,
+        help_text="One of the generated sample rates shipped with the project (import_rates --sample), not a "
+                  "published rate: amounts converted with it are approximate.")
 
     class Meta:
         ordering = ["-day", "currency"]
@@ -251,11 +257,12 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 EUR = {self.per_eur} {self.currency} on {self.day:%Y-%m-%d}"
+        sample = " (sample)" if self.is_sample else ""
+        return f"1 EUR = {self.per_eur} {self.currency} on {self.day:%Y-%m-%d}{sample}"
 
 
 class IdentityLink(models.Model):
-    """An ``identify`` or ``alias`` call as received (DESIGN §3 round 2): which anonymous id (or
+    """An ``identify`` or ``alias`` call as received (docs/sending-events.md): which anonymous id (or
     previous id) a customer was seen under, and the traits sent. Recorded once per message id.
     Re-attributing the anonymous id's events to the customer (identity merging) reads these; it is
     not done yet: the events stay on the ``anon:<id>`` customer they were stored under."""
@@ -272,6 +279,8 @@ class IdentityLink(models.Model):
     traits = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    # What sent the call (removed with the source: docs/trust.md).
+    source = models.ForeignKey(Source, on_delete=models.SET_NULL, null=True, blank=True, related_name="identity_links")
 
     class Meta:
         ordering = ["-timestamp", "-id"]
@@ -281,8 +290,14 @@ class IdentityLink(models.Model):
         return f"{self.kind} {self.customer_id} ← {self.anonymous_id or self.previous_id}"
 
 
-# Store connections (issue 13, DESIGN §8): defined in events/connections, registered with this app here.
-from events.connections.models import ConnectionOrder, Platform, StoreConnection, WebhookDelivery  # noqa: E402
+# Store connections (docs/connections.md): defined in events/connections, registered with this app here.
+from events.connections.models import (  # noqa: E402
+    ConnectionCustomer,
+    ConnectionOrder,
+    Platform,
+    StoreConnection,
+    WebhookDelivery,
+)
 
-__all__ = ["Action", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform", "SimulatorState", "Source",
-           "StoreConnection", "Trust", "WebhookDelivery"]
+__all__ = ["Action", "ConnectionCustomer", "ConnectionOrder", "Event", "IdentityLink", "IngestKey", "Platform",
+           "SimulatorState", "Source", "StoreConnection", "Trust", "WebhookDelivery"]

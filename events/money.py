@@ -1,4 +1,4 @@
-"""Currencies (DESIGN §4 Money). PURE: data in, data out; the rates come from ``events.rates``.
+"""Currencies (docs/money.md). PURE: data in, data out; the rates come from ``events.rates``.
 
 Rates are the European Central Bank's: per day, how many units of a currency buy 1 EUR. An amount in
 currency C converts to the store currency S at ``per_eur(S) / per_eur(C)`` of the event's date, each

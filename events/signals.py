@@ -13,6 +13,8 @@ higher app connects its receiver in its ``AppConfig.ready()``, as Django's own a
   ``source`` (an anonymous visitor, ``anon:<id>``, or a previous id) is ``target``; sent inside a
   transaction of its own. The receiver (insights) moves the source's events to the target and
   keeps every rollup exact.
+- ``rates_imported(sender)``: exchange rates were imported (sent after the import's commit); store
+  connections store the deliveries that waited for a rate.
 """
 
 from django.dispatch import Signal
@@ -20,3 +22,4 @@ from django.dispatch import Signal
 events_stored = Signal()
 events_deleted = Signal()
 identity_linked = Signal()
+rates_imported = Signal()

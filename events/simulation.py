@@ -1,4 +1,4 @@
-"""Writes and orchestration for the simulator (issue 4): the services module of the simulator.
+"""Writes and orchestration for the simulator: the services module of the simulator.
 
 The behaviour model itself is pure (``events.simulator``); this module feeds it customers and
 products from the database, keeps live mode's state in the ``SimulatorState`` row, and sends the
@@ -261,7 +261,7 @@ def simulator_schedule_ensure(*, every_seconds: int = 5):
         interval, _ = IntervalSchedule.objects.get_or_create(every=every_seconds, period=IntervalSchedule.SECONDS)
         return PeriodicTask.objects.create(
             name=SCHEDULE_NAME, task=TICK_TASK, interval=interval,
-            description="Emits simulated shoppers' events (issue 4). Pause or change the rate in "
+            description="Emits simulated shoppers' events. Pause or change the rate in "
                         "Events › Simulator; change the schedule here.",
         )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 def line_total(price: Decimal, quantity: int, amount: Decimal | None) -> Decimal:
     """What a purchase line earns: the sender's line total when it gave one (``amount``, kept to the
-    cent), else unit price × quantity. The one rule for revenue (DESIGN §4): derivation, rollups,
+    cent), else unit price × quantity. The one rule for revenue (docs/money.md): derivation, rollups,
     ``Event.line_total`` and the model's features (vectorised) all apply it."""
     return amount if amount is not None else price * quantity
 
@@ -45,7 +45,7 @@ class StoredEvent:
     order_id: str | None
     timestamp: datetime
     amount: Decimal | None = None  # the line total as sent (purchase lines), the amount refunded (refunds)
-    # The order object a purchase line carried (store currency): counted once per order (DESIGN §3).
+    # The order object a purchase line carried (store currency): counted once per order (docs/sending-events.md).
     discount: Decimal | None = None
     coupon: str = ""
     shipping: Decimal | None = None

@@ -1,4 +1,4 @@
-"""HTTP ingest (DESIGN §3): the native batch API and the Segment-compatible Tracking API.
+"""HTTP ingest (docs/sending-events.md): the native batch API and the Segment-compatible Tracking API.
 
 Key-authenticated machine endpoints: CSRF does not apply to them (and only to them). A body that
 cannot be read at all is a 400 (or 413) with a reason; anything wrong inside one event is that

@@ -1,9 +1,9 @@
-"""JSON API over the insights selectors: GET /api/v1/metrics/<panel> (DESIGN §5 role rules).
+"""JSON API over the insights selectors: GET /api/v1/metrics/<panel> (role rules: docs/security.md).
 
 Personal data is masked here, where the answer is shaped (``insights.shaping``), for roles without
 VIEW_PERSONAL_DATA.
 
-Freshness (issue 10): every dict answer of a panel carries ``freshness`` (selectors.derivation_status:
+Freshness: every dict answer of a panel carries ``freshness`` (selectors.derivation_status:
 ``pending_events``, ``pending_batches``, ``derived_through``, ``message``), and every answer under
 /api/v1/metrics/ carries ``X-Pending-Events`` and ``X-Derived-Through`` headers while events wait to be
 derived into sessions and carts (no such headers: nothing waits). Existing keys are unchanged.
@@ -104,7 +104,7 @@ def metrics_latest(request: HttpRequest, *, masked: bool) -> JsonResponse:
 @_dashboard_api
 def metrics_customer(request: HttpRequest, pk: int, *, masked: bool) -> JsonResponse:
     if not request.user.can(VIEW_CUSTOMER_DETAIL):  # type: ignore[union-attr]
-        # DESIGN §5 round 2: a viewer sees no single customer.
+        # A viewer sees no single customer.
         return JsonResponse({"error": "your role cannot see a single customer"}, status=403)
     try:
         return JsonResponse(customer_detail_shaped(selectors.customer_detail(pk), masked=masked))

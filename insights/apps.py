@@ -31,6 +31,14 @@ def _on_identity_linked(sender, source_pk, target_pk, **kwargs) -> None:
     customers_merge(source_pk=source_pk, target_pk=target_pk)
 
 
+def _on_product_category_changing(sender, product_pk, category, **kwargs) -> bool:
+    """The catalogue changed a product's category: move the product's history with it."""
+    from insights.recategorise import product_category_request
+
+    product_category_request(product_pk=product_pk, category=category)
+    return True
+
+
 def _on_events_deleted(sender, **kwargs):
     from insights.services import analytics_rebuild
 
@@ -45,9 +53,11 @@ class InsightsConfig(AppConfig):
 
         from customers.signals import customer_age_changing
         from events.signals import events_deleted, events_stored, identity_linked
+        from products.signals import product_category_changing
 
         user_logged_out.connect(_on_logout, dispatch_uid="insights.close_dashboard_sockets")
         events_stored.connect(_on_events_stored, dispatch_uid="insights.apply_events")
         events_deleted.connect(_on_events_deleted, dispatch_uid="insights.rebuild_after_delete")
         customer_age_changing.connect(_on_customer_age_changing, dispatch_uid="insights.age_group_change")
         identity_linked.connect(_on_identity_linked, dispatch_uid="insights.customers_merge")
+        product_category_changing.connect(_on_product_category_changing, dispatch_uid="insights.recategorise")

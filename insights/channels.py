@@ -1,4 +1,4 @@
-"""Traffic sources (DESIGN §4): a session's channel, source, medium, campaign and landing page from
+"""Traffic sources (docs/metrics.md): a session's channel, source, medium, campaign and landing page from
 its first event's context. PURE: data in, data out; the one place the rule table lives.
 
 UTM parameters decide first (medium, then source), else the referrer's domain:

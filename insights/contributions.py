@@ -5,7 +5,7 @@ never change); a re-derived session takes its old contribution out and puts its 
 command sums the same contributions over everything, which is why incremental == rebuilt.
 
 Contributions are ``{rollup: {key: {counter: value}}}``; the rollups (``insights.rollup_store`` maps
-each name to its table; DESIGN §6: choose per panel):
+each name to its table; docs/benchmarks.md: chosen per panel):
 
 ====================  ==================================================  =========================================
 rollup                key                                                 counters
@@ -227,7 +227,7 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
     if sign > 0:  # first/last times only move outwards (erasure drops the customer's rows outright)
         first = totals.get("first_seen")
         if first is None or s.started_at <= first:  # type: ignore[operator]
-            # first touch (DESIGN §4): the channel of the earliest session, kept beside its start
+            # first touch (docs/metrics.md): the channel of the earliest session, kept beside its start
             # (insights.rollup_store: taken over only with a start no later than the stored one)
             totals["first_channel"] = s.traffic.channel  # type: ignore[assignment]
         _widen_time(totals, "first_seen", s.started_at, min)
@@ -247,7 +247,7 @@ def add_basket_contributions(out: Contributions, kind: str, day: date, products:
 
 
 def _add_pair_rows(out: Contributions, s: DerivedSession, day: date, sign: int) -> None:
-    """Affinity (DESIGN §4): every order of the session is a basket of the products it has lines for;
+    """Affinity (docs/metrics.md): every order of the session is a basket of the products it has lines for;
     the session's cart is a basket of every product added to it."""
     if s.orders:
         by_order: dict[str, list[int]] = defaultdict(list)

@@ -1,4 +1,4 @@
-"""Sessions and carts from events (DESIGN §4). PURE: data in, data out; nothing here touches the ORM.
+"""Sessions and carts from events (docs/metrics.md). PURE: data in, data out; nothing here touches the ORM.
 
 - A **session** is the client's ``session_id`` when given; events without one are grouped per
   customer into sessions split wherever two consecutive events are ``idle`` (30 min) or more apart.
@@ -16,7 +16,7 @@
   has one (a server-sent line without context does not make a visit Direct). ``discounts``: the
   order discounts carried by the session's own purchase lines (first carrying line per order), so
   acquisition reports can show revenue net of discounts by channel.
-- **Money** (issue 13): ``refund`` and ``cancel`` events are about an order, not a visit: they make
+- **Money** (docs/money.md): ``refund`` and ``cancel`` events are about an order, not a visit: they make
   no session. Purchase lines of a cancelled order (``cancelled``: order ids with a cancel event,
   whenever it came) count as no purchase at all: no revenue, order, purchased product or converted
   cart. Discounts and refunds are event-grained (``insights.money``), not in sessions.

@@ -1,4 +1,4 @@
-"""Derived analytics: sessions, carts and rollups (DESIGN §4, §6). Events stay the source of truth;
+"""Derived analytics: sessions, carts and rollups (docs/metrics.md). Events stay the source of truth;
 everything here can be rebuilt from them with ``manage.py rebuild_rollups``."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class CartState(models.TextChoices):
 
 
 class Session(models.Model):
-    """One derived session (DESIGN §4). ``summary`` holds the derivation's full output so that its
+    """One derived session (docs/metrics.md#sessions). ``summary`` holds the derivation's full output so that its
     contribution to the rollups can be taken out exactly when a late event re-derives it."""
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="sessions")
@@ -378,8 +378,8 @@ class CustomerTotals(models.Model):
         return f"customer {self.customer_id}: {self.revenue}"
 
 
-# Retention and affinity rollups (issue 14) live in their own module; imported here so Django finds them.
-# Predicted CLV (issue 14) lives in its own module; imported here so Django finds the models.
+# Retention and affinity rollups live in their own module; imported here so Django finds them.
+# Predicted CLV lives in its own module; imported here so Django finds the models.
 from insights.clv.models import ClvFit, ClvPrediction  # noqa: E402, F401
 from insights.retention_models import (  # noqa: E402, F401
     BuyerOrders,

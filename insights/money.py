@@ -1,4 +1,4 @@
-"""What each event adds to the money of the store (DESIGN §4 Money). PURE: data in, data out.
+"""What each event adds to the money of the store (docs/money.md). PURE: data in, data out.
 
 - **Gross revenue**: a purchase line's ``line_total`` (converted to STORE_CURRENCY at ingest).
 - **Discounts**: an order's ``discount``, counted once: from the order's *first stored* line carrying an

@@ -1,4 +1,4 @@
-"""Distinct people over any range of store days (DESIGN §4 People), exactly and fast: for each store
+"""Distinct people over any range of store days (docs/metrics.md), exactly and fast: for each store
 day the customers who were active (kind ``v``: events that day), bought (``p``: revenue that day) and,
 among those, are anonymous visitors not linked to a customer (``a``), each as a bitmap of customer pks
 (bit i = customer pk i). The distinct visitors of a period are the set bits of the OR of its days.

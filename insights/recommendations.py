@@ -1,4 +1,4 @@
-"""Insight sentences that recommend (issue 14): each says what the figures show and one concrete,
+"""Insight sentences that recommend: each says what the figures show and one concrete,
 computed action, with its evidence link. Built on the retention, affinity and cart figures; "highest",
 "better" and "worse" are claimed only where Wilson 95% intervals separate (``insights.sentences`` holds
 the period object and the older sentences)."""

@@ -1,4 +1,4 @@
-"""Retention rollups from a customer's order days (DESIGN §4 Retention). PURE (no ORM).
+"""Retention rollups from a customer's order days (docs/metrics.md). PURE (no ORM).
 
 A customer's figures here depend on all their orders at once (the cohort is the month of the first
 one; a gap lies between two), so they are not sums of single sessions' contributions. They are a
@@ -31,7 +31,7 @@ from typing import Any
 from insights.contributions import Contributions
 
 # The revenue the cohorts' lifetime value adds up: net of the order days' discounts and of refunds
-# counted on those days (customers_daily columns; DESIGN §4 money). A refund dated on a day with no
+# counted on those days (customers_daily columns; docs/money.md). A refund dated on a day with no
 # order of that customer is not in the cohort curves (it is in every revenue figure elsewhere).
 COHORT_MONEY_COLUMNS = ("revenue", "discounts", "refunds")
 

@@ -139,7 +139,7 @@ def _revenue_trend(period: _Period) -> Insight | None:
     change = (k["revenue"] - prev["revenue"]) / prev["revenue"]
     if abs(change) < MIN_REVENUE_CHANGE:
         return None
-    # KPI revenue is net (gross − discounts − refunds, DESIGN §4 Money)
+    # KPI revenue is net (gross − discounts − refunds, docs/money.md)
     return _insight("revenue_trend", f"Net revenue is {'up' if change > 0 else 'down'} {percent(abs(change))} on the "
                     f"previous period ({money(k['revenue'])} vs {money(prev['revenue'])}).", percent(change), "/",
                     period, "info" if change > 0 else "warning")

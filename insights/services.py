@@ -294,6 +294,22 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
             closed += len(spans)
 
 
+# --- for history changes (insights.upkeep, insights.source_removal, insights.recategorise) -------
+
+
+def rollups_add_counted(contributions: Contributions, ages: dict[int, str]) -> None:
+    """Add contributions; the retention rollups of the customers whose order days they change are redone."""
+    _rollups_add_with_retention(contributions, ages)
+
+
+def spans_rederive(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], as_of: dt.datetime) -> None:
+    """Re-derive these customers' time spans now, in the caller's transaction (which holds the
+    derivation lock): their stored sessions are replaced and the rollups adjusted."""
+    windows = windows_merge(spans)
+    if windows:
+        _rederive_by_customer_chunks(windows, as_of=as_of)
+
+
 # --- full rebuild ----------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""What a role may see of the selectors' answers (DESIGN §5), applied where output leaves the server.
+"""What a role may see of the selectors' answers (docs/security.md), applied where output leaves the server.
 
 Selectors return the real values. Views, the JSON API, CSV exports and the dashboard socket pass each
 answer through the shaping function of its kind before sending it: for roles without VIEW_PERSONAL_DATA
@@ -27,7 +27,7 @@ def _masked_person(row: Answer, name: str, email: str) -> Answer:
     return {**row, name: mask_name(row[name]), email: mask_email(row[email])}
 
 
-# Per-customer predictions (DESIGN §5 round 2: analysts only), left out of rows for masked roles.
+# Per-customer predictions (analysts only, docs/security.md), left out of rows for masked roles.
 PER_CUSTOMER_PREDICTIONS = ("predicted_clv_12m", "tier")
 
 

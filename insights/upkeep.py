@@ -1,5 +1,5 @@
-"""Writes that change history: erasing a customer, changing a customer's age group (issue 10),
-merging an anonymous visitor into the customer they turned out to be (issue 12).
+"""Writes that change history: erasing a customer, changing a customer's age group,
+merging an anonymous visitor into the customer they turned out to be.
 
 Events are facts and the rollups are sums of what each event and each derived session contributed
 (``insights.contributions``). A change to the past therefore takes out exactly what the affected
@@ -27,6 +27,7 @@ from django.db import transaction
 
 from customers.models import Customer, age_group_for
 from customers.selectors import customer_age_groups
+from events.connections.services import connection_customer_forget
 from events.models import Event
 from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
@@ -153,7 +154,8 @@ def _scrub_admin_log(customer_pk: int) -> None:
 @transaction.atomic
 def customer_events_erase(*, customer: Customer) -> ErasureResult:
     """A store's erasure request: delete the customer, their events, sessions, carts and cart scores,
-    and take exactly what they contributed out of every rollup.
+    what store connections keep of them (their orders' customer, profile times, deliveries waiting
+    for a rate that name them), and take exactly what they contributed out of every rollup.
 
     The customer row goes too (nothing of the person is kept; its admin history keeps only
     "erased customer #pk"). Events later sent under the same store id make a new, unrelated customer,
@@ -171,6 +173,7 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     for model in (Session, CustomerTotals, Event):
         rows_delete(model, customer_id=pk)
     shared.recount()
+    connection_customer_forget(external_id=row.external_id)
     row.delete()  # cascades to what is left (cart scores)
     _scrub_admin_log(pk)
     return ErasureResult(customer_pk=pk, events=n_events, sessions=n_sessions, carts=n_carts)
@@ -223,7 +226,7 @@ def _profile_fill(source: Customer, target: Customer) -> None:
 
 @transaction.atomic
 def customers_merge(*, source_pk: int, target_pk: int) -> MergeResult:
-    """Identity (DESIGN §4 people): an anonymous visitor (``source``, e.g. ``anon:<id>``) turned out to
+    """Identity (docs/metrics.md): an anonymous visitor (``source``, e.g. ``anon:<id>``) turned out to
     be ``target`` (identify, alias). Every event of the source becomes the target's, as if it had been
     sent under the target's id: the source's contributions (events under its age group, its sessions)
     come out of every rollup and its sessions, carts and per-customer rows go; the events move and

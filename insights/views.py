@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.decorators import capability_required
 from accounts.roles import EXPORT_DATA, VIEW_CUSTOMER_DETAIL, VIEW_DASHBOARD
 from customers.models import Customer
-from insights import charts, selectors, sentences
+from insights import charts, page_filters, selectors, sentences
 from insights.clv.selectors import clv_customer_prediction, clv_slipping_away
 from insights.extensions import page_extensions
 from insights.filters import FilterError, MetricFilter
@@ -43,6 +43,9 @@ from products.models import Product
 SEASONALITY_METRICS = ["events", "orders", "revenue", "conversion"]
 BREAKDOWNS = {"age_group": "age group", "category": "category"}
 SLIPPING_ROWS = 20  # on the customers page; the CSV export has up to 1,000
+# The dashboard pages of the navigation (templates/base.html), each linked with the filters it keeps.
+NAV_PAGES = ("overview", "funnel", "seasonality", "customers", "products", "cohorts", "carts", "acquisition",
+             "insights", "explorer")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -65,18 +68,26 @@ def _render(request: HttpRequest, template: str, page: str, f: MetricFilter, fil
             figures: dict[str, Any], **context: Any) -> HttpResponse:
     """Render ``insights/<name>.html`` with the filter bar, charts, freshness banner and ``context``, plus
     what the extensions registered for page ``<name>`` add (``insights.extensions``; e.g. the ML app's
-    ``cart_predictions`` on "customer_detail" and its HTML ``fragments`` on "carts")."""
+    ``cart_predictions`` on "customer_detail" and its HTML ``fragments`` on "carts"). The navigation's
+    links and the form's hidden inputs carry the filters from page to page (``insights.page_filters``)."""
     choices = selectors.filter_choices()
+    period = page_filters.carried_period(page, f, request.GET)
     ctx: dict[str, Any] = {
         "page": page,
         "filter": f,
         "filter_error": filter_error,
         "query": f.to_query(),
+        "nav_queries": {target: page_filters.nav_query(target, page, f, period) for target in NAV_PAGES},
+        "form_fields": page_filters.form_fields(page),
+        "hidden_filters": page_filters.hidden_inputs(page, f, period),
+        "ignored_here": page_filters.ignored_names(page, f),
+        "ignored_notes": page_filters.ignored_notes(page, f, period),
         "choices": choices,
         "charts": {name: _figure_json(fig) for name, fig in figures.items()},
         "store_time_zone": settings.STORE_TIME_ZONE,
-        "freshness": selectors.derivation_status(),  # the banner in _freshness.html (issue 10)
-        "bots_excluded": selectors.bot_events_excluded(),  # events of known bots, left out (issue 12)
+        "freshness": selectors.derivation_status(),  # the banner in _freshness.html
+        "bots_excluded": selectors.bot_events_excluded(),  # events of known bots, left out
+        "sample_rates_note": selectors.sample_rates_note(f),  # money converted with the shipped sample rates
         "channel_notes": selectors.page_channel_notes(page, f),  # what the channel filter does not cut here
         **context,
     }
@@ -136,7 +147,7 @@ def seasonality(request: HttpRequest) -> HttpResponse:
 def customers(request: HttpRequest) -> HttpResponse:
     f, error = _filter(request)
     stats = customers_shaped(selectors.customers_stats(f), masked=_masked(request))
-    # Per-customer predictions are for roles that may see a single customer (DESIGN §5 round 2).
+    # Per-customer predictions are for roles that may see a single customer (docs/security.md).
     slipping = (slipping_away_shaped(clv_slipping_away(limit=SLIPPING_ROWS), masked=_masked(request))
                 if request.user.can(VIEW_CUSTOMER_DETAIL) else None)
     return _render(request, "insights/customers.html", "customers", f, error, charts.customers_page_figures(stats),
@@ -177,7 +188,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @capability_required(VIEW_DASHBOARD)
 def cohorts(request: HttpRequest) -> HttpResponse:
-    """Retention: open to viewers (DESIGN §5 round 2), aggregates only."""
+    """Retention: open to viewers (docs/security.md), aggregates only."""
     f, error = _filter(request)
     f = cohort_filter(f, request.GET)
     stats = selectors.cohorts_stats(f)

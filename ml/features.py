@@ -20,7 +20,7 @@ Input frames
   revenue is ``events.types.line_total``, vectorised here as amount, else price × quantity) and
   ``discount`` (float, NaN when none: the order discount a purchase line carried).
 
-Money (DESIGN §4): the customer's past revenue is net, by ``insights.money``'s rules: cancelled orders
+Money (docs/money.md): the customer's past revenue is net, by ``insights.money``'s rules: cancelled orders
 count nowhere, an order's discount (its first line carrying one) is taken off, and a refund is taken
 off at the refund's own time (never before it: no future is seen).
 - ``customers``: indexed by customer pk, columns ``age_group`` (str) and ``signed_up_at``
@@ -66,7 +66,7 @@ class _EventRow:
 
     __slots__ = ("pk", "event_id", "customer_pk", "product_pk", "session_id", "action", "quantity", "price",
                  "order_id", "timestamp", "row", "amount")
-    context = None  # traffic source and order discounts (issue 12) are not model features
+    context = None  # traffic source and order discounts are not model features
     discount = None
 
     def __init__(self, row, pk, customer, product, session_id, action, quantity, price, order_id, timestamp,

@@ -45,7 +45,7 @@ def carts_page(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     """The carts page: a panel of carts at risk and likely buyers."""
     html = render_to_string("ml/_open_carts.html", {
         **open_cart_lists(request, limit=CARTS_PAGE_LIMIT),
-        # No link to a customer's drill-down for roles that may not open one (DESIGN §5 round 2).
+        # No link to a customer's drill-down for roles that may not open one (docs/security.md).
         "can_view_customer_detail": _can(request, VIEW_CUSTOMER_DETAIL),
     }, request=request)
     return {"fragments": [html]}

@@ -29,11 +29,11 @@ python manage.py migrate --noinput --verbosity 0
 python manage.py seed_products
 python manage.py import_rates --sample  # the simulator sends some orders in EUR
 python manage.py seed_customers --count "${DEMO_CUSTOMERS:-500}"
-python manage.py create_demo_users --write .local/demo-logins.txt
+python manage.py create_demo_users --write .local/demo-logins.txt --url "$URL"
 # The demo store (/demo-store/) loads /tracker.js with a public key allowed from this server's origin.
 python manage.py demo_store_key --origin "http://$HOST:$PORT" \
   $([ "$HOST" = "127.0.0.1" ] && echo "--origin http://localhost:$PORT")
-# Live simulated shoppers (issue 4): the beat task, a first month of history when there is none,
+# Live simulated shoppers: the beat task, a first month of history when there is none,
 # and on the embedded default a key so the worker sends through the server's own ingest API.
 python manage.py simulate --schedule
 python manage.py simulate --days "${DEMO_DAYS:-30}" --customers 2000 --if-empty
@@ -72,7 +72,15 @@ trap cleanup EXIT
 LOG_FILE="$LOGS/web.log" daphne -b "$HOST" -p "$PORT" --access-log "$LOGS/access.log" \
   analytics_site.asgi:application &
 pids+=($!)
-LOG_FILE="$LOGS/worker.log" celery -A analytics_site --quiet worker --beat --loglevel INFO --concurrency 2 &
+# The worker runs as whoever ran `make run`. As root (a container) Celery repeats a many-line
+# superuser warning: it accepts JSON only (CELERY_ACCEPT_CONTENT), so one line here says so instead.
+WORKER_WARNINGS=""
+if [ "$(id -u)" = "0" ]; then
+  echo "Running as root: so is the Celery worker (it accepts JSON messages only). Run as an ordinary user to avoid it."
+  WORKER_WARNINGS="ignore:You're running the worker with superuser privileges"
+fi
+LOG_FILE="$LOGS/worker.log" PYTHONWARNINGS="$WORKER_WARNINGS" \
+  celery -A analytics_site --quiet worker --beat --loglevel INFO --concurrency 2 &
 pids+=($!)
 
 # Say where to log in once the server answers (or stop if it could not start).
@@ -90,7 +98,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-# --- 13 months of history, filled in behind the running server (issue 14) ---------------------
+# --- 13 months of history, filled in behind the running server ------------------------------
 # The first pages come from the 30 days above; the year before them is backfilled now (about a minute),
 # then predicted CLV is fitted on it (beat refits nightly). DEMO_HISTORY_DAYS=0 skips this.
 if [ "${DEMO_HISTORY_DAYS:-395}" != "0" ]; then

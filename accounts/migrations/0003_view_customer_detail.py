@@ -1,4 +1,4 @@
-"""DESIGN §5 round 2: a viewer sees no single customer. A new capability, view_customer_detail, held by
+"""A viewer sees no single customer. A new capability, view_customer_detail, held by
 analysts and admins; the role groups are synced so existing databases get it too."""
 
 from django.contrib.auth.management import create_permissions

@@ -1,67 +1,62 @@
-"""Writes for store connections: making one, and receiving a verified delivery.
-
-A delivery goes: already seen (its platform delivery id)? → answered as a duplicate, nothing
-stored. Else translated (pure: ``shopify`` / ``woocommerce``), the customers' traits set
-(``customers.services.customers_update_traits``), each order's customer remembered (for refunds),
-the events stored by the one ingest service (``events_ingest``: its bulk path, one transaction),
-and the delivery recorded. Event ids come from the store's own ids, so a delivery repeated under
-another delivery id (orders/create then orders/paid; a lost record) is still stored once.
-
-No outer transaction: the ingest service retries its own on a deadlock, which it cannot do inside
-another. Every step is idempotent, so a failure between them is repaired by the platform's retry
-(``IngestUnavailable`` → 503, the delivery is not recorded).
+"""Writes for store connections: making one (and its id space), its secret (set, re-encrypted
+after a SECRET_KEY change, checked against a delivery's signature), and forgetting an erased
+customer. Receiving deliveries: ``events.connections.deliveries``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import enum
 
 from django.db import transaction
-from django.utils import timezone
 
-from customers.services import customers_update_traits
-from events.connections import shopify, woocommerce
-from events.connections.models import ConnectionOrder, Platform, StoreConnection, WebhookDelivery
-from events.connections.signing import secret_decrypt, secret_encrypt, signature_valid
-from events.connections.translation import Translation
-from events.services.ingest import events_ingest
+from events.connections.deliveries import (
+    DeliveryOutcome,
+    DeliveryRefused,
+    deliveries_forget_customer,
+    webhook_receive,
+    webhooks_replay_on_rates,
+    webhooks_replay_waiting,
+)
+from events.connections.models import ConnectionCustomer, ConnectionOrder, Platform, StoreConnection
+from events.connections.signing import (
+    SecretUnreadable,
+    secret_decrypt,
+    secret_encrypt,
+    secret_is_current,
+    secret_reencrypt,
+    signature_valid,
+)
+from events.connections.translation import MAX_SLUG, RESERVED_SLUGS
 from events.services.sources import source_of_connection
 
-
-@dataclass
-class DeliveryOutcome:
-    """What a delivery did, as answered to the platform (and kept on its WebhookDelivery row)."""
-
-    status: str  # "stored", "duplicate" (a redelivery) or "ignored" (nothing in it for us)
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    customers: int = 0
-    reason: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status, "accepted": self.accepted, "duplicates": self.duplicates,
-                               "rejected": self.rejected, "customers": self.customers}
-        if self.reason:
-            out["reason"] = self.reason
-        return out
-
-    def summary(self) -> str:
-        if self.status != "stored":
-            return f"{self.status}: {self.reason}" if self.reason else self.status
-        return (f"stored: {self.accepted} accepted, {self.duplicates} duplicates, {len(self.rejected)} rejected, "
-                f"{self.customers} customers")[:200]
+__all__ = ["DeliveryOutcome", "DeliveryRefused", "SignatureCheck", "connection_create", "connection_customer_forget",
+           "connection_secrets_reencrypt", "connection_set_secret", "connection_signature_check",
+           "connection_signature_valid", "webhook_receive", "webhooks_replay_on_rates", "webhooks_replay_waiting"]
 
 
 @transaction.atomic
-def connection_create(*, platform: str, slug: str, secret: str) -> StoreConnection:
-    """A new connection; the secret is kept encrypted (``events.connections.signing``)."""
+def connection_create(*, platform: str, slug: str, secret: str, shares_store_ids: bool | None = None
+                      ) -> StoreConnection:
+    """A new connection; the secret is kept encrypted (``events.connections.signing``).
+
+    ``shares_store_ids``: whether its customer, order and product ids are the store's own (the
+    primary connection, at most one) or prefixed ``<slug>:``; None: the first connection shares
+    them, later ones are prefixed. Raises ValueError for a bad platform, slug or secret, or a second
+    primary connection."""
     if platform not in Platform.values:
         raise ValueError(f"platform must be one of {', '.join(Platform.values)}")
     if not secret:
         raise ValueError("the webhook secret must not be empty")
-    connection = StoreConnection.objects.create(platform=platform, slug=slug, secret_encrypted=secret_encrypt(secret))
+    if slug in RESERVED_SLUGS or len(slug) > MAX_SLUG:
+        raise ValueError(f"the slug must be at most {MAX_SLUG} characters and not one of "
+                         f"{', '.join(sorted(RESERVED_SLUGS))}")
+    primary = StoreConnection.objects.select_for_update().filter(id_prefix="").first()
+    if shares_store_ids is None:
+        shares_store_ids = primary is None
+    if shares_store_ids and primary is not None:
+        raise ValueError(f"{primary} already shares the store's ids; a second connection's ids are prefixed")
+    connection = StoreConnection.objects.create(platform=platform, slug=slug, secret_encrypted=secret_encrypt(secret),
+                                                id_prefix="" if shares_store_ids else f"{slug}:")
     source_of_connection(connection)
     return connection
 
@@ -75,68 +70,57 @@ def connection_set_secret(*, connection: StoreConnection, secret: str) -> None:
     StoreConnection.objects.filter(pk=connection.pk).update(secret_encrypted=connection.secret_encrypted)
 
 
+def connection_secrets_reencrypt() -> tuple[list[str], list[str]]:
+    """Encrypt every stored secret under the current SECRET_KEY (those readable through
+    SECRET_KEY_FALLBACKS). Returns (slugs re-encrypted, slugs unreadable: give them their secret
+    again)."""
+    done: list[str] = []
+    unreadable: list[str] = []
+    for connection in StoreConnection.objects.order_by("slug"):
+        if secret_is_current(connection.secret_encrypted):
+            continue
+        try:
+            token = secret_reencrypt(connection.secret_encrypted)
+        except SecretUnreadable:
+            unreadable.append(connection.slug)
+            continue
+        StoreConnection.objects.filter(pk=connection.pk, secret_encrypted=connection.secret_encrypted).update(
+            secret_encrypted=token)
+        done.append(connection.slug)
+    return done, unreadable
+
+
+class SignatureCheck(enum.Enum):
+    """Why a delivery's signature was accepted or not (what the log says to check)."""
+
+    VALID = "valid"
+    MISSING = "no signature header: is the request from the store?"
+    MISMATCH = ("the signature does not match: check that the store's webhook secret is the one given to this "
+                "connection (create_connection … --rotate to replace it)")
+    UNREADABLE = ("the stored secret cannot be decrypted: SECRET_KEY changed; put the previous key in "
+                  "SECRET_KEY_FALLBACKS (then run reencrypt_connection_secrets), or give the secret again")
+
+
+def connection_signature_check(*, connection: StoreConnection, body: bytes, signature: str | None) -> SignatureCheck:
+    """Whether ``signature`` signs ``body`` with the connection's secret (constant time), and if
+    not, why."""
+    if not signature:
+        return SignatureCheck.MISSING
+    try:
+        secret = secret_decrypt(connection.secret_encrypted)
+    except SecretUnreadable:
+        return SignatureCheck.UNREADABLE
+    return SignatureCheck.VALID if signature_valid(body, secret, signature) else SignatureCheck.MISMATCH
+
+
 def connection_signature_valid(*, connection: StoreConnection, body: bytes, signature: str | None) -> bool:
-    """Whether ``signature`` signs ``body`` with the connection's secret (constant time)."""
-    return signature_valid(body, secret_decrypt(connection.secret_encrypted), signature)
+    return connection_signature_check(connection=connection, body=body, signature=signature) is SignatureCheck.VALID
 
 
-def _translate(connection: StoreConnection, topic: str, payload: dict[str, Any]) -> Translation:
-    if connection.platform == Platform.WOOCOMMERCE:
-        return woocommerce.translate(topic, payload, slug=connection.slug)
-    order_customers: dict[str, str] = {}
-    if topic == "refunds/create" and (order_id := shopify.refund_order_id(payload)) is not None:
-        order_customers = dict(ConnectionOrder.objects.filter(connection=connection, order_id=order_id)
-                               .values_list("order_id", "customer_id"))
-    return shopify.translate(topic, payload, slug=connection.slug, order_customers=order_customers)
-
-
-class RatesMissing(Exception):
-    """Some of a delivery's events name a currency with no exchange rate on or before their date.
-    The delivery is not recorded (its other events are stored; a resend stores each once), so the
-    platform's retries land them once ``import_rates`` has filled the gap."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(sorted(set(reasons))))
-        self.reason = (f"{self}: import exchange rates (manage.py import_rates); the store's retries will then "
-                       "be stored")
-
-
-def webhook_receive(*, connection: StoreConnection, topic: str, delivery_id: str, payload: Any) -> DeliveryOutcome:
-    """Store what one verified delivery holds (see the module note). Raises ``IngestUnavailable``
-    on a transient database failure and ``RatesMissing`` when a currency has no rate yet (in both
-    cases the delivery is not recorded: the platform resends it)."""
-    delivery_id = delivery_id[:100]
-    if delivery_id and WebhookDelivery.objects.filter(connection=connection, delivery_id=delivery_id).exists():
-        return DeliveryOutcome(status="duplicate", reason="delivery already received")
-    if not isinstance(payload, dict):
-        outcome = DeliveryOutcome(status="ignored", reason="payload is not a JSON object")
-    else:
-        outcome = _store(connection, _translate(connection, topic, payload))
-    _record(connection, topic, delivery_id, outcome)
-    return outcome
-
-
-def _store(connection: StoreConnection, translation: Translation) -> DeliveryOutcome:
-    customers = customers_update_traits(traits=translation.customers) if translation.customers else 0
-    if translation.orders:
-        ConnectionOrder.objects.bulk_create(
-            [ConnectionOrder(connection=connection, order_id=o, customer_id=c) for o, c in translation.orders.items()],
-            ignore_conflicts=True)
-    if not translation.events:
-        return DeliveryOutcome(status="ignored" if translation.ignored else "stored", customers=customers,
-                               reason=translation.ignored)
-    result = events_ingest(raw_events=translation.events, source=source_of_connection(connection))
-    missing = [r["errors"]["currency"] for r in result.rejected if "currency" in r.get("errors", {})]
-    if missing:
-        raise RatesMissing(missing)
-    return DeliveryOutcome(status="stored", accepted=result.accepted, duplicates=len(result.duplicates),
-                           rejected=result.rejected, customers=customers)
-
-
-def _record(connection: StoreConnection, topic: str, delivery_id: str, outcome: DeliveryOutcome) -> None:
-    now = timezone.now()
-    if delivery_id:
-        WebhookDelivery.objects.bulk_create(
-            [WebhookDelivery(connection=connection, delivery_id=delivery_id, topic=topic[:60], received_at=now,
-                             outcome=outcome.summary())], ignore_conflicts=True)
-    StoreConnection.objects.filter(pk=connection.pk).update(last_delivery_at=now)
+def connection_customer_forget(*, external_id: str) -> int:
+    """Erasure: every connection's record of this customer (their orders' customer, their last
+    profile time, deliveries kept for a rate that name them). Returns how many rows went."""
+    kept = deliveries_forget_customer(external_id=external_id)
+    orders, _ = ConnectionOrder.objects.filter(customer_id=external_id).delete()
+    profiles, _ = ConnectionCustomer.objects.filter(customer_id=external_id).delete()
+    return kept + orders + profiles

@@ -1,15 +1,21 @@
-"""Webhook endpoints of store connections (DESIGN §8): ``POST /webhooks/shopify/<slug>/`` and
-``POST /webhooks/woocommerce/<slug>/``.
+"""Webhook endpoints of store connections (docs/connections.md): ``POST /webhooks/shopify/<slug>/``
+and ``POST /webhooks/woocommerce/<slug>/``.
 
 Machine endpoints authenticated by the body's HMAC: no session, no CSRF. An unknown or inactive
 connection and a missing or wrong signature are the same 401 (nothing read further, nothing
-stored). The body is read up to ``WEBHOOK_MAX_BODY_BYTES`` (413 beyond). Accepted deliveries are
-answered 200 with what was stored; a topic we do not use is 200 "ignored" (a 4xx would make the
-platform retry and then disable the webhook); a transient database failure is 503 (the platform
-retries). The work before the reply is the ingest service's bulk path, nothing slower.
+stored); the log says which, and what to check (never the secret or the signature). The body is
+read up to ``WEBHOOK_MAX_BODY_BYTES`` and may hold up to ``WEBHOOK_MAX_LINES`` lines (413 beyond).
+Accepted deliveries are answered 200 with what was stored, "ignored" for a topic we do not use (a
+4xx would make the platform retry and then disable the webhook) and "waiting" for a currency
+without an exchange rate (kept, stored once rates arrive); a payload that cannot be stored as sent
+(a negative price, a malformed id or list) is 400 with the reasons and stores nothing; a transient
+database failure is 503 (the platform retries). The work before the reply is the ingest
+service's bulk path, nothing slower.
 """
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.db import OperationalError
@@ -19,15 +25,21 @@ from django.views.decorators.http import require_POST
 
 from events import wire
 from events.connections.models import Platform, StoreConnection
-from events.connections.services import RatesMissing, connection_signature_valid, webhook_receive
-from events.connections.signing import SecretUnreadable
+from events.connections.services import (
+    DeliveryRefused,
+    SignatureCheck,
+    connection_signature_check,
+    webhook_receive,
+)
 from events.persistence import IngestUnavailable
+
+logger = logging.getLogger(__name__)
 
 _UNAUTHORIZED = "unknown connection, or a missing or invalid signature: nothing was stored"
 
 
-def _error(status: int, reason: str, code: str) -> JsonResponse:
-    response = JsonResponse({"error": reason, "code": code}, status=status)
+def _error(status: int, reason: str, code: str, **extra: object) -> JsonResponse:
+    response = JsonResponse({"error": reason, "code": code, **extra}, status=status)
     if status == 503:
         response["Retry-After"] = "5"
     return response
@@ -50,16 +62,16 @@ def _connection(platform: str, slug: str) -> StoreConnection | None:
     return StoreConnection.objects.filter(platform=platform, slug=slug, is_active=True).first()
 
 
-def _receive(request: HttpRequest, connection: StoreConnection | None, body: bytes | None, *, signature: str | None,
+def _receive(slug: str, connection: StoreConnection | None, body: bytes | None, *, signature: str | None,
              topic: str, delivery_id: str) -> JsonResponse:
     if body is None:
         return _error(413, f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes", "too_large")
-    try:
-        valid = connection is not None and connection_signature_valid(connection=connection, body=body,
-                                                                       signature=signature)
-    except SecretUnreadable:
-        valid = False  # encrypted under another SECRET_KEY: the connection needs its secret again
-    if not valid or connection is None:
+    if connection is None:
+        logger.warning("webhook refused (401): no active connection %r on this platform's webhook URL", slug[:60])
+        return _error(401, _UNAUTHORIZED, "unauthorized")
+    check = connection_signature_check(connection=connection, body=body, signature=signature)
+    if check is not SignatureCheck.VALID:
+        logger.warning("webhook refused (401) for connection %r: %s", connection.slug, check.value)
         return _error(401, _UNAUTHORIZED, "unauthorized")
     try:
         payload = wire.loads(body)
@@ -69,8 +81,10 @@ def _receive(request: HttpRequest, connection: StoreConnection | None, body: byt
         outcome = webhook_receive(connection=connection, topic=topic, delivery_id=delivery_id, payload=payload)
     except (IngestUnavailable, OperationalError):  # transient (a lock timeout, a lost connection)
         return _error(503, IngestUnavailable.reason, "unavailable")
-    except RatesMissing as exc:  # fixed by importing rates; the platform retries for hours
-        return _error(503, exc.reason, "no_rate")
+    except DeliveryRefused as exc:
+        logger.warning("webhook %r (delivery %r) from connection %r refused (%d), nothing stored: %r", topic[:60],
+                       delivery_id[:100], connection.slug, exc.status, str(exc)[:500])
+        return _error(exc.status, f"delivery refused, nothing stored: {exc}"[:2000], exc.code, reasons=exc.reasons)
     return JsonResponse(outcome.as_json())
 
 
@@ -79,7 +93,7 @@ def _receive(request: HttpRequest, connection: StoreConnection | None, body: byt
 def shopify_webhook(request: HttpRequest, slug: str) -> JsonResponse:
     """Shopify: X-Shopify-Hmac-Sha256, X-Shopify-Topic, X-Shopify-Webhook-Id."""
     connection = _connection(Platform.SHOPIFY, slug)
-    return _receive(request, connection, _body(request), signature=request.headers.get("X-Shopify-Hmac-Sha256"),
+    return _receive(slug, connection, _body(request), signature=request.headers.get("X-Shopify-Hmac-Sha256"),
                     topic=request.headers.get("X-Shopify-Topic", ""),
                     delivery_id=request.headers.get("X-Shopify-Webhook-Id", ""))
 
@@ -97,7 +111,7 @@ def woocommerce_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         if connection is None:
             return _error(401, _UNAUTHORIZED, "unauthorized")
         return JsonResponse({"status": "ping", "accepted": 0})
-    return _receive(request, connection, body, signature=request.headers.get("X-WC-Webhook-Signature"),
+    return _receive(slug, connection, body, signature=request.headers.get("X-WC-Webhook-Signature"),
                     topic=topic, delivery_id=request.headers.get("X-WC-Webhook-Delivery-ID", ""))
 
 

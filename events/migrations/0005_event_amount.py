@@ -1,4 +1,4 @@
-"""A purchase line's total as the sender gave it (issue 10: money survives import).
+"""A purchase line's total as the sender gave it (money survives import).
 
 Nullable and without a default, so PostgreSQL adds the column without rewriting the table; the check
 constraint is validated by one scan (every existing row has NULL). SQLite remakes the table once for

@@ -1,4 +1,4 @@
-"""Issue 12 (storefront capture): public keys (kind, allowed origins, the public value), the
+"""Storefront capture: public keys (kind, allowed origins, the public value), the
 round-2 event fields (anonymous_id, context, is_bot, with database defaults so every insert path
 and PostgreSQL's ADD COLUMN stay cheap), the ``page`` action, identify/alias records."""
 

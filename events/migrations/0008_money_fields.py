@@ -1,4 +1,4 @@
-"""Money (issue 13): currency and rate per event, the order object of purchase lines (discount,
+"""Money: currency and rate per event, the order object of purchase lines (discount,
 coupon, shipping, tax), refund and cancel actions (amount allowed on refunds), two partial indexes
 (order id, for cancels and refunds; time of order lines, for the coupons panel: only rows with an
 order id pay for them), and the ECB exchange-rate table.

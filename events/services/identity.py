@@ -1,4 +1,4 @@
-"""``identify`` and ``alias`` calls (DESIGN §3 round 2, §4 people): recorded, the traits they carry
+"""``identify`` and ``alias`` calls (docs/sending-events.md; people in docs/metrics.md): recorded, the traits they carry
 fill the customer's profile, and the ids they link become one customer.
 
 Each call is stored once (``IdentityLink``, by message id: a resend is a duplicate) with the
@@ -44,10 +44,11 @@ def _when(call: wire.IdentityCall, latest: datetime) -> datetime | str:
     return value
 
 
-def identities_record(*, calls: Sequence[wire.IdentityCall]) -> IdentityResult:
-    """Record identify / alias calls (each once), apply identify traits to the customer, then merge
-    the customers they link (each merge in its own transaction, after the records commit)."""
-    result = _record(calls)
+def identities_record(*, calls: Sequence[wire.IdentityCall], source_pk: int | None = None) -> IdentityResult:
+    """Record identify / alias calls (each once, with the source that sent them), apply identify
+    traits to the customer, then merge the customers they link (each merge in its own transaction,
+    after the records commit)."""
+    result = _record(calls, source_pk)
     for source_pk, target_pk in result.merges:
         identity_merge(source_pk=source_pk, target_pk=target_pk)
     return result
@@ -72,7 +73,7 @@ def _source_id(call: wire.IdentityCall) -> str | None:
 
 
 @transaction.atomic
-def _record(calls: Sequence[wire.IdentityCall]) -> IdentityResult:
+def _record(calls: Sequence[wire.IdentityCall], source_pk: int | None) -> IdentityResult:
     result = IdentityResult()
     latest = wire.latest_allowed()
     valid: list[tuple[wire.IdentityCall, datetime]] = []
@@ -94,7 +95,7 @@ def _record(calls: Sequence[wire.IdentityCall]) -> IdentityResult:
         known.add(call.message_id)
         IdentityLink.objects.create(message_id=call.message_id, kind=call.kind, customer_id=customers[call.customer_id],
                                     anonymous_id=call.anonymous_id, previous_id=call.previous_id,
-                                    traits=_json_safe(call.traits), timestamp=when)
+                                    traits=_json_safe(call.traits), timestamp=when, source_id=source_pk)
         if call.traits:
             customer_traits_update(customer_pk=customers[call.customer_id], traits=call.traits)
         result.recorded.append(call.index)

@@ -1,4 +1,4 @@
-"""The ingest service every entry point calls (DESIGN §3).
+"""The ingest service every entry point calls (docs/sending-events.md).
 
 ``events_ingest`` validates a batch (events/wire), drops event_ids repeated in it, stores the rest
 (events/persistence.py: one transaction, customers and products found or created, the metrics
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class IngestResult:
-    """What happened to one batch (the DESIGN §3 ack)."""
+    """What happened to one batch (the ack, docs/sending-events.md)."""
 
     accepted: int = 0
     duplicates: list[str] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Public (browser) keys, DESIGN §5: their allowed origins.
+"""Public (browser) keys (docs/tracker.md): their allowed origins.
 
 An origin is ``scheme://host[:port]`` as a browser sends it in the ``Origin`` header: lower case,
 no path, no trailing slash, the default port left out."""

@@ -10,6 +10,7 @@ from typing import Any
 from events import wire
 from events.services.identity import identities_record
 from events.services.ingest import IngestResult, events_ingest
+from events.services.sources import source_server
 from events.types import SourceRef
 
 
@@ -34,7 +35,8 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
             event["context"] = {**context_defaults, **(event.get("context") or {})}
     # Identities first: the batch's own anonymous events then go straight to the identified customer
     # (and what was stored under the anonymous id before is merged into it first).
-    identities = identities_record(calls=batch.identities) if batch.identities else None
+    source = source or source_server()
+    identities = identities_record(calls=batch.identities, source_pk=source.pk) if batch.identities else None
     result = events_ingest(raw_events=batch.events, source=source, broadcast=broadcast)
     result.rejected = batch.rejections(result.rejected)
     if identities is not None:

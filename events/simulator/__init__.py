@@ -1,8 +1,8 @@
-"""Pure behaviour model of a store's shoppers (issue 4).
+"""Pure behaviour model of a store's shoppers.
 
 No ORM and no Django: it takes customers (``{"customer_id", "age"}`` dicts), a product catalogue
 (``{"product_id", "title", "price", "category", "popularity"}`` dicts), parameters and a seed, and
-returns events in the native wire format (DESIGN §3).
+returns events in the native wire format (docs/sending-events.md).
 
 - ``params``: every behaviour knob (:class:`SimParams`) and session timing.
 - ``inputs``: customers and catalogue in the model's shapes (synthetic customers, FakeStore items).
@@ -11,7 +11,7 @@ returns events in the native wire format (DESIGN §3).
 - ``catalogue``: the priced products and the product-choice tables shoppers draw views from.
 - ``session``: one session: views, cart, remove, then checkout and purchase (one line per cart
   item, sharing an ``order_id``) or abandonment (idle, or an explicit ``abandon``) or an emptied
-  cart. The abandonment rate is a parameter (DESIGN §4: abandoned / (converted + abandoned +
+  cart. The abandonment rate is a parameter (docs/metrics.md: abandoned / (converted + abandoned +
   emptied)); a dearer cart and a price-sensitive shopper raise it, returning customers convert better.
 - ``model``: :class:`StoreModel` puts them together, calibrates abandonment, and holds the
   seasonality (hour of day with an afternoon/evening peak, weekday, month with a November–December

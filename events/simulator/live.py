@@ -20,10 +20,10 @@ from events.simulator.traffic import first_event_contexts
 
 CUSTOMERS_PER_EVENT_RATE = 1000
 """Live mode needs about this many shoppers per event a second: a shopper's sessions are kept
-more than 30 minutes apart (DESIGN §4's idle rule), so each can start only a few sessions an hour."""
+more than 30 minutes apart (the session idle rule, docs/metrics.md), so each can start only a few sessions an hour."""
 
 _PICKS_BY_VISITS, _PICKS = 12, 24  # shopper draws a session tries: by visit frequency, then any
-_LEGACY_KEYS = {"session_remainder": "carry", "busy_until": "busy"}  # stored so before issue 11; read only
+_LEGACY_KEYS = {"session_remainder": "carry", "busy_until": "busy"}  # older stored state's names; read only
 
 
 @dataclass

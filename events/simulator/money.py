@@ -1,4 +1,4 @@
-"""Money in the simulated store (issue 13): some orders in a second currency, some with a coupon and
+"""Money in the simulated store: some orders in a second currency, some with a coupon and
 its discount, and a small share refunded days later. PURE (no ORM).
 
 ``apply_money`` works on wire events as ``output.wire_events`` builds them: it changes the purchase

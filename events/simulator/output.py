@@ -1,4 +1,4 @@
-"""The simulator's output: events in the native wire format (DESIGN §3), with deterministic ids.
+"""The simulator's output: events in the native wire format (docs/sending-events.md), with deterministic ids.
 
 An event id is a UUID-shaped prefix derived from the seed and the run plus a 12-hex-digit counter;
 session and order ids are the prefix's first eight characters plus a counter. So the same seed and

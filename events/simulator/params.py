@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SESSION_IDLE_MS = 30 * 60 * 1000  # the metrics engine's session rule (DESIGN §4)
+SESSION_IDLE_MS = 30 * 60 * 1000  # the metrics engine's session rule (docs/metrics.md)
 MAX_GAP_MS = 25 * 60 * 1000  # between events of a session: always below the idle rule
 MIN_SESSION_GAP_MS = SESSION_IDLE_MS + 60_000  # between a customer's sessions
 
@@ -29,7 +29,7 @@ class SimParams:
     """Every behaviour knob, with store-like defaults. Its repr is part of a backfill's id prefix:
     renaming a field or the class changes every generated event id."""
 
-    abandonment_rate: float = 0.70       # carts abandoned / carts closed (DESIGN §4)
+    abandonment_rate: float = 0.70       # carts abandoned / carts closed (docs/metrics.md)
     emptied_rate: float = 0.05           # carts whose every item is removed
     explicit_abandon_share: float = 0.35  # abandoned sessions that send an explicit `abandon`
     checkout_abandon_share: float = 0.35  # abandoned carts that reach checkout first

@@ -157,7 +157,7 @@ def _empty_cart(rng: random.Random, cart: dict[int, int], cumulative: list[float
 
 
 def cart_outcome(steps: Sequence[Step]) -> str | None:
-    """DESIGN §4 outcome of one session's cart: converted, abandoned, emptied, or None (no cart)."""
+    """The outcome (docs/metrics.md) of one session's cart: converted, abandoned, emptied, or None (no cart)."""
     items: dict[int, int] = {}
     opened = purchased = False
     for _offset, action, product, quantity, _line in steps:

@@ -59,7 +59,7 @@ AGE_AFFINITY = {
     "66+": {"books": 1.8, "home & kitchen": 1.4, "jewelery": 1.2, "electronics": 0.5, "men's clothing": 0.8},
 }
 SENSITIVITY_BUCKETS = 5
-# Purchase rate and lifetime (issue 14), as BG/NBD assumes: a shopper's visits (so orders) are Poisson at a
+# Purchase rate and lifetime, as BG/NBD assumes: a shopper's visits (so orders) are Poisson at a
 # rate that varies by a Gamma(shape, mean 1) factor across shoppers; after each repeat order the shopper
 # lapses for good with probability p ~ Beta(a, b) (``lapse_after`` ~ geometric in p). Drawn from a stream of
 # their own, so the other traits are as before.

@@ -1,4 +1,4 @@
-"""Where simulated visits come from (issue 12): each session's first event gets a ``context`` (UTM
+"""Where simulated visits come from: each session's first event gets a ``context`` (UTM
 parameters or a referrer) for one traffic channel, and channels convert differently, so the demo's
 Acquisition page has something true to find (Email converts best, Paid Social worst). PURE (no ORM).
 

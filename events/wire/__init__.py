@@ -1,4 +1,4 @@
-"""The event wire formats (DESIGN §3), parsed and validated without touching the database.
+"""The event wire formats (docs/sending-events.md), parsed and validated without touching the database.
 
 - ``native``: one native event, or one in the original system's format, → a ``NativeEvent`` or a
   dict of per-field reasons (``parse_event``, ``parse_batch``), driven by a field table
@@ -11,7 +11,7 @@
 All are hot paths (tens of thousands of events a second): plain code, no exceptions on the common
 path.
 
-Hostile input (issue 10): nothing one event holds may fail the events beside it, so everything the
+Hostile input: nothing one event holds may fail the events beside it, so everything the
 database would refuse is refused here, per field, with a reason: control characters in ids and
 labels, NUL in free text, lone surrogates (invalid UTF-8 in a body, or ``\\ud800`` escapes: no
 database driver can encode them), over-long strings, out-of-range numbers, timestamps outside what

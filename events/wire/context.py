@@ -1,4 +1,4 @@
-"""An event's ``context`` (DESIGN §3 round 2): where it happened. A JSON object of short strings;
+"""An event's ``context`` (docs/sending-events.md): where it happened. A JSON object of short strings;
 known keys are kept (each checked as a one-line label with its own length limit), unknown ones are
 dropped, anything else is that event's reason."""
 

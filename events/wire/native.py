@@ -1,4 +1,4 @@
-"""The native wire format (DESIGN §3), and the original system's (no ``product_id``: the product is
+"""The native wire format (docs/sending-events.md), and the original system's (no ``product_id``: the product is
 named by ``product_title``; ``purchase_cart``).
 
 A message or body is one event or ``{"events": [...]}`` (``native_events``). Each event is checked
@@ -32,7 +32,7 @@ ACTIONS: dict[str, str] = {
 }
 # Actions about one product line: they need a product (by id, or by title in the original format).
 PRODUCT_ACTIONS = frozenset({"view", "add_to_cart", "remove_from_cart", "purchase"})
-# Actions about an order as a whole: they need its order_id (issue 13).
+# Actions about an order as a whole: they need its order_id.
 ORDER_ACTIONS = frozenset({"refund", "cancel"})
 MONEY_ACTIONS = frozenset({"purchase", "refund"})  # may carry an ``amount``
 
@@ -54,7 +54,7 @@ class NativeEvent:
     product_image: str
     description: str
     category: str
-    anonymous_id: str = ""  # a browser visitor's id (round 2)
+    anonymous_id: str = ""  # a browser visitor's id
     context: dict[str, str] | None = None  # page_url, referrer, utm_*, user_agent (events/wire/context.py)
     currency: str | None = None  # ISO 4217 as sent; None: STORE_CURRENCY (set by the ingest service)
     amount: Decimal | None = None  # purchase lines: the line total as sent (revenue; see events.types.line_total)

@@ -247,7 +247,7 @@ MAX_COUPON = 100
 
 
 class OrderMoney(NamedTuple):
-    """A purchase line's ``order`` object: order-level money, counted once per order (DESIGN §3)."""
+    """A purchase line's ``order`` object: order-level money, counted once per order (docs/sending-events.md)."""
 
     discount: Decimal | None = None
     coupon: str = ""

@@ -40,7 +40,8 @@ def cohort_heatmap_figure(stats: Mapping[str, Any]) -> go.Figure:
 
 
 def ltv_curves_figure(stats: Mapping[str, Any], limit: int = 12) -> go.Figure:
-    """Cumulative revenue per cohort customer by months after the first order, one line per cohort."""
+    """Cumulative net revenue (``insights.retention``) per cohort customer by months after the first order,
+    one line per cohort."""
     cohorts = (stats.get("cohorts") or [])[-limit:]
     if not cohorts:
         return empty_figure("No first orders in these months yet", height=300)
@@ -48,7 +49,7 @@ def ltv_curves_figure(stats: Mapping[str, Any], limit: int = 12) -> go.Figure:
                "x": [cell["n"] for cell in c["cells"]],
                "y": [number(cell["cumulative_revenue_per_customer"]) for cell in c["cells"]],
                "hovertemplate": c["cohort"] + " month %{x}: $%{y:,.2f} per customer<extra></extra>"} for c in cohorts]
-    return build_figure(traces, chart_layout(height=320, money=True, legend=True, y_title="Revenue per customer",
+    return build_figure(traces, chart_layout(height=320, money=True, legend=True, y_title="Net revenue per customer",
                                              x_title="Months after the first order", xaxis={"dtick": 1}))
 
 

@@ -18,7 +18,7 @@ KPI_CARDS = [
     ("events", "Events", "int", True),
     ("customers", "Active customers", "int", True),
     ("sessions", "Sessions", "int", True),
-    ("revenue", "Net revenue", "money", True),  # gross − discounts − refunds (DESIGN §4 Money)
+    ("revenue", "Net revenue", "money", True),  # gross − discounts − refunds (docs/money.md)
     ("gross_revenue", "Gross revenue", "money", True),
     ("discounts", "Discounts", "money", False),
     ("refunds", "Refunds", "money", False),

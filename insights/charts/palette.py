@@ -16,6 +16,6 @@ METRICS = {
     "events": "Events",
     "sessions": "Sessions",
     "orders": "Orders",
-    "revenue": "Net revenue",  # gross − discounts − refunds (DESIGN §4 Money)
+    "revenue": "Net revenue",  # gross − discounts − refunds (docs/money.md)
     "conversion": "Conversion rate",
 }

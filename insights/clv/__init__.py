@@ -1,2 +1,2 @@
-"""Predicted CLV and churn: BG/NBD + Gamma-Gamma (DESIGN §4). Pure maths in bgnbd, summary and
+"""Predicted CLV and churn: BG/NBD + Gamma-Gamma (docs/metrics.md). Pure maths in bgnbd, summary and
 predict; storage in models; fitting from the orders in services; reads in selectors."""

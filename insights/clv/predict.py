@@ -1,4 +1,4 @@
-"""Per-customer predictions from fitted BG/NBD and Gamma-Gamma parameters, and spend tiers (DESIGN §4).
+"""Per-customer predictions from fitted BG/NBD and Gamma-Gamma parameters, and spend tiers (docs/metrics.md).
 
 Pure. Time is in days. The 12-month predicted CLV is expected orders in the next 365 days × expected
 order value (undiscounted, in the store's money). The expected next order date is the first day on

@@ -2,7 +2,7 @@
 segment, the valuable customers slipping away, and the holdout check for the model page.
 
 Names and emails are returned as stored; per-customer rows are for roles that may see a single
-customer (DESIGN §5), and masking happens at the edge (``insights.shaping``)."""
+customer (docs/security.md), and masking happens at the edge (``insights.shaping``)."""
 
 from __future__ import annotations
 

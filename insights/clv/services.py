@@ -37,7 +37,7 @@ def clv_transactions(*, until: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndar
     """(customer pk, store day, order value) per customer and day with an order, up to ``until``.
 
     One row per day (orders on the same day are one transaction, as in the literature). The value is
-    net revenue (DESIGN §4): the day's gross less its order discounts, and each customer's refunds up
+    net revenue (docs/money.md): the day's gross less its order discounts, and each customer's refunds up
     to ``until`` (counted on their own dates, often days without an order) taken off their order days
     in proportion to those days' values, so a customer's values add up to their net revenue (never
     below zero)."""

@@ -1,5 +1,5 @@
 """PendingWindow.events: how many events each queued batch holds, so pages and the API can say how many
-are still being derived (issue 10, freshness). Rows queued before this migration count 0."""
+are still being derived (freshness). Rows queued before this migration count 0."""
 
 from django.db import migrations, models
 

@@ -1,4 +1,4 @@
-"""Reads for the dashboards and the JSON API: one module per panel family (DESIGN §4).
+"""Reads for the dashboards and the JSON API: one module per panel family (definitions: docs/metrics.md).
 
 Every panel reads rollups (never the event table); the customer drill-down and the recent lists use
 indexed look-ups with a LIMIT. Money is a float rounded to 2 dp, rates are fractions or None. Selectors
@@ -43,6 +43,7 @@ from insights.selectors.freshness import (
     data_first_day,
     derivation_status,
     previous_period_comparison,
+    sample_rates_note,
 )
 from insights.selectors.funnel import funnel_stats
 from insights.selectors.kpis import KPI_KEYS, kpis_stats
@@ -76,5 +77,6 @@ __all__ = [
     "product_figures",
     "products_stats",
     "rfm_assignments",
+    "sample_rates_note",
     "seasonality_stats",
 ]

@@ -22,7 +22,7 @@ MONEY_ACTIONS = ("purchase", "refund")  # the event rollup rows that hold money
 
 
 def net_revenue() -> Sum:
-    """Σ net revenue of rollup rows holding revenue, discounts and refunds (DESIGN §4 Money)."""
+    """Σ net revenue of rollup rows holding revenue, discounts and refunds (docs/money.md)."""
     return Sum(F("revenue") - F("discounts") - F("refunds"))
 
 
@@ -182,7 +182,7 @@ def people_bits(f: MetricFilter, kind: str, mask: int | None = None) -> int:
 
 
 def people_counts_of(f: MetricFilter) -> dict[str, int]:
-    """Distinct people in the period (DESIGN §4 People), in the filter's age group: ``active`` and
+    """Distinct people in the period (docs/metrics.md), in the filter's age group: ``active`` and
     ``purchasing`` customers (anonymous visitors included), and ``identified`` / ``identified_buyers``
     (without them). One read of each kind's bitmaps and one age-group mask."""
     mask = age_group_mask(f)

@@ -1,4 +1,4 @@
-"""Acquisition (DESIGN §4 Channel, People; issue 12): sessions, session conversion with its Wilson 95%
+"""Acquisition (docs/metrics.md): sessions, session conversion with its Wilson 95%
 interval, revenue, AOV and cart abandonment by channel, by source / medium and by campaign, read from
 the ``traffic_daily`` rollup (store day × channel × source × medium × campaign, by the session's start).
 
@@ -104,7 +104,7 @@ def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]]) -> list[di
 
 
 def people_counts(f: MetricFilter) -> dict[str, int]:
-    """DESIGN §4 People in the period: visitors = distinct people seen (customers and anonymous ids not
+    """People in the period (docs/metrics.md): visitors = distinct people seen (customers and anonymous ids not
     yet linked to one); customers = the identified ones; buyers = customers with an order (the people
     bitmaps, ``insights.people``)."""
     people = people_counts_of(replace(f, age_group=None))  # like the page, not by age group (ignored_filters)

@@ -1,4 +1,4 @@
-"""Product affinity (DESIGN §4): pairs bought together (orders) and pairs added to the same cart, over
+"""Product affinity (docs/metrics.md): pairs bought together (orders) and pairs added to the same cart, over
 the baskets of the period. support(A,B) = share of baskets holding both; confidence(A→B) =
 support(A,B) / support(A); lift = confidence(A→B) / support(B). Pairs in fewer than ``min_baskets``
 baskets are not shown.

@@ -1,4 +1,4 @@
-"""What the channel filter cuts, panel by panel and page by page (DESIGN §4 Channel): the one table the
+"""What the channel filter cuts, panel by panel and page by page (docs/metrics.md): the one table the
 API's ``channel_ignored`` / ``channel_note`` and the pages' notices read, so neither says more than the
 selectors do.
 

@@ -1,4 +1,4 @@
-"""Retention (DESIGN §4): first-order-month cohorts and their retention matrix, cumulative revenue per
+"""Retention (docs/metrics.md): first-order-month cohorts and their retention matrix, cumulative revenue per
 cohort customer, returning customer rate, repeat purchase rate, orders per customer and the median
 time between orders.
 

@@ -1,4 +1,4 @@
-"""Coupons and discounts (issue 13): orders placed in the period with and without a coupon, their
+"""Coupons and discounts (docs/money.md): orders placed in the period with and without a coupon, their
 net revenue and AOV, the top coupons, and discounts as a share of gross revenue.
 
 An order here is an ``order_id`` with purchase lines in the period (store days; only those lines count), not

@@ -138,7 +138,7 @@ def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
 
 
 def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    """Purchasing customers by all-time net revenue (historical CLV, DESIGN §4 Money)."""
+    """Purchasing customers by all-time net revenue (historical CLV, docs/money.md)."""
     totals = CustomerTotals.objects.filter(revenue__gt=0)
     if segment_pks is not None:
         totals = totals.filter(customer_id__in=segment_pks)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from events.models import Event
+from events.models import Action, Event, ExchangeRate
 from insights.filters import MetricFilter, store_today, store_tz
 from insights.models import EventDaily, PendingWindow
 from insights.selectors._common import as_count
@@ -84,3 +84,27 @@ def bot_events_excluded() -> int:
     if settings.METRICS_INCLUDE_BOTS:
         return 0
     return Event.objects.filter(is_bot=True).count()
+
+
+def sample_rates_note(f: MetricFilter) -> str | None:
+    """When order lines of ``f``'s period sent in another currency were converted with the sample
+    exchange rates shipped with the project (``ExchangeRate.is_sample``: generated, not published),
+    a sentence saying so; else None. Nothing is read from the events unless sample rates are stored
+    (a demo); then a look-up of the period's order lines through their partial index
+    (``event_order_line_ts_idx``) that stops at the first converted one."""
+    samples = set(ExchangeRate.objects.filter(is_sample=True).values_list("currency", flat=True).distinct())
+    if not samples:
+        return None
+    lines = Event.objects.filter(action=Action.PURCHASE, order_id__isnull=False, fx_rate__isnull=False)
+    if settings.STORE_CURRENCY not in samples:  # a rate of the event's currency was a sample
+        lines = lines.filter(currency__in=samples)
+    start, end = f.utc_bounds()
+    if start is not None:
+        lines = lines.filter(timestamp__gte=start)
+    if end is not None:
+        lines = lines.filter(timestamp__lt=end)
+    if not lines.exists():
+        return None
+    return ("Amounts sent in other currencies were converted with the sample exchange rates shipped with the "
+            "project (generated, not the ECB's): import the ECB's rates (manage.py import_rates FILE) for real "
+            "conversions.")

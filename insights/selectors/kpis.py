@@ -1,4 +1,4 @@
-"""The KPI row (DESIGN §4) for a period and the period of equal length before it."""
+"""The KPI row (docs/metrics.md) for a period and the period of equal length before it."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from insights.selectors._common import (
     people_bits,
     session_days,
 )
-from insights.selectors.freshness import previous_period_comparison
+from insights.selectors.freshness import previous_period_comparison, sample_rates_note
 from insights.selectors.rfm import segment_customer_pks
 from insights.stats import rate
 
@@ -37,7 +37,7 @@ SESSION_COLUMNS = ("sessions", "purchasing_sessions", "orders", *CLOSED_CART_COL
 
 def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
                 with_customer_counts: bool = True) -> dict[str, Any]:
-    """The KPI row of DESIGN §4 plus ``carts_closed`` and ``revenue_left`` (for the insight sentences;
+    """The KPI row (docs/metrics.md) plus ``carts_closed`` and ``revenue_left`` (for the insight sentences;
     ``kpis_stats`` leaves them out). ``with_customer_counts=False`` leaves out the two distinct-customer
     counts (customers, avg_clv: the costly part, a scan of day × customer) for callers that need neither.
     ``segment_pks``: the filter's segment customers (``segment_customer_pks``: the same for a period and
@@ -52,7 +52,7 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
         sums, customers, buyers = _channel_totals(f, with_customer_counts=with_customer_counts)
     else:
         sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
-    # DESIGN §4 Money: revenue is net (gross − discounts − refunds); AOV and CLV use it. Within a channel,
+    # Revenue is net (docs/money.md) (gross − discounts − refunds); AOV and CLV use it. Within a channel,
     # refunds are not attributed (None: revenue is before refunds) and a category's discounts are unknown.
     revenue = None if sums["discounts"] is None else sums["revenue"] - sums["discounts"] - (sums["refunds"] or 0)
     orders, closed = sums["orders"], closed_carts(sums)
@@ -133,9 +133,12 @@ def _published(figures: dict[str, Any]) -> dict[str, Any]:
 
 def kpis_stats(f: MetricFilter) -> dict[str, Any]:
     """The KPI row for ``f`` and, under ``previous``, for the period of equal length before it, with
-    ``previous["comparison"]`` (``previous_period_comparison``) saying whether the two may be compared."""
+    ``previous["comparison"]`` (``previous_period_comparison``) saying whether the two may be compared,
+    and ``money_note``: a sentence when the period's money was converted with sample exchange rates
+    (``sample_rates_note``), else None."""
     segment_pks = segment_customer_pks(f)
     out = _published(kpi_figures(f, segment_pks))
+    out["money_note"] = sample_rates_note(f)
     out["previous"] = (_published(kpi_figures(f.previous(), segment_pks)) if f.has_range
                        else {k: None for k in KPI_KEYS})
     out["previous"]["comparison"] = previous_period_comparison(f)

@@ -1,4 +1,4 @@
-"""RFM segments (DESIGN §4): every purchasing customer's segment, and the customers of one segment."""
+"""RFM segments (docs/metrics.md): every purchasing customer's segment, and the customers of one segment."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from insights.stats import quintile_scores, rfm_segment
 
 
 def rfm_assignments() -> dict[int, tuple[str, float]]:
-    """customer pk → (segment, all-time net revenue) for every customer with an order (DESIGN §4 RFM:
+    """customer pk → (segment, all-time net revenue) for every customer with an order (docs/metrics.md:
     recency of the last purchase, order count and net revenue scored 1–5 by quintile; frequency and
     monetary scores are averaged, rounding up)."""
     rows = list(CustomerTotals.objects.filter(orders__gt=0).annotate(

@@ -36,7 +36,7 @@ def _empty_points() -> Points:
 
 
 def _series(points: Points, label: Any, unknown: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Points; ``revenue`` is net (DESIGN §4 Money), ``gross_revenue`` beside it; ``unknown`` figures are
+    """Points; ``revenue`` is net (docs/money.md), ``gross_revenue`` beside it; ``unknown`` figures are
     None (``_channel_unknown``)."""
     series = [{"t": label(t), "events": as_count(p["events"]), "orders": as_count(p["orders"]),
                "revenue": as_money(p["revenue"]), "gross_revenue": as_money(p["gross_revenue"])}

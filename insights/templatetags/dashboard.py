@@ -103,3 +103,11 @@ def cell(value: Any) -> str:
     if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T":
         return text[:16].replace("T", " ")
     return text
+
+
+@register.simple_tag(takes_context=True)
+def nav_href(context: Any, path: str, target: str) -> str:
+    """The navigation's link to dashboard page ``target`` at ``path``, with the filters it keeps from this
+    page (``nav_queries``, built by the view from ``insights.page_filters``)."""
+    query = (context.get("nav_queries") or {}).get(target, "")
+    return path + ("?" + query if query else "")

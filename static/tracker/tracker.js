@@ -1,4 +1,4 @@
-/* tracker.js: the storefront tracker (DESIGN §8). No dependencies; hand-written, served as is.
+/* tracker.js: the storefront tracker (docs/tracker.md). No dependencies; hand-written, served as is.
  * Loaded by the snippet shown beside each public key in admin, which defines window.tracker with
  * .key, .host and a queue .q of calls made before this file arrives. Sends Segment-shaped messages
  * to HOST/v1/b (text/plain, write key in the body: no CORS preflight).

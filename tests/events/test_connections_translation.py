@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from events.connections import shopify, woocommerce
-from events.connections.translation import event_id, guest_id, money
+from events.connections.translation import IdSpace, event_id, guest_id, money
 from tests.events.webhook_fixtures import payload
 
+SHOP, WOO = IdSpace("shop"), IdSpace("woo")
 BOB = {"name": "Bob Norman", "email": "bob.norman@mail.example.com", "city": "Ottawa", "country": "Canada"}
 TOKEN = "bd5a8aa1ecd019dd3520ff791ee3a24c"
 ORDER_MONEY = {"discount": 10.0, "coupon": "TENOFF", "shipping": 4.99, "tax": 108.68}
@@ -30,7 +31,7 @@ SHOPIFY_ORDER_LINES = [
 @pytest.mark.parametrize("topic, name", [("orders/create", "shopify_orders_create"),
                                          ("orders/paid", "shopify_orders_paid")])
 def test_shopify_order_lines_in_shop_money_with_the_order_money_once(topic, name):
-    out = shopify.translate(topic, payload(name), slug="shop")
+    out = shopify.translate(topic, payload(name), space=SHOP)
     assert out.events == SHOPIFY_ORDER_LINES  # created and paid: the same events (one order)
     assert out.customers == {"207119551": BOB}
     assert out.orders == {"450789469": "207119551"}
@@ -38,14 +39,14 @@ def test_shopify_order_lines_in_shop_money_with_the_order_money_once(topic, name
 
 
 def test_shopify_cancelled_order_is_its_lines_then_a_cancel():
-    out = shopify.translate("orders/cancelled", payload("shopify_orders_cancelled"), slug="shop")
+    out = shopify.translate("orders/cancelled", payload("shopify_orders_cancelled"), space=SHOP)
     assert out.events[:3] == SHOPIFY_ORDER_LINES
     assert out.events[3] == {"event_id": "shop:order:450789469:cancel", "customer_id": "207119551",
                              "action": "cancel", "order_id": "450789469", "timestamp": "2024-03-14T12:00:00-04:00"}
 
 
 def test_shopify_guest_order_is_a_stable_guest_id_from_the_email():
-    out = shopify.translate("orders/create", payload("shopify_orders_create_guest"), slug="shop")
+    out = shopify.translate("orders/create", payload("shopify_orders_create_guest"), space=SHOP)
     guest = guest_id("shop", "jane.guest@example.com", "unused")
     assert guest.startswith("guest:") and len(guest) == 30 and "example" not in guest
     assert [e["customer_id"] for e in out.events] == [guest]
@@ -56,7 +57,7 @@ def test_shopify_guest_order_is_a_stable_guest_id_from_the_email():
 
 
 def test_shopify_refund_lines_use_the_subtotal_and_the_orders_customer():
-    out = shopify.translate("refunds/create", payload("shopify_refunds_create"), slug="shop",
+    out = shopify.translate("refunds/create", payload("shopify_refunds_create"), space=SHOP,
                             order_customers={"450789469": "207119551"})
     assert out.events == [{"event_id": "shop:refund:509562969:line:703073504", "customer_id": "207119551",
                            "action": "refund", "order_id": "450789469", "timestamp": "2024-03-20T09:30:00-04:00",
@@ -65,15 +66,15 @@ def test_shopify_refund_lines_use_the_subtotal_and_the_orders_customer():
 
 
 def test_shopify_refund_without_lines_is_the_refunded_amount_of_an_unknown_orders_customer():
-    out = shopify.translate("refunds/create", payload("shopify_refunds_create_amount"), slug="shop")
+    out = shopify.translate("refunds/create", payload("shopify_refunds_create_amount"), space=SHOP)
     assert out.events == [{"event_id": "shop:refund:509562970", "customer_id": "guest:shop:order:450789469",
                            "action": "refund", "order_id": "450789469", "timestamp": "2024-03-22T11:00:00-04:00",
                            "amount": 15.0, "currency": "CAD"}]
 
 
 def test_shopify_checkout_is_add_to_cart_per_line_and_one_checkout_in_the_tokens_session():
-    created = shopify.translate("checkouts/create", payload("shopify_checkouts_create"), slug="shop")
-    updated = shopify.translate("checkouts/update", payload("shopify_checkouts_update"), slug="shop")
+    created = shopify.translate("checkouts/create", payload("shopify_checkouts_create"), space=SHOP)
+    updated = shopify.translate("checkouts/update", payload("shopify_checkouts_update"), space=SHOP)
     add = {"customer_id": "207119551", "session_id": TOKEN, "action": "add_to_cart", "currency": "CAD"}
     assert created.events == [
         {"event_id": f"shop:checkout:{TOKEN}:line:39072856", **add, "product_id": "632910392",
@@ -96,13 +97,13 @@ def test_shopify_checkout_is_add_to_cart_per_line_and_one_checkout_in_the_tokens
                                                       "city": "Ottawa", "country": "Canada"}),
 ])
 def test_shopify_customer_topics_are_traits_only(topic, name, expected):
-    out = shopify.translate(topic, payload(name), slug="shop")
+    out = shopify.translate(topic, payload(name), space=SHOP)
     assert out.events == []
     assert out.customers == {"706405506930370084": expected}
 
 
 def test_shopify_unknown_topic_is_ignored():
-    out = shopify.translate("products/create", {"id": 1}, slug="shop")
+    out = shopify.translate("products/create", {"id": 1}, space=SHOP)
     assert out.events == [] and out.customers == {} and "products/create" in out.ignored
 
 
@@ -121,14 +122,14 @@ JOHN = {"name": "John Doe", "email": "john.doe@example.com", "city": "San Franci
 @pytest.mark.parametrize("topic, name", [("order.created", "woocommerce_order_created"),
                                          ("order.updated", "woocommerce_order_updated_completed")])
 def test_woocommerce_processing_or_completed_order_is_purchase_lines(topic, name):
-    out = woocommerce.translate(topic, payload(name), slug="woo")
+    out = woocommerce.translate(topic, payload(name), space=WOO)
     assert out.events == WOO_LINES
     assert out.customers == {"25": JOHN}
     assert out.orders == {"727": "25"}
 
 
 def test_woocommerce_refunded_order_is_its_lines_and_a_refund_per_refund():
-    out = woocommerce.translate("order.updated", payload("woocommerce_order_updated_refunded"), slug="woo")
+    out = woocommerce.translate("order.updated", payload("woocommerce_order_updated_refunded"), space=WOO)
     assert out.events[:2] == WOO_LINES
     refund = {"customer_id": "25", "order_id": "727", "action": "refund", "timestamp": "2017-03-28T14:00:00Z",
               "currency": "USD"}
@@ -137,14 +138,14 @@ def test_woocommerce_refunded_order_is_its_lines_and_a_refund_per_refund():
 
 
 def test_woocommerce_cancelled_guest_order_is_a_cancel():
-    out = woocommerce.translate("order.updated", payload("woocommerce_order_updated_cancelled"), slug="woo")
+    out = woocommerce.translate("order.updated", payload("woocommerce_order_updated_cancelled"), space=WOO)
     guest = guest_id("woo", "ann.guest@example.com", "unused")
     assert out.events == [{"event_id": "woo:order:728:cancel", "customer_id": guest, "order_id": "728",
                            "action": "cancel", "timestamp": "2017-03-23T08:00:00Z"}]
 
 
 def test_woocommerce_pending_order_stores_no_event():
-    out = woocommerce.translate("order.created", payload("woocommerce_order_created_pending"), slug="woo")
+    out = woocommerce.translate("order.created", payload("woocommerce_order_created_pending"), space=WOO)
     assert out.events == [] and "pending" in out.ignored
 
 
@@ -153,7 +154,7 @@ def test_woocommerce_pending_order_stores_no_event():
     ("customer.updated", "woocommerce_customer_updated", {**JOHN, "name": "John Doe-Smith", "city": "Oakland"}),
 ])
 def test_woocommerce_customer_topics_are_traits_only(topic, name, expected):
-    out = woocommerce.translate(topic, payload(name), slug="woo")
+    out = woocommerce.translate(topic, payload(name), space=WOO)
     assert out.events == [] and out.customers == {"25": expected}
 
 
@@ -163,7 +164,7 @@ def test_long_event_ids_are_hashed_to_fit_and_stay_stable():
     assert long != event_id("s" * 40, "checkout", "t" * 80, "line", "j")
 
 
-@pytest.mark.parametrize("value, expected", [("199.00", 199.0), ("-10.00", 10.0), (246.055, 246.06), ("", None),
+@pytest.mark.parametrize("value, expected", [("199.00", 199.0), ("-10.00", -10.0), (246.055, 246.06), ("", None),
                                              (None, None), ("abc", None), (True, None), ("NaN", None)])
 def test_money(value, expected):
     assert money(value) == expected

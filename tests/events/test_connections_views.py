@@ -291,18 +291,3 @@ def test_a_transient_database_failure_is_503_and_the_delivery_is_not_recorded(lo
     assert Event.objects.count() == 0 and WebhookDelivery.objects.count() == 0
     retried = shopify_post("orders/create", body("shopify_orders_create"), delivery="d-1")  # Shopify resends
     assert retried.json()["accepted"] == 3 and WebhookDelivery.objects.count() == 1
-
-
-def test_shopify_order_in_a_currency_without_rates_is_503_and_not_recorded_until_rates_exist():
-    """No CAD rate yet: refusing the lines with 200 would make Shopify never resend them. The delivery
-    is answered 503 with what to do and left unrecorded; once rates are imported, the retry stores it."""
-    shop = connection_create(platform="shopify", slug="shop", secret=SECRET)
-    refused = shopify_post("orders/create", body("shopify_orders_create"), delivery="d-norate")
-    assert refused.status_code == 503
-    assert refused.json()["code"] == "no_rate" and "import_rates" in refused.json()["error"]
-    assert not Event.objects.filter(order_id="450789469").exists()
-    assert not WebhookDelivery.objects.filter(connection=shop).exists()
-    call_command("import_rates", "--sample", stdout=StringIO())
-    retried = shopify_post("orders/create", body("shopify_orders_create"), delivery="d-norate")
-    assert retried.status_code == 200 and retried.json()["accepted"] == 3
-    assert WebhookDelivery.objects.filter(connection=shop, delivery_id="d-norate").count() == 1

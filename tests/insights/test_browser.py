@@ -134,6 +134,7 @@ def _login(page, base: str, username: str) -> None:
 
 
 def _logout(page, base: str) -> None:
+    page.click("#account-toggle")  # Log out is in the account menu
     page.click(".who form button[type=submit]")
     page.wait_for_url(re.compile(r".*/accounts/login/.*"))
 

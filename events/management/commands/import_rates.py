@@ -1,7 +1,9 @@
 """Import daily exchange rates from a file in the European Central Bank's historical layout
 (``eurofxref-hist.csv`` from https://www.ecb.europa.eu/stats/eurofxref/: ``Date,USD,JPY,…`` rows of
 units per euro, ``N/A`` where a currency had no rate). A day already stored is replaced, so
-importing a newer file again is safe. ``--sample`` imports the excerpt shipped with the project."""
+importing a newer file again is safe, and the sample rates go. ``--sample`` imports the excerpt
+shipped with the project (generated rates, marked as samples) into a database without published
+rates. Store-connection deliveries that waited for a rate are then stored."""
 
 from pathlib import Path
 
@@ -32,9 +34,13 @@ class Command(BaseCommand):
                 rows = parse_ecb_csv(handle)
             except ValueError as exc:
                 raise CommandError(f"{path}: {exc}") from None
-        n = rates_import(rows=rows)
+        n = rates_import(rows=rows, sample=sample)
+        if sample and not n:
+            self.stdout.write("Published exchange rates are stored: the sample rates were not imported.")
+            return
         days = sorted({d for d, _, _ in rows})
         currencies = sorted({c for _, c, _ in rows})
         span = f" from {days[0]} to {days[-1]}" if days else ""
-        self.stdout.write(f"{n} rates of {len(currencies)} currencies{span} (store currency "
+        kind = " sample (generated, not published)" if sample else ""
+        self.stdout.write(f"{n}{kind} rates of {len(currencies)} currencies{span} (store currency "
                           f"{settings.STORE_CURRENCY}; EUR is the base)")

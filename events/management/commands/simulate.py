@@ -25,7 +25,7 @@ __all__ = ["Command", "stream_events"]  # stream_events: importable from here to
 
 class Command(BaseCommand):
     help = (
-        "Simulated shoppers (issue 4). Default: backfill history, e.g. "
+        "Simulated shoppers. Default: backfill history, e.g. "
         "`simulate --days 180 --customers 2000 [--events N] [--seed S]`, through the ingest service. "
         "`--live --ws ws://HOST/ws/events/ --key KEY --rate R [--duration S]` streams to a running "
         "server over a WebSocket and prints acknowledged events/s. `--schedule` creates the beat "
