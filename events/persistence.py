@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -23,9 +24,10 @@ from customers.services import customers_resolve
 from events.broadcast import dashboard_send_on_commit
 from events.inserts import event_is_bot, events_insert
 from events.models import Event
+from events.refund_caps import Capped, refunds_capped
 from events.signals import events_stored
 from events.types import SourceRef, StoredEvent
-from events.wire import NativeEvent, Reason
+from events.wire import NativeEvent, Reason, money_errors
 from products.selectors import ProductRef
 from products.services import ProductSeed, products_resolve
 
@@ -35,7 +37,14 @@ ZERO = Decimal("0.00")
 # Failures of a store: transient (resend), caused by some event (isolate it), or a bug (raise).
 _RETRY_PG_CODES = ("40P01", "40001")  # deadlock, serialization failure
 
-Stored = tuple[set[str], dict[str, Reason]]  # event_ids newly stored; {event_id: reason} refused
+
+class Stored(NamedTuple):
+    """What became of a batch: the event ids newly stored, those refused (with the reason), and the
+    refunds stored capped to what remained of their order (``events.refund_caps``)."""
+
+    stored: set[str]
+    refused: dict[str, Reason]
+    capped: dict[str, Capped]
 
 
 class IngestUnavailable(Exception):
@@ -86,7 +95,7 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, source: SourceRe
     attempt = 0
     while True:
         try:
-            return _store(events, broadcast, check, source), {}
+            return _store(events, broadcast, check, source)
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind == "retry" and attempt < 2 and not connection.in_atomic_block:
@@ -112,11 +121,12 @@ def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
     stored: set[str] = set()
     refused: dict[str, Reason] = {}
+    capped: dict[str, Capped] = {}
     parts = [events]
     while parts:
         part = parts.pop()
         try:
-            stored |= _store(part, broadcast, check, source)
+            outcome = _store(part, broadcast, check, source)
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind in ("retry", "transient"):
@@ -129,13 +139,19 @@ def _store_isolating(events: list[NativeEvent], broadcast: bool, check: Callable
             else:
                 middle = len(part) // 2
                 parts += [part[middle:], part[:middle]]  # the first half is tried first
-    return stored, refused
+        else:
+            stored |= outcome.stored
+            refused |= outcome.refused
+            capped |= outcome.capped
+    return Stored(stored, refused, capped)
 
 
 @transaction.atomic
 def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None] | None,
-           source: SourceRef) -> set[str]:
-    """One transaction (or savepoint): returns the event_ids that were newly stored."""
+           source: SourceRef) -> Stored:
+    """One transaction (or savepoint): the event_ids newly stored, those refused because a line
+    priced by its product's price totals more than one event may carry (``wire.money_errors``), and
+    the refunds capped."""
     if check is not None:
         check()
     _orders_lock(events)
@@ -145,10 +161,19 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
     products = _products(events)
     prices = [e.price if e.price is not None else (ref.price if ref is not None else ZERO)
               for e, ref in zip(events, products, strict=True)]
+    refused: dict[str, Reason] = {}
+    for e, price in zip(events, prices, strict=True):
+        if e.price is None and (errors := money_errors(e, price)):
+            refused[e.event_id] = next(iter(errors.values()))
+    if refused:
+        kept = [n for n, e in enumerate(events) if e.event_id not in refused]
+        events, customer_pks = [events[n] for n in kept], [customer_pks[n] for n in kept]
+        products, prices = [products[n] for n in kept], [prices[n] for n in kept]
+    events, capped = refunds_capped(events, prices, source.namespace)
     new = events_insert(events, customer_pks, [ref.pk if ref is not None else None for ref in products], prices,
-                        received_at=timezone.now(), source=source)
+                        received_at=timezone.now(), source=source) if events else {}
     if not new:
-        return set()
+        return Stored(set(), refused, {})
     stored: list[StoredEvent] = []
     keep_bots = settings.METRICS_INCLUDE_BOTS
     for e, cpk, ref, price in zip(events, customer_pks, products, prices, strict=True):
@@ -165,7 +190,7 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
         dashboard_send_on_commit([(e, ref.title if ref is not None else None, price)
                                   for e, ref, price in zip(events, products, prices, strict=True)
                                   if e.event_id in new])
-    return set(new)
+    return Stored(set(new), refused, {k: c for k, c in capped.items() if k in new})
 
 
 _MONEY_ACTIONS = frozenset({"purchase", "refund", "cancel"})

@@ -3,6 +3,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from customers.admin import CustomerAdmin as CustomerProfileAdmin
 from customers.models import Customer
@@ -50,9 +51,44 @@ class CartAdmin(DerivedAdmin):
     list_select_related = ("customer",)
 
 
+class SetAsideFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("set_aside", "Set aside (derivation failed)"), ("queued", "Queued")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "set_aside":
+            return queryset.filter(attempts__gt=0)
+        if self.value() == "queued":
+            return queryset.filter(attempts=0)
+        return queryset
+
+
 @admin.register(PendingWindow)
 class PendingWindowAdmin(DerivedAdmin):
-    list_display = ("pk", "created_at", "__str__")
+    """Windows waiting to be derived, and those set aside because their derivation failed: each with
+    its error, its failed attempts and when it is tried again (``insights.set_aside``). "Retry now"
+    makes set-aside windows due at once (e.g. after erasing the customer whose events broke them)."""
+
+    list_display = ("pk", "created_at", "__str__", "attempts", "retry_at", "error")
+    list_filter = (SetAsideFilter,)
+    readonly_fields = ("windows", "events", "created_at", "attempts", "retry_at", "last_error")
+    actions = ["retry_now"]
+
+    @admin.display(description="last error")
+    def error(self, obj):
+        first = (obj.last_error or "").splitlines()
+        return first[0][:200] if first else ""
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("insights.view_pendingwindow")
+
+    @admin.action(description="Retry selected set-aside windows now", permissions=["retry"])
+    def retry_now(self, request, queryset):
+        n = queryset.filter(attempts__gt=0).update(retry_at=timezone.now())
+        self.message_user(request, f"{n} set-aside windows will be tried again within seconds.", messages.SUCCESS)
 
 
 @admin.register(HistoryMove)

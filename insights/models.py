@@ -77,7 +77,7 @@ class Cart(models.Model):
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="carts")
     age_group = models.CharField(max_length=8)
     state = models.CharField(max_length=10, choices=CartState.choices)
-    items = models.PositiveIntegerField(default=0)
+    items = models.PositiveBigIntegerField(default=0)  # a sum of quantities (each up to 2^31 - 1)
     value = _money()
     revenue_left = _money()
     opened_at = models.DateTimeField()
@@ -104,16 +104,26 @@ class Cart(models.Model):
 class PendingWindow(models.Model):
     """The customers' time windows one ingest batch touched, whose sessions must be re-derived
     (one row a batch, written in the ingest transaction; processed every few seconds by
-    ``process_pending_analytics_task``)."""
+    ``process_pending_analytics_task``).
+
+    A window whose derivation failed is *set aside* (``insights.set_aside``): a row of its own, one
+    customer's window, with the error, the number of failed attempts and when it is tried again;
+    the other windows are derived without it."""
 
     windows = models.JSONField(help_text='{"<customer pk>": [<first epoch second>, <last epoch second + 1>]}')
     events = models.PositiveIntegerField(default=0, help_text="Events of the batch waiting to be derived.")
     created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0, db_default=0,
+                                           help_text="Failed derivations of this window (0: not failed: queued).")
+    last_error = models.TextField(blank=True, default="", db_default="", help_text="Why the last attempt failed.")
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="Not tried again before this time.")
 
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
+        if self.attempts:
+            return f"customer {', '.join(self.windows)}: set aside after {self.attempts} failed attempts"
         return f"{len(self.windows)} customers at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 

@@ -11,6 +11,7 @@ Two steps keep the ingest path cheap (a handful of set-based statements per batc
    adjusts the session-grained rollups by the difference (old contribution out, new in). A late event
    re-derives exactly the sessions it touches. ``sessions_close_idle`` (beat, every minute) closes
    sessions idle for 30 minutes the same way, which turns their open carts abandoned or emptied.
+   Either sets aside a customer's window it cannot derive and derives the rest (``insights.set_aside``).
 
 ``analytics_rebuild`` recomputes everything from the events with the same contribution functions.
 Every write of derived data takes ``derivation_lock`` first.
@@ -66,6 +67,14 @@ from insights.session_store import (
     sessions_in_windows,
     sessions_insert,
     windows_merge,
+)
+from insights.set_aside import (
+    WindowFailure,
+    derive_isolating,
+    due,
+    set_aside_customers,
+    units_of,
+    windows_set_aside,
 )
 
 logger = logging.getLogger(__name__)
@@ -230,24 +239,39 @@ def _epoch(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+def _windows_of(rows: Iterable[dict[str, list[int]]]) -> Windows:
+    return windows_merge((int(customer), _epoch(lo), _epoch(hi))
+                         for batch in rows for customer, (lo, hi) in batch.items())
+
+
 @transaction.atomic
-def _pending_windows_process(*, max_rows: int, as_of: dt.datetime) -> int:
+def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datetime) -> int:
+    """Derive up to ``max_rows`` queued windows (merged) and set-aside ones now due (each alone);
+    set aside each customer's window that fails."""
     derivation_lock()
-    pending = list(PendingWindow.objects.order_by("id").values_list("id", "windows")[:max_rows])
+    pending = list(due(now).order_by("id").values_list("id", "windows", "attempts")[:max_rows])
     if not pending:
         return 0
-    _rederive_by_customer_chunks(windows_merge(
-        (int(customer), _epoch(lo), _epoch(hi)) for _, batch in pending for customer, (lo, hi) in batch.items()),
-        as_of=as_of)
-    PendingWindow.objects.filter(id__in=[pk for pk, _ in pending]).delete()
+
+    def derive(windows: Windows) -> None:
+        _rederive_by_customer_chunks(windows, as_of=as_of)
+
+    failures: list[WindowFailure] = derive_isolating(units_of(_windows_of(w for _, w, n in pending if not n)), derive)
+    for _, windows, attempts in pending:
+        if attempts:
+            failures += derive_isolating(units_of(_windows_of([windows]), attempts), derive)
+    PendingWindow.objects.filter(id__in=[pk for pk, _, _ in pending]).delete()
+    windows_set_aside(failures, now=now)
     return len(pending)
 
 
 def analytics_process_pending(*, max_rows: int = 20, as_of: dt.datetime | None = None) -> int:
-    """Process every queued window (in chunks, one transaction each). Returns how many were processed."""
+    """Process every queued window and every set-aside one due again (in chunks, one transaction
+    each). Returns how many were processed (derived, or set aside again)."""
     total = 0
     while True:
-        n = _pending_windows_process(max_rows=max_rows, as_of=as_of or timezone.now())
+        now = timezone.now()
+        n = _pending_windows_process(max_rows=max_rows, as_of=as_of or now, now=now)
         total += n
         if n < max_rows:
             return total
@@ -257,15 +281,20 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
     """Close sessions idle for 30 minutes (their open carts become abandoned or emptied)."""
     as_of = as_of or timezone.now()
     closed = 0
+
+    def derive(windows: Windows) -> None:
+        _sessions_rederive(windows, as_of=as_of)
+
     while True:
         with transaction.atomic():
             derivation_lock()
+            # A customer with a set-aside window waits for its retry (which closes its idle sessions too).
             spans = list(Session.objects.filter(closed=False, last_event_at__lte=as_of - IDLE)
-                         .order_by("last_event_at")
+                         .exclude(customer_id__in=set_aside_customers()).order_by("last_event_at")
                          .values_list("customer_id", "started_at", "last_event_at")[:IDLE_CLOSE_BATCH])
             if not spans:
                 return closed
-            _sessions_rederive(windows_merge(spans), as_of=as_of)
+            windows_set_aside(derive_isolating(units_of(windows_merge(spans)), derive), now=timezone.now())
             closed += len(spans)
 
 

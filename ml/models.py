@@ -63,8 +63,8 @@ class CartScore(models.Model):
     session_key = models.CharField(max_length=200, help_text="The metrics engine's session key.")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="cart_scores")
     probability = models.FloatField()
-    items = models.PositiveIntegerField(default=0)
-    value = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    items = models.PositiveBigIntegerField(default=0)
+    value = models.DecimalField(max_digits=18, decimal_places=2, default=0)  # as wide as the carts' value
     opened_at = models.DateTimeField()
     decided_at = models.DateTimeField(help_text="The cart's last event used for the score.")
     scored_at = models.DateTimeField(default=timezone.now)

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError
 
 from events import wire
-from events.persistence import IngestUnavailable, events_store
+from events.persistence import IngestUnavailable, Stored, events_store
 from events.services.keys import KeyCredential, ingest_key_check
 from events.services.rates import batches_convert
 from events.services.sources import SourceRef, source_server, source_touch
@@ -31,11 +31,15 @@ class IngestResult:
     duplicates: list[str] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[dict[str, Any]] = field(default_factory=list)  # Segment: acknowledged, not stored
+    # Stored (and accepted) with an amount other than the one sent: refunds capped to their order's remainder.
+    adjusted: list[dict[str, Any]] = field(default_factory=list)
 
     def as_ack(self) -> dict[str, Any]:
         ack = {"type": "ack", "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
         if self.ignored:
             ack["ignored"] = self.ignored
+        if self.adjusted:
+            ack["adjusted"] = self.adjusted
         return ack
 
 
@@ -77,10 +81,10 @@ def events_ingest_parsed(*, batches: Sequence[wire.ParsedBatch], source: SourceR
     valid, owners = _distinct(batches, results)
     check = (lambda: ingest_key_check(credential=credential)) if credential is not None else None
     if valid:
-        stored, refused = events_store(events=valid, broadcast=broadcast, check=check, source=source)
-        _answer(valid, owners, stored, refused)
+        outcome = events_store(events=valid, broadcast=broadcast, check=check, source=source)
+        _answer(valid, owners, outcome)
         source_touch(source)
-        if refused:
+        if outcome.refused:
             for result in results:
                 result.rejected.sort(key=lambda r: r["index"])
     elif check is not None:
@@ -110,12 +114,16 @@ def _distinct(batches: Sequence[wire.ParsedBatch], results: list[IngestResult]
     return valid, owners
 
 
-def _answer(valid: list[wire.NativeEvent], owners: list[tuple[IngestResult, int]], stored: set[str],
-            refused: dict[str, wire.Reason]) -> None:
-    """Each event stored (accepted), refused by the database (rejected) or already there (duplicate)."""
+def _answer(valid: list[wire.NativeEvent], owners: list[tuple[IngestResult, int]], outcome: Stored) -> None:
+    """Each event stored (accepted; adjusted too when stored capped), refused when stored (rejected) or
+    already there (duplicate)."""
+    stored, refused, capped = outcome
     for event, (result, index) in zip(valid, owners, strict=True):
         if event.event_id in stored:
             result.accepted += 1
+            if event.event_id in capped:
+                result.adjusted.append({"index": index, "event_id": event.event_id,
+                                        **capped[event.event_id].as_ack()})
         elif event.event_id in refused:
             result.rejected.append({"index": index, "event_id": event.event_id,
                                     "errors": {"event": refused[event.event_id]}})

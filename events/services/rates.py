@@ -2,9 +2,10 @@
 batch to the store currency (``batches_convert``, called by the ingest service before storing).
 
 An event whose currency has no rate on or before its date is moved to its batch's rejected list
-with that reason (``{"currency": reason}``); the events beside it are kept. ``conversion_gaps``
-says the same of events before they are sent (store connections keep such a delivery until the
-rate arrives).
+with that reason (``{"currency": reason}``), and so is one whose converted money is beyond what one
+event may carry (``wire.money_errors``); the events beside it are kept. ``conversion_gaps``
+says the same of missing rates before events are sent (store connections keep such a delivery
+until the rate arrives).
 
 The sample rates shipped with the project (``import_rates --sample``) are stored ``is_sample`` and
 only into a database without published rates; importing published rates removes them all
@@ -113,6 +114,12 @@ def _convert_batch(batch: wire.ParsedBatch, table: money.RateTable, store: str) 
                                        "errors": {"currency": rate}})
                 continue
             _apply_rate(e, rate)
+            errors = wire.money_errors(e, e.price)
+            if errors:
+                batch.rejected.append({"index": batch.position(n), "event_id": e.event_id,
+                                       "errors": {name: wire.Reason(f"converted to {store}: {reason}", reason.code)
+                                                  for name, reason in errors.items()}})
+                continue
         kept.append(e)
         positions.append(batch.position(n))
     batch.events[:] = kept

@@ -50,4 +50,5 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
         result.duplicates += identities.duplicates
         result.rejected = sorted(result.rejected + identities.rejected, key=lambda r: r["index"])
     result.ignored = batch.ignored
+    result.adjusted = [{**entry, "index": batch.origin[entry["index"]]} for entry in result.adjusted]
     return result

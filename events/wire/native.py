@@ -140,7 +140,7 @@ FIELDS: tuple[Field, ...] = (
     Field("anonymous_id", v.label, v.MAX_ANONYMOUS_ID, default=""),
     Field("context", parse_context),
     Field("currency", v.parse_currency),
-    Field("amount", v.parse_price, allowed_when=_money_line),
+    Field("amount", v.parse_money, allowed_when=_money_line),
     Field("order", v.parse_order, allowed_when=_purchase_line),
 )
 # The table as flat tuples (these loops run for every field of every event): the fields read in
@@ -155,6 +155,7 @@ _ALLOWED_WHEN = tuple((f.name, f.parse, f.limit, f.allowed_when, f.default)
 assert list(_ATTRS) == list(NativeEvent.__dataclass_fields__)[:len(_ATTRS)], "NativeEvent follows FIELDS"
 assert not any(f.allowed_when is None for f in FIELDS[len(_READ):]), "allowed-when fields come last"
 _ACTION, _AMOUNT, _PRICE = _ATTRS.index("action"), _ATTRS.index("amount"), _ATTRS.index("price")
+_QUANTITY = _ATTRS.index("quantity")
 
 
 def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
@@ -195,6 +196,10 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
         keep(default if value is None else value)
     if values[_ACTION] == "refund" and values[_AMOUNT] is None and values[_PRICE] is None and "amount" not in errors:
         errors["amount"] = _REFUND_AMOUNT
+    if not errors and values[_AMOUNT] is None and values[_PRICE] is not None:
+        total = values[_PRICE] * values[_QUANTITY]
+        if total > v.MAX_MONEY:
+            errors["line_total"] = v.line_too_large(total)
     if errors:
         return errors
     event = NativeEvent(*values)
@@ -203,6 +208,28 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
     if event.amount is not None and event.price is None:  # the unit price shown: the line's share
         event.price = (event.amount / Decimal(event.quantity)).quantize(v.CENT, rounding=ROUND_HALF_UP)
     return event
+
+
+def money_errors(event: NativeEvent, price: Decimal | None) -> dict[str, Reason]:
+    """``{field: reason}`` for each money figure of this event over ``MAX_MONEY`` once its unit price
+    is known (``price``: sent, converted, or the product's) and its amounts are in the store currency:
+    its line total (``amount``, else price × quantity), its order's discount, shipping and tax. A
+    unit price must also fit its column (``MAX_PRICE``)."""
+    errors: dict[str, Reason] = {}
+    if price is not None and price > v.MAX_PRICE:
+        errors["product_price"] = v.money_too_large("the unit price", price, v.MAX_PRICE)
+    if event.amount is not None:
+        if event.amount > v.MAX_MONEY:
+            errors["amount"] = v.money_too_large("the amount", event.amount)
+    elif price is not None and (total := price * event.quantity) > v.MAX_MONEY:
+        errors["line_total"] = v.line_too_large(total)
+    order = event.order
+    if order is not None:
+        for name in ("discount", "shipping", "tax"):
+            value = getattr(order, name)
+            if value is not None and value > v.MAX_MONEY:
+                errors["order"] = v.money_too_large(f"the order's {name}", value)
+    return errors
 
 
 def _named(values: list[Any]) -> dict[str, Any]:

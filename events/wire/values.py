@@ -29,6 +29,13 @@ MAX_CATEGORY = 100
 MAX_ANONYMOUS_ID = 95  # stored as the customer id "anon:<id>" when there is no customer id (≤ 100)
 MAX_QUANTITY = 2_147_483_647  # PostgreSQL integer
 MAX_PRICE = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
+# The most one event may carry in any money figure (store currency, after conversion): a line total
+# (amount, else unit price × quantity), a refund, an order's discount, shipping or tax. The rollups'
+# money columns hold |x| < 10^16 (insights.fields.money_field: 18 digits, 2 decimal places), so a
+# single rollup row (an hour, a day, a month, a customer's all-time totals) takes 10^7 events at this
+# bound, one every 3 seconds for a whole year, and still fits; no real line comes near it (just under
+# a billion in the store currency: over 60,000 US dollars even in Indonesian rupiah).
+MAX_MONEY = Decimal("999999999.99")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Earlier timestamps are refused: no store's event is older, and the analytics (time zones, hour
 # buckets) need dates that stay inside datetime's range in every zone.
@@ -117,6 +124,7 @@ def text(value: Any, limit: int | None, latest: Any = None) -> tuple[str | None,
 
 _PRICE_TOO_SMALL = Reason("must be >= 0", "out_of_range")
 _PRICE_TOO_LARGE = Reason(f"must be <= {MAX_PRICE}", "out_of_range")
+_MONEY_TOO_LARGE = Reason(f"must be <= {MAX_MONEY}", "out_of_range")
 _QUANTITY_TOO_SMALL = Reason("must be >= 1", "out_of_range")
 _QUANTITY_TOO_LARGE = Reason(f"must be <= {MAX_QUANTITY}", "out_of_range")
 
@@ -153,6 +161,25 @@ def parse_price(value: Any, limit: Any = None, latest: Any = None) -> tuple[Deci
     if len(_price_cache) < 50_000 and (t is not str or len(value) <= _PRICE_CACHE_KEY_CHARS):
         _price_cache[value] = d
     return d, None
+
+
+def parse_money(value: Any, limit: Any = None, latest: Any = None) -> tuple[Decimal | None, Reason | None]:
+    """An amount of money (a line's or a refund's amount; an order's discount, shipping or tax): a
+    price (``parse_price``) of at most ``MAX_MONEY``."""
+    d, reason = parse_price(value)
+    if (d is not None and d > MAX_MONEY) or reason is _PRICE_TOO_LARGE:
+        return None, _MONEY_TOO_LARGE
+    return d, reason
+
+
+def line_too_large(total: Decimal) -> Reason:
+    """Why a line whose total (unit price × quantity, in the store currency) is over ``MAX_MONEY`` is refused."""
+    return Reason(f"price × quantity is {total}: a line may total at most {MAX_MONEY}", "out_of_range")
+
+
+def money_too_large(what: str, value: Decimal, limit: Decimal = MAX_MONEY) -> Reason:
+    """Why an amount over its limit (e.g. once converted to the store currency) is refused."""
+    return Reason(f"{what} is {value}: at most {limit}", "out_of_range")
 
 
 def parse_quantity(value: Any, limit: Any = None, latest: Any = None) -> tuple[int | None, Reason | None]:
@@ -244,13 +271,14 @@ def parse_currency(value: Any, limit: Any = None, latest: Any = None) -> tuple[s
 
 def parse_order(value: Any, limit: Any = None, latest: Any = None) -> tuple[OrderMoney | None, Reason | None]:
     """``{"discount", "coupon", "shipping", "tax"}``, each optional (other keys are ignored): amounts
-    >= 0 to the cent, a coupon a one-line label. An object with none of them is absent."""
+    >= 0 to the cent and at most ``MAX_MONEY``, a coupon a one-line label. An object with none of them
+    is absent."""
     if type(value) is not dict:
         return None, Reason("must be an object: discount, coupon, shipping, tax", "wrong_type")
     amounts: dict[str, Decimal | None] = {}
     for key in ("discount", "shipping", "tax"):
         raw = value.get(key)
-        amounts[key], reason = (None, None) if raw is None else parse_price(raw)
+        amounts[key], reason = (None, None) if raw is None else parse_money(raw)
         if reason is not None:
             return None, Reason(f"{key}: {reason}", reason.code)
     coupon, reason = label(value.get("coupon"), MAX_COUPON)

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from events.models import Action, Event, ExchangeRate
@@ -49,24 +49,33 @@ def derivation_status() -> dict[str, Any]:
 
     The counts are exact whenever anything waits; ``message`` (what pages show) is set only once the
     oldest batch has waited ``FRESHNESS_GRACE_SECONDS``, so live traffic, derived within seconds, does
-    not make the banner blink. One aggregate over the queue (a few rows; hundreds after a bulk load):
-    cheap enough for every page, API answer and dashboard push."""
-    row = PendingWindow.objects.aggregate(events=Sum("events"), batches=Count("id"), oldest=Min("created_at"))
-    batches = as_count(row["batches"])
+    not make the banner blink. Windows set aside because their derivation failed (``insights.set_aside``:
+    retried with backoff, listed in admin) are not waiting in the queue: they are counted apart
+    (``set_aside_windows``) and the message says so at once. One aggregate over the queue (a few rows;
+    hundreds after a bulk load): cheap enough for every page, API answer and dashboard push."""
+    queued, aside = Q(attempts=0), Q(attempts__gt=0)
+    row = PendingWindow.objects.aggregate(events=Sum("events", filter=queued), batches=Count("id", filter=queued),
+                                          oldest=Min("created_at", filter=queued), aside=Count("id", filter=aside))
+    batches, set_aside = as_count(row["batches"]), as_count(row["aside"])
+    notes = [set_aside_note(set_aside)] if set_aside else []
     if not batches:
         return {"pending_events": 0, "pending_batches": 0, "derived_through": None, "lag_seconds": 0,
-                "message": None}
+                "set_aside_windows": set_aside, "message": " ".join(notes) or None}
     events = as_count(row["events"])
     oldest: dt.datetime = row["oldest"]
     lag = max(0, int((timezone.now() - oldest).total_seconds()))
-    message = None
     if lag >= FRESHNESS_GRACE_SECONDS:
         local = oldest.astimezone(store_tz())
         when = f"{local:%H:%M %Z}" if local.date() == store_today() else f"{local.day} {local:%b %H:%M %Z}"
         waiting = f"{events:,} events being processed" if events else f"{batches:,} batches of events being processed"
-        message = f"Sessions, carts and orders include events received up to {when}; {waiting}."
+        notes.insert(0, f"Sessions, carts and orders include events received up to {when}; {waiting}.")
     return {"pending_events": events, "pending_batches": batches, "derived_through": oldest.isoformat(),
-            "lag_seconds": lag, "message": message}
+            "lag_seconds": lag, "set_aside_windows": set_aside, "message": " ".join(notes) or None}
+
+
+def set_aside_note(n: int) -> str:
+    """The banner's words for ``n`` windows set aside."""
+    return f"{n:,} {'window' if n == 1 else 'windows'} could not be derived: see admin (retried automatically)."
 
 
 def bot_events_excluded() -> int:

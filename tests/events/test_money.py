@@ -161,7 +161,7 @@ def test_wire_amount_is_parsed_like_a_price_and_gives_the_unit_price_when_none_i
 
 @pytest.mark.parametrize("value,reason", [
     (-1, "must be >= 0"), ("abc", "must be a number"), ("NaN", "must be a finite number"), (True, "must be a number"),
-    (1e12, "must be <= 9999999999.99"), ([1], "must be a number"),
+    (1e12, "must be <= 999999999.99"), ([1], "must be a number"),
 ])
 def test_wire_amount_refusals(value, reason):
     assert wire.parse_event(purchase(amount=value), LATEST) == {"amount": reason}

@@ -83,7 +83,7 @@ def test_api_says_nothing_when_nothing_waits(store, client_for):
     client = client_for(Role.VIEWER)
     response = client.get("/api/v1/metrics/kpis" + Q)
     assert response.json()["freshness"] == {"pending_events": 0, "pending_batches": 0, "derived_through": None,
-                                            "lag_seconds": 0, "message": None}
+                                            "lag_seconds": 0, "set_aside_windows": 0, "message": None}
     for path in ("/api/v1/metrics/kpis", "/api/v1/metrics/insights", "/api/v1/metrics/latest"):
         response = client.get(path + Q)
         assert "X-Pending-Events" not in response and "X-Derived-Through" not in response

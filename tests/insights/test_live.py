@@ -170,7 +170,7 @@ def test_updates_say_what_waits_to_be_derived_and_clear_by_themselves(make_user)
         cleared = await comm.receive_json_from(timeout=5)
         assert cleared["type"] == "update"
         assert cleared["freshness"] == {"pending_events": 0, "pending_batches": 0, "derived_through": None,
-                                        "lag_seconds": 0, "message": None}
+                                        "lag_seconds": 0, "set_aside_windows": 0, "message": None}
         assert {c["key"]: c for c in cleared["kpis"]}["sessions"]["value"] == 1  # derived now
         await comm.disconnect()
 

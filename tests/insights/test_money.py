@@ -115,7 +115,7 @@ def scenarios(draw):
         currency = draw(st.sampled_from(["USD", "EUR", "GBP"]))
         when = T0 + dt.timedelta(days=draw(st.integers(0, 20)), minutes=n)
         cancelled = draw(st.booleans()) and draw(st.booleans())
-        order_gross = Decimal(0)
+        order_gross = sent = Decimal(0)  # USD; and in the order's currency
         lines = draw(st.integers(1, 3))
         carriers = draw(st.sets(st.integers(0, lines - 1), max_size=lines))
         discount = draw(money)
@@ -127,15 +127,22 @@ def scenarios(draw):
             if draw(st.booleans()):
                 line["amount"] = str(draw(money))
                 order_gross += usd(Decimal(line["amount"]), currency, when)
+                sent += Decimal(line["amount"])
             else:
                 order_gross += usd(price, currency, when) * quantity
+                sent += price * quantity
             if k in carriers:  # every line carrying the order object carries the same one
                 line["order"] = {"discount": str(discount), "coupon": f"C{n}", "shipping": "4.99"}
             events.append(line)
         order_refunds = Decimal(0)
+        # Refunds within what the order was paid (each at most 45% of it: room for the rates moving
+        # between the order's and the refund's day), so none is capped (tests/events/test_bounds.py).
+        paid = sent - (discount if carriers else 0)
         for r in range(draw(st.integers(0, 2))):
             later = when + dt.timedelta(days=draw(st.integers(0, 10)), hours=1)
-            amount = draw(money)
+            amount = (paid * draw(st.integers(1, 45)) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+            if amount < CENT:
+                continue
             refund = {"event_id": f"{order_id}-r{r}", "customer_id": customer, "action": "refund",
                       "order_id": order_id, "amount": str(amount), "timestamp": later.isoformat(),
                       "currency": currency}
@@ -164,13 +171,38 @@ def _sum(model, field, **filters) -> Decimal:
     return Decimal(str(model.objects.filter(**filters).aggregate(t=Sum(field))["t"] or 0)).quantize(CENT)
 
 
+def _refunds_before_or_after_their_order(events: list[dict]) -> list[dict]:
+    """The events with each refund sent amid its order's lines moved after the last of them: a refund
+    comes before any line of its order (a webhook race: counted as sent) or after all of them (so
+    what remains of the order is all of it, as stored: ``events.refund_caps``)."""
+    lines = [(n, e["order_id"]) for n, e in enumerate(events) if e["action"] == "purchase"]
+    first, last = {o: n for n, o in reversed(lines)}, {o: n for n, o in lines}
+    out: list[dict] = []
+    held: dict[str, list[dict]] = {}
+    for n, e in enumerate(events):
+        order = e.get("order_id")
+        if e["action"] == "refund" and order in first and first[order] < n < last[order]:
+            held.setdefault(order, []).append(e)
+            continue
+        out.append(e)
+        if e["action"] == "purchase" and n == last[order]:
+            out += held.pop(order, [])
+    return out
+
+
 def _send_randomly(events: list[dict], seed: int) -> None:
     rng = random.Random(seed)
     pending = events[:]
     rng.shuffle(pending)
+    pending = _refunds_before_or_after_their_order(pending)
     while pending:
         size = rng.randint(1, 4)
-        batch, pending = pending[:size], pending[size:]
+        batch = pending[:size]
+        for k, e in enumerate(batch):  # a refund sent before its order ends its batch (the batch's lines count)
+            if e["action"] == "refund" and any(x.get("order_id") == e["order_id"] for x in batch[k + 1:]):
+                batch = batch[:k + 1]
+                break
+        pending = pending[len(batch):]
         result = events_ingest(raw_events=batch, broadcast=False)
         assert not result.rejected, result.rejected
         if rng.random() < 0.4:

@@ -319,7 +319,7 @@ def test_cards_and_revenue_trend_follow_the_same_rule(db):
 
 def test_nothing_waiting_says_nothing(store):
     assert selectors.derivation_status() == {"pending_events": 0, "pending_batches": 0, "derived_through": None,
-                                             "lag_seconds": 0, "message": None}
+                                             "lag_seconds": 0, "set_aside_windows": 0, "message": None}
 
 
 def test_events_waiting_to_be_derived_are_counted(db):

@@ -154,31 +154,71 @@ def event_strategy(*, prefix: str, sessions: list[str], **more: st.SearchStrateg
     })
 
 
+SESSIONS = ["", "", "", "sa", "sb"]
+# A late event: it lands by an early event (``anchor``: an index, modulo the early events), of the same
+# customer, within 29 minutes of it, so inside or right beside the session the first derivation run
+# stored for it; in the anchor's own client session (or, for ``same_session`` False, in a drawn one).
+late_strategy = st.fixed_dictionaries({
+    "anchor": st.integers(min_value=0, max_value=23),
+    "offset": st.integers(min_value=-29, max_value=29),
+    "same_session": st.booleans(),
+    "action": st.sampled_from(ACTIONS),
+    "product": st.sampled_from(["rp1", "rp2", "rp3", None]),
+    "quantity": st.integers(min_value=1, max_value=3),
+    "session": st.sampled_from(SESSIONS),
+    "order": st.sampled_from([None, None, "o1", "o2"]),
+})
+
+
+def late_events(early: list[dict], late: list[dict]) -> list[dict]:
+    """The late events as drawn events of the stream: the first always in its anchor's session, so
+    every stream re-derives at least one stored session."""
+    out = []
+    for n, e in enumerate(late):
+        anchor = early[e["anchor"] % len(early)]
+        same = n == 0 or e["same_session"]
+        out.append({**e, "customer": anchor["customer"], "minute": anchor["minute"] + e["offset"],
+                    "session": anchor["session"] if same else e["session"]})
+    return out
+
+
+def batches_sent(raw: list[dict], cuts: list[int], process_after: list[bool]) -> None:
+    """The events in batches cut at ``cuts``, pending windows processed after those ``process_after`` says."""
+    for n, batch in enumerate(batches_at(raw, cuts)):
+        ingest(batch)
+        if n < len(process_after) and process_after[n]:
+            analytics_process_pending()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(stream=st.lists(event_strategy(prefix="r", sessions=["", "", "", "sa", "sb"],
-                                      order=st.sampled_from([None, None, "o1", "o2"])), min_size=1, max_size=40),
-       cuts=st.lists(st.integers(min_value=1, max_value=40), max_size=6),
+@given(stream=st.lists(event_strategy(prefix="r", sessions=SESSIONS, order=st.sampled_from([None, None, "o1", "o2"])),
+                       min_size=1, max_size=24),
+       late=st.lists(late_strategy, min_size=1, max_size=16),
+       cuts=st.lists(st.integers(min_value=1, max_value=24), max_size=6),
        process_after=st.lists(st.booleans(), min_size=7, max_size=7),
        duplicates=st.lists(st.integers(min_value=0, max_value=39), max_size=5))
-def test_random_stream_incremental_equals_rebuild(stream, cuts, process_after, duplicates):
+def test_random_stream_incremental_equals_rebuild(stream, late, cuts, process_after, duplicates):
+    """Arrival in random batches, then a derivation run, then late events into the customers' stored
+    sessions (in random batches too), then resends: the incremental tables equal a rebuild."""
     derived_and_events_clear()
     if not ProductFactory._meta.model.objects.filter(external_id="rp1").exists():
         products_create(prefix="r")
         CustomerFactory(external_id="r1", age=20)
         CustomerFactory(external_id="r2", age=None)
         CustomerFactory(external_id="r3", age=60)
-    raw = wire_events(stream, prefix="r")
-    # Batches in arrival order (timestamps are random, so later batches carry late events), plus resends.
-    batches = batches_at(raw, cuts)
-    batches.append([raw[i] for i in duplicates if i < len(raw)])
-    for batch, process in zip(batches, process_after, strict=False):
-        if batch:
-            ingest(batch)
-        if process:
-            analytics_process_pending()
-    for batch in batches[len(process_after):]:
-        ingest(batch)
+    raw = wire_events(stream + late_events(stream, late), prefix="r")
+    early, later = raw[:len(stream)], raw[len(stream):]
+    batches_sent(early, cuts, process_after[:4])
     analytics_process_pending()
+    stored = set(Session.objects.values_list("pk", flat=True))
+    assert stored  # every stream has sessions stored before its late events arrive
+    batches_sent(later, cuts, process_after[4:])
+    analytics_process_pending()
+    assert stored - set(Session.objects.values_list("pk", flat=True)), "no stored session was re-derived"
+    resent = [raw[i] for i in duplicates if i < len(raw)]
+    if resent:
+        ingest(resent)  # duplicates: nothing changes
+        analytics_process_pending()
     incremental = snapshot()
     assert Event.objects.count() == len(raw)
     assert sum(v[0] for v in incremental["events_hourly"].values()) == len(raw)  # every event counted once
