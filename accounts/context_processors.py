@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from accounts import roles
 
 
@@ -11,4 +13,5 @@ def role(request):
         # Only roles that may open a single customer get links to one.
         "can_view_customer_detail": bool(current) and user.can(roles.VIEW_CUSTOMER_DETAIL),
         "is_admin_role": current == roles.Role.ADMIN,
+        "demo_store_enabled": settings.DEMO_STORE_ENABLED,  # the header links to it only when it is served
     }

@@ -307,29 +307,29 @@ LOGGING = {
 INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", 1_000_000)
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", 5000)
 INGEST_GROUP_COMMIT_MS = env.int("INGEST_GROUP_COMMIT_MS", 50)
-# Events a second per ingest key, over every entry point and process (token bucket, shared through
-# Redis when REDIS_URL is set); 0 turns the limit off. The burst is at least one full batch.
+# Events a second per ingest key, all entry points and processes (token bucket, shared through Redis
+# when REDIS_URL is set; one token an event); 0: no limit. The burst is at least one full batch.
 INGEST_RATE_LIMIT = env.float("INGEST_RATE_LIMIT", 50_000)
 INGEST_RATE_BURST = env.int("INGEST_RATE_BURST", 100_000)
-# Backpressure on one ingest socket: events received but not yet acknowledged beyond this get a
-# retryable "busy" error reply (as do messages beyond the second limit); a client that keeps sending
-# past ten times the message limit is disconnected (1013, try again later).
+# Backpressure on one ingest socket: events received but not yet acknowledged beyond this get a retryable
+# "busy" reply (as do messages beyond the second limit); past ten times the message limit: disconnected.
 INGEST_MAX_PENDING_EVENTS = env.int("INGEST_MAX_PENDING_EVENTS", 20_000)
 INGEST_MAX_PENDING_MESSAGES = env.int("INGEST_MAX_PENDING_MESSAGES", 5_000)
 SEGMENT_MAX_EVENT_BYTES = 32 * 1024
-# Events whose user agent is a known bot's (events/bots.py) are stored flagged and left out of every
-# metric; 1 counts them like any other.
+# Known bots' events (events/bots.py) are stored flagged and left out of every metric; 1 counts them.
 METRICS_INCLUDE_BOTS = env.bool("METRICS_INCLUDE_BOTS", default=False)
-# Public (browser) keys (docs/tracker.md): events a second per key and per client address (token buckets,
-# shared through Redis when REDIS_URL is set), and how long browsers may cache a CORS preflight.
+# Public (browser) keys (docs/trust.md): events a second per key and per address (REMOTE_ADDR), events one
+# request may carry (an order's lines one each), how long browsers may cache a preflight.
 PUBLIC_KEY_RATE_LIMIT = env.float("PUBLIC_KEY_RATE_LIMIT", 500)
 PUBLIC_KEY_RATE_BURST = env.int("PUBLIC_KEY_RATE_BURST", 2000)
 PUBLIC_ADDRESS_RATE_LIMIT = env.float("PUBLIC_ADDRESS_RATE_LIMIT", 20)
 PUBLIC_ADDRESS_RATE_BURST = env.int("PUBLIC_ADDRESS_RATE_BURST", 200)
+PUBLIC_MAX_BATCH_EVENTS = env.int("PUBLIC_MAX_BATCH_EVENTS", 100)
 CORS_MAX_AGE = env.int("CORS_MAX_AGE", 86_400)
-# Client address of a browser request: REMOTE_ADDR, or (BEHIND_PROXY) the last X-Forwarded-For hop.
-BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)  # a browser's address: the last X-Forwarded-For hop
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
+HISTORY_MOVE_STEP_EVENTS = env.int("HISTORY_MOVE_STEP_EVENTS", 100)  # per step of a history move (ingest waits)
+DEMO_STORE_ENABLED = env.bool("DEMO_STORE_ENABLED", default=False)  # /demo-store/ (make run); else 404
 # Store connections: a webhook body over these bytes or order/refund lines is refused (413). docs/connections.md
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 10_000_000)
 WEBHOOK_MAX_LINES = env.int("WEBHOOK_MAX_LINES", 5_000)

@@ -14,7 +14,7 @@ from analytics_site.csv_batches import BatchStore, Rejected, csv_batches_import
 from customers.csv_profiles import ProfileMapping
 from customers.models import Customer, age_group_for
 from customers.selectors import customer_owners_by_external_id, customer_pks_by_external_id
-from customers.signals import customer_age_changing
+from customers.signals import customer_age_changing, customer_history_queued
 from customers.traits import customer_fields_from_traits
 
 _GENDERS = [Customer.Gender.FEMALE, Customer.Gender.MALE, Customer.Gender.OTHER]
@@ -98,26 +98,51 @@ def customers_resolve(*, external_ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-@transaction.atomic
 def customers_update_traits(*, traits: Mapping[str, Mapping[str, Any]]) -> int:
     """Set profile traits of customers named by the store's id (store connections: webhooks),
-    creating the unknown ones; the same rules as an ``identify`` (``customer_traits_update``).
-    Returns how many customers changed."""
-    wanted = {external_id: dict(t) for external_id, t in traits.items()}
-    pks = customers_resolve(external_ids=wanted)
-    return sum(1 for external_id, t in wanted.items()
-               if t and customer_traits_update(customer_pk=pks[external_id], traits=t))
+    creating the unknown ones; the same rules as a server's ``identify`` (``customer_traits_update``).
+    Returns how many customers changed. A new age is settled here (``customer_history_settle``), so
+    a caller inside a transaction of its own should not send ages (store connections send none)."""
+    changed = _traits_update(traits)
+    if any("age" in fields for fields in changed):
+        customer_history_settle()
+    return len(changed)
 
 
 @transaction.atomic
-def customer_traits_update(*, customer_pk: int, traits: dict[str, Any]) -> list[str]:
-    """Fill a customer's profile from storefront traits (``customers.traits``): name, email, gender,
-    city, country at once; a new age through the ``customer_age_changing`` hook (insights moves the
-    customer's history to the new age group in every rollup). Returns the fields changed."""
+def _traits_update(traits: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """The fields changed, one list a customer that changed."""
+    wanted = {external_id: dict(t) for external_id, t in traits.items()}
+    pks = customers_resolve(external_ids=wanted)
+    changed = [customer_traits_update(customer_pk=pks[external_id], traits=t) for external_id, t in wanted.items() if t]
+    return [fields for fields in changed if fields]
+
+
+def customer_history_settle() -> None:
+    """After a transaction that queued history moves (an age change, an identity link) commits: the
+    ``customer_history_queued`` hook makes the small ones at once and hands the rest to the
+    background. Entry points call it once their writes are committed."""
+    customer_history_queued.send(sender=Customer)
+
+
+def _browser_fields(customer: Customer, fields: dict[str, Any]) -> dict[str, Any]:
+    """What a browser's traits may set: empty fields only, never the age (docs/trust.md)."""
+    return {name: value for name, value in fields.items() if name != "age" and not getattr(customer, name)}
+
+
+@transaction.atomic
+def customer_traits_update(*, customer_pk: int, traits: dict[str, Any], trusted: bool = True) -> list[str]:
+    """Fill a customer's profile from traits (``customers.traits``): name, email, gender, city,
+    country at once; a new age through the ``customer_age_changing`` hook (insights queues the move of
+    the customer's history to the new age group, see ``customer_history_settle``). Returns the
+    fields changed. ``trusted=False`` (a browser's traits): only empty fields are filled and the age
+    is left as it is."""
     fields = customer_fields_from_traits(traits, today=timezone.localdate())
     if not fields:
         return []
     customer = Customer.objects.select_for_update().get(pk=customer_pk)
+    if not trusted:
+        fields = _browser_fields(customer, fields)
     age = fields.pop("age", customer.age)
     changed = [name for name, value in fields.items() if getattr(customer, name) != value]
     if changed:
@@ -150,11 +175,18 @@ def customers_import_csv(*, lines: Iterable[str], map_spec: str | None = None, r
 
     def start(header: list[str]) -> BatchStore:
         mapping = ProfileMapping.build(header, map_spec=map_spec)
-        return lambda rows, done: _import_profiles(mapping, rows, done, totals)
+        return lambda rows, done: _import_settled(mapping, rows, done, totals)
 
     csv_batches_import(lines=lines, batch_size=batch_size, rejects_path=rejects_path, start=start,
                        after_batch=(lambda: progress(totals)) if progress is not None else None)
     return totals
+
+
+def _import_settled(mapping: ProfileMapping, rows: list[dict[str, Any]], done: int,
+                    totals: ProfileImportTotals) -> list[Rejected]:
+    rejected = _import_profiles(mapping, rows, done, totals)
+    customer_history_settle()  # the batch's age changes
+    return rejected
 
 
 @transaction.atomic

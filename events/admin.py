@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from events.models import Event, ExchangeRate, IngestKey
+from events.models import Event, ExchangeRate, IngestKey, Source
 
 
 @admin.register(Event)
@@ -143,6 +143,54 @@ class IngestKeyAdmin(admin.ModelAdmin):
             ingest_key_revoke(key=key)
             revoked += 1
         self.message_user(request, f"{revoked} key(s) revoked.")
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    """What sent the events (docs/trust.md): each key, store connection, import run, the simulator and
+    key-less server code, with how many events it sent and when it was last used. Sources are made
+    by ingest, never by hand, and stay (their events point at them). With the metrics engine
+    installed, ``insights.admin`` adds the action that removes everything a source sent."""
+
+    list_display = ("name", "kind", "trust", "belongs_to", "event_count", "last_used_at", "state")
+    list_filter = ("kind", "trust")
+    search_fields = ("name",)
+    list_select_related = ("ingest_key", "connection")
+    readonly_fields = ("kind", "trust", "namespace", "name", "belongs_to", "event_count", "created_at",
+                       "last_used_at", "removal_requested_at", "removed_at")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="key or connection")
+    def belongs_to(self, obj):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        target = obj.ingest_key or obj.connection
+        if target is None:
+            return "—"
+        url = reverse(f"admin:events_{target._meta.model_name}_change", args=[target.pk])
+        return format_html('<a href="{}">{}</a>', url, target)
+
+    @admin.display(description="events")
+    def event_count(self, obj):
+        return Event.objects.filter(source_id=obj.pk).count()  # event_source_idx
+
+    @admin.display(description="removed")
+    def state(self, obj):
+        if obj.removed_at is not None:
+            return f"removed {obj.removed_at:%Y-%m-%d %H:%M}"
+        if obj.removal_requested_at is not None:
+            return f"removal asked for {obj.removal_requested_at:%Y-%m-%d %H:%M}"
+        return "—"
 
 
 # --- Simulator ------------------------------------------------------------------------------

@@ -4,7 +4,10 @@
   saying to use a public key): a secret in a web page is a secret published.
 - A *public* key is accepted only with an ``Origin`` among its allowed origins (else 403 with the
   reason), within two token buckets: events a second per key and per key × client address (429
-  with ``Retry-After``). Its responses carry ``Access-Control-Allow-Origin`` (that exact origin),
+  with ``Retry-After``). Every event costs a token, and a request carries at most
+  PUBLIC_MAX_BATCH_EVENTS events (a tracker's batch; 413 above it), so the per-address limit holds
+  for one large batch as for many small ones. What a public key may send at all:
+  ``events.wire.trust``. Its responses carry ``Access-Control-Allow-Origin`` (that exact origin),
   ``Vary: Origin``.
 - A CORS preflight (``OPTIONS``, which carries no key) is answered for origins some active public
   key allows, with ``Access-Control-Max-Age`` so browsers ask once a day; any other origin gets 403.

@@ -61,6 +61,8 @@ class Source(models.Model):
                                       related_name="source")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    removal_requested_at = models.DateTimeField(null=True, blank=True,
+                                                help_text="When removing everything this source sent was asked for.")
     removed_at = models.DateTimeField(null=True, blank=True,
                                       help_text="When everything this source sent was removed.")
 
@@ -277,6 +279,8 @@ class IdentityLink(models.Model):
     traits = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    # What sent the call (removed with the source: docs/trust.md).
+    source = models.ForeignKey(Source, on_delete=models.SET_NULL, null=True, blank=True, related_name="identity_links")
 
     class Meta:
         ordering = ["-timestamp", "-id"]

@@ -2,9 +2,13 @@
 
 A ``RateLimit`` allows ``rate`` units a second with a capacity of ``burst``. ``take(key, n)`` spends
 ``n`` units and answers ``0.0``, or answers the seconds to wait until ``n`` units are there and
-spends nothing. Entry points answer a refusal with HTTP 429 + ``Retry-After`` or a WebSocket error
-reply carrying ``retry_after``. Keys are opaque strings (an ingest key's id today; a client
-address or a public key later), namespaced by the limit's ``name``.
+spends nothing. Every unit is paid for: a request larger than the burst is let through only when
+the bucket is full, and leaves it in debt (``burst - n``), so the next request waits until that
+debt is paid back at ``rate`` units a second (a batch of 5,000 events from one address against a
+limit of 20 a second holds that address back for about four minutes). Entry points answer a
+refusal with HTTP 429 + ``Retry-After`` or a WebSocket error reply carrying ``retry_after``. Keys
+are opaque strings (an ingest key's id, a public key's id and client address), namespaced by the
+limit's ``name``.
 
 Without Redis the buckets live in this process. With Redis they are shared by every process: a
 Lua script refills and spends atomically on Redis's clock. So that a busy stream does not pay a
@@ -43,11 +47,12 @@ end
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 local granted = 0
 local wait = 0
-if tokens >= need then
-  granted = math.min(tokens, want)
+local admit = math.min(need, burst)
+if tokens >= admit then
+  granted = math.max(need, math.min(tokens, want))
   tokens = tokens - granted
 else
-  wait = (need - tokens) / rate
+  wait = (admit - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
@@ -97,7 +102,7 @@ class RateLimit:
 
     def _take_here(self, key: str, n: int) -> tuple[float, float | None]:
         """The units to spend, and the answer when it needs no Redis round trip (else None)."""
-        need = min(float(n), self.burst)  # a request larger than the burst waits for a full bucket
+        need = float(n)  # every unit is paid for (a request larger than the burst leaves a debt)
         if need <= 0:
             return need, 0.0
         if self._redis is None:
@@ -119,10 +124,11 @@ class RateLimit:
             else:
                 bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
                 bucket.at = now
-            if bucket.tokens >= need:
+            admit = min(need, self.burst)  # larger than the burst: a full bucket lets it in, in debt
+            if bucket.tokens >= admit:
                 bucket.tokens -= need
                 return 0.0
-            return (need - bucket.tokens) / self.rate
+            return (admit - bucket.tokens) / self.rate
 
     def _prune(self, now: float) -> None:
         full = self.burst / self.rate

@@ -9,10 +9,11 @@ higher app connects its receiver in its ``AppConfig.ready()``, as Django's own a
   must be exact, never best effort.
 - ``events_deleted(sender)``: sent inside the transaction that deleted events in bulk (the demo
   reset); receivers re-derive what they keep from what is left.
-- ``identity_linked(sender, source_pk=…, target_pk=…)``: an identify or alias said that customer
-  ``source`` (an anonymous visitor, ``anon:<id>``, or a previous id) is ``target``; sent inside a
-  transaction of its own. The receiver (insights) moves the source's events to the target and
-  keeps every rollup exact.
+- ``identity_linked(sender, source_pk=…, target_pk=…, trusted=…)``: an identify or alias said that
+  customer ``source`` (an anonymous visitor, ``anon:<id>``, or a previous id) is ``target``
+  (``trusted``: said by a server, not a browser); sent inside a transaction of its own. The
+  receiver (insights) points the source at the target and queues the move of its events, which
+  keeps every rollup exact (``customers.services.customer_history_settle`` makes it).
 - ``rates_imported(sender)``: exchange rates were imported (sent after the import's commit); store
   connections store the deliveries that waited for a rate.
 """

@@ -113,14 +113,23 @@ def events_api(request: HttpRequest) -> JsonResponse:
         return refused
     try:
         body = _read_json(request, settings.INGEST_MAX_MESSAGE_BYTES)
-        events = wire.native_events(body, max_events=settings.INGEST_MAX_BATCH_EVENTS)
+        events = wire.native_events(body, max_events=_max_events(key))
     except BodyError as exc:
         return _cors(request, key, _error(exc.status, exc.reason, exc.code))
     except wire.EnvelopeError as exc:
         return _cors(request, key, _envelope_error(exc))
-    if key.is_public:
-        events = _with_user_agent(request, events)
-    return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source=source_of_key(key)))
+    source = source_of_key(key)
+    if not key.is_public:
+        return _stored(request, key, len(events), lambda: events_ingest(raw_events=events, source=source))
+    # A browser's batch: what a public key may not send is refused per event (docs/trust.md).
+    screened = wire.native_screen(_with_user_agent(request, events))
+    return _stored(request, key, len(events),
+                   lambda: screened.answer(events_ingest(raw_events=screened.events, source=source)))
+
+
+def _max_events(key: IngestKey) -> int:
+    """The events one request may carry: a public key's a tracker's batch (PUBLIC_MAX_BATCH_EVENTS)."""
+    return settings.PUBLIC_MAX_BATCH_EVENTS if key.is_public else settings.INGEST_MAX_BATCH_EVENTS
 
 
 def _with_user_agent(request: HttpRequest, events: list[Any]) -> list[Any]:
@@ -167,10 +176,13 @@ def _segment_key(request: HttpRequest, body: Any) -> IngestKey | None:
     return ingest_key_authenticate(secret=secret)
 
 
-def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], list[Any]]) -> JsonResponse:
+def _segment(request: HttpRequest, max_bytes: int,
+             messages_of: Callable[[Any, IngestKey], list[Any]]) -> JsonResponse:
     """A Segment endpoint: the body (at most ``max_bytes``; browser SDKs send it as ``text/plain``,
     read the same), its key (Basic or writeKey), its messages. Each message larger than
-    SEGMENT_MAX_EVENT_BYTES is rejected alone (its neighbours are stored)."""
+    SEGMENT_MAX_EVENT_BYTES is rejected alone (its neighbours are stored). A public key's request
+    carries at most PUBLIC_MAX_BATCH_EVENTS events (413), and what it may not send is refused per
+    message (docs/trust.md)."""
     try:
         body = _read_json(request, max_bytes)
     except BodyError as exc:
@@ -182,11 +194,16 @@ def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], 
     if refused is not None:
         return refused
     try:
-        messages = messages_of(body)
+        messages = messages_of(body, key)
     except wire.EnvelopeError as exc:
         return _cors(request, key, _envelope_error(exc))
+    count = wire.segment_event_count(messages)  # what the rate limits charge: an order's lines one each
+    if key.is_public and count > settings.PUBLIC_MAX_BATCH_EVENTS:
+        return _cors(request, key, _error(
+            413, f"{count} events in one request (an order's lines count one each); a public key sends at most "
+                 f"{settings.PUBLIC_MAX_BATCH_EVENTS}: split the batch", "too_many_events"))
     agent = request.headers.get("User-Agent", "")[:500] if key.is_public else ""
-    return _stored(request, key, len(messages), lambda: events_ingest_segment(
+    return _stored(request, key, count, lambda: events_ingest_segment(
         messages=messages, source=source_of_key(key), max_message_bytes=settings.SEGMENT_MAX_EVENT_BYTES,
         context_defaults={"user_agent": agent} if agent else None))
 
@@ -195,13 +212,13 @@ def _segment(request: HttpRequest, max_bytes: int, messages_of: Callable[[Any], 
 def segment_batch(request: HttpRequest) -> JsonResponse:
     """POST /v1/batch and /v1/b (Segment HTTP Tracking API)."""
     return _segment(request, settings.SEGMENT_MAX_BATCH_BYTES,
-                    lambda body: wire.segment_messages(body, max_messages=settings.INGEST_MAX_BATCH_EVENTS))
+                    lambda body, key: wire.segment_messages(body, max_messages=_max_events(key)))
 
 
 def _single(call: str) -> Callable[[HttpRequest], HttpResponse]:
     @ingest_endpoint
     def view(request: HttpRequest) -> JsonResponse:
-        return _segment(request, settings.SEGMENT_MAX_EVENT_BYTES, lambda body: wire.segment_single(body, call))
+        return _segment(request, settings.SEGMENT_MAX_EVENT_BYTES, lambda body, key: wire.segment_single(body, call))
 
     view.__name__ = view.__qualname__ = f"segment_{call}"
     view.__doc__ = f"POST /v1/{call} and /v1/{call[0]}: one {call} call."

@@ -6,9 +6,14 @@ from django.template.response import TemplateResponse
 
 from customers.admin import CustomerAdmin as CustomerProfileAdmin
 from customers.models import Customer
-from events.models import Event
-from insights.models import Cart, PendingWindow, Session
+from events.admin import SourceAdmin as SourceListAdmin
+from events.models import Event, Source
+from insights.models import Cart, HistoryMove, PendingWindow, Session
+from insights.recategorise import product_category_request
+from insights.source_removal import source_removal_request
 from insights.upkeep import customer_age_group_change, customer_events_erase
+from products.admin import ProductAdmin as CatalogueAdmin
+from products.models import Product
 
 AGE_NOTE = (
     "Every report is broken down by age group. Saving a new age that changes the group moves all of this "
@@ -48,6 +53,14 @@ class CartAdmin(DerivedAdmin):
 @admin.register(PendingWindow)
 class PendingWindowAdmin(DerivedAdmin):
     list_display = ("pk", "created_at", "__str__")
+
+
+@admin.register(HistoryMove)
+class HistoryMoveAdmin(DerivedAdmin):
+    """The queue of identity merges and age changes made in the background (docs/operations.md)."""
+
+    list_display = ("pk", "__str__", "queued_at", "steps", "events", "sessions", "finished_at")
+    list_filter = ("kind", ("finished_at", admin.EmptyFieldListFilter))
 
 
 class CustomerAdmin(CustomerProfileAdmin):
@@ -114,3 +127,82 @@ class CustomerAdmin(CustomerProfileAdmin):
 # Replaces customers.admin's plain registration (customers sits below insights and cannot import it).
 admin.site.unregister(Customer)
 admin.site.register(Customer, CustomerAdmin)
+
+
+class SourceAdmin(SourceListAdmin):
+    """Sources, with the action that removes everything one sent (a leaked key): confirmed on a page
+    of its own, then run in the background (``insights.source_removal``)."""
+
+    actions = ["remove_sources"]
+
+    def has_remove_permission(self, request):
+        return request.user.has_perm("events.delete_event")
+
+    @admin.action(description="Remove everything the selected sources sent (events, their figures; key revoked)",
+                  permissions=["remove"])
+    def remove_sources(self, request, queryset):
+        sources = list(queryset.order_by("pk"))
+        if request.POST.get("post") != "yes":
+            return self._remove_confirmation(request, sources)
+        content_type = ContentType.objects.get_for_model(Source)
+        for source in sources:
+            source_removal_request(source_pk=source.pk)
+            LogEntry.objects.create(user_id=request.user.pk, content_type=content_type, object_id=str(source.pk),
+                                    object_repr=str(source)[:200], action_flag=DELETION,
+                                    change_message="Removal of everything this source sent asked for.")
+        self.message_user(request, f"Removing what {len(sources)} source(s) sent, in the background: their keys "
+                                   "and connections no longer accept events; every report is updated as the "
+                                   "removal goes.", messages.SUCCESS)
+        return None
+
+    def _remove_confirmation(self, request, sources):
+        rows = [(s, Event.objects.filter(source_id=s.pk).count()) for s in sources]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Remove everything these sources sent?",
+            "rows": rows,
+            "count": len(rows),
+            "events": sum(n for _, n in rows),
+            "opts": self.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "insights/admin/remove_sources_confirmation.html", context)
+
+
+# Replaces events.admin's listing (events sits below insights and cannot import it).
+admin.site.unregister(Source)
+admin.site.register(Source, SourceAdmin)
+
+
+CATEGORY_NOTE = ("Reports by category count each event and each session under its product's category. Saving a new "
+                 "category moves all of this product's history, past periods included, to the new one; for a "
+                 "product with events that runs in the background and the product shows its new category once done.")
+
+
+class ProductAdmin(CatalogueAdmin):
+    """The catalogue; a category change moves the product's history (``insights.recategorise``)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "category" in form.base_fields:
+            form.base_fields["category"].help_text = CATEGORY_NOTE
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not (change and "category" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        category = obj.category
+        obj.category = Product.objects.values_list("category", flat=True).get(pk=obj.pk)
+        super().save_model(request, obj, form, change)  # the other fields, under the old category
+        if product_category_request(product_pk=obj.pk, category=category):
+            self.message_user(request, f"Category {obj.category or '(none)'} → {category or '(none)'}: this product's "
+                                       "history moves in the background; it counts under the old category until "
+                                       "then.", messages.INFO)
+        else:
+            obj.category = category
+        return None
+
+
+admin.site.unregister(Product)
+admin.site.register(Product, ProductAdmin)

@@ -17,18 +17,34 @@ def _on_events_stored(sender, events, **kwargs):
 
 
 def _on_customer_age_changing(sender, customer, age, **kwargs) -> bool:
-    """A storefront identify changed a customer's age: move their history between age groups."""
-    from insights.upkeep import customer_age_group_change
+    """Traits changed a customer's age: queue the move of their history between age groups."""
+    from insights.moves.services import history_age_queue
 
-    customer_age_group_change(customer=customer, age=age)
+    history_age_queue(customer_pk=customer.pk, age=age)
     return True
 
 
-def _on_identity_linked(sender, source_pk, target_pk, **kwargs) -> None:
-    """An identify or alias linked two customers: move the source's history to the target."""
-    from insights.upkeep import customers_merge
+def _on_identity_linked(sender, source_pk, target_pk, trusted=True, **kwargs) -> None:
+    """An identify or alias linked two customers: the source's id names the target from now on, and
+    the move of its history is queued."""
+    from insights.moves.services import history_link
 
-    customers_merge(source_pk=source_pk, target_pk=target_pk)
+    history_link(source_pk=source_pk, target_pk=target_pk, trusted=trusted)
+
+
+def _on_customer_history_queued(sender, **kwargs) -> None:
+    """The writes that queued history moves are committed: the small ones now, the rest in the background."""
+    from insights.moves.services import history_moves_settle
+
+    history_moves_settle()
+
+
+def _on_product_category_changing(sender, product_pk, category, **kwargs) -> bool:
+    """The catalogue changed a product's category: move the product's history with it."""
+    from insights.recategorise import product_category_request
+
+    product_category_request(product_pk=product_pk, category=category)
+    return True
 
 
 def _on_events_deleted(sender, **kwargs):
@@ -43,11 +59,14 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
-        from customers.signals import customer_age_changing
+        from customers.signals import customer_age_changing, customer_history_queued
         from events.signals import events_deleted, events_stored, identity_linked
+        from products.signals import product_category_changing
 
         user_logged_out.connect(_on_logout, dispatch_uid="insights.close_dashboard_sockets")
         events_stored.connect(_on_events_stored, dispatch_uid="insights.apply_events")
         events_deleted.connect(_on_events_deleted, dispatch_uid="insights.rebuild_after_delete")
-        customer_age_changing.connect(_on_customer_age_changing, dispatch_uid="insights.age_group_change")
-        identity_linked.connect(_on_identity_linked, dispatch_uid="insights.customers_merge")
+        customer_age_changing.connect(_on_customer_age_changing, dispatch_uid="insights.history_age_queue")
+        identity_linked.connect(_on_identity_linked, dispatch_uid="insights.history_link")
+        customer_history_queued.connect(_on_customer_history_queued, dispatch_uid="insights.history_moves_settle")
+        product_category_changing.connect(_on_product_category_changing, dispatch_uid="insights.recategorise")

@@ -39,6 +39,8 @@ from insights.derivation import IDLE, DerivedSession, derive_sessions
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
 from insights.money import OrderBook
+from insights.moves.counted import counted_groups
+from insights.moves.models import HistoryMove
 from insights.order_store import full_order_book, order_book, order_events, order_winners, orders_cancelled
 from insights.retention import (
     add_retention_contributions,
@@ -125,8 +127,10 @@ def _cancels_apply(contributions: Contributions, events: Sequence[StoredEvent], 
         return []
     ages = customer_age_groups(customer_pks=(e.customer_pk for e in before))
     categories = product_categories(e.product_pk for e in before)
-    add_event_contributions(contributions, before, age_of=ages, category_of=categories, tz=tz,
-                            book=OrderBook(winners=order_winners(fresh)), sign=-1, money_only=True)
+    book = OrderBook(winners=order_winners(fresh))
+    for part, counted_in in counted_groups(before, ages):  # an age move under way: some still in the old group
+        add_event_contributions(contributions, part, age_of=counted_in, category_of=categories, tz=tz, book=book,
+                                sign=-1, money_only=True)
     return [(e.customer_pk, e.timestamp, e.timestamp) for e in before if e.action == "purchase"]
 
 
@@ -265,6 +269,22 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
             closed += len(spans)
 
 
+# --- for history changes (insights.upkeep, insights.source_removal, insights.recategorise) -------
+
+
+def rollups_add_counted(contributions: Contributions, ages: dict[int, str]) -> None:
+    """Add contributions; the retention rollups of the customers whose order days they change are redone."""
+    _rollups_add_with_retention(contributions, ages)
+
+
+def spans_rederive(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], as_of: dt.datetime) -> None:
+    """Re-derive these customers' time spans now, in the caller's transaction (which holds the
+    derivation lock): their stored sessions are replaced and the rollups adjusted."""
+    windows = windows_merge(spans)
+    if windows:
+        _rederive_by_customer_chunks(windows, as_of=as_of)
+
+
 # --- full rebuild ----------------------------------------------------------------------------------
 
 
@@ -276,6 +296,9 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
     as_of = as_of or timezone.now()
     for model in DERIVED_MODELS:
         rows_delete(model)
+    # Age moves under way are done by this: every event counts in its customer's group from here.
+    HistoryMove.objects.filter(kind=HistoryMove.Kind.AGE, finished_at__isnull=True, started_at__isnull=False
+                               ).update(finished_at=as_of)
     tz = store_tz()
     category_of = product_categories(None)
     ages = dict(Customer.objects.values_list("pk", "age_group"))

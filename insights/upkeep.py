@@ -1,6 +1,10 @@
 """Writes that change history: erasing a customer, changing a customer's age group,
 merging an anonymous visitor into the customer they turned out to be.
 
+The age change and the merge here are the synchronous forms (admin, tools): they queue the move and
+make every open move in this transaction (``insights.moves``). Identify calls and traits queue
+theirs and leave the large ones to the background, in bounded steps.
+
 Events are facts and the rollups are sums of what each event and each derived session contributed
 (``insights.contributions``). A change to the past therefore takes out exactly what the affected
 events and sessions put in, and puts in what they contribute now — the same arithmetic
@@ -20,20 +24,21 @@ They assume the rollups were consistent before (``rebuild_rollups`` makes them s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import transaction
 
-from customers.models import Customer, age_group_for
+from customers.models import Customer
 from customers.selectors import customer_age_groups
 from events.connections.services import connection_customer_forget
 from events.models import Event
 from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
-from insights.models import Cart, CustomerTotals, PendingWindow, Session
+from insights.models import Cart, CustomerTotals, Session
 from insights.money import OrderBook
+from insights.moves.services import history_age_queue, history_link, history_moves_drain
 from insights.order_store import order_book, order_events, order_winners, orders_cancelled
 from insights.retention import add_retention_contributions
 from insights.rollup_store import (
@@ -163,6 +168,7 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     left to be processed: they find no events and no sessions, so they change nothing."""
     derivation_lock()
     ingest_hold()
+    history_moves_drain()  # every history counted where it belongs first
     row = Customer.objects.select_for_update().get(pk=customer.pk)
     pk = row.pk
     shared = _SharedOrders.of(pk)
@@ -186,19 +192,14 @@ def customer_age_group_change(*, customer: Customer, age: int | None) -> AgeGrou
     as if the customer had always been in the new group — which is what a rebuild computes.
 
     ``customer`` is updated in place (age, age_group). Use this, not ``Customer.save()``, for any
-    change of age on a customer who may have events (admin, a storefront ``identify``)."""
-    derivation_lock()
-    ingest_hold()
-    row = Customer.objects.select_for_update().get(pk=customer.pk)
-    old, new = str(row.age_group), str(age_group_for(age))
-    Customer.objects.filter(pk=row.pk).update(age=age, age_group=new)
-    customer.age, customer.age_group = age, new
-    if old == new:
-        return AgeGroupChange(old_group=old, new_group=new, events=0, sessions=0)
-    n_events, n_sessions = _history_move(row.pk, old_group=old, new_group=new)
-    Session.objects.filter(customer_id=row.pk).update(age_group=new)
-    Cart.objects.filter(customer_id=row.pk).update(age_group=new)
-    return AgeGroupChange(old_group=old, new_group=new, events=n_events, sessions=n_sessions)
+    change of age on a customer who may have events (admin). Made at once, in this transaction."""
+    move = history_age_queue(customer_pk=customer.pk, age=age)
+    history_moves_drain()
+    move.refresh_from_db()
+    row = Customer.objects.get(pk=customer.pk)
+    customer.age, customer.age_group = row.age, row.age_group
+    return AgeGroupChange(old_group=move.from_group, new_group=str(row.age_group), events=move.events,
+                          sessions=move.sessions)
 
 
 @dataclass(frozen=True)
@@ -207,21 +208,6 @@ class MergeResult:
     target_pk: int
     events: int  # events moved to the target
     sessions: int  # the source's sessions taken out (re-derived as the target's)
-
-
-_PROFILE_FIELDS = ("name", "email", "gender", "city", "country", "signed_up_at")
-
-
-def _profile_fill(source: Customer, target: Customer) -> None:
-    """What the target's profile lacks, taken from the source's (an age through the age-group change,
-    which moves the target's history to its group first)."""
-    fill = {f: getattr(source, f) for f in _PROFILE_FIELDS if getattr(source, f) and not getattr(target, f)}
-    if fill:
-        Customer.objects.filter(pk=target.pk).update(**fill)
-        for name, value in fill.items():
-            setattr(target, name, value)
-    if target.age is None and source.age is not None:
-        customer_age_group_change(customer=target, age=source.age)
 
 
 @transaction.atomic
@@ -235,35 +221,10 @@ def customers_merge(*, source_pk: int, target_pk: int) -> MergeResult:
     row stays, with no events and ``merged_into`` the target (ingest stores later events under its id
     as the target's); what the target's profile lacks is taken from it.
 
-    Serialised like the other history changes (derivation lock, ingest held back); a repeated
-    identify (already merged, no events since) takes no lock."""
-    if (Customer.objects.filter(pk=source_pk, merged_into_id=target_pk).exists()
-            and not Event.objects.filter(customer_id=source_pk).exists()):
+    Made at once, in this transaction (``insights.moves``: the same steps the background makes)."""
+    move = history_link(source_pk=source_pk, target_pk=target_pk)
+    history_moves_drain()
+    if move is None:
         return MergeResult(source_pk, target_pk, 0, 0)
-    derivation_lock()
-    ingest_hold()
-    rows = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[source_pk, target_pk])}
-    if source_pk == target_pk or len(rows) < 2 or rows[target_pk].merged_into_id == source_pk:
-        return MergeResult(source_pk, target_pk, 0, 0)  # nothing to do, or a loop
-    source, target = rows[source_pk], rows[target_pk]
-    # From now on the source's id (and any id merged into it) names the target.
-    Customer.objects.filter(merged_into_id=source.pk).update(merged_into_id=target.pk)
-    Customer.objects.filter(pk=source.pk).update(merged_into_id=target.pk)
-    _profile_fill(source, target)
-    _, n_sessions = _history_move(source.pk, old_group=source.age_group, new_group=None)
-    rows_delete(Cart, customer_id=source.pk)
-    customer_days_delete(source.pk)
-    for model in (Session, CustomerTotals):
-        rows_delete(model, customer_id=source.pk)
-    moved = [replace(e, customer_pk=target.pk) for chunk in customer_events(source.pk) for e in chunk]
-    Event.objects.filter(customer_id=source.pk).update(customer_id=target.pk)
-    if moved:
-        contributions = new_contributions()
-        add_event_contributions(contributions, moved, age_of={target.pk: str(target.age_group)},
-                                category_of=product_categories(e.product_pk for e in moved), tz=store_tz(),
-                                book=order_book(moved))  # money as it was counted: cancels, discounts
-        rollups_add(contributions)
-        lo, hi = min(e.timestamp for e in moved), max(e.timestamp for e in moved)
-        PendingWindow.objects.create(windows={str(target.pk): [int(lo.timestamp()), int(hi.timestamp()) + 1]},
-                                     events=len(moved))
-    return MergeResult(source.pk, target.pk, len(moved), n_sessions)
+    move.refresh_from_db()
+    return MergeResult(source_pk, target_pk, move.events, move.sessions)

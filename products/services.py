@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from products.models import Product
 from products.selectors import ProductRef, product_refs_by_external_id, product_refs_by_title
+from products.signals import product_category_changing
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "fixtures" / "catalogue.json"
 ZERO = Decimal("0.00")
@@ -62,17 +63,26 @@ def product_load_catalogue(*, items: list[dict]) -> tuple[int, int]:
     wanted = {str(item["id"]): _fields(item) for item in items}
     existing = {p.external_id: p for p in Product.objects.filter(external_id__in=wanted)}
     to_create, to_update = [], []
+    recategorised: dict[int, str] = {}  # through the hook: the product's history moves with it
     for external_id, fields in wanted.items():
         product = existing.get(external_id)
         if product is None:
             to_create.append(Product(external_id=external_id, **fields))
         elif any(getattr(product, k) != v for k, v in fields.items()):
+            if fields["category"] != product.category:
+                recategorised[product.pk] = fields["category"]
             for k, v in fields.items():
-                setattr(product, k, v)
+                if k != "category":
+                    setattr(product, k, v)
             to_update.append(product)
     Product.objects.bulk_create(to_create)
     if to_update:
-        Product.objects.bulk_update(to_update, ["title", "price", "category", "description", "image_url"])
+        Product.objects.bulk_update(to_update, ["title", "price", "description", "image_url"])
+    for pk, category in recategorised.items():
+        handled = any(result for _, result in product_category_changing.send(sender=Product, product_pk=pk,
+                                                                             category=category))
+        if not handled:
+            Product.objects.filter(pk=pk).update(category=category)
     return len(to_create), len(to_update)
 
 

@@ -30,7 +30,9 @@ python manage.py seed_products
 python manage.py import_rates --sample  # the simulator sends some orders in EUR
 python manage.py seed_customers --count "${DEMO_CUSTOMERS:-500}"
 python manage.py create_demo_users --write .local/demo-logins.txt --url "$URL"
-# The demo store (/demo-store/) loads /tracker.js with a public key allowed from this server's origin.
+# The demo store (/demo-store/, served only with DEMO_STORE_ENABLED) loads /tracker.js with a public
+# key allowed from this server's origin.
+export DEMO_STORE_ENABLED="${DEMO_STORE_ENABLED:-1}"
 python manage.py demo_store_key --origin "http://$HOST:$PORT" \
   $([ "$HOST" = "127.0.0.1" ] && echo "--origin http://localhost:$PORT")
 # Live simulated shoppers: the beat task, a first month of history when there is none,

@@ -1,4 +1,4 @@
-"""Public (browser) keys (docs/tracker.md): their allowed origins.
+"""Public (browser) keys (docs/tracker.md): their allowed origins and install snippet.
 
 An origin is ``scheme://host[:port]`` as a browser sends it in the ``Origin`` header: lower case,
 no path, no trailing slash, the default port left out."""
@@ -57,7 +57,10 @@ def origin_allowed_for_any(*, origin: str) -> bool:
 
 
 def snippet_for(key: IngestKey, *, server: str) -> str:
-    """The copy-paste install snippet of a public key (README "Installing the tracker")."""
+    """The copy-paste install snippet of a public key (docs/tracker.md). It asks for consent: nothing
+    is stored in the visitor's browser or sent until the page calls ``tracker.consent(true)``; the
+    one switch ``tracker.consentRequired = false`` turns that off where consent is collected
+    elsewhere."""
     return (
         "<script>\n"
         "!function(w,d,s,u,k){var t=w.tracker=w.tracker||[];if(t.loaded)return;t.q=t.q||[];\n"
@@ -66,6 +69,9 @@ def snippet_for(key: IngestKey, *, server: str) -> str:
         "t.key=k;t.host=u;var e=d.createElement(s);e.async=1;e.src=u+'/tracker.js';"
         "d.head.appendChild(e)}(window,document,'script',\n"
         f"  '{server}','{key.public_value}');\n"
+        "// Nothing is stored or sent until the visitor agrees: call tracker.consent(true) from your consent\n"
+        "// banner (tracker.consent(false) withdraws it). Where consent is collected otherwise, set false.\n"
+        "tracker.consentRequired = true;\n"
         "tracker.page();\n"
         "</script>"
     )

@@ -10,6 +10,7 @@ from typing import Any
 from events import wire
 from events.services.identity import identities_record
 from events.services.ingest import IngestResult, events_ingest
+from events.services.sources import source_server
 from events.types import SourceRef
 
 
@@ -26,15 +27,22 @@ def events_ingest_segment(*, messages: Sequence[Any], broadcast: bool = True,
     message larger than ``max_message_bytes`` (as compact JSON) is rejected alone.
     ``context_defaults`` fill context keys a message lacks (a browser request's User-Agent).
     Identify and alias calls are applied before the batch's events are stored.
+
+    A browser's ``source`` (a public key): what it may not send is rejected per message
+    (``events.wire.trust``) and its identify calls follow the browser's rules (``identities_record``).
     """
+    trusted = source is None or not source.is_browser
     batch = wire.segment_batch(messages, received_at=datetime.now(UTC).isoformat(),
-                               max_message_bytes=max_message_bytes)
+                               max_message_bytes=max_message_bytes,
+                               refusal=None if trusted else wire.segment_refusal)
     if context_defaults:
         for event in batch.events:
             event["context"] = {**context_defaults, **(event.get("context") or {})}
     # Identities first: the batch's own anonymous events then go straight to the identified customer
     # (and what was stored under the anonymous id before is merged into it first).
-    identities = identities_record(calls=batch.identities) if batch.identities else None
+    source = source or source_server()
+    identities = (identities_record(calls=batch.identities, trusted=trusted, source_pk=source.pk)
+                  if batch.identities else None)
     result = events_ingest(raw_events=batch.events, source=source, broadcast=broadcast)
     result.rejected = batch.rejections(result.rejected)
     if identities is not None:

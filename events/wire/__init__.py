@@ -7,6 +7,7 @@
 - ``values``: one value (ids, labels, free text, prices, quantities, timestamps) and the limits.
 - ``decoding``: a message or body (str or bytes) → JSON values, or ``MessageError``.
 - ``reasons``: ``Reason``, a refusal's text with a stable machine-readable ``code``.
+- ``trust``: what a public (browser) key may send (the rest is refused per event, with a reason).
 
 All are hot paths (tens of thousands of events a second): plain code, no exceptions on the common
 path.
@@ -37,10 +38,20 @@ from events.wire.segment import (
     SegmentBatch,
     SegmentError,
     segment_batch,
+    segment_event_count,
     segment_messages,
     segment_single,
     segment_to_native,
     segment_track,
+)
+from events.wire.trust import (
+    ALIAS_REFUSED,
+    BROWSER_ACTIONS,
+    BROWSER_REFUSED,
+    Screened,
+    native_refusal,
+    native_screen,
+    segment_refusal,
 )
 from events.wire.values import (
     FUTURE_TOLERANCE,
@@ -58,10 +69,12 @@ from events.wire.values import (
 )
 
 __all__ = [
-    "ACTIONS", "FIELDS", "FUTURE_TOLERANCE", "MAX_CATEGORY", "MAX_CUSTOMER_ID", "MAX_EVENT_ID", "MAX_ORDER_ID",
-    "MAX_PRODUCT_ID", "MAX_PRODUCT_IMAGE", "MAX_PRODUCT_TITLE", "MAX_SESSION_ID", "EnvelopeError", "Field",
-    "HugeNumber", "IdentityCall", "MessageError", "NativeEvent", "ParsedBatch", "Reason", "SegmentBatch",
-    "SegmentError", "code_of",
-    "latest_allowed", "loads", "native_events", "parse_batch", "parse_event", "parse_price", "parse_quantity",
-    "parse_timestamp", "segment_batch", "segment_messages", "segment_single", "segment_to_native", "segment_track",
+    "ACTIONS", "ALIAS_REFUSED", "BROWSER_ACTIONS", "BROWSER_REFUSED", "FIELDS", "FUTURE_TOLERANCE", "MAX_CATEGORY",
+    "MAX_CUSTOMER_ID", "MAX_EVENT_ID", "MAX_ORDER_ID", "MAX_PRODUCT_ID", "MAX_PRODUCT_IMAGE", "MAX_PRODUCT_TITLE",
+    "MAX_SESSION_ID",
+    "EnvelopeError", "Field", "HugeNumber", "IdentityCall", "MessageError", "NativeEvent", "ParsedBatch", "Reason",
+    "Screened", "SegmentBatch", "SegmentError", "code_of", "latest_allowed", "loads", "native_events",
+    "native_refusal", "native_screen", "parse_batch", "parse_event", "parse_price", "parse_quantity",
+    "parse_timestamp", "segment_batch", "segment_event_count", "segment_messages", "segment_refusal",
+    "segment_single", "segment_to_native", "segment_track",
 ]

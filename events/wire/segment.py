@@ -18,6 +18,7 @@ cannot be mapped (or is too large) rejected alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -326,13 +327,18 @@ class SegmentBatch:
         return rejected
 
 
-def segment_batch(messages: Any, *, received_at: str, max_message_bytes: int | None = None) -> SegmentBatch:
-    """Map every message; one larger than ``max_message_bytes`` (as compact JSON) is rejected alone."""
+def segment_batch(messages: Any, *, received_at: str, max_message_bytes: int | None = None,
+                  refusal: Callable[[Any], dict[str, str] | None] | None = None) -> SegmentBatch:
+    """Map every message; one larger than ``max_message_bytes`` (as compact JSON), or one that
+    ``refusal`` answers a reason for (what a public key may not send: ``events.wire.trust``), is
+    rejected alone."""
     batch = SegmentBatch([], [], [])
     for index, message in enumerate(messages):
         try:
             if max_message_bytes is not None:
                 _size_check(message, max_message_bytes)
+            if refusal is not None and (refused := refusal(message)) is not None:
+                raise SegmentError(refused)
             call = message.get("type") if type(message) is dict else None
             if call in ("identify", "alias"):
                 batch.identities.append(identity_call(index, message))
@@ -367,6 +373,23 @@ def segment_single(body: Any, call: str) -> list[Any]:
     if type(body) is not dict:
         raise EnvelopeError("body must be a JSON object", "bad_envelope")
     return [{**body, "type": call}]
+
+
+def segment_event_count(messages: Sequence[Any]) -> int:
+    """How many events these messages make once mapped (what a rate limit charges): one each, but
+    an order's (or a refund's) product lines one each."""
+    return sum(_lines(m) for m in messages)
+
+
+def _lines(message: Any) -> int:
+    if type(message) is not dict or type(message.get("event")) is not str or message["event"] not in _LINED:
+        return 1
+    props = message.get("properties")
+    products = props.get("products") if type(props) is dict else None
+    return len(products) if type(products) is list and products else 1
+
+
+_LINED = frozenset(name for name, action in SEGMENT_ACTIONS.items() if action in ("purchase", "refund"))
 
 
 def segment_track(body: Any) -> list[Any]:

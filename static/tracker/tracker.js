@@ -3,8 +3,9 @@
  * .key, .host and a queue .q of calls made before this file arrives. Sends Segment-shaped messages
  * to HOST/v1/b (text/plain, write key in the body: no CORS preflight).
  * API: tracker.page(properties?), tracker.track(event, properties|element), tracker.identify(id, traits),
- *      tracker.reset(), tracker.consent(true|false). Consent mode: tracker.consentRequired = true in
- *      the snippet: nothing is stored or sent until tracker.consent(true) (remembered afterwards). */
+ *      tracker.reset(), tracker.consent(true|false). Consent mode: tracker.consentRequired = true (the
+ *      admin snippet sets it): nothing is stored or sent until tracker.consent(true) (remembered
+ *      afterwards). Batches hold at most MAX_BATCH messages (a public key's requests are capped). */
 (function (w, d) {
   'use strict';
   var T = w.tracker = w.tracker || [];
@@ -150,10 +151,12 @@
   function beacon() {
     if (!buf.length || !consent) return;
     clearTimeout(timer); timer = 0;
-    var batch = buf.splice(0, buf.length);
-    if (!(navigator.sendBeacon && navigator.sendBeacon(HOST + '/v1/b', body(batch)))) {
-      set('pend', JSON.stringify(batch)); // sent on the next page's load
+    var left = [];
+    while (buf.length) { // at most MAX_BATCH a request, as the server accepts from a public key
+      var batch = buf.splice(0, MAX_BATCH);
+      if (!(navigator.sendBeacon && navigator.sendBeacon(HOST + '/v1/b', body(batch)))) left = left.concat(batch);
     }
+    if (left.length) set('pend', JSON.stringify(left)); // sent on the next page's load
   }
   function resend() {
     var p = null;

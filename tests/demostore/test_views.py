@@ -12,6 +12,13 @@ from events.models import IngestKey
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
+PAGES = ("/demo-store/", "/demo-store/p/lamp-1/", "/demo-store/cart/", "/demo-store/checkout/", "/demo-store/login/")
+
+
+@pytest.fixture
+def enabled(settings):
+    settings.DEMO_STORE_ENABLED = True  # make run sets it
+
 
 
 def test_the_key_command_creates_one_public_key_and_extends_its_origins(capsys):
@@ -23,7 +30,7 @@ def test_the_key_command_creates_one_public_key_and_extends_its_origins(capsys):
     assert "Created" in capsys.readouterr().out
 
 
-def test_pages_are_public_and_load_only_the_tracker_with_the_public_key(client):
+def test_pages_are_public_and_load_only_the_tracker_with_the_public_key(client, enabled):
     ProductFactory(external_id="lamp-1", title="Desk lamp", price=40, category="home")
     call_command("demo_store_key", "--origin", "http://testserver")
     key = demo_store_key()
@@ -36,9 +43,24 @@ def test_pages_are_public_and_load_only_the_tracker_with_the_public_key(client):
     assert client.get("/demo-store/p/nope/").status_code == 404
 
 
-def test_without_a_key_the_store_says_how_to_make_one(client):
+def test_without_a_key_the_store_says_how_to_make_one(client, enabled):
     assert "manage.py demo_store_key" in client.get("/demo-store/").content.decode()
 
 
-def test_the_dashboard_header_links_to_the_demo_store(client_for):
+def test_the_dashboard_header_links_to_the_demo_store(client_for, enabled):
     assert 'href="/demo-store/"' in client_for(Role.VIEWER).get("/").content.decode()
+
+
+def test_without_the_setting_the_store_is_not_served_and_not_linked(client, client_for):
+    ProductFactory(external_id="lamp-1", title="Desk lamp", price=40, category="home")
+    call_command("demo_store_key", "--origin", "http://testserver")
+    assert [client.get(path).status_code for path in PAGES] == [404] * len(PAGES)
+    assert "Desk lamp" not in client.get("/demo-store/").content.decode()
+    assert 'href="/demo-store/"' not in client_for(Role.VIEWER).get("/").content.decode()
+
+
+def test_make_run_turns_the_store_on():
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
+    assert 'export DEMO_STORE_ENABLED="${DEMO_STORE_ENABLED:-1}"' in script

@@ -29,6 +29,12 @@ def test_a_request_larger_than_the_burst_waits_for_a_full_bucket():
     assert limit.take("k", 50) > 0
 
 
+def test_every_unit_is_paid_for_a_request_larger_than_the_burst_leaves_a_debt():
+    limit = RateLimit(name="t", rate=10, burst=5)
+    assert limit.take("k", 50) == 0  # a full bucket lets it in ...
+    assert 4 < limit.take("k", 1) <= 4.6  # ... 45 units in debt, paid back first: (1 + 45) / 10 s
+
+
 def test_no_limit_when_the_rate_is_zero_and_retry_after_is_whole_seconds():
     assert rate_limit(name="t", rate=0, burst=10, redis_url=None) is None
     assert rate_limit(name="t", rate=5, burst=10, redis_url=None) is rate_limit(name="t", rate=5, burst=10,
@@ -51,6 +57,13 @@ def test_processes_share_one_bucket_through_redis():
     assert 0.9 < web2.take("k", 1) <= 1.0
     assert asyncio.run(web2.atake("k", 1)) > 0
     assert web2.take("other", 1) == 0
+
+
+@needs_redis
+def test_a_request_larger_than_the_burst_leaves_a_debt_in_redis_too():
+    limit = RateLimit(name=f"t-{uuid.uuid4().hex}", rate=10, burst=5, redis_url=REDIS_URL)
+    assert limit.take("k", 50) == 0
+    assert 4 < limit.take("k", 1) <= 4.6
 
 
 @needs_redis

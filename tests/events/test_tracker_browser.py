@@ -1,12 +1,14 @@
 """The storefront tracker in Debian's Chromium: a store page on another origin loads /tracker.js
 with a public key through the admin snippet; its page, add to cart (data-* attributes), identify and
-purchase calls are stored with the right anonymous id, customer and UTM context; in consent mode
-nothing is stored or sent before consent."""
+purchase calls are stored with the right anonymous id, customer and UTM context; the snippet asks for
+consent by default (nothing is stored or sent before it); the page's batches stay within what a public
+key may send, whether sent by fetch or, as the page is left, by sendBeacon."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import threading
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 CHROME_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
              "Safari/537.36")  # headless Chromium's own says HeadlessChrome: a bot, rightly
 
+NO_CONSENT_ASKED = "tracker.consentRequired = false;"  # the snippet's one switch (consent collected elsewhere)
 SHOP_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Lamp · Test shop</title>
 <script>{snippet}
 {extra}</script></head><body>
@@ -91,7 +94,7 @@ def browser():
 def test_page_add_to_cart_identify_and_purchase_are_stored_with_identity_and_utm(server, shop, browser):  # noqa: F811
     root, origin = shop
     key, _ = ingest_key_create(name="web", public=True, origins=[origin])
-    _write_page(root, "lamp.html", key, server)
+    _write_page(root, "lamp.html", key, server, extra=NO_CONSENT_ASKED)
     context = browser.new_context(user_agent=CHROME_UA)
     page = context.new_page()
     errors: list[str] = []
@@ -124,15 +127,16 @@ def test_page_add_to_cart_identify_and_purchase_are_stored_with_identity_and_utm
     assert purchase.customer.external_id == "cust-42" and purchase.order_id == "o-1"
     customer = purchase.customer
     customer.refresh_from_db()
+    # A browser's traits fill the empty profile, but never set an age (docs/trust.md).
     assert (customer.name, customer.email, customer.age_group, customer.city) == (
-        "Ada Lovelace", "ada@example.com", "36-45", "London")
+        "Ada Lovelace", "ada@example.com", "unknown", "London")
     context.close()
 
 
-def test_consent_mode_stores_and_sends_nothing_before_consent(server, shop, browser):  # noqa: F811
+def test_the_snippet_stores_and_sends_nothing_before_consent(server, shop, browser):  # noqa: F811
     root, origin = shop
     key, _ = ingest_key_create(name="web", public=True, origins=[origin])
-    _write_page(root, "consent.html", key, server, extra="tracker.consentRequired = true;")
+    _write_page(root, "consent.html", key, server)  # the snippet as admin shows it: consent asked by default
     context = browser.new_context(user_agent=CHROME_UA)
     page = context.new_page()
     sent: list[str] = []
@@ -159,7 +163,7 @@ def test_consent_mode_stores_and_sends_nothing_before_consent(server, shop, brow
 def test_a_refused_batch_is_sent_again_after_retry_after(server, shop, browser):  # noqa: F811
     root, origin = shop
     key, _ = ingest_key_create(name="web", public=True, origins=[origin])
-    _write_page(root, "retry.html", key, server)
+    _write_page(root, "retry.html", key, server, extra=NO_CONSENT_ASKED)
     context = browser.new_context(user_agent=CHROME_UA)
     page = context.new_page()
     attempts: list[int] = []
@@ -177,4 +181,25 @@ def test_a_refused_batch_is_sent_again_after_retry_after(server, shop, browser):
     rows = _wait_for(lambda: list(Event.objects.all()) if Event.objects.count() >= 2 else None, page=page)
     assert sorted(e.action for e in rows) == ["page", "view"]  # the refused batch, resent whole
     assert len(attempts) >= 2
+    context.close()
+
+
+def test_batches_stay_within_a_public_keys_cap_even_by_beacon(server, shop, browser):  # noqa: F811
+    root, origin = shop
+    key, _ = ingest_key_create(name="web", public=True, origins=[origin])
+    _write_page(root, "many.html", key, server, extra=NO_CONSENT_ASKED)
+    context = browser.new_context(user_agent=CHROME_UA)
+    page = context.new_page()
+    sizes: list[int] = []
+    page.on("request", lambda r: sizes.append(len(json.loads(r.post_data)["batch"]))
+            if r.url.endswith("/v1/b") and r.post_data else None)
+    page.route(f"{server}/v1/b", lambda route: route.abort())  # offline: everything stays queued
+    page.goto(f"{origin}/many.html")
+    page.evaluate("() => { for (var i = 0; i < 45; i++) tracker.page({n: i}); }")
+    page.wait_for_timeout(500)
+    page.unroute(f"{server}/v1/b")
+    page.evaluate("window.dispatchEvent(new Event('pagehide'))")  # left: the queue goes by sendBeacon
+    _wait_for(lambda: Event.objects.filter(action="page").count() >= 46, page=page)
+    assert sizes and max(sizes) <= 20
+    assert Event.objects.filter(action="page").count() == 46 and Event.objects.filter(action="view").count() == 1
     context.close()

@@ -167,7 +167,7 @@ def test_segment_limits_and_bad_bodies(ingest_secret):
 @pytest.mark.django_db
 def test_over_the_rate_limit_http_answers_429_with_retry_after_for_every_entry_point_of_the_key(
         ingest_secret, settings):
-    settings.INGEST_RATE_LIMIT = 5
+    settings.INGEST_RATE_LIMIT = 1  # a token a second: the next requests come well within it, even on a busy machine
     settings.INGEST_RATE_BURST = 5
     settings.INGEST_MAX_BATCH_EVENTS = 5
     bearer = f"Bearer {ingest_secret}"
@@ -175,7 +175,7 @@ def test_over_the_rate_limit_http_answers_429_with_retry_after_for_every_entry_p
     refused = post("/api/v1/events", {"events": [event(10)]}, auth=bearer)
     assert refused.status_code == 429
     assert refused["Retry-After"] == "1"
-    assert refused.json()["code"] == "rate_limited" and 0 < refused.json()["retry_after"] <= 0.2
+    assert refused.json()["code"] == "rate_limited" and 0 < refused.json()["retry_after"] <= 1
     # The same key's bucket, whichever entry point spends it.
     segment = post("/v1/batch", {"batch": [segment_message("Product Viewed", "m-1", {"product_id": "sku-1"})]},
                    auth=basic(ingest_secret))

@@ -67,7 +67,7 @@ def _server_env(local_dir: Path) -> dict[str, str]:
     """The subprocess reads and writes the test database this test writes to."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
     env.update({"TESTING": "1", "DEBUG": "0", "LOCAL_DIR": str(local_dir), "DJANGO_SETTINGS_MODULE":
-                "analytics_site.settings", "PYTHONUNBUFFERED": "1"})
+                "analytics_site.settings", "PYTHONUNBUFFERED": "1", "DEMO_STORE_ENABLED": "1"})
     db = connection.settings_dict
     if settings.IS_POSTGRES:
         url = os.environ["DATABASE_URL"]

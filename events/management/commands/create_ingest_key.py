@@ -44,7 +44,9 @@ class Command(BaseCommand):
         if key.is_public:
             self.stdout.write(f"{verb} public key {key.name!r} for {', '.join(key.allowed_origins)}:")
             self.stdout.write(secret)
-            self.stdout.write("Its install snippet is shown beside it in admin (Ingest keys).")
+            self.stdout.write("Its install snippet is shown beside it in admin (Ingest keys); it asks visitors for "
+                              "consent before anything is stored or sent (tracker.consentRequired = false turns "
+                              "that off where consent is collected otherwise).")
             return
         self.stdout.write(f"{verb} ingest key {key.name!r}. Copy the secret now, it is not shown again:")
         self.stdout.write(secret)
