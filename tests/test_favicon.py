@@ -18,7 +18,8 @@ def _icon_href(html: str) -> str:
 
 
 @pytest.mark.django_db
-def test_pages_link_an_icon_that_is_served(client_for):
+def test_pages_link_an_icon_that_is_served(client_for, settings):
+    settings.DEMO_STORE_ENABLED = True  # its pages link the icon too (make run serves them)
     for client, path in ((Client(), "/accounts/login/"), (client_for(Role.VIEWER), "/"), (Client(), "/demo-store/")):
         href = _icon_href(client.get(path).content.decode())
         assert href == "/static/img/favicon.svg"
