@@ -24,7 +24,8 @@ DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 CHANGELOG = ROOT / "CHANGELOG.md"
 CONFIGURATION = DOCS / "configuration.md"
-SETTINGS = ROOT / "analytics_site" / "settings.py"
+# settings.py and the feature modules it star-imports (settings_<feature>.py)
+SETTINGS_FILES = sorted((ROOT / "analytics_site").glob("settings*.py"))
 OUR_APPS = ("accounts", "customers", "products", "events", "insights", "ml", "demostore", "analytics_site")
 PRODUCT_DIRS = OUR_APPS + ("templates", "static", "scripts", "bench")
 ENV_METHODS = {"str", "bool", "int", "float", "list", "optional"}
@@ -179,10 +180,16 @@ def _constant(node: ast.AST) -> str | None:
 
 
 def settings_env_names() -> set[str]:
-    """Every environment variable ``analytics_site/settings.py`` reads: ``env.<method>("NAME", …)``,
+    """Every environment variable ``analytics_site/settings*.py`` reads: ``env.<method>("NAME", …)``,
     ``os.environ[...]`` / ``os.environ.get`` / ``os.getenv``, and calls of local helpers that pass a
     name on to ``env``."""
-    tree = ast.parse(SETTINGS.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for path in SETTINGS_FILES:
+        names |= _env_names(ast.parse(path.read_text(encoding="utf-8")))
+    return names
+
+
+def _env_names(tree: ast.Module) -> set[str]:
     forwarders = _forwarders(tree)
     names: set[str] = set()
     for node in ast.walk(tree):
