@@ -28,6 +28,9 @@ class ExperimentsConfig(AppConfig):
 
     def ready(self) -> None:
         from events.signals import events_stored, exposures_stored, identity_linked
+        from experiments.page_extensions import register
+
+        register()
 
         exposures_stored.connect(_on_exposures_stored, dispatch_uid="experiments.record")
         events_stored.connect(_on_events_stored, dispatch_uid="experiments.follow_money")
