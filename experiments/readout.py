@@ -91,7 +91,8 @@ def readout_build(design: Design, moments: Mapping[str, Moments],
     ms = [moments.get(n, Moments(0, 0)) for n in ordered]
     best = stats.probability_best(ms)
     theta = stats.cuped_theta(ms)
-    rows = [_variant(n, m, p, ms[0], theta, excluded.get(n, (0, 0)), n == control)
+    two = best[1] if len(ms) == 2 else None  # with two variants, "best" is "beats control"
+    rows = [_variant(n, m, p, ms[0], theta, excluded.get(n, (0, 0)), n == control, two)
             for n, m, p in zip(ordered, ms, best, strict=True)]
     days = _days(design)
     young = days is None or days < design.min_days
@@ -100,11 +101,11 @@ def readout_build(design: Design, moments: Mapping[str, Moments],
     winner = _winner(design, rows[1:], young, srm)
     sentences = _sentences(design, rows, days, young, srm_p, srm, winner)
     return Readout(design.name, control, rows, days, young, srm_p, srm, winner, sentences,
-                   _recommendation(rows, young, srm, winner))
+                   _recommendation(rows, young, srm, winner, design.win_probability))
 
 
 def _variant(name: str, m: Moments, best: float, control: Moments, theta: float | None,
-             excluded: tuple[int, int], is_control: bool) -> VariantReadout:
+             excluded: tuple[int, int], is_control: bool, pairwise: float | None = None) -> VariantReadout:
     base = dict(name=name, visitors=m.n, conversions=m.conversions, rate=m.rate,
                 rate_interval=stats.rate_interval(m.conversions, m.n), probability_best=best,
                 revenue_per_visitor=m.mean_y, revenue_interval=stats.mean_interval(m),
@@ -112,7 +113,8 @@ def _variant(name: str, m: Moments, best: float, control: Moments, theta: float 
     if is_control:
         return VariantReadout(**base)  # type: ignore[arg-type]
     diff = stats.rate_difference(control, m)
-    beats = stats.probability_best([control, m])[1] if control.n and m.n else None
+    beats = (pairwise if pairwise is not None else stats.probability_best([control, m])[1]) if control.n and m.n \
+        else None
     return VariantReadout(**base, difference=diff[0] if diff else None,  # type: ignore[arg-type]
                           difference_interval=diff[1] if diff else None, probability_beats_control=beats,
                           revenue=stats.revenue_difference(control, m, theta))
@@ -197,11 +199,12 @@ def _sentences(design: Design, rows: list[VariantReadout], days: float | None, y
     return out
 
 
-def _recommendation(rows: list[VariantReadout], young: bool, srm: bool, winner: str | None) -> str:
+def _recommendation(rows: list[VariantReadout], young: bool, srm: bool, winner: str | None,
+                    win_probability: float) -> str:
     if srm:
         return "Check how visitors are assigned: the split is not the one designed."
     if winner is not None:
         return f"Roll out {winner}."
-    if not young and any(_significant(v, 0.95) and (v.difference or 0) < 0 for v in rows[1:]):
+    if not young and any(_significant(v, win_probability) and (v.difference or 0) < 0 for v in rows[1:]):
         return f"Keep {rows[0].name}: no challenger does better."
     return "Keep the experiment running."
