@@ -22,12 +22,18 @@ def _on_identity_linked(sender, source_pk, target_pk, **kwargs) -> None:
     exposures_link(source_pk=source_pk, target_pk=target_pk)
 
 
+def _on_events_deleted(sender, **kwargs) -> None:
+    from experiments.services import exposures_after_delete
+
+    exposures_after_delete()
+
+
 class ExperimentsConfig(AppConfig):
     name = "experiments"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from events.signals import events_stored, exposures_stored, identity_linked
+        from events.signals import events_deleted, events_stored, exposures_stored, identity_linked
         from experiments.page_extensions import register
 
         register()
@@ -35,3 +41,4 @@ class ExperimentsConfig(AppConfig):
         exposures_stored.connect(_on_exposures_stored, dispatch_uid="experiments.record")
         events_stored.connect(_on_events_stored, dispatch_uid="experiments.follow_money")
         identity_linked.connect(_on_identity_linked, dispatch_uid="experiments.link")
+        events_deleted.connect(_on_events_deleted, dispatch_uid="experiments.after_delete")

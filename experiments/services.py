@@ -109,6 +109,16 @@ def exposures_link(*, source_pk: int, target_pk: int) -> None:
 
 
 @transaction.atomic
+def exposures_after_delete() -> None:
+    """Events were deleted in bulk (the demo reset): with none left, the experiments go too (their
+    exposures came from those events); else every outcome is recomputed from what is left."""
+    if not Event.objects.exists():
+        Experiment.objects.all().delete()
+        return
+    _outcomes_refresh(set(Exposure.objects.values_list("customer_id", flat=True)))
+
+
+@transaction.atomic
 def experiment_outcomes_refresh(*, experiment_pk: int) -> None:
     """Recompute an experiment's outcomes (its window or end changed)."""
     _outcomes_refresh(set(Exposure.objects.filter(experiment_id=experiment_pk).values_list("customer_id", flat=True)))

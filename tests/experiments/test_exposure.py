@@ -121,3 +121,13 @@ def test_a_public_key_may_send_exposures():
                              HTTP_ORIGIN="https://shop.example")
     assert response.status_code == 200, response.content
     assert Exposure.objects.get().variant == "B"
+
+
+def test_the_demo_reset_takes_the_experiments_with_the_events():
+    from events.simulation import simulator_reset_demo
+    from experiments.models import Experiment
+
+    events_ingest(raw_events=[ev(1, "v", 1, experiment="e", variant="A")], broadcast=False)
+    assert Experiment.objects.count() == 1
+    simulator_reset_demo()
+    assert Experiment.objects.count() == 0 and Exposure.objects.count() == 0
