@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("demo-store/", include("demostore.urls")),
     path("", include("events.urls")),
+    path("", include("experiments.urls")),  # before insights: /api/v1/metrics/experiments is its own
     path("", include("insights.urls")),
     path("", include("ml.urls")),
 ]

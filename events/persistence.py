@@ -25,8 +25,8 @@ from events.broadcast import dashboard_send_on_commit
 from events.inserts import event_is_bot, events_insert
 from events.models import Event
 from events.refund_caps import Capped, refunds_capped
-from events.signals import events_stored
-from events.types import SourceRef, StoredEvent
+from events.signals import events_stored, exposures_stored
+from events.types import Exposure, SourceRef, StoredEvent
 from events.wire import NativeEvent, Reason, money_errors
 from products.selectors import ProductRef
 from products.services import ProductSeed, products_resolve
@@ -184,6 +184,10 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
                                       e.quantity, price, e.order_id, e.timestamp, e.amount,
                                       *((o.discount, o.coupon, o.shipping, o.tax) if o is not None
                                         else (None, "", None, None)), context=e.context))
+    exposures = [Exposure(cpk, e.experiment, e.variant, e.timestamp, e.context is not None and event_is_bot(e))
+                 for e, cpk in zip(events, customer_pks, strict=True) if e.experiment and e.event_id in new]
+    if exposures:
+        exposures_stored.send(sender=Event, exposures=exposures)  # first variant per visitor, in this transaction
     if stored:
         events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     if broadcast:

@@ -7,6 +7,9 @@ higher app connects its receiver in its ``AppConfig.ready()``, as Django's own a
 - ``events_stored(sender, events=[StoredEvent, ...])``: sent INSIDE the ingest transaction with the
   newly stored events (never duplicates). A receiver's exception rolls the batch back: receivers
   must be exact, never best effort.
+- ``exposures_stored(sender, exposures=[Exposure, ...])``: sent INSIDE the ingest transaction, before
+  ``events_stored``, with the A/B exposures (``experiment`` and ``variant``) the newly stored events
+  carried, bots' included (flagged): the experiments app keeps each visitor's first variant.
 - ``events_deleted(sender)``: sent inside the transaction that deleted events in bulk (the demo
   reset); receivers re-derive what they keep from what is left.
 - ``identity_linked(sender, source_pk=…, target_pk=…, trusted=…)``: an identify or alias said that
@@ -22,5 +25,6 @@ from django.dispatch import Signal
 
 events_stored = Signal()
 events_deleted = Signal()
+exposures_stored = Signal()
 identity_linked = Signal()
 rates_imported = Signal()

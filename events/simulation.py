@@ -40,6 +40,7 @@ from events.simulator import (
     backfill,
     live_step,
 )
+from events.simulator.experiment import ExperimentPlan, apply_experiment
 from events.simulator.inputs import popularity_of
 from events.simulator.money import MoneyPlan, apply_money
 from products.models import Product
@@ -150,6 +151,11 @@ def simulator_population(*, customers: int, rate: float) -> int:
     return max(customers, math.ceil(rate * CUSTOMERS_PER_EVENT_RATE))
 
 
+def simulator_experiment() -> ExperimentPlan | None:
+    """The A/B experiment simulated shoppers run (``SIMULATOR_EXPERIMENT``: ``name:lift[:value_lift]``)."""
+    return ExperimentPlan.parse(settings.SIMULATOR_EXPERIMENT)
+
+
 def simulator_state_get() -> SimulatorState:
     state, _created = SimulatorState.objects.get_or_create(pk=1)
     return state
@@ -186,6 +192,8 @@ def _tick_advance(*, now: datetime) -> tuple[list[dict], int, str]:
     model = simulator_model(customers=population, seed=row.seed)
     live = LiveState.from_json(row.state) if row.state.get("prefix") else LiveState.new(seed=row.seed, started=now)
     events = live_step(model, live, now=now, rate=rate, seed=row.seed)
+    if (experiment := simulator_experiment()) is not None:
+        events = apply_experiment(events, experiment)
     for when, refund in apply_money(events, simulator_money_plan(on=now)):  # due days later
         live.pending.append([int(when.timestamp() * 1000), refund])
     row.state = live.to_json()
@@ -295,10 +303,11 @@ def simulator_history_extend(*, days: float, customers: int = 2000, seed: int = 
 
 def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int | None = None, seed: int = 42,
                        end: datetime | None = None, chunk_size: int = 20_000,
-                       params: SimParams | None = None,
+                       params: SimParams | None = None, experiment: ExperimentPlan | None = None,
                        progress: Callable[[int], None] | None = None) -> BackfillResult:
     """History over the ``days`` before ``end`` (default now), written through the ingest
-    service in chunks (each its own transaction, without live broadcasts). Seeds missing
+    service in chunks (each its own transaction, without live broadcasts), with ``experiment`` (default:
+    ``SIMULATOR_EXPERIMENT``) applied to its visitors and orders. Seeds missing
     customers and products first. The same seed and window give the same events (and ids), so
     running it twice stores nothing new."""
     end = end or timezone.now()
@@ -312,12 +321,14 @@ def simulator_backfill(*, days: float = 30, customers: int = 2000, events: int |
     ingest = 0.0
     chunks = history.chunks(chunk_size)
     plan = simulator_money_plan(on=end)
+    experiment = experiment or simulator_experiment()
     refunds: list[tuple[datetime, dict]] = []
     sent = 0
     while True:
         t1 = time.perf_counter()
         chunk = next(chunks, None)  # materialising event dicts is part of generation
         if chunk is not None:
+            chunk = apply_experiment(chunk, experiment) if experiment is not None else chunk
             refunds += apply_money(chunk, plan)
         elif refunds:  # refunds days after their orders, sent last (none after the window's end)
             chunk = [event for when, event in sorted(refunds, key=lambda r: r[0]) if when < end]

@@ -63,3 +63,14 @@ class StoredEvent:
         """This purchase line carried an ``order`` object (discount, coupon, shipping or tax)."""
         return (self.discount is not None or self.coupon != "" or self.shipping is not None
                 or self.tax is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """An A/B exposure an event carried (docs/experiments.md): who saw which variant, when."""
+
+    customer_pk: int
+    experiment: str
+    variant: str
+    timestamp: datetime
+    is_bot: bool = False

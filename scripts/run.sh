@@ -33,6 +33,8 @@ python manage.py create_demo_users --write .local/demo-logins.txt --url "$URL"
 # The demo store (/demo-store/, served only with DEMO_STORE_ENABLED) loads /tracker.js with a public
 # key allowed from this server's origin.
 export DEMO_STORE_ENABLED="${DEMO_STORE_ENABLED:-1}"
+# Simulated shoppers run an A/B experiment with a known true lift (docs/experiments.md#the-simulator).
+export SIMULATOR_EXPERIMENT="${SIMULATOR_EXPERIMENT:-hero-banner:0.1:0.05}"
 python manage.py demo_store_key --origin "http://$HOST:$PORT" \
   $([ "$HOST" = "127.0.0.1" ] && echo "--origin http://localhost:$PORT")
 # Live simulated shoppers: the beat task, a first month of history when there is none,

@@ -57,6 +57,8 @@ class NativeEvent:
     anonymous_id: str = ""  # a browser visitor's id
     context: dict[str, str] | None = None  # page_url, referrer, utm_*, user_agent (events/wire/context.py)
     currency: str | None = None  # ISO 4217 as sent; None: STORE_CURRENCY (set by the ingest service)
+    experiment: str = ""  # an A/B experiment this visitor saw, and its variant (docs/experiments.md)
+    variant: str = ""
     amount: Decimal | None = None  # purchase lines: the line total as sent (revenue; see events.types.line_total)
     order: v.OrderMoney | None = None  # purchase lines: the order-level discount, coupon, shipping, tax
     fx_rate: Decimal | None = None  # set when converted: store currency per unit of ``currency``
@@ -140,6 +142,8 @@ FIELDS: tuple[Field, ...] = (
     Field("anonymous_id", v.label, v.MAX_ANONYMOUS_ID, default=""),
     Field("context", parse_context),
     Field("currency", v.parse_currency),
+    Field("experiment", v.label, v.MAX_EXPERIMENT, default=""),
+    Field("variant", v.label, v.MAX_EXPERIMENT, default=""),
     Field("amount", v.parse_money, allowed_when=_money_line),
     Field("order", v.parse_order, allowed_when=_purchase_line),
 )
@@ -156,6 +160,8 @@ assert list(_ATTRS) == list(NativeEvent.__dataclass_fields__)[:len(_ATTRS)], "Na
 assert not any(f.allowed_when is None for f in FIELDS[len(_READ):]), "allowed-when fields come last"
 _ACTION, _AMOUNT, _PRICE = _ATTRS.index("action"), _ATTRS.index("amount"), _ATTRS.index("price")
 _QUANTITY = _ATTRS.index("quantity")
+_EXPERIMENT, _VARIANT = _ATTRS.index("experiment"), _ATTRS.index("variant")
+_PAIRED = Reason("experiment and variant are sent together", "required")
 
 
 def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
@@ -196,6 +202,8 @@ def parse_event(raw: Any, latest: datetime) -> NativeEvent | dict[str, str]:
         keep(default if value is None else value)
     if values[_ACTION] == "refund" and values[_AMOUNT] is None and values[_PRICE] is None and "amount" not in errors:
         errors["amount"] = _REFUND_AMOUNT
+    if (not values[_EXPERIMENT]) != (not values[_VARIANT]) and "experiment" not in errors and "variant" not in errors:
+        errors["variant" if values[_EXPERIMENT] else "experiment"] = _PAIRED
     if not errors and values[_AMOUNT] is None and values[_PRICE] is not None:
         total = values[_PRICE] * values[_QUANTITY]
         if total > v.MAX_MONEY:

@@ -5,8 +5,7 @@ event dicts, validated afterwards as any native event (events/wire/native.py).
   track (Cart Viewed, Coupon Applied, a store's own names) is acknowledged as *ignored*, never an error;
 - ``page`` and ``screen`` → a ``page`` event (no product);
 - ``identify`` and ``alias`` → an ``IdentityCall`` (the customer's traits; which anonymous or
-  previous id they were seen under), recorded by the identity service;
-- ``group`` → ignored.
+  previous id they were seen under), recorded by the identity service; ``group`` → ignored.
 Every message's ``userId`` (else ``anonymousId``: customer ``anon:<id>``), ``anonymousId`` and
 context (``context.page`` url, path, title, referrer; ``context.campaign`` → utm_*;
 ``context.userAgent``) are kept.
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.wire.decoding import json_size
+from events.wire.exposure import EXPERIMENT_VIEWED, exposure_fields
 from events.wire.native import ANONYMOUS_PREFIX, EnvelopeError
 from events.wire.reasons import NOT_OBJECT, NOT_STRING, REQUIRED, Reason
 from events.wire.values import MAX_ANONYMOUS_ID, MAX_EVENT_ID, label
@@ -35,6 +35,7 @@ SEGMENT_ACTIONS: dict[str, str] = {
     "Order Completed": "purchase",
     "Order Refunded": "refund",
     "Order Cancelled": "cancel",
+    EXPERIMENT_VIEWED: "page",  # an A/B exposure: a page event carrying the experiment and variant
 }
 # Order Completed's order-level money → the native ``order`` object (carried by its first line).
 _ORDER_MONEY = ("discount", "coupon", "shipping", "tax")
@@ -195,6 +196,8 @@ def segment_to_native(message: Any, *, received_at: str | None = None) -> list[d
     }
     if props.get("currency") is not None:
         base["currency"] = props["currency"]
+    if message.get("event") == EXPERIMENT_VIEWED:
+        base.update(exposure_fields(props, SegmentError))
     if action == "purchase":
         return _order_lines(base, message_id, props)
     if action == "refund":

@@ -26,6 +26,7 @@ MAX_PRODUCT_ID = 100
 MAX_PRODUCT_TITLE = 300
 MAX_PRODUCT_IMAGE = 500
 MAX_CATEGORY = 100
+MAX_EXPERIMENT = 100  # an experiment's and a variant's name
 MAX_ANONYMOUS_ID = 95  # stored as the customer id "anon:<id>" when there is no customer id (≤ 100)
 MAX_QUANTITY = 2_147_483_647  # PostgreSQL integer
 MAX_PRICE = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)

@@ -3,6 +3,7 @@
  * .key, .host and a queue .q of calls made before this file arrives. Sends Segment-shaped messages
  * to HOST/v1/b (text/plain, write key in the body: no CORS preflight).
  * API: tracker.page(properties?), tracker.track(event, properties|element), tracker.identify(id, traits),
+ *      tracker.experiment(name, variant) (an A/B exposure: Segment's Experiment Viewed),
  *      tracker.reset(), tracker.consent(true|false). Consent mode: tracker.consentRequired = true (the
  *      admin snippet sets it): nothing is stored or sent until tracker.consent(true) (remembered
  *      afterwards). Batches hold at most MAX_BATCH messages (a public key's requests are capped). */
@@ -177,6 +178,11 @@
         if (el) p = fromElement(el);
       }
       enqueue(message('track', { event: NAMES[event] || event, properties: p }));
+    },
+    experiment: function (name, variant) {
+      if (name == null || name === '' || variant == null || variant === '') return;
+      enqueue(message('track', { event: 'Experiment Viewed',
+        properties: { experiment_name: String(name).slice(0, 100), variation_name: String(variant).slice(0, 100) } }));
     },
     identify: function (id, traits) {
       if (id != null && id !== '') set('uid', String(id));

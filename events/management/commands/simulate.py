@@ -19,6 +19,7 @@ from events.simulation import (
     simulator_state_get,
     simulator_tick,
 )
+from events.simulator.experiment import ExperimentPlan
 
 __all__ = ["Command", "stream_events"]  # stream_events: importable from here too (the load generator)
 
@@ -54,6 +55,11 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=1000.0, help="events a second (--live)")
         parser.add_argument("--duration", type=float, default=None, help="seconds (--live; default: until Ctrl-C)")
         parser.add_argument("--batch", type=int, default=100, help="events per message (--live)")
+        parser.add_argument("--experiment", default=None,
+                            help="backfill: simulated visitors run this A/B experiment (A control, B treatment)")
+        parser.add_argument("--lift", type=float, default=0.0, help="--experiment: B's true lift on orders (0.1)")
+        parser.add_argument("--value-lift", type=float, default=0.0,
+                            help="--experiment: B's true lift on order value (0.05)")
 
     def handle(self, *args, **o):
         if o["live"]:
@@ -90,7 +96,8 @@ class Command(BaseCommand):
             return None
         with tqdm(total=o["events"], desc="events", unit="ev", unit_scale=True, disable=None) as bar:
             result = simulator_backfill(days=o["days"], customers=o["customers"], events=o["events"],
-                                        seed=o["seed"], chunk_size=o["chunk_size"], progress=bar.update)
+                                        seed=o["seed"], chunk_size=o["chunk_size"], progress=bar.update,
+                                        experiment=_plan(o))
         self.stdout.write(self.style.SUCCESS(_backfill_summary(result)))
         if result.rejected:
             raise CommandError(f"{result.rejected} events were rejected")
@@ -112,6 +119,14 @@ class Command(BaseCommand):
             f"({summary['acked'] / max(summary['seconds'], 1e-9):,.0f} events/s), "
             f"{summary['rejected']} rejected, {summary['errors']} error replies."))
         return None
+
+
+def _plan(o) -> ExperimentPlan | None:
+    if not o["experiment"]:
+        return None
+    if o["lift"] <= -1 or o["value_lift"] <= -1:
+        raise CommandError("--lift and --value-lift must be above -1")
+    return ExperimentPlan(o["experiment"], o["lift"], o["value_lift"])
 
 
 def _backfill_summary(result: BackfillResult) -> str:

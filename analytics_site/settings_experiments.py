@@ -1,0 +1,11 @@
+"""A/B experiments (docs/experiments.md#settings): the conversion window, when a result may be called,
+and the sample-ratio check's threshold."""
+
+from analytics_site.env import env
+
+EXPERIMENT_WINDOW_DAYS = env.int("EXPERIMENT_WINDOW_DAYS", 14)
+EXPERIMENT_MIN_DAYS = env.int("EXPERIMENT_MIN_DAYS", 7)
+EXPERIMENT_SRM_P = env.float("EXPERIMENT_SRM_P", 0.001)
+EXPERIMENT_WIN_PROBABILITY = env.float("EXPERIMENT_WIN_PROBABILITY", 0.95)
+# Simulated shoppers run this experiment (name:lift[:value_lift], e.g. "hero-banner:0.1:0.05"); empty: none.
+SIMULATOR_EXPERIMENT = env.optional("SIMULATOR_EXPERIMENT") or ""

@@ -1,0 +1,44 @@
+from django.apps import AppConfig
+
+
+def _on_exposures_stored(sender, exposures, **kwargs) -> None:
+    """Inside the ingest transaction: keep each visitor's first variant."""
+    from experiments.services import exposures_record
+
+    exposures_record(exposures=exposures)
+
+
+def _on_events_stored(sender, events, **kwargs) -> None:
+    """Inside the ingest transaction: orders, refunds and cancels of exposed visitors update their outcome."""
+    from experiments.services import exposures_follow_money
+
+    exposures_follow_money(events=events)
+
+
+def _on_identity_linked(sender, source_pk, target_pk, **kwargs) -> None:
+    """An anonymous visitor identified: their exposures belong to the customer from now on."""
+    from experiments.services import exposures_link
+
+    exposures_link(source_pk=source_pk, target_pk=target_pk)
+
+
+def _on_events_deleted(sender, **kwargs) -> None:
+    from experiments.services import exposures_after_delete
+
+    exposures_after_delete()
+
+
+class ExperimentsConfig(AppConfig):
+    name = "experiments"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from events.signals import events_deleted, events_stored, exposures_stored, identity_linked
+        from experiments.page_extensions import register
+
+        register()
+
+        exposures_stored.connect(_on_exposures_stored, dispatch_uid="experiments.record")
+        events_stored.connect(_on_events_stored, dispatch_uid="experiments.follow_money")
+        identity_linked.connect(_on_identity_linked, dispatch_uid="experiments.link")
+        events_deleted.connect(_on_events_deleted, dispatch_uid="experiments.after_delete")
