@@ -183,7 +183,8 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
             stored.append(StoredEvent(pk, e.event_id, cpk, ref.pk if ref else None, e.session_id, e.action,
                                       e.quantity, price, e.order_id, e.timestamp, e.amount,
                                       *((o.discount, o.coupon, o.shipping, o.tax) if o is not None
-                                        else (None, "", None, None)), context=e.context))
+                                        else (None, "", None, None)), context=e.context,
+                                      browser=source.is_browser))
     if stored:
         events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     if broadcast:

@@ -39,7 +39,8 @@ from insights.filters import store_tz
 from insights.models import Cart, CustomerTotals, Session
 from insights.money import OrderBook
 from insights.moves.services import history_age_queue, history_link, history_moves_drain
-from insights.order_store import order_book, order_events, order_winners, orders_cancelled
+from insights.order_changes import browser_changed
+from insights.order_store import book_of_orders, order_book, order_events
 from insights.retention import add_retention_contributions
 from insights.rollup_store import (
     customer_days_delete,
@@ -137,12 +138,14 @@ class _SharedOrders:
                                     book=book, sign=sign, money_only=True)
         rollups_add(contributions)
         revived = self.before.cancelled - after.cancelled
+        rederive = {e.pk for e in browser_changed(self.others, self.before, after)}
         pending_windows_queue(spans=[(e.customer_pk, e.timestamp, e.timestamp) for e in self.others
-                                     if e.action == "purchase" and e.order_id in revived], events=0)
+                                     if e.action == "purchase" and (e.order_id in revived or e.pk in rederive)],
+                              events=0)
 
 
 def _book(orders: set[str]) -> OrderBook:
-    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(orders))
+    return book_of_orders(orders)
 
 
 def _scrub_admin_log(customer_pk: int) -> None:
