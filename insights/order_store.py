@@ -164,12 +164,14 @@ def order_events(order_ids: Collection[str]) -> list[StoredEvent]:
 
 def coupon_totals(*, lo: dt.datetime | None, hi: dt.datetime | None, age_group: str | None
                   ) -> list[tuple[str, int, Decimal, Decimal, Decimal]]:
-    """Per coupon ("" = none): orders whose lines fall in [lo, hi) (not cancelled), their gross, the
-    discount of each order's first stored line carrying an order object, and every refund of those
-    orders. One statement; only one row per coupon comes back."""
+    """Per coupon ("" = none): orders whose lines fall in [lo, hi) (not cancelled; browser lines as
+    ``_counted_browser_lines_sql`` says), their gross, the discount of each order's first stored line
+    carrying an order object, and every refund of those orders. One statement; only one row per
+    coupon comes back."""
     e, c = Event._meta.db_table, Customer._meta.db_table
     adapt = sql_param_adapter() or (lambda v: v)
-    where, params = ["l.action = 'purchase'", f"l.order_id IS NOT NULL{_bots_sql('l')}"], []
+    where, params = ["l.action = 'purchase'", f"l.order_id IS NOT NULL{_bots_sql('l')}",
+                     _counted_browser_lines_sql(e)], [BROWSER_NAMESPACE]
     if lo is not None:
         where.append("l.timestamp >= %s")
         params.append(adapt(lo))
@@ -197,6 +199,16 @@ def coupon_totals(*, lo: dt.datetime | None, hi: dt.datetime | None, age_group: 
         cur.execute(sql, params)
         rows = cur.fetchall()
     return [(code, int(n), _decimal(g), _decimal(d), _decimal(r)) for code, n, g, d, r in rows]
+
+
+def _counted_browser_lines_sql(table: str) -> str:
+    """The order lines whose money counts (``events.verification``): every verified line; a browser
+    line only while unconfirmed browser purchases count and no verified line has its order id. One
+    parameter: the browser namespace."""
+    if not counts_unconfirmed():
+        return "l.namespace <> %s"
+    return (f"(l.namespace <> %s OR NOT EXISTS (SELECT 1 FROM {table} v WHERE v.order_id = l.order_id"
+            f" AND v.action = 'purchase' AND v.namespace <> 'browser'))")
 
 
 def _decimal(value: Any) -> Decimal:

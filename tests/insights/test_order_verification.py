@@ -84,6 +84,8 @@ def figures(now: dt.datetime = AFTER) -> dict:
     analytics_process_pending(as_of=now)
     kpis = selectors.kpis_stats(PERIOD)
     email = TrafficDaily.objects.filter(channel="Email")
+    coupons = selectors.coupons_stats(PERIOD)  # the one panel reading order lines: the same orders and money
+    assert (coupons["orders"], coupons["without_coupon"]["gross_revenue"]) == (kpis["orders"], kpis["gross_revenue"])
     return {"orders": kpis["orders"], "gross": kpis["gross_revenue"],
             "converting_sessions": sum(SessionDaily.objects.filter(category="").values_list(
                 "purchasing_sessions", flat=True)),
