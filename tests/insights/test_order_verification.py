@@ -18,13 +18,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.roles import Role
+from customers.models import Customer
 from events.connections.services import connection_create
-from events.models import IngestKey
+from events.models import IngestKey, Source
 from events.services import events_ingest, ingest_key_create, source_of_key, source_server
 from insights import selectors
 from insights.filters import MetricFilter
 from insights.models import EventDaily, SessionDaily, TrafficDaily
 from insights.services import analytics_process_pending, analytics_rebuild
+from insights.source_removal import source_remove
+from insights.upkeep import customer_events_erase
 from tests.events.webhook_fixtures import signed_post, woo_order
 from tests.insights.test_services import snapshot
 
@@ -299,3 +302,19 @@ def test_browser_and_verified_orders_incremental_equals_rebuild(stream, settings
         analytics_rebuild(as_of=LATER)
         assert snapshot() == incremental
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("how", ["remove_source", "erase_customer"])
+def test_when_the_last_verified_orders_go_browser_purchases_count_again(keys, how):
+    public, secret = keys
+    browser_purchase(public, "9009", price=40.0, user="8")
+    server_order(secret, "9100", 25.0)  # customer 7's: the store's only verified order
+    assert (figures()["gross"], figures()["source"]["unconfirmed"]) == (25.0, 1)
+    if how == "remove_source":
+        source_remove(source_pk=Source.objects.get(ingest_key__name="server").pk)
+    else:
+        customer_events_erase(customer=Customer.objects.get(external_id="7"))
+    got = figures()
+    assert (got["orders"], got["gross"], got["email_purchasing_sessions"]) == (1, 40.0, 1)
+    assert got["source"]["browser_reported"]
+    assert_rebuild_equals()
