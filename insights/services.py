@@ -30,6 +30,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.selectors import customer_age_groups
 from events.types import StoredEvent
+from events.verification import COUNT_ALL
 from insights.contributions import (
     Contributions,
     add_event_contributions,
@@ -171,7 +172,8 @@ def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     ages = customer_age_groups(customer_pks=reach.windows)
     stored = {(s.customer_id, s.key): s for s in reach.stored.values()}
     cancelled = orders_cancelled({e.order_id for e in events if e.order_id is not None and e.action == "purchase"})
-    browser = browser_orders(browser_order_ids(events))
+    browser = browser_orders(browser_order_ids(events)) if any(e.browser and e.action == "purchase"
+                                                               for e in events) else COUNT_ALL
     derived = {(d.customer_pk, d.key): d
                for d in derive_sessions(events, as_of=as_of, cancelled=cancelled, browser=browser)}
     unchanged = {k for k, s in stored.items()
