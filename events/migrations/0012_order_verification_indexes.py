@@ -12,10 +12,10 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='event',
-            index=models.Index(condition=models.Q(('action', 'purchase'), ('order_id__isnull', False), models.Q(('namespace', 'browser'), _negated=True)), fields=['order_id'], name='event_verified_order_idx'),
+            index=models.Index(condition=models.Q(('action', 'purchase'), ('order_id__isnull', False), models.Q(('namespace', 'browser'), _negated=True)), fields=['order_id', 'timestamp'], include=('is_bot',), name='event_verified_order_idx'),
         ),
         migrations.AddIndex(
             model_name='event',
-            index=models.Index(condition=models.Q(('action', 'purchase'), ('namespace', 'browser')), fields=['timestamp'], name='event_browser_purchase_idx'),
+            index=models.Index(condition=models.Q(('action', 'purchase'), ('namespace', 'browser')), fields=['timestamp'], include=('order_id', 'is_bot', 'customer_id', 'session_id'), name='event_browser_purchase_idx'),
         ),
     ]
