@@ -226,10 +226,11 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
                            "revenue": s.revenue}, sign)
     if sign > 0:  # first/last times only move outwards (erasure drops the customer's rows outright)
         first = totals.get("first_seen")
-        if first is None or s.started_at <= first:  # type: ignore[operator]
-            # first touch (docs/metrics.md): the channel of the earliest session, kept beside its start
-            # (insights.rollup_store: taken over only with a start no later than the stored one)
+        if first is None or (s.started_at, s.key) <= (first, totals.get("first_session", "")):  # type: ignore[operator]
+            # first touch (docs/metrics.md): the channel of the earliest session (of two at one instant,
+            # the smaller key), kept beside its start and key (insights.rollup_store.FOLLOWS_EARLIEST)
             totals["first_channel"] = s.traffic.channel  # type: ignore[assignment]
+            totals["first_session"] = s.key  # type: ignore[assignment]
         _widen_time(totals, "first_seen", s.started_at, min)
         _widen_time(totals, "last_seen", s.last_event_at, max)
         if s.last_purchase_at is not None:

@@ -368,6 +368,8 @@ class CustomerTotals(models.Model):
     orders = models.BigIntegerField(default=0)
     first_seen = models.DateTimeField(null=True)
     first_channel = models.CharField(max_length=20, blank=True, default="")  # of the first session (first touch)
+    # that session's key: of two sessions starting at the same instant the smaller key is the first
+    first_session = models.CharField(max_length=140, blank=True, default="")
     last_seen = models.DateTimeField(null=True)
     last_purchase_at = models.DateTimeField(null=True)
 

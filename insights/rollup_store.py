@@ -43,9 +43,11 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
 }
 EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
 LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum
-# Kept as the value that came with the earliest time of the named column (a tie: the newer one, so a
-# re-derived first session brings its channel); a contribution without that time leaves it alone.
-FOLLOWS_EARLIEST = {"first_channel": "first_seen"}
+# Kept as the value that came with the earliest time of the named column; of two at the same time, the
+# one with the smaller session key (the same key: the newer one, so a re-derived first session brings
+# its channel), as a rebuild picks it whatever the order; a contribution without that time leaves it alone.
+FOLLOWS_EARLIEST = {"first_channel": "first_seen", "first_session": "first_seen"}
+FIRST_KEY = "first_session"
 # Everything derived from the events, carts first (deleting them needs no cascade collection).
 DERIVED_MODELS: tuple[type[models.Model], ...] = (tables.Cart, tables.Session, tables.PendingWindow,
                                                   *(m for m, _ in ROLLUP_TABLES.values()), tables.DailyPeople)
@@ -161,9 +163,11 @@ def _upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Seq
     sets = []
     for c in columns:
         if c in FOLLOWS_EARLIEST:
-            t = q(FOLLOWS_EARLIEST[c])
+            t, k = q(FOLLOWS_EARLIEST[c]), q(FIRST_KEY)
+            binary = "" if connection.vendor == "sqlite" else ' COLLATE "C"'  # code-point order, as Python's
             sets.append(f"{q(c)} = CASE WHEN EXCLUDED.{t} IS NOT NULL AND ({table}.{t} IS NULL OR "
-                        f"EXCLUDED.{t} <= {table}.{t}) THEN EXCLUDED.{q(c)} ELSE {table}.{q(c)} END")
+                        f"EXCLUDED.{t} < {table}.{t} OR (EXCLUDED.{t} = {table}.{t} AND ({table}.{k} = '' OR "
+                        f"EXCLUDED.{k}{binary} <= {table}.{k}))) THEN EXCLUDED.{q(c)} ELSE {table}.{q(c)} END")
         elif c in EARLIEST_COLUMNS or c in LATEST_COLUMNS:
             pick = least if c in EARLIEST_COLUMNS else greatest
             sets.append(f"{q(c)} = {pick}(COALESCE({table}.{q(c)}, EXCLUDED.{q(c)}), "

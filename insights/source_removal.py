@@ -230,17 +230,17 @@ def _customer_times_refresh(customers: Iterable[int]) -> None:
     their per-customer rows (a rebuild has none)."""
     for chunk in _chunks(customers):
         times: dict[int, list] = {}
-        for pk, start, last, channel, lp in (Session.objects.filter(customer_id__in=chunk)
-                                             .order_by("customer_id", "started_at", "id")
-                                             .values_list("customer_id", "started_at", "last_event_at", "channel",
-                                                          "summary__lp")):
+        for pk, start, last, channel, lp, key in (Session.objects.filter(customer_id__in=chunk)
+                                                  .order_by("customer_id", "started_at")
+                                                  .values_list("customer_id", "started_at", "last_event_at",
+                                                               "channel", "summary__lp", "key")):
             bought = dt.datetime.fromisoformat(lp) if lp else None
             t = times.get(pk)
             if t is None:
-                times[pk] = [start, last, bought, channel]
+                times[pk] = [start, last, bought, channel, key]
                 continue
-            if start <= t[0]:  # a tie: the later session's channel, as the rollups keep it
-                t[0], t[3] = start, channel
+            if start == t[0] and key < t[4]:  # of sessions starting together, the smaller key is the first
+                t[3], t[4] = channel, key
             t[1] = max(t[1], last)
             if bought is not None and (t[2] is None or bought > t[2]):
                 t[2] = bought
@@ -259,24 +259,25 @@ def _customer_times_write(times: dict[int, list], customers: Sequence[int]) -> N
     """Write the recomputed times where they differ from the stored ones (few rows: most customers'
     first and last sessions are not the ones that changed)."""
     changed = []
-    for pk, first, last, bought, channel in (CustomerTotals.objects.filter(customer_id__in=customers)
+    for pk, first, last, bought, channel, key in (CustomerTotals.objects.filter(customer_id__in=customers)
                                              .values_list("customer_id", "first_seen", "last_seen",
-                                                          "last_purchase_at", "first_channel")):
-        now = times.get(pk, (None, None, None, ""))
-        if (first, last, bought, channel) != tuple(now):
+                                                          "last_purchase_at", "first_channel", "first_session")):
+        now = times.get(pk, (None, None, None, "", ""))
+        if (first, last, bought, channel, key) != tuple(now):
             changed.append((*now, pk))
     if not changed:
         return
     adapt = sql_param_adapter() or (lambda v: v)
     table = connection.ops.quote_name(CustomerTotals._meta.db_table)
     ts = "::timestamptz" if connection.vendor == "postgresql" else ""
-    typed = f"(%s{ts}, %s{ts}, %s{ts}, %s, %s)"  # the first row types the columns (PostgreSQL)
+    typed = f"(%s{ts}, %s{ts}, %s{ts}, %s, %s, %s)"  # the first row types the columns (PostgreSQL)
     with connection.cursor() as cur:
         for i in range(0, len(changed), _IN_CHUNK):
             chunk = changed[i:i + _IN_CHUNK]
-            values = ", ".join([typed] + ["(%s, %s, %s, %s, %s)"] * (len(chunk) - 1))
-            cur.execute(f"WITH v(fs, ls, lp, ch, c) AS (VALUES {values}) UPDATE {table} SET first_seen = v.fs,"
-                        f" last_seen = v.ls, last_purchase_at = v.lp, first_channel = v.ch FROM v"
+            values = ", ".join([typed] + ["(%s, %s, %s, %s, %s, %s)"] * (len(chunk) - 1))
+            cur.execute(f"WITH v(fs, ls, lp, ch, k, c) AS (VALUES {values}) UPDATE {table} SET first_seen = v.fs,"
+                        f" last_seen = v.ls, last_purchase_at = v.lp, first_channel = v.ch, first_session = v.k"
+                        f" FROM v"
                         f" WHERE {table}.customer_id = v.c", [adapt(v) for row in chunk for v in row])
 
 

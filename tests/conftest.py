@@ -4,6 +4,13 @@ os.environ.setdefault("TESTING", "1")
 
 import pytest  # noqa: E402
 from django.test import Client  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Property tests draw the same examples on every run (a seed per test), so a suite that passed passes
+# again; HYPOTHESIS_PROFILE=explore draws new ones each run to look for more (docs/development.md).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from accounts.roles import Role  # noqa: E402
 from accounts.services import user_create  # noqa: E402

@@ -15,7 +15,7 @@ from customers.models import Customer
 from events.services import events_ingest_segment
 from events.types import StoredEvent
 from insights.derivation import DerivedSession, derive_session
-from insights.models import Session, TrafficDaily
+from insights.models import CustomerTotals, Session, TrafficDaily
 from insights.services import analytics_process_pending, analytics_rebuild
 from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.store_fixture import ingest
@@ -113,6 +113,28 @@ def test_an_identify_keeps_the_anonymous_campaign_visit_and_the_rollup_exact():
     live = [(r.channel, r.sessions, r.purchasing_sessions, r.carts_converted) for r in TrafficDaily.objects.all()
             if r.sessions]
     assert live == [("Email", 1, 1, 1)]
+    incremental = snapshot()
+    analytics_rebuild()
+    assert snapshot() == incremental
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order", ["gap_first", "client_first"])
+def test_two_sessions_starting_together_give_the_same_first_touch_in_any_order(order):
+    """A client-id session ("s:tab") and a gap session ("g:…") of one customer start at the same instant:
+    the first touch is the smaller key's channel (the gap session's), whichever arrives first."""
+    ProductFactory(external_id="lamp", price=40)
+    CustomerFactory(external_id="c1", age=30)
+    at = BASE.isoformat()
+    gap = {"event_id": "g1", "customer_id": "c1", "action": "view", "product_id": "lamp", "timestamp": at,
+           "context": PAID_SOCIAL}
+    client = {"event_id": "s1", "customer_id": "c1", "action": "view", "product_id": "lamp", "timestamp": at,
+              "session_id": "tab", "context": EMAIL}
+    for event in ([gap, client] if order == "gap_first" else [client, gap]):
+        ingest([event])
+        analytics_process_pending()
+    totals = CustomerTotals.objects.get()
+    assert (totals.first_channel, totals.first_session[:2]) == ("Paid Social", "g:")
     incremental = snapshot()
     analytics_rebuild()
     assert snapshot() == incremental
