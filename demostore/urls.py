@@ -8,5 +8,6 @@ urlpatterns = [
     path("p/<str:external_id>/", views.product, name="product"),
     path("cart/", views.cart, name="cart"),
     path("checkout/", views.checkout, name="checkout"),
+    path("order/", views.order, name="order"),
     path("login/", views.login, name="login"),
 ]

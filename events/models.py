@@ -159,6 +159,15 @@ class Event(models.Model):
             models.Index(fields=["id"], condition=models.Q(is_bot=True), name="event_bot_idx"),
             # What one source sent: counted in admin, removed with the source.
             models.Index(fields=["source"], name="event_source_idx"),
+            # Verified orders (docs/trust.md#browser-reported-and-verified-orders): whether the store has one,
+            # and when each order id was first verified; browser purchases, for the unconfirmed count.
+            # (Covering on PostgreSQL: the unconfirmed count reads neither table row.)
+            models.Index(fields=["order_id", "timestamp"], name="event_verified_order_idx",
+                         condition=models.Q(action="purchase", order_id__isnull=False)
+                         & ~models.Q(namespace="browser"), include=["is_bot"]),
+            models.Index(fields=["timestamp"], name="event_browser_purchase_idx",
+                         condition=models.Q(action="purchase", namespace="browser"),
+                         include=["order_id", "is_bot", "customer_id", "session_id"]),
         ]
 
     def __str__(self) -> str:

@@ -183,7 +183,8 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
             stored.append(StoredEvent(pk, e.event_id, cpk, ref.pk if ref else None, e.session_id, e.action,
                                       e.quantity, price, e.order_id, e.timestamp, e.amount,
                                       *((o.discount, o.coupon, o.shipping, o.tax) if o is not None
-                                        else (None, "", None, None)), context=e.context))
+                                        else (None, "", None, None)), context=e.context,
+                                      browser=source.is_browser))
     exposures = [Exposure(cpk, e.experiment, e.variant, e.timestamp, e.context is not None and event_is_bot(e))
                  for e, cpk in zip(events, customer_pks, strict=True) if e.experiment and e.event_id in new]
     if exposures:

@@ -52,6 +52,8 @@ class StoredEvent:
     tax: Decimal | None = None
     # Where it happened (page_url, referrer, utm_*): a session's traffic source (insights.channels).
     context: Any = field(default=None, compare=False)
+    # Sent with a public key (namespace ``browser``): a browser-reported purchase (events.verification).
+    browser: bool = False
 
     @property
     def line_total(self) -> Decimal:

@@ -206,6 +206,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return CLOSE_FORBIDDEN
         # KPI cards and the feed hold no personal data (the feed: the store's customer id only), so
         # every role gets the same update: nothing to mask.
-        kpis = selectors.kpis_stats(self.filter)
+        kpis = selectors.kpis_stats(self.filter, with_revenue_source=False)  # the cards show no note
         return {"kpis": charts.kpi_cards(kpis), "feed": selectors.events_latest(FEED_SIZE),
                 "freshness": selectors.derivation_status()}

@@ -20,6 +20,10 @@
   no session. Purchase lines of a cancelled order (``cancelled``: order ids with a cancel event,
   whenever it came) count as no purchase at all: no revenue, order, purchased product or converted
   cart. Discounts and refunds are event-grained (``insights.money``), not in sessions.
+- **Browser-reported purchases** (``events.verification``, ``browser``): a *void* browser line counts as
+  no purchase at all (as a cancelled order's); a *confirmed* one reaches the funnel's purchase step,
+  converts the cart, marks the product purchased and makes the session a purchasing one, but adds no
+  revenue, order or units (the verified order has those).
 
 ``DerivedSession.to_json`` / ``from_json`` round-trip exactly, so a stored session's contribution to
 rollups can be recomputed and taken out again when a late event re-derives it.
@@ -60,6 +64,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from events.types import StoredEvent
+from events.verification import CONFIRMED, COUNT_ALL, VOID, BrowserOrders
 from insights.channels import Traffic, session_traffic
 
 IDLE = timedelta(minutes=30)
@@ -221,12 +226,14 @@ class _SessionTally:
     """What a session's events add up to, one event at a time (time order)."""
 
     __slots__ = ("key", "step", "checkout", "revenue", "orders", "products", "cart_opened", "purchase_after_cart",
-                 "abandon_at", "last_purchase_at", "cancelled",
+                 "abandon_at", "last_purchase_at", "cancelled", "browser", "confirmed",
                  "discounts", "discounted")
 
-    def __init__(self, key: str, cancelled: frozenset[str] = frozenset()) -> None:
+    def __init__(self, key: str, cancelled: frozenset[str] = frozenset(), browser: BrowserOrders = COUNT_ALL) -> None:
         self.key = key
         self.cancelled = cancelled
+        self.browser = browser
+        self.confirmed = False  # a confirmed browser purchase: a purchasing session without an order here
         self.step = 0  # funnel step reached in order
         self.checkout = False
         self.revenue = Decimal("0")
@@ -244,6 +251,10 @@ class _SessionTally:
         if action == "purchase" and e.order_id is not None and e.order_id in self.cancelled:
             # A cancelled order's line: no purchase at all. Only the time the customer last placed an
             # order keeps it (customer_totals.last_purchase_at only moves outwards, incrementally).
+            self.last_purchase_at = e.timestamp
+            return
+        verdict = self.browser.verdict(e.order_id, e.timestamp) if action == "purchase" and e.browser else None
+        if verdict == VOID:  # as a cancelled order's line
             self.last_purchase_at = e.timestamp
             return
         if self.step < 4 and action == FUNNEL_STEPS[self.step]:
@@ -264,6 +275,8 @@ class _SessionTally:
                 p.final_qty = max(0, p.final_qty - e.quantity)
         elif action == "checkout":
             self.checkout = True
+        elif verdict == CONFIRMED:
+            self._confirmed(e, p)
         elif action == "purchase":
             self._purchase(e, p)
         elif action == "abandon" and self.cart_opened is not None and self.abandon_at is None:
@@ -298,6 +311,17 @@ class _SessionTally:
             if not p.price:
                 p.price = e.price
 
+    def _confirmed(self, e: EventLike, p: ProductInSession | None) -> None:
+        """A browser line a verified order confirmed: the purchase without its money or order."""
+        self.confirmed = True
+        self.last_purchase_at = e.timestamp
+        if self.cart_opened is not None and self.purchase_after_cart is None:
+            self.purchase_after_cart = e.timestamp
+        if p is not None:
+            p.flags |= PURCHASED
+            if not p.price:
+                p.price = e.price
+
     def cart(self, *, closed: bool, last_event_at: datetime) -> DerivedCart | None:
         """The session's cart (if one was opened) and its state (module docstring)."""
         if self.cart_opened is None:
@@ -317,18 +341,19 @@ class _SessionTally:
 
 
 def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime, idle: timedelta = IDLE,
-                   cancelled: frozenset[str] = frozenset()) -> DerivedSession:
-    """One session's facts from its events (time order); ``cancelled``: order ids that count nowhere."""
+                   cancelled: frozenset[str] = frozenset(), browser: BrowserOrders = COUNT_ALL) -> DerivedSession:
+    """One session's facts from its events (time order); ``cancelled``: order ids that count nowhere;
+    ``browser``: what browser purchase lines count as."""
     first, last = events[0], events[-1]
     context = next((e.context for e in events if e.context), None)
     closed = as_of - last.timestamp >= idle
-    tally = _SessionTally(key, cancelled)
+    tally = _SessionTally(key, cancelled, browser)
     for e in events:
         tally.add(e)
     return DerivedSession(
         customer_pk=first.customer_pk, key=key, session_id=first.session_id, started_at=first.timestamp,
         last_event_at=last.timestamp, closed=closed, event_count=len(events), funnel_step=tally.step,
-        purchased=bool(tally.orders), revenue=tally.revenue,
+        purchased=bool(tally.orders) or tally.confirmed, revenue=tally.revenue,
         orders=sorted(tally.orders.items(), key=lambda kv: (kv[1], kv[0])), abandon_at=tally.abandon_at,
         products=tally.products, cart=tally.cart(closed=closed, last_event_at=last.timestamp),
         checkout=tally.checkout, last_purchase_at=tally.last_purchase_at,
@@ -337,9 +362,10 @@ def derive_session(key: str, events: Sequence[EventLike], *, as_of: datetime, id
 
 
 def derive_sessions(events: Iterable[EventLike], *, as_of: datetime, idle: timedelta = IDLE,
-                    cancelled: frozenset[str] = frozenset()) -> list[DerivedSession]:
+                    cancelled: frozenset[str] = frozenset(),
+                    browser: BrowserOrders = COUNT_ALL) -> list[DerivedSession]:
     """All sessions (with their carts) of the given events, in (customer, start) order."""
-    out = [derive_session(key, evs, as_of=as_of, idle=idle, cancelled=cancelled)
+    out = [derive_session(key, evs, as_of=as_of, idle=idle, cancelled=cancelled, browser=browser)
            for key, evs in group_sessions(events, idle=idle)]
     out.sort(key=lambda s: (s.customer_pk, s.started_at, s.key))
     return out

@@ -10,6 +10,9 @@
 - **Cancelled orders** (an order id with a ``cancel`` event, whenever it arrives) count nowhere: none of
   their lines' revenue, their discount or their refunds (``OrderBook.cancelled``). Their events still
   count as events (activity).
+- **Browser-reported purchases** (``events.verification``): a browser line counts its money only when
+  its verdict is ``COUNTED`` (``OrderBook.browser``); a confirmed or void line counts none, and the
+  discount of an order comes from a verified line when one carries an order object.
 - **Net revenue** = gross − discounts − refunds.
 
 The book is the only state beyond the events themselves; the services read it from the database for
@@ -23,16 +26,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from events.types import StoredEvent
+from events.verification import COUNT_ALL, COUNTED, BrowserOrders
 
 ZERO = Decimal("0")
 
 
 @dataclass(frozen=True)
 class OrderBook:
-    """Cancelled order ids, and per order id the pk of the line whose order object counts."""
+    """Cancelled order ids, per order id the pk of the line whose order object counts, and what
+    browser purchase lines count as."""
 
     cancelled: frozenset[str] = frozenset()
     winners: Mapping[str, int] = field(default_factory=dict)
+    browser: BrowserOrders = COUNT_ALL
 
 
 NO_CANCELS = OrderBook()
@@ -59,6 +65,8 @@ def event_money(e: StoredEvent, book: OrderBook) -> EventMoney:
         order = e.order_id
         if order is not None and order in book.cancelled:
             return NOTHING
+        if e.browser and book.browser.verdict(order, e.timestamp) != COUNTED:
+            return NOTHING
         discount = ZERO
         if e.discount is not None and (order is None or book.winners.get(order) == e.pk):
             discount = e.discount
@@ -71,14 +79,15 @@ def event_money(e: StoredEvent, book: OrderBook) -> EventMoney:
 
 
 def winners_of(events: Iterable[StoredEvent]) -> dict[str, int]:
-    """Per order id, the lowest pk of these events' purchase lines carrying an order object."""
-    out: dict[str, int] = {}
+    """Per order id, the lowest pk of these events' purchase lines carrying an order object: of its
+    verified lines when one carries one, else of its browser lines."""
+    best: dict[str, tuple[bool, int]] = {}
     for e in events:
         if e.action == "purchase" and e.order_id is not None and e.carries_order:
-            pk = out.get(e.order_id)
-            if pk is None or e.pk < pk:
-                out[e.order_id] = e.pk
-    return out
+            rank = (e.browser, e.pk)
+            if e.order_id not in best or rank < best[e.order_id]:
+                best[e.order_id] = rank
+    return {order: pk for order, (_, pk) in best.items()}
 
 
 def money_total(events: Iterable[StoredEvent], book: OrderBook) -> EventMoney:

@@ -34,7 +34,7 @@ from insights.derivation import DerivedSession
 from insights.filters import store_tz
 from insights.models import Session
 from insights.money import OrderBook
-from insights.order_store import order_book, order_winners, orders_cancelled
+from insights.order_store import browser_order_ids, browser_orders, order_book, order_winners, orders_cancelled
 from insights.rollup_store import derivation_lock, ingest_hold, product_categories, rollups_add
 from insights.session_store import EVENT_CHUNK, EVENT_FIELDS, stored_event
 from products.models import Product
@@ -126,8 +126,9 @@ def _cancelled_meanwhile(move: CategoryMove) -> None:
     for i in range(0, len(pks), _CUSTOMERS_PER_QUERY):
         lines.extend(stored_event(r) for r in Event.objects.filter(pk__in=pks[i:i + _CUSTOMERS_PER_QUERY])
                      .order_by("pk").values_list(*EVENT_FIELDS))
-    live = OrderBook(winners=order_winners({e.order_id for e in lines if e.order_id is not None}))
-    now = OrderBook(cancelled=cancelled, winners=live.winners)
+    live = OrderBook(winners=order_winners({e.order_id for e in lines if e.order_id is not None}),
+                     browser=browser_orders(browser_order_ids(lines)))
+    now = OrderBook(cancelled=cancelled, winners=live.winners, browser=live.browser)
     contributions = new_contributions()
     ages = customer_age_groups(customer_pks={e.customer_pk for e in lines})
     tz = store_tz()

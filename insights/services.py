@@ -30,6 +30,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.selectors import customer_age_groups
 from events.types import StoredEvent
+from events.verification import COUNT_ALL
 from insights.contributions import (
     Contributions,
     add_event_contributions,
@@ -39,10 +40,15 @@ from insights.contributions import (
 from insights.derivation import IDLE, DerivedSession, derive_sessions
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
-from insights.money import OrderBook
-from insights.moves.counted import counted_groups
 from insights.moves.models import HistoryMove
-from insights.order_store import full_order_book, order_book, order_events, order_winners, orders_cancelled
+from insights.order_changes import cancels_apply, confirmations_apply
+from insights.order_store import (
+    browser_order_ids,
+    browser_orders,
+    full_order_book,
+    order_book,
+    orders_cancelled,
+)
 from insights.retention import (
     add_retention_contributions,
     changed_order_customers,
@@ -91,7 +97,8 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     """Called by the ingest service inside its transaction with the newly stored events (never duplicates).
 
     Adds their event-grained counters and queues their customers' windows for session re-derivation.
-    A cancel takes its order's money (counted before it) out, and queues the windows of its lines.
+    A cancel takes its order's money (counted before it) out, and queues the windows of its lines; a
+    verified order does the same for the browser lines of its id it confirms (``insights.order_changes``).
     Runs in the caller's transaction (no atomic block of its own: it must commit or roll back with the
     events)."""
     if not events:
@@ -102,7 +109,8 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     add_event_contributions(contributions, events, age_of=age_of, book=order_book(events),
                             category_of=product_categories(e.product_pk for e in events), tz=tz)
     spans = [(e.customer_pk, e.timestamp, e.timestamp) for e in events]
-    spans += _cancels_apply(contributions, events, tz)
+    spans += cancels_apply(contributions, events, tz)
+    spans += confirmations_apply(contributions, events, tz)
     # Discounts and refunds are in the cohorts' net revenue: the customers they touch get theirs redone.
     _rollups_add_with_retention(contributions, age_of)
     pending_windows_queue(spans=spans, events=len(events))
@@ -116,31 +124,6 @@ def pending_windows_queue(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime
     # Whole seconds, widened outwards: re-deriving a slightly wider window is harmless.
     PendingWindow.objects.create(windows={str(c): [int(lo.timestamp()), int(hi.timestamp()) + 1]
                                           for c, (lo, hi) in windows.items()}, events=events)
-
-
-def _cancels_apply(contributions: Contributions, events: Sequence[StoredEvent], tz: dt.tzinfo
-                   ) -> list[tuple[int, dt.datetime, dt.datetime]]:
-    """Orders cancelled for the first time by these events: take out the money their earlier-stored
-    lines and refunds added (events stored with the cancel were counted as cancelled already).
-    Returns the spans of those lines, whose sessions must be re-derived."""
-    cancels = [e for e in events if e.action == "cancel" and e.order_id is not None]
-    if not cancels:
-        return []
-    orders = {e.order_id for e in cancels if e.order_id is not None}
-    fresh = orders - orders_cancelled(orders, excluding_pks={e.pk for e in cancels})
-    if not fresh:
-        return []
-    new_pks = {e.pk for e in events}
-    before = [e for e in order_events(fresh) if e.pk not in new_pks]
-    if not before:
-        return []
-    ages = customer_age_groups(customer_pks=(e.customer_pk for e in before))
-    categories = product_categories(e.product_pk for e in before)
-    book = OrderBook(winners=order_winners(fresh))
-    for part, counted_in in counted_groups(before, ages):  # an age move under way: some still in the old group
-        add_event_contributions(contributions, part, age_of=counted_in, category_of=categories, tz=tz, book=book,
-                                sign=-1, money_only=True)
-    return [(e.customer_pk, e.timestamp, e.timestamp) for e in before if e.action == "purchase"]
 
 
 # --- session re-derivation ---------------------------------------------------------------------
@@ -189,7 +172,10 @@ def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     ages = customer_age_groups(customer_pks=reach.windows)
     stored = {(s.customer_id, s.key): s for s in reach.stored.values()}
     cancelled = orders_cancelled({e.order_id for e in events if e.order_id is not None and e.action == "purchase"})
-    derived = {(d.customer_pk, d.key): d for d in derive_sessions(events, as_of=as_of, cancelled=cancelled)}
+    browser = browser_orders(browser_order_ids(events)) if any(e.browser and e.action == "purchase"
+                                                               for e in events) else COUNT_ALL
+    derived = {(d.customer_pk, d.key): d
+               for d in derive_sessions(events, as_of=as_of, cancelled=cancelled, browser=browser)}
     unchanged = {k for k, s in stored.items()
                  if k in derived and s.summary == derived[k].to_json() and s.age_group == ages.get(k[0], "unknown")}
     gone = [s for k, s in stored.items() if k not in unchanged]
@@ -336,7 +322,7 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
     n_events = n_sessions = 0
     for batch in events_by_customer_batches():  # whole customers: their sessions are complete
         add_event_contributions(contributions, batch, age_of=ages, category_of=category_of, tz=tz, book=book)
-        derived = derive_sessions(batch, as_of=as_of, cancelled=book.cancelled)
+        derived = derive_sessions(batch, as_of=as_of, cancelled=book.cancelled, browser=book.browser)
         add_session_contributions(contributions, [(d, ages.get(d.customer_pk, "unknown")) for d in derived],
                                   category_of=category_of, tz=tz)
         sessions_insert(derived, ages)

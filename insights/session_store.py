@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 
 from events.models import Event
 from events.types import StoredEvent
+from events.verification import BROWSER_NAMESPACE
 from insights.derivation import IDLE, DerivedSession
 from insights.models import Cart, Session
 from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adapter
@@ -26,7 +27,7 @@ from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adap
 Windows = dict[int, tuple[dt.datetime, dt.datetime]]  # customer pk → (first, last) time to re-derive
 
 EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "action", "quantity", "price",
-                "order_id", "timestamp", "amount", "discount", "coupon", "shipping", "tax", "context")
+                "order_id", "timestamp", "amount", "discount", "coupon", "shipping", "tax", "context", "namespace")
 EVENT_COLUMNS = ", ".join(f"e.{c}" for c in ("id", *EVENT_FIELDS[1:]))  # the same, in raw SQL (alias e)
 SESSION_COLUMNS = ("customer_id", "key", "session_id", "age_group", "started_at", "last_event_at", "closed",
                    "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary", "channel", "source",
@@ -67,11 +68,11 @@ def windows_merge(spans: Iterable[tuple[int, dt.datetime, dt.datetime]], into: W
 def stored_event(row: Sequence[Any]) -> StoredEvent:
     """An ``EVENT_FIELDS`` row as derivation reads it."""
     (pk, event_id, customer_pk, product_pk, session_id, action, quantity, price, order_id, ts, amount,
-     discount, coupon, shipping, tax, context) = row
+     discount, coupon, shipping, tax, context, namespace) = row
     return StoredEvent(pk=pk, event_id=event_id, customer_pk=customer_pk, product_pk=product_pk,
                        session_id=session_id or "", action=action, quantity=quantity, price=price,
                        order_id=order_id, timestamp=ts, amount=amount, discount=discount, coupon=coupon or "",
-                       shipping=shipping, tax=tax, context=_json(context))
+                       shipping=shipping, tax=tax, context=_json(context), browser=namespace == BROWSER_NAMESPACE)
 
 
 def _cents(value: Any) -> Decimal | None:
@@ -82,7 +83,7 @@ def _sqlite_event(r: Sequence[Any]) -> StoredEvent:
     """A raw SQLite row: text times and float-ish money, turned into what the ORM would give."""
     return StoredEvent(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], Decimal(str(r[7])).quantize(_CENT), r[8],
                        _read_datetime(r[9]), _cents(r[10]), _cents(r[11]), r[12] or "", _cents(r[13]),
-                       _cents(r[14]), _json(r[15]))
+                       _cents(r[14]), _json(r[15]), r[16] == BROWSER_NAMESPACE)
 
 
 def _json(value: Any) -> Any:

@@ -54,8 +54,8 @@ from events.wire.native import ANONYMOUS_PREFIX
 from insights.contributions import add_event_contributions, new_contributions
 from insights.filters import store_tz
 from insights.models import Cart, CustomerDaily, CustomerTotals, Session
-from insights.money import OrderBook
-from insights.order_store import order_events, order_winners, orders_cancelled
+from insights.order_changes import browser_changed, mode_change_apply
+from insights.order_store import book_of_orders, order_events
 from insights.rollup_store import (
     derivation_lock,
     ingest_hold,
@@ -192,15 +192,12 @@ def _step_remove(source: Source, after_pk: int) -> tuple[RemovalStep | None, int
     return RemovalStep(events=len(rows), customers=len(customers), customers_deleted=deleted), rows[-1][0]
 
 
-def _order_book(orders: set[str]) -> OrderBook:
-    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(orders)) if orders else OrderBook()
-
-
 def _events_take_out(counted: Sequence[StoredEvent], pks: Sequence[int]) -> list[Span]:
     """Take the counted events' contributions out, delete every one of ``pks``, recount the orders
-    they shared with events left. Returns the spans whose sessions must be re-derived."""
+    they shared with events left (and, when the last verified order went, every browser purchase:
+    ``insights.order_changes.mode_change_apply``). Returns the spans whose sessions must be re-derived."""
     orders = {e.order_id for e in counted if e.order_id is not None}
-    before = _order_book(orders)
+    before = book_of_orders(orders)
     removed = set(pks)
     left = [e for e in order_events(orders) if e.pk not in removed] if orders else []
     everyone = [*counted, *left]
@@ -211,16 +208,19 @@ def _events_take_out(counted: Sequence[StoredEvent], pks: Sequence[int]) -> list
     add_event_contributions(contributions, counted, age_of=ages, category_of=categories, tz=tz, book=before,
                             sign=-1)
     rows_delete_by_pk(Event, list(pks))
-    after = _order_book(orders)
-    if left and after != before:  # an order revived, a discount passed to another line
+    after = book_of_orders(orders)
+    if left and after != before:  # an order revived, a discount passed to another line, a browser line
         for book, sign in ((before, -1), (after, 1)):
             add_event_contributions(contributions, left, age_of=ages, category_of=categories, tz=tz, book=book,
                                     sign=sign, money_only=True)
+    mode_spans = mode_change_apply(contributions, count_before=before.browser.count_unconfirmed,
+                                   count_after=after.browser.count_unconfirmed, handled={e.pk for e in left}, tz=tz)
     rollups_add_counted(contributions, ages)
     revived = before.cancelled - after.cancelled
     return ([(e.customer_pk, e.timestamp, e.timestamp) for e in counted]
             + [(e.customer_pk, e.timestamp, e.timestamp) for e in left
-               if e.action == "purchase" and e.order_id in revived])
+               if e.action == "purchase" and e.order_id in revived]
+            + [(e.customer_pk, e.timestamp, e.timestamp) for e in browser_changed(left, before, after)] + mode_spans)
 
 
 def _customer_times_refresh(customers: Iterable[int]) -> None:

@@ -39,7 +39,8 @@ from insights.filters import store_tz
 from insights.models import Cart, CustomerTotals, Session
 from insights.money import OrderBook
 from insights.moves.services import history_age_queue, history_link, history_moves_drain
-from insights.order_store import order_book, order_events, order_winners, orders_cancelled
+from insights.order_changes import browser_changed, mode_change_apply
+from insights.order_store import book_of_orders, counts_unconfirmed, order_book, order_events
 from insights.retention import add_retention_contributions
 from insights.rollup_store import (
     customer_days_delete,
@@ -50,7 +51,7 @@ from insights.rollup_store import (
     rollups_add,
     rows_delete,
 )
-from insights.services import pending_windows_queue
+from insights.services import pending_windows_queue, rollups_add_counted
 from insights.session_store import customer_events, customer_sessions
 
 # Rollups without an age group, keyed by customer: an erasure drops their rows outright (first/last-seen
@@ -137,12 +138,25 @@ class _SharedOrders:
                                     book=book, sign=sign, money_only=True)
         rollups_add(contributions)
         revived = self.before.cancelled - after.cancelled
+        rederive = {e.pk for e in browser_changed(self.others, self.before, after)}
         pending_windows_queue(spans=[(e.customer_pk, e.timestamp, e.timestamp) for e in self.others
-                                     if e.action == "purchase" and e.order_id in revived], events=0)
+                                     if e.action == "purchase" and (e.order_id in revived or e.pk in rederive)],
+                              events=0)
+
+
+def _mode_change(count_before: bool, *, handled: set[int]) -> None:
+    """The customer held the store's last verified orders: every browser purchase counts again under
+    ``browser`` (``insights.order_changes.mode_change_apply``)."""
+    contributions = new_contributions()
+    spans = mode_change_apply(contributions, count_before=count_before, count_after=counts_unconfirmed(),
+                              handled=handled, tz=store_tz())
+    if spans:
+        rollups_add_counted(contributions, {})
+        pending_windows_queue(spans=spans, events=0)
 
 
 def _book(orders: set[str]) -> OrderBook:
-    return OrderBook(cancelled=orders_cancelled(orders), winners=order_winners(orders))
+    return book_of_orders(orders)
 
 
 def _scrub_admin_log(customer_pk: int) -> None:
@@ -172,6 +186,7 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     row = Customer.objects.select_for_update().get(pk=customer.pk)
     pk = row.pk
     shared = _SharedOrders.of(pk)
+    count_before = counts_unconfirmed()
     n_events, n_sessions = _history_move(pk, old_group=row.age_group, new_group=None)
     # The per-customer rollups lose their rows outright (a rebuild would have none).
     n_carts = rows_delete(Cart, customer_id=pk)
@@ -179,6 +194,7 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     for model in (Session, CustomerTotals, Event):
         rows_delete(model, customer_id=pk)
     shared.recount()
+    _mode_change(count_before, handled={e.pk for e in shared.others})
     connection_customer_forget(external_id=row.external_id)
     row.delete()  # cascades to what is left (cart scores)
     _scrub_admin_log(pk)

@@ -68,6 +68,7 @@ class _EventRow:
                  "order_id", "timestamp", "row", "amount")
     context = None  # traffic source and order discounts are not model features
     discount = None
+    browser = False  # every purchase counts as sent (the revenue source is not applied to model features)
 
     def __init__(self, row, pk, customer, product, session_id, action, quantity, price, order_id, timestamp,
                  amount=None):

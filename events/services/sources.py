@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from events.models import IngestKey, Source, StoreConnection, Trust
 from events.types import SourceRef
+from events.verification import BROWSER_NAMESPACE
 
-BROWSER_NAMESPACE = "browser"
 SERVER_NAMESPACE = "server"
 IMPORT_NAMESPACE = "import"
 SIMULATOR_NAMESPACE = "simulator"

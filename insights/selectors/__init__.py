@@ -25,7 +25,8 @@ Filter semantics:
 
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
 ``products``, ``carts``, ``acquisition`` (traffic sources, people), ``channel_scope``, ``coupons`` (the
-one panel reading the period's order lines), ``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons
+one panel reading the period's order lines), ``revenue_source`` (browser-reported or verified revenue),
+``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons
 and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the query helpers they share.
 The insight sentences built from these figures are in ``insights.sentences``.
 """
@@ -49,6 +50,7 @@ from insights.selectors.funnel import funnel_stats
 from insights.selectors.kpis import KPI_KEYS, kpis_stats
 from insights.selectors.latest import events_latest, filter_choices
 from insights.selectors.products import product_figures, products_stats
+from insights.selectors.revenue_source import revenue_source_stats
 from insights.selectors.rfm import rfm_assignments
 from insights.selectors.seasonality import seasonality_stats
 from insights.selectors.timeseries import events_timeseries
@@ -73,6 +75,7 @@ __all__ = [
     "filter_choices",
     "funnel_stats",
     "kpis_stats",
+    "revenue_source_stats",
     "previous_period_comparison",
     "product_figures",
     "products_stats",

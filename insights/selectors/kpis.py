@@ -25,6 +25,7 @@ from insights.selectors._common import (
     session_days,
 )
 from insights.selectors.freshness import previous_period_comparison, sample_rates_note
+from insights.selectors.revenue_source import revenue_source_stats
 from insights.selectors.rfm import segment_customer_pks
 from insights.stats import rate
 
@@ -131,14 +132,18 @@ def _published(figures: dict[str, Any]) -> dict[str, Any]:
     return {k: figures[k] for k in KPI_KEYS}
 
 
-def kpis_stats(f: MetricFilter) -> dict[str, Any]:
+def kpis_stats(f: MetricFilter, *, with_revenue_source: bool = True) -> dict[str, Any]:
     """The KPI row for ``f`` and, under ``previous``, for the period of equal length before it, with
     ``previous["comparison"]`` (``previous_period_comparison``) saying whether the two may be compared,
-    and ``money_note``: a sentence when the period's money was converted with sample exchange rates
-    (``sample_rates_note``), else None."""
+    ``money_note``: a sentence when the period's money was converted with sample exchange rates
+    (``sample_rates_note``), else None, and ``revenue_source``: whether revenue is browser-reported and
+    the period's browser orders counted nowhere (``revenue_source_stats``; a scan of the period's browser
+    purchases: ``with_revenue_source=False`` leaves it out, for the live cards)."""
     segment_pks = segment_customer_pks(f)
     out = _published(kpi_figures(f, segment_pks))
     out["money_note"] = sample_rates_note(f)
+    if with_revenue_source:
+        out["revenue_source"] = revenue_source_stats(f)
     out["previous"] = (_published(kpi_figures(f.previous(), segment_pks)) if f.has_range
                        else {k: None for k in KPI_KEYS})
     out["previous"]["comparison"] = previous_period_comparison(f)

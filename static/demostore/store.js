@@ -12,6 +12,8 @@
   function save(name, value) { localStorage.setItem(name, JSON.stringify(value)); }
   function cart() { return load('demo_cart', []); }
   function shopper() { return load('demo_shopper', null); }
+  // The tracker's session id (its first-party storage), so the server's order joins the visit.
+  function trackerSession() { var s = load('_trk_ses', null); return s && s.id ? s.id : ''; }
   function money(x) { return (Math.round(x * 100) / 100).toFixed(2); }
   function total(lines) { return lines.reduce(function (s, l) { return s + l.price * l.quantity; }, 0); }
   function lineProps(l) {
@@ -92,15 +94,29 @@
     if (!lines.length) place.disabled = true;
     if (lines.length) t.track('checkout', { products: lines.map(lineProps), total: total(lines) });
     place.addEventListener('click', function () {
-      var now = cart();
-      if (!now.length || !shopper()) return;
-      var orderId = 'demo-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 6);
-      t.track('purchase', { order_id: orderId, total: total(now), products: now.map(lineProps) });
-      save('demo_cart', []);
+      var now = cart(), who = shopper();
+      if (!now.length || !who) return;
       place.disabled = true;
-      $('order-id').textContent = orderId;
-      $('thanks').hidden = false;
-      header();
+      // The shop's server places the order and reports it (a verified order); the page then reports
+      // the purchase with the order's id, as a real store's thank-you page does.
+      fetch('/demo-store/order/', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json',
+                   'X-CSRFToken': document.querySelector('[name=csrfmiddlewaretoken]').value },
+        body: JSON.stringify({ customer_id: who.id, session_id: trackerSession(),
+                               lines: now.map(function (l) { return { product_id: l.product_id, quantity: l.quantity }; }) })
+      }).then(function (r) { return r.json(); }).then(function (answer) {
+        if (!answer.order_id) throw new Error(answer.error || 'the order was not placed');
+        t.track('purchase', { order_id: answer.order_id, total: total(now), products: now.map(lineProps) });
+        save('demo_cart', []);
+        $('order-id').textContent = answer.order_id;
+        $('thanks').hidden = false;
+        header();
+      }).catch(function (e) {
+        place.disabled = false;
+        $('order-error').textContent = String(e.message || e);
+        $('order-error').hidden = false;
+      });
     });
   }
 

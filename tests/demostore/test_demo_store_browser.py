@@ -60,16 +60,19 @@ def test_a_campaign_visit_browsed_anonymously_then_bought_after_login(server, ma
             shop.click("#place-order")
             expect(shop.locator("#thanks")).to_be_visible()
             order_id = shop.locator("#order-id").inner_text()
-            _wait_for(lambda: Event.objects.filter(action="purchase").exists(), page=shop)
+            _wait_for(lambda: Event.objects.filter(action="purchase", namespace="browser").exists(), page=shop)
             expect(dashboard.locator("#feed")).to_contain_text("shopper-7", timeout=10000)
             assert not errors
 
-            purchase = Event.objects.select_related("customer").get(action="purchase")
+            purchase = Event.objects.select_related("customer").get(action="purchase", namespace="browser")
             assert (purchase.customer.external_id, purchase.order_id) == ("shopper-7", order_id)
+            # the shop's server placed and reported the order (verified), in the same visit
+            verified = Event.objects.get(action="purchase", namespace="server")
+            assert (verified.order_id, verified.session_id) == (order_id, purchase.session_id)
             rows = list(Event.objects.select_related("customer").order_by("timestamp", "id"))
             assert {e.customer.external_id for e in rows} == {"shopper-7"}  # the anonymous views moved too
             assert {"page", "view", "add_to_cart", "checkout", "purchase"} <= {e.action for e in rows}
-            assert {e.anonymous_id for e in rows} == {anonymous_id}
+            assert {e.anonymous_id for e in rows if e.namespace == "browser"} == {anonymous_id}
             assert len({e.session_id for e in rows}) == 1
 
             analytics_process_pending()
