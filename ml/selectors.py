@@ -153,6 +153,7 @@ def model_report(*, version_pk: int | None = None) -> dict[str, Any]:
         "pr_auc": (v.metrics.get("model") or {}).get("pr_auc"),
         "brier": (v.metrics.get("model") or {}).get("brier"),
         "carts": v.carts_count, "events": v.events_count, "decision": v.decision,
+        "family_label": (v.metrics.get("choice") or {}).get("label", "random forest"),
         "data_start": v.data_start.isoformat() if v.data_start else None,
         "data_end": v.data_end.isoformat() if v.data_end else None,
     } for v in versions]

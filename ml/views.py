@@ -31,6 +31,8 @@ def model_report(request):
             "importances": charts.importances_figure(version.metrics["importances"]),
             "baselines": charts.baseline_figure(version.metrics),
         }
+        if version.metrics.get("families"):
+            figures["families_calibration"] = charts.families_calibration_figure(version.metrics["families"])
     if report["history"]:
         figures["versions"] = charts.versions_figure(report["history"])
     clv = clv_model_report()
@@ -38,6 +40,7 @@ def model_report(request):
         figures["clv_holdout"] = charts.clv_holdout_figure(clv["holdout"])
     return render(request, "ml/report.html", {
         "page": "model", "report": report, "version": version, "figures": figures,
+        "metric_keys": ("roc_auc", "pr_auc", "log_loss", "brier", "log_loss_vs_baseline"),
         "can_retrain": request.user.can(roles.RETRAIN_MODEL),
         "retrain_open": selectors.retrain_request_open(), "clv": clv,
         **open_cart_lists(request, limit=10),
