@@ -169,3 +169,17 @@ class CustomerPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"predictions of customer {self.customer_id}"
+
+
+class AudienceMember(models.Model):
+    """A customer in a predictive audience of a predictions run (replaced with each run: ml/audiences.py)."""
+
+    run = models.ForeignKey(PredictionRun, on_delete=models.CASCADE, related_name="audience_members")
+    audience = models.CharField(max_length=40, db_index=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["audience", "customer"], name="ml_audience_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.audience}"

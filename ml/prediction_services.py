@@ -18,10 +18,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from insights.clv.selectors import clv_predictions_for
 from ml import selectors
+from ml.audiences import members as audience_members
 from ml.customer_features import HORIZON, features_at, training_frame
 from ml.customer_training import PredictionParams, TargetResult, predict, train_all
-from ml.models import CustomerPrediction, ModelVersion, PredictionRun
+from ml.models import AudienceMember, CustomerPrediction, ModelVersion, PredictionRun
 from ml.services import _model_dir, _sha256
 
 
@@ -72,11 +74,16 @@ def _store(run: PredictionRun, customers: pd.Index, probabilities: dict[str, pd.
     """Record the run and replace every stored prediction with its scores (one transaction)."""
     run.save()
     CustomerPrediction.objects.all().delete()
+    AudienceMember.objects.all().delete()
     purchase, churn = probabilities.get("purchase_7d"), probabilities.get("churn_7d")
+    scores = [(int(pk), None if purchase is None else float(purchase[pk]), None if churn is None else float(churn[pk]))
+              for pk in customers]
     CustomerPrediction.objects.bulk_create([
-        CustomerPrediction(customer_id=int(pk), run=run, scored_at=as_of,
-                           purchase_probability=None if purchase is None else float(purchase[pk]),
-                           churn_probability=None if churn is None else float(churn[pk]))
-        for pk in customers], batch_size=2000)
+        CustomerPrediction(customer_id=pk, run=run, scored_at=as_of, purchase_probability=p, churn_probability=c)
+        for pk, p, c in scores], batch_size=2000)
+    tiers = {pk: row["tier"] for pk, row in clv_predictions_for(customer_pks=[pk for pk, _p, _c in scores]).items()}
+    AudienceMember.objects.bulk_create([
+        AudienceMember(run=run, audience=slug, customer_id=pk)
+        for slug, pks in audience_members(scores, tiers).items() for pk in pks], batch_size=2000)
 
 

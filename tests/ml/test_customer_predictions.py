@@ -110,6 +110,14 @@ def test_refresh_scores_active_customers_and_the_api_tells_what_each_prediction_
     assert body["predictions"]["churn_7d"]["shown"] and "7 days" in body["predictions"]["churn_7d"]["meaning"]
     assert client_for(Role.VIEWER).get(url).status_code == 403
     assert analyst.get(reverse("ml:customer_predictions", args=[10**9])).status_code == 404
+    # The audiences were refreshed with the run, by their written definitions.
+    from ml.audiences import members
+    from ml.models import AudienceMember
+
+    scores = CustomerPrediction.objects.values_list("customer_id", "purchase_probability", "churn_probability")
+    stored = {slug: sorted(AudienceMember.objects.filter(audience=slug).values_list("customer_id", flat=True))
+              for slug in ("likely-buyers", "likely-churners", "high-value-slipping")}
+    assert stored == members(list(scores), {})  # no CLV fit here: no high tier
 
 
 def test_model_page_shows_each_targets_eligibility_and_reason(db, client_for):
