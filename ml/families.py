@@ -50,6 +50,7 @@ class FamilySpec:
     n_estimators: int = 120
     max_tree_rows: int = 20_000
     threads: int = 1
+    trace_memory: bool = True  # peak traced allocations per family (slows fitting; benchmarks read RSS instead)
 
 
 def _features(spec: FamilySpec, scale: bool) -> ColumnTransformer:
@@ -97,16 +98,18 @@ class Fitted:
 def fit_family(family: str, spec: FamilySpec, x_fit: pd.DataFrame, y_fit: np.ndarray, x_valid: pd.DataFrame,
                y_valid: np.ndarray) -> Fitted:
     """Fit and calibrate one family, with its wall time and peak traced memory (Python and NumPy)."""
-    tracemalloc.start()
+    if spec.trace_memory:
+        tracemalloc.start()
     started = time.perf_counter()
     try:
         with threadpool_limits(spec.threads):  # OpenMP/BLAS threads: the machine is shared (retraining is bounded)
             pipeline = clone(estimator(family, spec, len(x_fit))).fit(x_fit, y_fit)
         pipeline.set_params(**{name: 1 for name in pipeline.get_params() if name.endswith("n_jobs")})
         model, method = calibrated(pipeline, x_valid, y_valid)
-        peak = tracemalloc.get_traced_memory()[1]
+        peak = tracemalloc.get_traced_memory()[1] if spec.trace_memory else 0
     finally:
-        tracemalloc.stop()
+        if spec.trace_memory:
+            tracemalloc.stop()
     return Fitted(family, model, method, round(time.perf_counter() - started, 3), round(peak / 2**20, 1))
 
 
