@@ -37,6 +37,9 @@ python manage.py demo_store_key --origin "http://$HOST:$PORT" \
   $([ "$HOST" = "127.0.0.1" ] && echo "--origin http://localhost:$PORT")
 # Live simulated shoppers: the beat task, a first month of history when there is none,
 # and on the embedded default a key so the worker sends through the server's own ingest API.
+# The demo's shoppers behave with thresholds and interactions, so the model families have something to
+# learn (docs/retention-and-predictions.md#simulator-ground-truth); SIMULATOR_BEHAVIOUR=linear for the old ones.
+export SIMULATOR_BEHAVIOUR="${SIMULATOR_BEHAVIOUR:-nonlinear}"
 python manage.py simulate --schedule
 python manage.py simulate --days "${DEMO_DAYS:-30}" --customers 2000 --if-empty
 # A first model for the demo (beat retrains it nightly); too little data is not an error here.
