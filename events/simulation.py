@@ -113,6 +113,7 @@ _model_lock = threading.Lock()
 def simulator_model(*, customers: int, seed: int, params: SimParams | None = None) -> StoreModel:
     """The behaviour model over the first ``customers`` customers and every priced product,
     cached per process while those do not change (a tick runs every few seconds)."""
+    params = params or SimParams(behaviour=settings.SIMULATOR_BEHAVIOUR)
     ids_and_ages = list(Customer.objects.order_by("id").values_list("external_id", "age")[:customers])
     catalogue = _model_catalogue()
     key = (seed, params, hash(tuple(ids_and_ages)), hash(tuple(tuple(sorted(p.items())) for p in catalogue)))

@@ -24,7 +24,7 @@ def calibration_figure(calibration: list[dict]) -> dict[str, Any]:
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}))
     fig.add_trace(go.Scatter(
         x=[r["mean_predicted"] for r in rows], y=[r["observed_rate"] for r in rows], mode="lines+markers",
-        name="random forest", text=[f"{r['carts']} carts" for r in rows],
+        name="chosen model", text=[f"{r['carts']} carts" for r in rows],
         marker={"size": [max(6, min(22, r["carts"] ** 0.5)) for r in rows]}))
     fig.update_layout(title="Calibration on the holdout", xaxis_title="predicted probability",
                       yaxis_title="observed conversion", xaxis_range=[0, 1], yaxis_range=[0, 1], **_LAYOUT)
@@ -40,20 +40,42 @@ def importances_figure(importances: list[dict], top: int = 15) -> dict[str, Any]
     return _dict(fig)
 
 
+def _plotly_time(iso: str) -> str:
+    """An ISO 8601 UTC time as Plotly reads a date ("YYYY-MM-DD HH:MM:SS"; an offset would make it a label)."""
+    return iso[:19].replace("T", " ")
+
+
 def versions_figure(history: list[dict]) -> dict[str, Any]:
-    """Holdout ROC AUC of every version over time, beside its logistic-regression baseline."""
+    """One point per training on a date axis (UTC): the chosen model's and the logistic baseline's holdout
+    ROC AUC, with the chosen family in the hover text."""
     fig = go.Figure()
-    x = [h["trained_at"] for h in history]
-    fig.add_trace(go.Scatter(x=x, y=[h["roc_auc"] for h in history], mode="lines+markers", name="random forest",
-                             text=[f"v{h['pk']}{' (active)' if h['is_active'] else ''}" for h in history]))
+    x = [_plotly_time(h["trained_at"]) for h in history]
+    fig.add_trace(go.Scatter(x=x, y=[h["roc_auc"] for h in history], mode="lines+markers", name="chosen model",
+                             text=[label_text(f"v{h['pk']} {h.get('family_label') or ''}"
+                                              f"{' (active)' if h['is_active'] else ''}") for h in history]))
     fig.add_trace(go.Scatter(x=x, y=[h["baseline_roc_auc"] for h in history], mode="lines+markers",
-                             name="logistic regression", line={"dash": "dash"}))
-    fig.update_layout(title="Holdout ROC AUC by version", yaxis_title="ROC AUC", yaxis_range=[0.4, 1], **_LAYOUT)
+                             name="logistic baseline", line={"dash": "dash"}))
+    fig.update_layout(title="Holdout ROC AUC by training", yaxis_title="ROC AUC", yaxis_range=[0.4, 1],
+                      xaxis={"type": "date", "title": "trained (UTC)"}, **_LAYOUT)
+    return _dict(fig)
+
+
+def families_calibration_figure(families: dict[str, dict]) -> dict[str, Any]:
+    """Holdout calibration of every family (after its calibration on the validation slice)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}))
+    for report in families.values():
+        rows = [r for r in report["calibration"] if r["carts"]]
+        fig.add_trace(go.Scatter(x=[r["mean_predicted"] for r in rows], y=[r["observed_rate"] for r in rows],
+                                 mode="lines+markers", name=label_text(report["label"]),
+                                 text=[f"{r['carts']} rows" for r in rows]))
+    fig.update_layout(title="Calibration on the holdout, per family", xaxis_title="predicted probability",
+                      yaxis_title="observed rate", xaxis_range=[0, 1], yaxis_range=[0, 1], **_LAYOUT)
     return _dict(fig)
 
 
 def baseline_figure(metrics: dict) -> dict[str, Any]:
-    names = ["random forest", "logistic regression", "base rate"]
+    names = [label_text(metrics.get("choice", {}).get("label", "chosen model")), "logistic regression", "base rate"]
     parts = [metrics["model"], metrics["baselines"]["logistic_regression"], metrics["baselines"]["base_rate"]]
     fig = go.Figure()
     for key, label in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("brier", "Brier (lower is better)")):

@@ -117,3 +117,69 @@ class RetrainRequest(models.Model):
 
     def __str__(self) -> str:
         return f"retraining {self.state} (requested {self.requested_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class PredictionRun(models.Model):
+    """One training and scoring run of the customer predictions (purchase and churn in 7 days).
+
+    ``targets`` holds, per target, its eligibility (GA4's rule) with the reason and counts, and when eligible
+    the families compared and the chosen one (docs/retention-and-predictions.md#customer-predictions)."""
+
+    trained_at = models.DateTimeField(default=timezone.now, db_index=True)
+    trigger = models.CharField(max_length=10, choices=ModelVersion.Trigger.choices,
+                               default=ModelVersion.Trigger.COMMAND)
+    cutoff = models.DateTimeField(help_text="Scoring time: features up to here, predictions for the 7 days after.")
+    holdout_cutoff = models.DateTimeField(help_text="The newest labelled cut-off (the holdout week).")
+    events_count = models.PositiveIntegerField(default=0)
+    rows_count = models.PositiveIntegerField(default=0, help_text="Customer-weeks in the training frame.")
+    scored_count = models.PositiveIntegerField(default=0, help_text="Customers active in the last 28 days.")
+    targets = models.JSONField(default=dict)
+    artifact = models.CharField(max_length=255, blank=True, help_text="joblib file name under MODEL_DIR.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"predictions run {self.pk} at {self.trained_at:%Y-%m-%d %H:%M}"
+
+
+class CustomerPrediction(models.Model):
+    """The latest run's predictions for one customer active in the 28 days before its cut-off. A probability
+    is null when its target was not eligible in that run."""
+
+    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE, related_name="prediction")
+    run = models.ForeignKey(PredictionRun, on_delete=models.CASCADE, related_name="predictions")
+    purchase_probability = models.FloatField(null=True, blank=True)
+    churn_probability = models.FloatField(null=True, blank=True)
+    scored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(purchase_probability__isnull=True)
+                                   | models.Q(purchase_probability__gte=0, purchase_probability__lte=1),
+                                   name="ml_customer_prediction_purchase_0_1"),
+            models.CheckConstraint(condition=models.Q(churn_probability__isnull=True)
+                                   | models.Q(churn_probability__gte=0, churn_probability__lte=1),
+                                   name="ml_customer_prediction_churn_0_1"),
+        ]
+        indexes = [models.Index(fields=["purchase_probability"], name="ml_cpred_purchase_idx"),
+                   models.Index(fields=["churn_probability"], name="ml_cpred_churn_idx")]
+
+    def __str__(self) -> str:
+        return f"predictions of customer {self.customer_id}"
+
+
+class AudienceMember(models.Model):
+    """A customer in a predictive audience of a predictions run (replaced with each run: ml/audiences.py)."""
+
+    run = models.ForeignKey(PredictionRun, on_delete=models.CASCADE, related_name="audience_members")
+    audience = models.CharField(max_length=40, db_index=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["audience", "customer"], name="ml_audience_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.audience}"

@@ -14,7 +14,7 @@ from customers.models import Customer
 from events.models import Event
 from insights.models import Cart
 from ml.features import EVENT_COLUMNS, empty_events
-from ml.models import CartScore, ModelVersion, RetrainRequest
+from ml.models import CartScore, CustomerPrediction, ModelVersion, PredictionRun, RetrainRequest
 from products.models import Product
 
 CHUNK_ROWS = 100_000
@@ -153,6 +153,7 @@ def model_report(*, version_pk: int | None = None) -> dict[str, Any]:
         "pr_auc": (v.metrics.get("model") or {}).get("pr_auc"),
         "brier": (v.metrics.get("model") or {}).get("brier"),
         "carts": v.carts_count, "events": v.events_count, "decision": v.decision,
+        "family_label": (v.metrics.get("choice") or {}).get("label", "random forest"),
         "data_start": v.data_start.isoformat() if v.data_start else None,
         "data_end": v.data_end.isoformat() if v.data_end else None,
     } for v in versions]
@@ -205,3 +206,35 @@ def cart_predictions_for_customer(*, customer_pk: int) -> list[dict[str, Any]]:
         "pk", "session__key")
     return [{"cart_pk": pk, "probability": round(scores[key].probability, 4),
              "model_version": scores[key].model_version_id} for pk, key in carts]
+
+
+# --- customer predictions -----------------------------------------------------------------------
+
+def prediction_run_latest() -> PredictionRun | None:
+    return PredictionRun.objects.first()
+
+
+def customer_predictions(*, customer_pk: int) -> dict[str, Any]:
+    """The customer's latest predictions with what each means and whether it is shown (eligibility).
+    Raises Customer.DoesNotExist for an unknown customer."""
+    customer = Customer.objects.get(pk=customer_pk)
+    run = prediction_run_latest()
+    row = CustomerPrediction.objects.filter(customer=customer).first()
+    out: dict[str, Any] = {"customer": customer.pk, "run": run.pk if run else None,
+                           "cutoff": run.cutoff.isoformat() if run else None, "predictions": {}}
+    for target, field, meaning in (("purchase_7d", "purchase_probability", "purchases in the next 7 days"),
+                                   ("churn_7d", "churn_probability", "is not seen in the next 7 days")):
+        state = (run.targets.get(target) if run else None) or {}
+        value = getattr(row, field) if row is not None else None
+        if run is None:
+            reason = "no predictions run yet"
+        elif not state.get("eligible"):
+            reason = state.get("reason", "not eligible")
+        elif row is None:
+            reason = "not active in the 28 days before the cut-off"
+        else:
+            reason = state.get("reason", "")
+        out["predictions"][target] = {
+            "probability": None if value is None else round(value, 4), "meaning": f"probability the customer {meaning}",
+            "model": (state.get("choice") or {}).get("label"), "shown": value is not None, "reason": reason}
+    return out

@@ -34,14 +34,16 @@ AUC_TOLERANCE = 0.01
 
 def activation_decision(*, new_auc: float | None, active: ModelVersion | None,
                         tolerance: float = AUC_TOLERANCE) -> tuple[bool, str]:
-    """Whether a freshly trained version should become active, and why."""
+    """Whether a freshly trained version should replace the active one, and why (in words a reader of the
+    page can check: docs/retention-and-predictions.md#which-model-is-active)."""
     if new_auc is None:
         return False, "kept inactive: no holdout ROC AUC"
     if active is None:
-        return True, f"activated: no active version (holdout ROC AUC {new_auc:.4f})"
+        return True, f"activated as the first version (nothing to compare with); holdout ROC AUC {new_auc:.4f}"
     if active.roc_auc is None or new_auc >= active.roc_auc - tolerance:
-        return True, (f"activated: holdout ROC AUC {new_auc:.4f} vs active v{active.pk} "
-                      f"{active.roc_auc if active.roc_auc is not None else float('nan'):.4f} (tolerance {tolerance})")
+        old = "n/a" if active.roc_auc is None else f"{active.roc_auc:.4f}"
+        return True, (f"activated: holdout ROC AUC {new_auc:.4f} against the then active v{active.pk}'s {old} "
+                      f"(replaced unless worse by more than {tolerance})")
     return False, (f"kept inactive: holdout ROC AUC {new_auc:.4f} is worse than active v{active.pk}'s "
                    f"{active.roc_auc:.4f} by more than {tolerance}")
 
@@ -105,7 +107,8 @@ def model_train(*, since: date | None = None, min_carts: int = DEFAULT_MIN_CARTS
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     params = params or TrainParams()
-    params = TrainParams(**{**params.__dict__, "min_carts": min_carts})
+    params = TrainParams(**{**params.__dict__, "min_carts": min_carts,
+                            "resamples": getattr(settings, "ML_BOOTSTRAP_RESAMPLES", params.resamples)})
     as_of = timezone.now()
     say("reading events")
     events = selectors.events_frame()

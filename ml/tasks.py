@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from ml.models import ModelVersion, RetrainRequest
+from ml.prediction_services import predictions_refresh
 from ml.services import RETRAIN_TASK, cart_scores_refresh, model_retrain_finish, model_retrain_start, model_train
 from ml.training import DEFAULT_MIN_CARTS, NotEnoughData
 
@@ -36,7 +37,16 @@ def retrain_model_task(min_carts: int = DEFAULT_MIN_CARTS, trigger: str = ModelV
     model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.DONE, version=version,
                          message=version.decision)
     logger.info("trained model version %s: %s", version.pk, version.decision)
+    _refresh_predictions(trigger)
     return version.pk
+
+
+def _refresh_predictions(trigger: str) -> None:
+    """The customer predictions retrain with the cart model; their failure does not undo its version."""
+    try:
+        predictions_refresh(trigger=trigger, progress=logger.info)
+    except Exception:
+        logger.exception("refreshing the customer predictions failed")
 
 
 @shared_task(name="ml.tasks.score_open_carts_task", ignore_result=True)

@@ -1,30 +1,47 @@
-"""Training and honest evaluation of the purchase-likelihood model. PURE: a feature frame in, a fitted
-pipeline and a JSON-serialisable report out; no ORM, no files.
+"""Training and honest evaluation of the purchase-likelihood (cart) model. PURE: a feature frame in, a
+fitted model and a JSON-serialisable report out; no ORM, no files.
 
-- Time-based split: carts sorted by decision time; the newest ``test_fraction`` (20%) are the holdout.
-- Model: a scikit-learn ``Pipeline`` (one-hot for categorical features) + ``RandomForestClassifier``.
-- Threshold: chosen on the training carts' out-of-bag probabilities (max F1), never on the holdout.
-- Holdout report: ROC AUC, PR AUC, Brier score, precision/recall/F1 at the threshold, a calibration
-  table, permutation importances (ROC AUC drop), and the same metrics for two baselines (the training
-  base rate, and a logistic regression on the same features) so a reader sees what the forest adds.
+- Time-based split: carts sorted by decision time; the newest ``test_fraction`` (20%) are the holdout; of
+  the older carts the newest ``validation_fraction`` calibrate, the rest fit.
+- Families (:mod:`ml.families`): logistic baseline, random forest, gradient boosting, MLP, each calibrated
+  on the validation slice and compared on the holdout with bootstrap intervals; the active one is chosen
+  by the written rule in :func:`ml.families.choose`.
+- Threshold: chosen on the validation carts (max F1), never on the holdout.
+- Holdout report: per family ROC AUC, PR AUC, log loss, Brier (95% intervals), a calibration table,
+  permutation importances (ROC AUC drop), fit time and peak memory; the chosen family's as ``model``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ml.evaluation import EvalParams, calibration_table, evaluate
+from ml.families import BASELINE, EPS, FAMILIES, LABELS, FamilySpec
 from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, TARGET
+
+__all__ = ["calibration_table"]  # re-exported: the report's calibration table is the evaluation's
+
+RULE = ("the lowest holdout log loss among families whose paired-bootstrap 95% interval of the log-loss "
+        "difference to the logistic baseline lies below 0; else the baseline")
 
 DEFAULT_MIN_CARTS = 200
 
@@ -46,11 +63,19 @@ class TrainParams:
     importance_repeats: int = 3
     importance_max_rows: int = 3000
     min_carts: int = DEFAULT_MIN_CARTS
+    validation_fraction: float = 0.2  # of the training carts, the newest: calibration and threshold
+    resamples: int = 200
+    families: tuple[str, ...] = FAMILIES
+
+    def evaluation(self) -> EvalParams:
+        return EvalParams(seed=self.seed, resamples=self.resamples, calibration_bins=self.calibration_bins,
+                          importance_repeats=self.importance_repeats, importance_max_rows=self.importance_max_rows,
+                          families=self.families)
 
 
 @dataclass
 class TrainResult:
-    pipeline: Pipeline
+    pipeline: Any
     threshold: float
     metrics: dict
     features: list[str]
@@ -108,19 +133,6 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return best
 
 
-def calibration_table(y: np.ndarray, p: np.ndarray, bins: int) -> list[dict]:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, bins - 1)
-    rows = []
-    for b in range(bins):
-        mask = idx == b
-        n = int(mask.sum())
-        rows.append({"bin_low": round(float(edges[b]), 3), "bin_high": round(float(edges[b + 1]), 3), "carts": n,
-                     "mean_predicted": round(float(p[mask].mean()), 4) if n else None,
-                     "observed_rate": round(float(y[mask].mean()), 4) if n else None})
-    return rows
-
-
 def scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     both = len(np.unique(y)) == 2
     pred = (p >= threshold).astype(int)
@@ -128,6 +140,7 @@ def scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
         "roc_auc": round(float(roc_auc_score(y, p)), 4) if both else None,
         "pr_auc": round(float(average_precision_score(y, p)), 4) if both else None,
         "brier": round(float(brier_score_loss(y, p)), 4),
+        "log_loss": round(float(log_loss(y, np.clip(p, EPS, 1 - EPS), labels=[0, 1])), 4),
         "threshold": threshold,
         "precision": round(float(precision_score(y, pred, zero_division=0)), 4),
         "recall": round(float(recall_score(y, pred, zero_division=0)), 4),
@@ -148,76 +161,55 @@ def _checked_split(frame: pd.DataFrame, params: TrainParams) -> tuple[pd.DataFra
     return train_df, test_df
 
 
-def _importances(forest: Pipeline, x_test: pd.DataFrame, y_test: np.ndarray, features: list[str],
-                 params: TrainParams) -> list[dict]:
-    """Permutation importances (ROC AUC drop) on the holdout, or a seeded sample of it; highest first."""
-    sample, y_sample = x_test, y_test
-    if len(sample) > params.importance_max_rows:
-        rows = np.random.default_rng(params.seed).choice(len(sample), params.importance_max_rows, replace=False)
-        rows.sort()
-        sample, y_sample = sample.iloc[rows], y_test[rows]
-    imp = permutation_importance(forest, sample, y_sample, scoring="roc_auc", n_repeats=params.importance_repeats,
-                                 random_state=params.seed, n_jobs=1)
-    ranked = sorted(zip(features, imp.importances_mean, imp.importances_std, strict=True),
-                    key=lambda t: (-float(t[1]), t[0]))
-    return [{"feature": f, "importance": round(float(m), 5), "std": round(float(s), 5)} for f, m, s in ranked]
-
-
-def _baselines(x_train: pd.DataFrame, y_train: np.ndarray, x_test: pd.DataFrame, y_test: np.ndarray,
-               params: TrainParams) -> dict:
-    """The holdout scores of a logistic regression on the same features and of the training base rate."""
-    logistic = logistic_pipeline(params).fit(x_train, y_train)
-    p_logistic = logistic.predict_proba(x_test)[:, 1]
-    p_logistic_train = logistic.predict_proba(x_train)[:, 1]
-    base_rate = float(y_train.mean())
-    return {
-        "logistic_regression": scores(y_test, p_logistic, best_threshold(y_train, p_logistic_train)),
-        "base_rate": scores(y_test, np.full(len(y_test), base_rate), 0.5) | {"rate": round(base_rate, 4)},
-    }
-
-
 def train(frame: pd.DataFrame, params: TrainParams | None = None,
           progress: Callable[[str], None] | None = None) -> TrainResult:
-    """Fit and evaluate on a feature frame from :mod:`ml.features`. Same frame and seed → same report."""
+    """Fit every family, compare, choose (:mod:`ml.evaluation`). Same frame and seed → same report."""
     params = params or TrainParams()
-    say = progress or (lambda _msg: None)
     train_df, test_df = _checked_split(frame, params)
+    fit_df, valid_df = time_split(train_df, params.validation_fraction)
+    if valid_df[TARGET].nunique() < 2 or fit_df[TARGET].nunique() < 2:
+        raise NotEnoughData("the fitting or the validation carts have only one outcome; both converted and "
+                            "abandoned carts are needed in each.")
     features = list(FEATURES)
-    x_train, y_train = train_df[features], train_df[TARGET].to_numpy()
-    x_test, y_test = test_df[features], test_df[TARGET].to_numpy()
-
-    say(f"fitting random forest on {len(train_df)} carts")
-    forest = forest_pipeline(params, len(x_train)).fit(x_train, y_train)
-    base_rate = float(y_train.mean())
-    oob = np.nan_to_num(forest.named_steps["forest"].oob_decision_function_[:, 1], nan=base_rate)
-    threshold = best_threshold(y_train, oob)
-    p_forest = forest.predict_proba(x_test)[:, 1]
-    say("fitting baselines")
-    baselines = _baselines(x_train, y_train, x_test, y_test, params)
-    say("permutation importances")
+    spec = FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, seed=params.seed, n_jobs=params.n_jobs,
+                      n_estimators=params.n_estimators, max_tree_rows=params.max_tree_rows)
+    ev = evaluate(spec, (fit_df, valid_df, test_df), TARGET, params.evaluation(), progress)
+    y_test, y_valid = test_df[TARGET].to_numpy(), valid_df[TARGET].to_numpy()
+    threshold = best_threshold(y_valid, ev.valid[ev.chosen])
+    base_threshold = best_threshold(y_valid, ev.valid[BASELINE])
+    base_rate = float(train_df[TARGET].mean())
+    chosen = ev.report[ev.chosen]
     metrics = {
-        "model": scores(y_test, p_forest, threshold),
-        "oob_roc_auc": round(float(roc_auc_score(y_train, oob)), 4),
-        "baselines": baselines,
-        "calibration": calibration_table(y_test, p_forest, params.calibration_bins),
-        "importances": _importances(forest, x_test, y_test, features, params),
-        "rows": {"train": len(train_df), "test": len(test_df),
+        "model": scores(y_test, ev.holdout[ev.chosen], threshold) | {"family": ev.chosen},
+        "choice": {"family": ev.chosen, "label": LABELS[ev.chosen], "reason": ev.reason, "rule": RULE},
+        "families": ev.report,
+        "resources": ev.resources,
+        "baselines": {
+            "logistic_regression": scores(y_test, ev.holdout[BASELINE], base_threshold),
+            "base_rate": scores(y_test, np.full(len(y_test), base_rate), 0.5) | {"rate": round(base_rate, 4)},
+        },
+        "calibration": chosen["calibration"],
+        "importances": chosen["importances"],
+        "rows": {"train": len(fit_df), "validation": len(valid_df), "test": len(test_df),
                  "train_positive_rate": round(base_rate, 4), "test_positive_rate": round(float(y_test.mean()), 4)},
     }
-    fitted = forest.named_steps["forest"]
     return TrainResult(
-        pipeline=forest, threshold=threshold, metrics=metrics, features=features,
+        pipeline=ev.models[ev.chosen], threshold=threshold, metrics=metrics, features=features,
         n_train=len(train_df), n_test=len(test_df),
         data_start=frame["decided_at"].min(), data_end=frame["decided_at"].max(),
-        split_at=test_df["decided_at"].min(),
-        params={**params.__dict__, "min_samples_leaf": fitted.min_samples_leaf, "max_samples": fitted.max_samples},
+        split_at=test_df["decided_at"].min(), params={**params.__dict__, "family": ev.chosen},
     )
 
 
-def single_process(pipeline: Pipeline) -> Pipeline:
-    """``pipeline`` with every step's ``n_jobs`` at 1, for scoring: it runs in Celery's worker processes,
-    where joblib's default (loky, process-based) backend cannot start children and warns on every call."""
-    return pipeline.set_params(**{name: 1 for name in pipeline.get_params() if name.endswith("n_jobs")})
+def single_process(model: Any) -> Any:
+    """``model`` with every step's ``n_jobs`` at 1, for scoring: it runs in Celery's worker processes,
+    where joblib's default (loky, process-based) backend cannot start children and warns on every call.
+    A calibrated model's inner (frozen) pipelines are set in place."""
+    if isinstance(model, CalibratedClassifierCV):
+        for part in model.calibrated_classifiers_:
+            single_process(getattr(part.estimator, "estimator", part.estimator))
+        return model
+    return model.set_params(**{name: 1 for name in model.get_params() if name.endswith("n_jobs")})
 
 
 def predict(pipeline: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:

@@ -39,10 +39,17 @@ python manage.py demo_store_key --origin "http://$HOST:$PORT" \
   $([ "$HOST" = "127.0.0.1" ] && echo "--origin http://localhost:$PORT")
 # Live simulated shoppers: the beat task, a first month of history when there is none,
 # and on the embedded default a key so the worker sends through the server's own ingest API.
+# The demo's shoppers behave with thresholds and interactions, so the model families have something to
+# learn (docs/retention-and-predictions.md#simulator-ground-truth); SIMULATOR_BEHAVIOUR=linear for the old ones.
+export SIMULATOR_BEHAVIOUR="${SIMULATOR_BEHAVIOUR:-nonlinear}"
 python manage.py simulate --schedule
 python manage.py simulate --days "${DEMO_DAYS:-30}" --customers 2000 --if-empty
 # A first model for the demo (beat retrains it nightly); too little data is not an error here.
 python manage.py train_model --if-none-active --verbosity 0 || echo "No model yet: too little data to train."
+# Customer predictions: GA4 wants 1,000 customers with and without each outcome; the demo's few hundred
+# active customers get lower thresholds (said on /model/ with the counts).
+export ML_PREDICTION_MIN_POSITIVES="${ML_PREDICTION_MIN_POSITIVES:-30}" ML_PREDICTION_MIN_NEGATIVES="${ML_PREDICTION_MIN_NEGATIVES:-30}"
+python manage.py train_predictions --verbosity 0 >/dev/null || echo "Customer predictions failed: see the log."
 if [ -z "${REDIS_URL:-}" ]; then
   SIMULATOR_KEY="$(python manage.py create_ingest_key simulator --rotate --quiet)"
   export SIMULATOR_TARGET="http://$HOST:$PORT" SIMULATOR_KEY

@@ -13,6 +13,8 @@ returns events in the native wire format (docs/sending-events.md).
   item, sharing an ``order_id``) or abandonment (idle, or an explicit ``abandon``) or an emptied
   cart. The abandonment rate is a parameter (docs/metrics.md: abandoned / (converted + abandoned +
   emptied)); a dearer cart and a price-sensitive shopper raise it, returning customers convert better.
+- ``nonlinear``: with ``SimParams(behaviour="nonlinear")``, thresholds and interactions on top (age ×
+  value, browsing × value, weekday × hour): docs/retention-and-predictions.md#simulator-ground-truth.
 - ``model``: :class:`StoreModel` puts them together, calibrates abandonment, and holds the
   seasonality (hour of day with an afternoon/evening peak, weekday, month with a November–December
   peak, in the store's time zone).

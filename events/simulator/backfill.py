@@ -124,8 +124,9 @@ def backfill(model: StoreModel, *, start: datetime, end: datetime, seed: int = 4
     start_ms = -(-start_ms // 1000) * 1000  # timestamps are written in whole seconds
     if end_ms <= start_ms:
         raise ValueError("end must be after start")
+    behaviour = () if model.params.behaviour == "linear" else (model.params.behaviour,)
     prefix = id_prefix("backfill", seed, start_ms, end_ms, target_events, len(model.profiles),
-                       len(model.products), model.params)
+                       len(model.products), model.params, *behaviour)
     draws = np.random.default_rng([seed, start_ms % 2**32, end_ms % 2**32])
     rng = random.Random(f"backfill:{seed}:{start_ms}:{end_ms}")
     begins, shoppers = _session_starts(model, draws, start_ms, end_ms, target_events)
@@ -176,7 +177,8 @@ def _generate(model: StoreModel, rng: random.Random, begins: list[int], shoppers
         holiday = holiday_by_day.get(begin // DAY_MS)
         if holiday is None:
             holiday = holiday_by_day[begin // DAY_MS] = model.is_holiday(begin)
-        steps = draw_session(rng, profile, returning=purchases > 0, holiday=holiday)
+        hour, weekday = model.hour_weekday(begin)
+        steps = draw_session(rng, profile, returning=purchases > 0, holiday=holiday, hour=hour, weekday=weekday)
         last, ordered = columns.add_session(shopper, begin, steps, end_ms)
         if last is not None:
             previous_end = last

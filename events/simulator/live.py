@@ -109,7 +109,7 @@ def _start_session(model: StoreModel, state: LiveState, rng: random.Random, prof
     """Draw a session of ``profile``'s shopper starting at ``begin``: its events as [ts_ms, event]."""
     customer_id = profile.customer_id
     returning = profile.prior_orders + state.orders.get(customer_id, 0) > 0
-    steps = model.session(rng, profile, returning=returning, holiday=model.is_holiday(begin))
+    steps = model.session(rng, profile, returning=returning, holiday=model.is_holiday(begin), begin_ms=begin)
     session_no, order_no = state.next_session, -1
     state.next_session += 1
     rows, moments = [], []

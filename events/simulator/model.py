@@ -48,9 +48,19 @@ class StoreModel:
         self._calibrate()
         self.mean_events_per_session = self._estimate_session_length()
 
-    def session(self, rng: random.Random, profile: Profile, *, returning: bool, holiday: bool) -> list[Step]:
-        """One session as (offset_ms, action, product index or -1, quantity, is_purchase_line)."""
-        return self.sessions.draw(rng, profile, returning=returning, holiday=holiday)
+    def session(self, rng: random.Random, profile: Profile, *, returning: bool, holiday: bool,
+                begin_ms: int | None = None) -> list[Step]:
+        """One session as (offset_ms, action, product index or -1, quantity, is_purchase_line); ``begin_ms``:
+        its start, which only the nonlinear behaviour reads (weekday × hour)."""
+        hour, weekday = self.hour_weekday(begin_ms)
+        return self.sessions.draw(rng, profile, returning=returning, holiday=holiday, hour=hour, weekday=weekday)
+
+    def hour_weekday(self, ms: int | None) -> tuple[int | None, int | None]:
+        """(hour, weekday Monday 0) of ``ms`` in store time, or (None, None) in the linear behaviour."""
+        if ms is None or self.params.behaviour != "nonlinear":
+            return None, None
+        local = datetime.fromtimestamp(ms / 1000, UTC).astimezone(self._time_zone)
+        return local.hour, local.weekday()
 
     def _calibrate(self, sessions: int = 8000, rounds: int = 4) -> None:
         """Shift the abandonment log-odds so that, over this store's mix of shoppers (weighted by

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SESSION_IDLE_MS = 30 * 60 * 1000  # the metrics engine's session rule (docs/metrics.md)
 MAX_GAP_MS = 25 * 60 * 1000  # between events of a session: always below the idle rule
@@ -11,6 +11,7 @@ MIN_SESSION_GAP_MS = SESSION_IDLE_MS + 60_000  # between a customer's sessions
 _HOURLY_BASE = (0.25, 0.15, 0.10, 0.08, 0.08, 0.12, 0.25, 0.45, 0.60, 0.70, 0.78, 0.85,
                 0.95, 0.90, 0.85, 0.88, 0.95, 1.00, 1.00, 1.00, 0.95, 0.80, 0.60, 0.40)
 _PEAK_BOOST = 1.55
+BEHAVIOURS = ("linear", "nonlinear")
 
 
 def default_hour_weights(peak_start: int, peak_end: int) -> tuple[float, ...]:
@@ -45,6 +46,14 @@ class SimParams:
     value_effect: float = 0.55
     sensitivity_effect: float = 1.6
     returning_effect: float = 1.2
+    # ``linear`` (the effects above only) or ``nonlinear`` (also thresholds and interactions a line cannot
+    # capture: events/simulator/nonlinear.py, docs/retention-and-predictions.md#simulator-ground-truth).
+    # Out of the repr when linear, so linear runs keep their event ids.
+    behaviour: str = field(default="linear", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.behaviour not in BEHAVIOURS:
+            raise ValueError(f"behaviour must be one of {', '.join(BEHAVIOURS)}")
 
     def hours(self) -> tuple[float, ...]:
         """The 24 hour-of-day weights (store time)."""

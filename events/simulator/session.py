@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from events.simulator.catalogue import ChoiceTable
+from events.simulator.nonlinear import extra_log_odds
 from events.simulator.params import MAX_GAP_MS, SimParams
 from events.simulator.shoppers import Profile
 
@@ -51,8 +52,10 @@ class SessionMaker:
         self.abandon_log_odds = abandon_log_odds
         self.reference_cart_value = reference_cart_value
 
-    def draw(self, rng: random.Random, profile: Profile, *, returning: bool, holiday: bool) -> list[Step]:
-        """One session of ``profile``'s shopper."""
+    def draw(self, rng: random.Random, profile: Profile, *, returning: bool, holiday: bool,
+             hour: int | None = None, weekday: int | None = None) -> list[Step]:
+        """One session of ``profile``'s shopper (``hour``, ``weekday``: its start, store time; only the
+        nonlinear behaviour reads them)."""
         r = rng.random
         cumulative, total = self.choice_tables[profile.choice_table]
         n_views = 1
@@ -70,7 +73,7 @@ class SessionMaker:
         if r() < self.params.emptied_rate:
             _empty_cart(rng, cart, cumulative, total, t, steps)
         else:
-            self._close_cart(rng, profile, cart, t, steps, returning=returning)
+            self._close_cart(rng, profile, cart, t, steps, returning=returning, when=(hour, weekday))
         return steps
 
     def _fill_cart(self, rng: random.Random, profile: Profile, cumulative: list[float], total: float,
@@ -105,7 +108,7 @@ class SessionMaker:
         return cart, t
 
     def _close_cart(self, rng: random.Random, profile: Profile, cart: dict[int, int], t: int, steps: list[Step],
-                    *, returning: bool) -> None:
+                    *, returning: bool, when: tuple[int | None, int | None] = (None, None)) -> None:
         """Abandon the cart (perhaps after checkout, perhaps explicitly) or buy it."""
         r, params = rng.random, self.params
         value = sum(self.prices[p] * q for p, q in cart.items())
@@ -113,6 +116,11 @@ class SessionMaker:
                     + params.value_effect * math.log(value / self.reference_cart_value)
                     + params.sensitivity_effect * (profile.price_sensitivity - 0.5)
                     + (-params.returning_effect * 0.65 if returning else params.returning_effect * 0.35))
+        if params.behaviour == "nonlinear":
+            views = next((i for i, step in enumerate(steps) if step[1] == ADD), len(steps))
+            log_odds += extra_log_odds(age_group=profile.age_group, value_ratio=value / self.reference_cart_value,
+                                       views_before_cart=views, hour=when[0], weekday=when[1],
+                                       value_effect=params.value_effect)
         abandoned = r() < sigmoid(log_odds)
         if len(cart) > 1 and r() < (0.2 if abandoned else 0.12):
             product = next(iter(cart))

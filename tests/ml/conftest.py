@@ -3,7 +3,7 @@ import pytest
 from ml.training import TrainParams
 from tests.ml.sim import store
 
-FAST = TrainParams(seed=5, n_estimators=40, importance_repeats=2)
+FAST = TrainParams(seed=5, n_estimators=40, importance_repeats=1, importance_max_rows=500, resamples=50)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from events.simulator import ACTIONS, StoreModel, backfill, catalogue_from_items, synthetic_customers
+from events.simulator import ACTIONS, SimParams, StoreModel, backfill, catalogue_from_items, synthetic_customers
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
 CATALOGUE = Path(__file__).resolve().parents[2] / "products" / "fixtures" / "catalogue.json"
@@ -21,10 +21,10 @@ def catalogue() -> list[dict]:
 
 
 @lru_cache(maxsize=4)
-def simulated(seed: int = 7, customers: int = 600, days: int = 180):
+def simulated(seed: int = 7, customers: int = 600, days: int = 180, behaviour: str = "linear"):
     """(events frame, customers frame) as ml.features expects them, for a seeded 180-day history."""
     people = synthetic_customers(customers, seed=seed)
-    model = StoreModel(people, catalogue(), seed=seed)
+    model = StoreModel(people, catalogue(), SimParams(behaviour=behaviour), seed=seed)
     bf = backfill(model, start=END - timedelta(days=days), end=END, seed=seed)
     pk_of = np.array([int(p.customer_id) for p in model.profiles])
     prices = np.array(model.prices + [0.0])

@@ -9,7 +9,7 @@ from ml.models import ModelVersion
 def test_train_model_prints_the_metrics_table_and_records_a_version(history, capsys):
     call_command("train_model", "--since", "2024-12-15", "--min-carts", "300")
     out = capsys.readouterr()
-    assert "random forest" in out.out and "logistic regression" in out.out and "ROC AUC" in out.out
+    assert "chosen:" in out.out and "logistic regression" in out.out and "ROC AUC" in out.out and "log loss" in out.out
     assert "activated" in out.out
     assert "reading events" in out.err  # progress
     version = ModelVersion.objects.get()

@@ -47,7 +47,9 @@ def test_train_records_an_active_version_with_a_verified_artifact(history, model
     path = model_dir / version.artifact
     assert hashlib.sha256(path.read_bytes()).hexdigest() == version.sha256
     assert model_load(version=version).threshold == version.threshold
-    assert model_load(version=version).pipeline.named_steps["forest"].n_jobs == 1  # scoring: no loky workers
+    calibrated = model_load(version=version).pipeline
+    inner = [part.estimator.estimator for part in calibrated.calibrated_classifiers_]  # the frozen pipelines
+    assert all(v == 1 for p in inner for k, v in p.get_params().items() if k.endswith("n_jobs"))  # no loky workers
     assert any("carts with a known outcome" in p for p in progress)
 
 

@@ -33,6 +33,9 @@ def test_report_shows_metrics_baselines_calibration_importances_and_versions(cli
     figures = response.context["figures"]
     assert set(figures) == {"calibration", "importances", "baselines", "versions"}
     assert figures["versions"]["data"][0]["y"] == [0.81, 0.86]
+    versions = figures["versions"]
+    assert versions["layout"]["xaxis"]["type"] == "date"  # a date axis, one point per training (not milliseconds)
+    assert versions["data"][0]["x"] == [v.trained_at.strftime("%Y-%m-%d %H:%M:%S") for v in (old, active)]
     older = client_for(Role.ADMIN).get(reverse("ml:report"), {"version": old.pk})
     assert f"Version v{old.pk}" in older.content.decode()
     assert analyst.get(reverse("ml:report"), {"version": 999999}).status_code == 404

@@ -15,7 +15,8 @@ from ml.training import DEFAULT_MIN_CARTS, NotEnoughData
 
 def metrics_table(version: ModelVersion) -> str:
     m = version.metrics
-    rows = [("random forest", m["model"]), ("logistic regression", m["baselines"]["logistic_regression"]),
+    chosen = (m.get("choice") or {}).get("label", "random forest")
+    rows = [(f"{chosen} *"[:20], m["model"]), ("logistic regression", m["baselines"]["logistic_regression"]),
             ("base rate", m["baselines"]["base_rate"])]
     head = f"{'model':<20} {'ROC AUC':>8} {'PR AUC':>8} {'Brier':>7} {'thresh':>7} {'prec':>7} {'recall':>7}"
     lines = [head, "-" * len(head)]
@@ -27,7 +28,15 @@ def metrics_table(version: ModelVersion) -> str:
         lines.append(f"{name:<20} {f(s['roc_auc'])} {f(s['pr_auc'])} {s['brier']:7.4f} {s['threshold']:7.2f} "
                      f"{s['precision']:7.4f} {s['recall']:7.4f}")
     lines.append("")
-    lines.append("top permutation importances (holdout ROC AUC drop):")
+    if m.get("families"):
+        lines.append("families (holdout log loss [95% interval], fit seconds, peak MB):")
+        for name, report in m["families"].items():
+            loss, used = report["metrics"]["log_loss"], m.get("resources", {}).get(name, {})
+            lines.append(f"  {report['label']:<24} {loss['value']:.4f} [{loss['low']:.4f}, {loss['high']:.4f}] "
+                         f"{used.get('seconds', 0):6.1f} s {used.get('peak_mb', 0):7.1f} MB")
+        lines.append(f"* chosen: {m['choice']['reason']}")
+        lines.append("")
+    lines.append("top permutation importances of the chosen model (holdout ROC AUC drop):")
     for r in m["importances"][:8]:
         lines.append(f"  {r['feature']:<24} {r['importance']:+.4f} ± {r['std']:.4f}")
     return "\n".join(lines)
