@@ -58,6 +58,7 @@ def windows_load(cur: Any, windows: Windows, ages: Mapping[int, str]) -> None:
         chunk = rows[i:i + 1000]
         _exec(cur, "INSERT INTO dv_w VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(chunk)),
               [v for r in chunk for v in r])
+    _exec(cur, "ANALYZE dv_w")
 
 
 _GROW_OVERLAP = """
@@ -125,7 +126,7 @@ FROM ev LEFT JOIN gkey ON gkey.id = ev.id"""
 def events_keyed(cur: Any) -> None:
     """``dv_ev``: the windows' counted events with their session key and place in it (``rn``)."""
     _exec(cur, _EVENTS.format(bots_x=_bots("x"), bots_e=_bots("e"), iso_start=_iso("st")), {"idle": IDLE})
-    _exec(cur, "CREATE INDEX ON dv_ev (c, k, rn)")
+    _exec(cur, "CREATE INDEX ON dv_ev (c, k, rn); ANALYZE dv_ev")  # temporary tables have no statistics
 
 
 # Each line's order key (insights.derivation: "o:<order id>", else the session's own).
@@ -135,13 +136,12 @@ _PRODUCTS = f"""
 DROP TABLE IF EXISTS dv_p;
 CREATE TEMP TABLE dv_p AS
 WITH e AS (SELECT * FROM dv_ev WHERE p IS NOT NULL AND NOT xl),
-mv AS (  -- the cart quantity: a running sum clamped at zero, S = P - least(0, min P) (Lindley)
-  SELECT c, k, p, ps, min(ps) OVER (PARTITION BY c, k, p ORDER BY rn) AS low,
-         row_number() OVER (PARTITION BY c, k, p ORDER BY rn DESC) AS back
-  FROM (SELECT c, k, p, rn, sum(CASE WHEN a = 'add_to_cart' THEN q ELSE -q END)
-               OVER (PARTITION BY c, k, p ORDER BY rn) AS ps
-        FROM e WHERE a IN ('add_to_cart', 'remove_from_cart')) y),
-fin AS (SELECT c, k, p, ps - LEAST(0, low) AS final FROM mv WHERE back = 1),
+fin AS (  -- the cart quantity: a running sum clamped at zero, S = P - least(0, min P) (Lindley)
+  SELECT c, k, p, sum(d) - LEAST(0, min(ps)) AS final
+  FROM (SELECT c, k, p, d, sum(d) OVER (PARTITION BY c, k, p ORDER BY rn) AS ps
+        FROM (SELECT c, k, p, rn, CASE WHEN a = 'add_to_cart' THEN q ELSE -q END AS d
+              FROM e WHERE a IN ('add_to_cart', 'remove_from_cart')) y) z
+  GROUP BY c, k, p),
 la AS (SELECT DISTINCT ON (c, k, p) c, k, p, rn AS la_rn, price AS la_price FROM e WHERE a = 'add_to_cart'
        ORDER BY c, k, p, rn DESC),
 ords AS (SELECT c, k, p, jsonb_agg(ok ORDER BY first_rn) AS keys
@@ -158,12 +158,10 @@ agg AS (
          bool_or(a = 'purchase') AS bought
   FROM e GROUP BY e.c, e.k, e.p),
 pp AS (  -- unit price: the last add_to_cart's; a purchase line's when it is still 0 (the first not 0 after it)
-  SELECT agg.c, agg.k, agg.p,
-         (SELECT e.price FROM e WHERE e.c = agg.c AND e.k = agg.k AND e.p = agg.p AND e.a = 'purchase'
-            AND e.rn > COALESCE(la.la_rn, 0) AND e.price <> 0 ORDER BY e.rn LIMIT 1) AS bought_price,
-         (SELECT e.price FROM e WHERE e.c = agg.c AND e.k = agg.k AND e.p = agg.p AND e.a = 'purchase'
-            AND e.rn > COALESCE(la.la_rn, 0) ORDER BY e.rn LIMIT 1) AS any_price
-  FROM agg LEFT JOIN la USING (c, k, p))
+  SELECT e.c, e.k, e.p, (array_agg(e.price ORDER BY e.rn) FILTER (WHERE e.price <> 0))[1] AS bought_price,
+         (array_agg(e.price ORDER BY e.rn))[1] AS any_price
+  FROM e LEFT JOIN la USING (c, k, p) WHERE e.a = 'purchase' AND e.rn > COALESCE(la.la_rn, 0)
+  GROUP BY e.c, e.k, e.p)
 SELECT agg.*, COALESCE(fin.final, 0) AS final, COALESCE(ords.keys, '[]'::jsonb) AS keys,
        CASE WHEN la.la_rn IS NOT NULL AND la.la_price <> 0 THEN la.la_price
             WHEN pp.bought_price IS NOT NULL THEN pp.bought_price
@@ -176,27 +174,23 @@ LEFT JOIN pp USING (c, k, p)"""
 def products_derive(cur: Any) -> None:
     """``dv_p``: each product of each session (``ProductInSession``); ``price`` NULL = never set (0)."""
     _exec(cur, _PRODUCTS)
-    _exec(cur, "CREATE INDEX ON dv_p (c, k)")
+    _exec(cur, "CREATE INDEX ON dv_p (c, k); ANALYZE dv_p")
 
 
 def traffic_load(cur: Any) -> None:
-    """``dv_t``: the traffic source (``insights.channels``) of each distinct first context."""
-    cur.execute("SELECT DISTINCT ON (c, k) c, k, ctx FROM dv_ev WHERE ctx IS NOT NULL ORDER BY c, k, rn")
-    firsts = [(c, k, json.loads(ctx) if isinstance(ctx, str | bytes) else ctx) for c, k, ctx in cur.fetchall()]
-    contexts: dict[str, Any] = {}
-    for _, _, ctx in firsts:
-        text = json.dumps(ctx, sort_keys=True)
-        contexts.setdefault(text, ctx)
-    _exec(cur, "DROP TABLE IF EXISTS dv_t; CREATE TEMP TABLE dv_t (c bigint, k text, channel text, source text,"
+    """``dv_t``: the traffic source (``insights.channels``) of each distinct context."""
+    cur.execute("SELECT DISTINCT ctx FROM dv_ev WHERE ctx IS NOT NULL")
+    contexts = [c.decode() if isinstance(c, bytes) else c if isinstance(c, str) else json.dumps(c)
+                for (c,) in cur.fetchall()]
+    _exec(cur, "DROP TABLE IF EXISTS dv_t; CREATE TEMP TABLE dv_t (ctx jsonb PRIMARY KEY, channel text, source text,"
                " medium text, campaign text, landing text)")
-    traffic = {text: session_traffic(ctx) for text, ctx in contexts.items()}
     rows = []
-    for c, k, ctx in firsts:
-        t = traffic[json.dumps(ctx, sort_keys=True)]
-        rows.append((c, k, t.channel, t.source, t.medium, t.campaign, t.landing_page))
+    for text in contexts:
+        t = session_traffic(json.loads(text))
+        rows.append((text, t.channel, t.source, t.medium, t.campaign, t.landing_page))
     for i in range(0, len(rows), 1000):
         chunk = rows[i:i + 1000]
-        _exec(cur, "INSERT INTO dv_t VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk)),
+        _exec(cur, "INSERT INTO dv_t VALUES " + ", ".join(["(%s::jsonb, %s, %s, %s, %s, %s)"] * len(chunk)),
               [v for r in chunk for v in r])
 
 
@@ -215,7 +209,8 @@ WITH base AS (
          array_agg(ts ORDER BY rn) AS tss,
          bool_or(a = 'checkout') AS checkout,
          max(ts) FILTER (WHERE a = 'purchase') AS last_purchase_at,
-         sum(line) FILTER (WHERE a = 'purchase' AND NOT xl) AS revenue
+         sum(line) FILTER (WHERE a = 'purchase' AND NOT xl) AS revenue,
+         (array_agg(ctx ORDER BY rn) FILTER (WHERE ctx IS NOT NULL))[1] AS ctx
   FROM dv_ev GROUP BY c, k),
 pos AS (
   SELECT b.*, array_position(acts, 'add_to_cart') AS co, array_position(acts, 'view') AS t1 FROM base b),
@@ -250,7 +245,7 @@ full_ AS (
          COALESCE(t.medium, %(medium)s) AS medium, COALESCE(t.campaign, %(campaign)s) AS campaign,
          COALESCE(t.landing, %(landing)s) AS landing
   FROM steps4 s LEFT JOIN orders o USING (c, k) LEFT JOIN prods pr USING (c, k)
-  LEFT JOIN dv_t t USING (c, k)),
+  LEFT JOIN dv_t t ON t.ctx = s.ctx),
 carted AS (
   SELECT f.*, CASE WHEN co IS NULL THEN NULL WHEN bought_after_cart IS NOT NULL THEN 'converted'
                    WHEN closed OR abandon_at IS NOT NULL THEN CASE WHEN items > 0 THEN 'abandoned' ELSE 'emptied' END
@@ -283,7 +278,7 @@ FROM carted""".replace("%(channel)s", _lit(_DIRECT.channel)).replace("%(source)s
 def sessions_derive(cur: Any, *, as_of: dt.datetime) -> None:
     """``dv_s``: every session of ``dv_ev`` with its columns, its cart's and its summary."""
     _exec(cur, _SESSIONS, {"as_of": as_of, "idle": IDLE})
-    _exec(cur, "CREATE INDEX ON dv_s (c, k)")
+    _exec(cur, "CREATE INDEX ON dv_s (c, k); ANALYZE dv_s")
 
 
 def derive_into_temp(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> None:
