@@ -38,6 +38,7 @@ from insights.contributions import (
     new_contributions,
 )
 from insights.derivation import IDLE, DerivedSession, derive_sessions
+from insights.derive_engine import derivation_engine, sessions_swap_sql
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
 from insights.moves.models import HistoryMove
@@ -168,6 +169,12 @@ def _sessions_reached(windows: Windows) -> tuple[_SessionReach, list[StoredEvent
 
 def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     """Re-derive every session of these customers' windows; replace the changed ones; adjust rollups."""
+    if derivation_engine() == "sql":  # the same, set-based (docs/derivation.md)
+        ages = customer_age_groups(customer_pks=windows)
+        replaced, derived_sql = sessions_swap_sql(windows, ages, as_of=as_of)
+        if replaced or derived_sql:
+            _contributions_swap(replaced, derived_sql, ages)
+        return
     reach, events = _sessions_reached(windows)
     ages = customer_age_groups(customer_pks=reach.windows)
     stored = {(s.customer_id, s.key): s for s in reach.stored.values()}
@@ -186,16 +193,21 @@ def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
 
 def _sessions_replace(gone: Sequence[StoredSession], fresh: Sequence[DerivedSession], ages: dict[int, str]) -> None:
     """Take the old sessions' contributions out and the new ones' in; swap the stored rows."""
-    old = [(DerivedSession.from_json(s.summary), s.age_group) for s in gone]
+    sessions_delete([s.pk for s in gone])
+    sessions_insert(fresh, ages)
+    _contributions_swap([(DerivedSession.from_json(s.summary), s.age_group) for s in gone],
+                        [(d, ages.get(d.customer_pk, "unknown")) for d in fresh], ages)
+
+
+def _contributions_swap(old: Sequence[tuple[DerivedSession, str]], fresh: Sequence[tuple[DerivedSession, str]],
+                        ages: dict[int, str]) -> None:
+    """Take the old sessions' contributions out of the rollups and put the new ones' in."""
     category_of = product_categories([*(pk for d, _ in old for pk in d.products),
-                                      *(pk for d in fresh for pk in d.products)])
+                                      *(pk for d, _ in fresh for pk in d.products)])
     contributions = new_contributions()
     tz = store_tz()
     add_session_contributions(contributions, old, category_of=category_of, tz=tz, sign=-1)
-    add_session_contributions(contributions, [(d, ages.get(d.customer_pk, "unknown")) for d in fresh],
-                              category_of=category_of, tz=tz, sign=1)
-    sessions_delete([s.pk for s in gone])
-    sessions_insert(fresh, ages)
+    add_session_contributions(contributions, fresh, category_of=category_of, tz=tz, sign=1)
     _rollups_add_with_retention(contributions, ages)
 
 

@@ -1,0 +1,77 @@
+"""Which engine derives sessions (``DERIVATION_ENGINE``, docs/derivation.md), and the SQL engine's swap of
+stored sessions: the ones ``insights.derive_sql`` derived differently replace the stored ones in a few
+statements; what they contributed and contribute is handed back (as ``DerivedSession``) for the rollups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from insights.derivation import DerivedSession
+from insights.derive_sql import derive_into_temp
+from insights.session_store import Windows
+
+Swapped = list[tuple[DerivedSession, str]]  # (session, age group counted under)
+
+
+def derivation_engine() -> str:
+    """``sql`` or ``python``: ``auto`` is SQL on PostgreSQL. SQLite keeps the Python reference
+    (docs/derivation.md#engine)."""
+    engine = getattr(settings, "DERIVATION_ENGINE", "auto")
+    if engine == "auto":
+        return "sql" if connection.vendor == "postgresql" else "python"
+    if engine == "sql" and connection.vendor != "postgresql":
+        return "python"
+    return str(engine)
+
+
+def _summary(value: Any) -> dict:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+_KEEP = """
+DROP TABLE IF EXISTS dv_keep;
+CREATE TEMP TABLE dv_keep AS
+SELECT o.id, o.c, o.k FROM dv_old o JOIN insights_session s ON s.id = o.id
+JOIN dv_s n ON n.c = o.c AND n.k = o.k AND n.summary = s.summary AND n.age = s.age_group"""
+
+_GONE = """
+WITH gone AS (SELECT id FROM dv_old WHERE id NOT IN (SELECT id FROM dv_keep)),
+carts AS (DELETE FROM insights_cart WHERE session_id IN (SELECT id FROM gone))
+DELETE FROM insights_session WHERE id IN (SELECT id FROM gone) RETURNING summary, age_group"""
+
+_FRESH = """
+WITH ins AS (
+  INSERT INTO insights_session (customer_id, key, session_id, age_group, started_at, last_event_at, closed,
+    event_count, funnel_step, purchased, revenue, order_count, summary, channel, source, medium, campaign,
+    landing_page, discounts)
+  SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, purchased, revenue, order_count,
+    summary, channel, left(source, 200), left(medium, 100), left(campaign, 200), left(landing, 500), discounts
+  FROM dv_s n WHERE NOT EXISTS (SELECT 1 FROM dv_keep x WHERE x.c = n.c AND x.k = n.k)
+  ORDER BY c, started_at, k
+  RETURNING id, customer_id, key, summary, age_group),
+carts AS (
+  INSERT INTO insights_cart (session_id, customer_id, age_group, state, items, value, revenue_left, opened_at,
+    closed_at)
+  SELECT ins.id, n.c, n.age, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at, n.cart_closed_at
+  FROM ins JOIN dv_s n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL)
+SELECT summary, age_group FROM ins"""
+
+
+def sessions_swap_sql(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> tuple[Swapped, Swapped]:
+    """Derive these windows' sessions in SQL; replace the stored ones that differ (summary or age group).
+    Returns (the replaced sessions, the new ones)."""
+    derive_into_temp(windows, ages, as_of=as_of)
+    with connection.cursor() as cur:
+        cur.execute(_KEEP)
+        cur.execute(_GONE)
+        gone = [(DerivedSession.from_json(_summary(s)), age) for s, age in cur.fetchall()]
+        cur.execute(_FRESH)
+        fresh = [(DerivedSession.from_json(_summary(s)), age) for s, age in cur.fetchall()]
+    return gone, fresh

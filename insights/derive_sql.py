@@ -1,0 +1,292 @@
+"""Session derivation in PostgreSQL, set-based (docs/derivation.md): the same sessions and carts as
+``insights.derivation`` (the reference, and this module's test oracle), computed by a few statements
+over temporary tables instead of event by event in Python.
+
+1. ``dv_w``: the customers' windows, grown as ``insights.services`` grows them (stored sessions within
+   the idle gap of a window's edges, and the whole span of a client session id seen in it) until
+   nothing grows.
+2. ``dv_ev``: every counted event of the windows with its session key: ``s:<session id>``, else the
+   idle-gap sessions (``lag()`` over the customer's events in time order, a 30-minute gap flag and
+   its running sum).
+3. ``dv_p`` (products of a session) and ``dv_s`` (sessions, their carts and the stored summary,
+   ``DerivedSession.to_json`` built as ``jsonb``). The traffic source rule table stays in
+   ``insights.channels``: it is applied once per distinct first context (``dv_t``).
+
+Every statement works within one customer's rows (partitioned or joined by customer), except the
+cancel lookup by order id (docs/derivation.md#distribution).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from insights.channels import session_traffic
+from insights.derivation import IDLE
+from insights.session_store import Windows
+
+_GROW_ROUNDS = 20  # as insights.services: rounds of "a stored session reaches beyond the window"
+
+
+def _iso(col: str) -> str:
+    """``datetime.isoformat()`` of a UTC ``timestamptz`` (microseconds only when there are some)."""
+    return (f"(to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+            f"mod(date_part('microseconds', {col})::bigint, 1000000) <> 0 THEN to_char({col} AT TIME ZONE 'UTC', '.US')"
+            f" ELSE '' END || '+00:00')")
+
+
+def _bots(alias: str) -> str:
+    return "" if settings.METRICS_INCLUDE_BOTS else f" AND NOT {alias}.is_bot"
+
+
+def _exec(cur: Any, sql: str, params: Any = None) -> int:
+    cur.execute(sql, params)
+    return int(cur.rowcount or 0)
+
+
+def windows_load(cur: Any, windows: Windows, ages: Mapping[int, str]) -> None:
+    """``dv_w(c, lo, hi, age)``: one row a customer."""
+    _exec(cur, "DROP TABLE IF EXISTS dv_w; CREATE TEMP TABLE dv_w (c bigint PRIMARY KEY, lo timestamptz NOT NULL,"
+               " hi timestamptz NOT NULL, age text NOT NULL)")
+    rows = [(c, lo, hi, ages.get(c, "unknown")) for c, (lo, hi) in sorted(windows.items())]
+    for i in range(0, len(rows), 1000):
+        chunk = rows[i:i + 1000]
+        _exec(cur, "INSERT INTO dv_w VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(chunk)),
+              [v for r in chunk for v in r])
+    _exec(cur, "ANALYZE dv_w")
+
+
+_GROW_OVERLAP = """
+UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
+FROM (SELECT w.c, min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM dv_w w
+      JOIN insights_session s ON s.customer_id = w.c AND s.last_event_at >= w.lo - %(idle)s
+       AND s.started_at <= w.hi + %(idle)s GROUP BY w.c) x
+WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
+
+_GROW_KEYS = """
+UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
+FROM (SELECT s.customer_id AS c, min(s.started_at) AS lo, max(s.last_event_at) AS hi
+      FROM (SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
+            ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
+            WHERE e.session_id <> ''{bots}) ek
+      JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k GROUP BY s.customer_id) x
+WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
+
+_STORED = """
+DROP TABLE IF EXISTS dv_old;
+CREATE TEMP TABLE dv_old AS
+SELECT s.id, s.customer_id AS c, s.key AS k FROM dv_w w JOIN insights_session s ON s.customer_id = w.c
+ AND s.last_event_at >= w.lo - %(idle)s AND s.started_at <= w.hi + %(idle)s
+UNION
+SELECT s.id, s.customer_id, s.key
+FROM (SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
+      ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi WHERE e.session_id <> ''{bots}) ek
+JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k"""
+
+
+def windows_grow(cur: Any) -> None:
+    """Grow ``dv_w`` as ``insights.services._sessions_reached`` does; ``dv_old``: the stored sessions replaced."""
+    idle = {"idle": IDLE}
+    for _ in range(_GROW_ROUNDS):
+        while _exec(cur, _GROW_OVERLAP, idle):
+            pass
+        if not _exec(cur, _GROW_KEYS.format(bots=_bots("e"))):
+            break
+    _exec(cur, _STORED.format(bots=_bots("e")), idle)
+
+
+_EVENTS = """
+DROP TABLE IF EXISTS dv_ev;
+CREATE TEMP TABLE dv_ev AS
+WITH ev AS (
+  SELECT e.id, e.customer_id AS c, e.product_id AS p, COALESCE(e.session_id, '') AS sid, e.action AS a,
+         e.quantity AS q, e.price, e.order_id AS o, e.timestamp AS ts, e.discount,
+         COALESCE(e.amount, e.price * e.quantity) AS line,
+         CASE WHEN e.context IS NULL OR e.context IN ('{{}}'::jsonb, '[]'::jsonb, '""'::jsonb, '0'::jsonb,
+              'false'::jsonb, 'null'::jsonb) THEN NULL ELSE e.context END AS ctx,
+         (e.action = 'purchase' AND e.order_id IS NOT NULL AND EXISTS (
+            SELECT 1 FROM events_event x WHERE x.action = 'cancel' AND x.order_id = e.order_id{bots_x})) AS xl
+  FROM dv_w w JOIN events_event e ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
+  WHERE e.action NOT IN ('refund', 'cancel'){bots_e}),
+gap AS (
+  SELECT id, c, ts, CASE WHEN ts - lag(ts) OVER (PARTITION BY c ORDER BY ts, id) >= %(idle)s THEN 1 ELSE 0 END AS brk
+  FROM ev WHERE sid = ''),
+grp AS (SELECT id, c, ts, sum(brk) OVER (PARTITION BY c ORDER BY ts, id) AS g FROM gap),
+gkey AS (SELECT id, 'g:' || {iso_start} AS k FROM (SELECT id, min(ts) OVER (PARTITION BY c, g) AS st FROM grp) x)
+SELECT ev.*, COALESCE(gkey.k, 's:' || ev.sid) AS k,
+       row_number() OVER (PARTITION BY ev.c, COALESCE(gkey.k, 's:' || ev.sid) ORDER BY ev.ts, ev.id) AS rn
+FROM ev LEFT JOIN gkey ON gkey.id = ev.id"""
+
+
+def events_keyed(cur: Any) -> None:
+    """``dv_ev``: the windows' counted events with their session key and place in it (``rn``)."""
+    _exec(cur, _EVENTS.format(bots_x=_bots("x"), bots_e=_bots("e"), iso_start=_iso("st")), {"idle": IDLE})
+    _exec(cur, "CREATE INDEX ON dv_ev (c, k, rn); ANALYZE dv_ev")  # temporary tables have no statistics
+
+
+# Each line's order key (insights.derivation: "o:<order id>", else the session's own).
+_OK = "CASE WHEN o IS NOT NULL AND o <> '' THEN 'o:' || o ELSE 's:' || k END"
+
+_PRODUCTS = f"""
+DROP TABLE IF EXISTS dv_p;
+CREATE TEMP TABLE dv_p AS
+WITH e AS (SELECT * FROM dv_ev WHERE p IS NOT NULL AND NOT xl),
+fin AS (  -- the cart quantity: a running sum clamped at zero, S = P - least(0, min P) (Lindley)
+  SELECT c, k, p, sum(d) - LEAST(0, min(ps)) AS final
+  FROM (SELECT c, k, p, d, sum(d) OVER (PARTITION BY c, k, p ORDER BY rn) AS ps
+        FROM (SELECT c, k, p, rn, CASE WHEN a = 'add_to_cart' THEN q ELSE -q END AS d
+              FROM e WHERE a IN ('add_to_cart', 'remove_from_cart')) y) z
+  GROUP BY c, k, p),
+la AS (SELECT DISTINCT ON (c, k, p) c, k, p, rn AS la_rn, price AS la_price FROM e WHERE a = 'add_to_cart'
+       ORDER BY c, k, p, rn DESC),
+ords AS (SELECT c, k, p, jsonb_agg(ok ORDER BY first_rn) AS keys
+         FROM (SELECT c, k, p, {_OK} AS ok, min(rn) AS first_rn FROM e WHERE a = 'purchase' GROUP BY 1, 2, 3, 4) z
+         GROUP BY c, k, p),
+agg AS (
+  SELECT e.c, e.k, e.p,
+         (bool_or(a = 'view'))::int + 2 * (bool_or(a = 'add_to_cart'))::int
+           + 4 * (bool_or(a = 'purchase'))::int AS flags,
+         COALESCE(sum(q) FILTER (WHERE a = 'purchase'), 0) AS units,
+         sum(line) FILTER (WHERE a = 'purchase') AS revenue,
+         COALESCE(sum(q) FILTER (WHERE a = 'add_to_cart'), 0) AS added,
+         count(*) FILTER (WHERE a = 'view') AS views,
+         bool_or(a = 'purchase') AS bought
+  FROM e GROUP BY e.c, e.k, e.p),
+pp AS (  -- unit price: the last add_to_cart's; a purchase line's when it is still 0 (the first not 0 after it)
+  SELECT e.c, e.k, e.p, (array_agg(e.price ORDER BY e.rn) FILTER (WHERE e.price <> 0))[1] AS bought_price,
+         (array_agg(e.price ORDER BY e.rn))[1] AS any_price
+  FROM e LEFT JOIN la USING (c, k, p) WHERE e.a = 'purchase' AND e.rn > COALESCE(la.la_rn, 0)
+  GROUP BY e.c, e.k, e.p)
+SELECT agg.*, COALESCE(fin.final, 0) AS final, COALESCE(ords.keys, '[]'::jsonb) AS keys,
+       CASE WHEN la.la_rn IS NOT NULL AND la.la_price <> 0 THEN la.la_price
+            WHEN pp.bought_price IS NOT NULL THEN pp.bought_price
+            WHEN la.la_rn IS NOT NULL THEN la.la_price
+            ELSE pp.any_price END AS price
+FROM agg LEFT JOIN fin USING (c, k, p) LEFT JOIN la USING (c, k, p) LEFT JOIN ords USING (c, k, p)
+LEFT JOIN pp USING (c, k, p)"""
+
+
+def products_derive(cur: Any) -> None:
+    """``dv_p``: each product of each session (``ProductInSession``); ``price`` NULL = never set (0)."""
+    _exec(cur, _PRODUCTS)
+    _exec(cur, "CREATE INDEX ON dv_p (c, k); ANALYZE dv_p")
+
+
+def traffic_load(cur: Any) -> None:
+    """``dv_t``: the traffic source (``insights.channels``) of each distinct context."""
+    cur.execute("SELECT DISTINCT ctx FROM dv_ev WHERE ctx IS NOT NULL")
+    contexts = [c.decode() if isinstance(c, bytes) else c if isinstance(c, str) else json.dumps(c)
+                for (c,) in cur.fetchall()]
+    _exec(cur, "DROP TABLE IF EXISTS dv_t; CREATE TEMP TABLE dv_t (ctx jsonb PRIMARY KEY, channel text, source text,"
+               " medium text, campaign text, landing text)")
+    rows = []
+    for text in contexts:
+        t = session_traffic(json.loads(text))
+        rows.append((text, t.channel, t.source, t.medium, t.campaign, t.landing_page))
+    for i in range(0, len(rows), 1000):
+        chunk = rows[i:i + 1000]
+        _exec(cur, "INSERT INTO dv_t VALUES " + ", ".join(["(%s::jsonb, %s, %s, %s, %s, %s)"] * len(chunk)),
+              [v for r in chunk for v in r])
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_DIRECT = session_traffic(None)
+_SESSIONS = f"""
+DROP TABLE IF EXISTS dv_s;
+CREATE TEMP TABLE dv_s AS
+WITH base AS (
+  SELECT c, k, min(ts) AS started_at, max(ts) AS last_event_at, count(*) AS n,
+         (array_agg(sid ORDER BY rn))[1] AS sid,
+         array_agg(CASE WHEN xl THEN 'x' ELSE a END ORDER BY rn) AS acts,
+         array_agg(ts ORDER BY rn) AS tss,
+         bool_or(a = 'checkout') AS checkout,
+         max(ts) FILTER (WHERE a = 'purchase') AS last_purchase_at,
+         sum(line) FILTER (WHERE a = 'purchase' AND NOT xl) AS revenue,
+         (array_agg(ctx ORDER BY rn) FILTER (WHERE ctx IS NOT NULL))[1] AS ctx
+  FROM dv_ev GROUP BY c, k),
+pos AS (
+  SELECT b.*, array_position(acts, 'add_to_cart') AS co, array_position(acts, 'view') AS t1 FROM base b),
+steps AS (
+  SELECT p.*, CASE WHEN t1 IS NOT NULL THEN array_position(acts, 'add_to_cart', t1 + 1) END AS t2 FROM pos p),
+steps3 AS (SELECT s.*, CASE WHEN t2 IS NOT NULL THEN array_position(acts, 'checkout', t2 + 1) END AS t3 FROM steps s),
+steps4 AS (SELECT s.*, CASE WHEN t3 IS NOT NULL THEN array_position(acts, 'purchase', t3 + 1) END AS t4,
+                  tss[CASE WHEN co IS NOT NULL THEN array_position(acts, 'abandon', co + 1) END] AS abandon_at,
+                  tss[CASE WHEN co IS NOT NULL THEN array_position(acts, 'purchase', co + 1) END]
+                    AS bought_after_cart FROM steps3 s),
+orders AS (
+  SELECT c, k, count(*) AS n, jsonb_agg(jsonb_build_array(ok, {_iso("first")}) ORDER BY first, ok COLLATE "C") AS j,
+         sum(disc) AS discounts
+  FROM (SELECT c, k, {_OK} AS ok, min(ts) AS first,
+               (array_agg(discount ORDER BY rn) FILTER (WHERE discount IS NOT NULL AND discount <> 0))[1] AS disc
+        FROM dv_ev WHERE a = 'purchase' AND NOT xl GROUP BY 1, 2, 3) o
+  GROUP BY c, k),
+prods AS (
+  SELECT c, k, sum(final) AS items, sum(COALESCE(price, 0) * final) AS value, bool_or(price IS NOT NULL) AS priced,
+         jsonb_object_agg(p::text, jsonb_build_array(flags, units, COALESCE(revenue::text, '0'), keys, added, final,
+                                                     COALESCE(price::text, '0'), views)) AS j
+  FROM dv_p GROUP BY c, k),
+full_ AS (
+  SELECT s.*, (SELECT w.age FROM dv_w w WHERE w.c = s.c) AS age, %(as_of)s - s.last_event_at >= %(idle)s AS closed,
+         CASE WHEN t1 IS NULL THEN 0 WHEN t2 IS NULL THEN 1 WHEN t3 IS NULL THEN 2 WHEN t4 IS NULL THEN 3 ELSE 4 END
+           AS funnel_step,
+         COALESCE(o.n, 0) AS order_count, o.j AS orders_j, COALESCE(o.discounts::text, '0') AS discounts_t,
+         COALESCE(o.discounts, 0) AS discounts,
+         COALESCE(pr.items, 0) AS items, CASE WHEN pr.priced THEN pr.value::text ELSE '0' END AS value_t,
+         COALESCE(pr.value, 0) AS value, pr.j AS products_j,
+         COALESCE(t.channel, %(channel)s) AS channel, COALESCE(t.source, %(source)s) AS source,
+         COALESCE(t.medium, %(medium)s) AS medium, COALESCE(t.campaign, %(campaign)s) AS campaign,
+         COALESCE(t.landing, %(landing)s) AS landing
+  FROM steps4 s LEFT JOIN orders o USING (c, k) LEFT JOIN prods pr USING (c, k)
+  LEFT JOIN dv_t t ON t.ctx = s.ctx),
+carted AS (
+  SELECT f.*, CASE WHEN co IS NULL THEN NULL WHEN bought_after_cart IS NOT NULL THEN 'converted'
+                   WHEN closed OR abandon_at IS NOT NULL THEN CASE WHEN items > 0 THEN 'abandoned' ELSE 'emptied' END
+                   ELSE 'open' END AS cart_state,
+         CASE WHEN co IS NULL THEN NULL WHEN bought_after_cart IS NOT NULL THEN bought_after_cart
+              WHEN closed OR abandon_at IS NOT NULL THEN COALESCE(abandon_at, last_event_at) END AS cart_closed_at,
+         tss[co] AS cart_opened_at
+  FROM full_ f)
+SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, order_count > 0 AS purchased,
+       COALESCE(revenue, 0) AS revenue, order_count, discounts, channel, source, medium, campaign, landing,
+       cart_state, items, value, CASE WHEN cart_state = 'abandoned' THEN value ELSE 0 END AS revenue_left,
+       cart_opened_at, cart_closed_at,
+       jsonb_build_object(
+         'c', c, 'k', k, 'sid', sid, 's', {_iso("started_at")}, 'l', {_iso("last_event_at")}, 'cl', closed,
+         'n', n, 'f', funnel_step, 'p', order_count > 0, 'r', COALESCE(revenue::text, '0'),
+         'o', COALESCE(orders_j, '[]'::jsonb),
+         'a', CASE WHEN abandon_at IS NULL THEN NULL ELSE {_iso("abandon_at")} END, 'co', checkout,
+         'lp', CASE WHEN last_purchase_at IS NULL THEN NULL ELSE {_iso("last_purchase_at")} END,
+         'pr', COALESCE(products_j, '{{}}'::jsonb),
+         't', jsonb_build_array(channel, source, medium, campaign, landing, discounts_t),
+         'cart', CASE WHEN cart_state IS NULL THEN NULL ELSE jsonb_build_array(
+           {_iso("tss[co]")}, cart_state,
+           CASE WHEN cart_closed_at IS NULL THEN NULL ELSE {_iso("cart_closed_at")} END,
+           items, value_t, CASE WHEN cart_state = 'abandoned' THEN value_t ELSE '0' END) END) AS summary
+FROM carted""".replace("%(channel)s", _lit(_DIRECT.channel)).replace("%(source)s", _lit(_DIRECT.source)).replace(
+        "%(medium)s", _lit(_DIRECT.medium)).replace("%(campaign)s", _lit(_DIRECT.campaign)).replace(
+        "%(landing)s", _lit(_DIRECT.landing_page))
+
+
+def sessions_derive(cur: Any, *, as_of: dt.datetime) -> None:
+    """``dv_s``: every session of ``dv_ev`` with its columns, its cart's and its summary."""
+    _exec(cur, _SESSIONS, {"as_of": as_of, "idle": IDLE})
+    _exec(cur, "CREATE INDEX ON dv_s (c, k); ANALYZE dv_s")
+
+
+def derive_into_temp(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> None:
+    """Fill ``dv_w``, ``dv_old`` (stored sessions replaced) and ``dv_s`` (their derivation) for these windows."""
+    with connection.cursor() as cur:
+        windows_load(cur, windows, ages)
+        windows_grow(cur)
+        events_keyed(cur)
+        products_derive(cur)
+        traffic_load(cur)
+        sessions_derive(cur, as_of=as_of)
