@@ -397,3 +397,4 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
                   "accounts.middleware.NoStoreMiddleware")
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the login page's answer
+from analytics_site.settings_alerts import *  # noqa: E402,F403
