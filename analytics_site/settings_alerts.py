@@ -11,7 +11,7 @@ from analytics_site.env import env
 # half-imported module rather than imported, which would make an import circle).
 _base = sys.modules["analytics_site.settings"]
 TESTING = env.bool("TESTING", default=False)
-_base.INSTALLED_APPS.append("alerts")
+_base.INSTALLED_APPS.extend(["alerts", "reports"])
 
 # Which hours an alert rule judges (docs/alerts-and-reports.md#which-hours-are-judged).
 ALERTS_SETTLE_MINUTES = env.int("ALERTS_SETTLE_MINUTES", 5)
@@ -22,6 +22,9 @@ ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", 5.0
 ALERTS_RETRY_BASE_SECONDS = env.int("ALERTS_RETRY_BASE_SECONDS", 30)
 ALERTS_DELIVERY_MAX_ATTEMPTS = env.int("ALERTS_DELIVERY_MAX_ATTEMPTS", 6)
 ALERTS_SITE_URL = env.str("ALERTS_SITE_URL", "http://127.0.0.1:8000")
+
+# Report subscriptions (docs/alerts-and-reports.md#subscriptions).
+REPORTS_CLAIM_LEASE_MINUTES = env.int("REPORTS_CLAIM_LEASE_MINUTES", 30)
 
 # Mail (docs/alerts-and-reports.md#mail-settings): the console backend prints messages to the worker's
 # log unless an SMTP server is configured.

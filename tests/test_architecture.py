@@ -14,9 +14,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("analytics_site", "accounts", "customers", "products", "events", "insights", "ml", "demostore", "alerts")
+APPS = ("analytics_site", "accounts", "customers", "products", "events", "insights", "ml", "demostore", "alerts",
+        "reports")
 # demostore (the instrumented demo shop) reads products and its ingest key: beside insights.
-LAYER = {"accounts": 1, "customers": 1, "products": 1, "events": 2, "insights": 3, "demostore": 3, "ml": 4, "alerts": 4}
+LAYER = {"accounts": 1, "customers": 1, "products": 1, "events": 2, "insights": 3, "demostore": 3, "ml": 4, "alerts": 4,
+         "reports": 4}
 # The project package itself (its __init__ loads the Celery app) and its wiring modules.
 WIRING = {"analytics_site", "analytics_site.urls", "analytics_site.asgi", "analytics_site.routing",
           "analytics_site.celery", "analytics_site.wsgi", "analytics_site.admin_site", "analytics_site.apps"}
