@@ -38,4 +38,6 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "analytics@localhost")
 
+# WeasyPrint logs every SVG presentation attribute it ignores and each step of a render: errors only.
+_base.LOGGING["loggers"]["weasyprint"] = {"level": "ERROR"}
 _base.TEMPLATES[0]["OPTIONS"]["context_processors"].append("alerts.context_processors.notices")
