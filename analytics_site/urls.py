@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("healthz", healthz, name="healthz"),
     path("demo-store/", include("demostore.urls")),
+    path("", include("alerts.urls")),
+    path("", include("reports.urls")),  # before insights: /api/v1/metrics/alerts is not an insights panel
     path("", include("events.urls")),
     path("", include("experiments.urls")),  # before insights: /api/v1/metrics/experiments is its own
     path("", include("insights.urls")),

@@ -30,6 +30,7 @@ from django.conf import settings
 
 from accounts.roles import VIEW_DASHBOARD
 from insights import charts, selectors
+from insights.extensions import dashboard_notices
 from insights.filters import MetricFilter
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return False
         freshness = snapshot["freshness"]
         fingerprint = (snapshot["kpis"], [e.get("event_id") for e in snapshot["feed"]],
-                       freshness["pending_events"], freshness["derived_through"], freshness["message"])
+                       freshness["pending_events"], freshness["derived_through"], freshness["message"],
+                       snapshot["notices"])
         self.deriving = bool(freshness["pending_batches"])
         if not force and fingerprint == self.last_fingerprint:
             return True
@@ -208,4 +210,4 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         # every role gets the same update: nothing to mask.
         kpis = selectors.kpis_stats(self.filter, with_revenue_source=False)  # the cards show no note
         return {"kpis": charts.kpi_cards(kpis), "feed": selectors.events_latest(FEED_SIZE),
-                "freshness": selectors.derivation_status()}
+                "freshness": selectors.derivation_status(), "notices": dashboard_notices()}

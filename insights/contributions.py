@@ -15,6 +15,7 @@ rollup                key                                                 counte
 ``events_daily``      store day × action × age_group × category           the same
 ``sessions_hourly``   hour × age_group × channel                          sessions, purchasing_sessions, orders,
                                                                           events, revenue, discounts
+``carts_hourly``      hour × channel (sessions with a cart)                carts open, converted, abandoned, emptied
 ``sessions_daily``    store day × age_group × category ("" = all) ×       session, funnel and cart outcome counts;
                       channel                                             events, discounts (category "" only)
 ``products_daily``    store day × product × age_group                     views, units, revenue, session/cart counts
@@ -199,6 +200,8 @@ def _add_session_rows(out: Contributions, s: DerivedSession, age: str, day: date
     _add_counters(out["sessions_daily"][(day, age, "", channel)],
                   dict(counters, events=s.event_count, discounts=s.discounts), sign)
     if s.cart is not None:
+        _add_counters(out["carts_hourly"][(hour_of(s.started_at), channel)],
+                      {name: counters[name] for name in CART_OUTCOME_COUNTERS}, sign)
         _add_counters(out["cart_values_daily"][(day, age, "", cart_value_bucket(s.cart.value), channel)],
                       {"carts": 1}, sign)
 

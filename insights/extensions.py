@@ -31,3 +31,21 @@ def page_extensions(page: str, request: HttpRequest, context: dict[str, Any]) ->
         extra["fragments"].extend(contributed.pop("fragments", []))
         extra.update(contributed)
     return extra
+
+
+# Notices for every open dashboard (e.g. the alerts app's open incidents): each callable returns a list of
+# ``{"id", "text", "href"}``; the dashboard socket pushes them with each update (insights.consumers).
+Notices = Callable[[], list[dict[str, Any]]]
+_notices: list[Notices] = []
+
+
+def register_dashboard_notices(provider: Notices) -> None:
+    if provider not in _notices:
+        _notices.append(provider)
+
+
+def dashboard_notices() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for provider in _notices:
+        out.extend(provider())
+    return out

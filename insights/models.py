@@ -383,6 +383,7 @@ class CustomerTotals(models.Model):
 # Retention and affinity rollups live in their own module; imported here so Django finds them.
 # Predicted CLV lives in its own module; imported here so Django finds the models.
 from insights.clv.models import ClvFit, ClvPrediction  # noqa: E402, F401
+from insights.hourly_models import CartHourly  # noqa: E402, F401
 from insights.moves.models import HistoryMove  # noqa: E402, F401
 from insights.retention_models import (  # noqa: E402, F401
     BuyerOrders,

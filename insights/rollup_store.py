@@ -27,6 +27,7 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "events_hourly": (tables.EventHourly, ("hour", "action", "age_group")),
     "events_daily": (tables.EventDaily, ("day", "action", "age_group", "category")),
     "sessions_hourly": (tables.SessionHourly, ("hour", "age_group", "channel")),
+    "carts_hourly": (tables.CartHourly, ("hour", "channel")),
     "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category", "channel")),
     "products_daily": (tables.ProductDaily, ("day", "product_id", "age_group")),
     "product_channels": (tables.ProductChannelDaily, ("channel", "day", "product_id", "age_group")),

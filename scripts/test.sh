@@ -10,6 +10,14 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "chromium could not be installed; browser tests will skip outside CI" >&2
 fi
+# PDF reports: WeasyPrint needs Pango and a font; the tests read PDFs with poppler's pdftotext.
+if ! command -v pdftotext >/dev/null || ! ldconfig -p 2>/dev/null | grep -q libpangoft2; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Pango, DejaVu fonts and poppler-utils for the PDF report tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+      fonts-dejavu-core poppler-utils >/dev/null) || echo "PDF packages could not be installed" >&2
+  fi
+fi
 export TESTING=1 DJANGO_SETTINGS_MODULE=analytics_site.settings
 # Test runs keep their own local state (SQLite files, broker folders) apart from the demo's.
 export LOCAL_DIR="${LOCAL_DIR:-$PWD/.local/test}"

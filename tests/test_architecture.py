@@ -1,6 +1,6 @@
 """The code's shape, checked by walking its imports and definitions with ``ast`` (ARCHITECTURE.md).
 
-- Layers only point down: accounts, customers, products ← events ← insights ← ml. The project
+- Layers only point down: accounts, customers, products ← events ← insights ← ml, alerts. The project
   package's base modules (settings, env, …) sit below every app; its wiring modules (urls, asgi,
   routing, celery, wsgi, admin site) sit above them all.
 - No import circle between modules (imports inside functions count: a lazy import is still a
@@ -14,10 +14,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("analytics_site", "accounts", "customers", "products", "events", "insights", "experiments", "ml", "demostore")
+APPS = ("analytics_site", "accounts", "customers", "products", "events", "insights", "experiments", "ml", "demostore",
+        "alerts", "reports")
 # demostore (the instrumented demo shop) reads products and its ingest key: beside insights.
 LAYER = {"accounts": 1, "customers": 1, "products": 1, "events": 2, "insights": 3, "demostore": 3,
-         "experiments": 4, "ml": 5}
+         "experiments": 4, "alerts": 4, "reports": 4, "ml": 5}
 # The project package itself (its __init__ loads the Celery app) and its wiring modules.
 WIRING = {"analytics_site", "analytics_site.urls", "analytics_site.asgi", "analytics_site.routing",
           "analytics_site.celery", "analytics_site.wsgi", "analytics_site.admin_site", "analytics_site.apps"}

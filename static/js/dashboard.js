@@ -85,6 +85,16 @@
     }
   }
 
+  // Open alert incidents (the alerts app), pushed with every update: the banner above the page.
+  function applyNotices(notices) {
+    var banner = document.getElementById("alert-banner");
+    if (!banner || !notices) return;
+    banner.innerHTML = notices.map(function (n) {
+      return '<a href="' + esc(n.href) + '" data-incident="' + esc(n.id) + '">' + esc(n.text) + "</a>";
+    }).join("<br>");
+    banner.hidden = !notices.length;
+  }
+
   function applyFeed(events) {
     var feed = document.getElementById("feed");
     if (!feed || !events) return;
@@ -121,6 +131,7 @@
         applyKpis(data.kpis);
         applyFeed(data.feed);
         applyFreshness(data.freshness);
+        applyNotices(data.notices);
       }
     };
     ws.onclose = function (ev) {

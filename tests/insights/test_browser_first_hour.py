@@ -96,7 +96,7 @@ def test_on_a_laptop_the_nav_is_one_row(store, server, chromium):  # noqa: F811
     context, page, problems = _open(chromium, LAPTOP, server, "admin")  # the admin has the most links
     expect(page.locator("#navtoggle")).to_be_hidden()
     links = page.locator("nav.mainnav a")
-    assert links.count() == 12  # eleven dashboards and the model report
+    assert links.count() == 13  # ten dashboards, experiments, alerts and the model report
     assert len(_rows(page, "nav.mainnav a")) == 1
     bar, nav = page.locator(".topbar").bounding_box(), page.locator("nav.mainnav").bounding_box()
     assert bar is not None and nav is not None
@@ -149,7 +149,7 @@ def test_no_console_error_or_failed_request_on_any_page_of_the_nav(store, server
     assert problems.items == [], "login page"
     _login(page, server, "admin")
     hrefs = page.evaluate("() => [...document.querySelectorAll('nav.mainnav a')].map(a => a.getAttribute('href'))")
-    assert len(hrefs) == 11
+    assert len(hrefs) == 12
     for href in hrefs:
         page.goto(server + href)
         if "/explorer/" in href:

@@ -1,0 +1,109 @@
+"""Judging complete hours against their band and turning runs of them into incidents
+(docs/alerts-and-reports.md#alert-rules). PURE.
+
+An hour is ``no_data`` (no rollup row, or too little history for a band), ``quiet`` (inside the rule's
+quiet hours), ``low_volume`` (under the rule's minimum), ``breach`` (outside the band on the rule's
+side) or ``normal``. K breaches in a row open an incident (once: it stays open while hours keep
+breaching or have no verdict); the first ``normal`` hour after it ends it. A ``no_data`` hour breaks a
+run that has not fired yet; quiet and low-volume hours leave it as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from alerts.baseline import COVERAGE, band, history_hours
+from alerts.metrics import METRICS
+
+NORMAL, BREACH, NO_DATA, LOW_VOLUME, QUIET = "normal", "breach", "no_data", "low_volume", "quiet"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    metric: str
+    direction: str  # up | down | both
+    sensitivity: str  # low | medium | high
+    min_volume: float
+    k: int
+    quiet: tuple[int, int] | None  # store hours [start, end), wrapping past midnight
+    weeks: int
+
+
+@dataclass
+class RuleState:
+    streak: int = 0
+    streak_start: dt.datetime | None = None
+    incident_open: bool = False
+
+
+@dataclass(frozen=True)
+class HourVerdict:
+    hour: dt.datetime
+    status: str
+    actual: float | None = None
+    expected: float | None = None
+    low: float | None = None
+    high: float | None = None
+    volume: float | None = None
+
+
+@dataclass
+class Outcome:
+    verdicts: list[HourVerdict] = field(default_factory=list)
+    # In order: ("fired", the run's first hour, the verdict that fired) or ("ended", the first hour back
+    # inside the band, its verdict).
+    transitions: list[tuple[str, dt.datetime, HourVerdict]] = field(default_factory=list)
+
+
+def in_quiet(local_hour: int, quiet: tuple[int, int] | None) -> bool:
+    if quiet is None or quiet[0] == quiet[1]:
+        return False
+    start, end = quiet
+    return start <= local_hour < end if start < end else (local_hour >= start or local_hour < end)
+
+
+def judge(spec: RuleSpec, hour: dt.datetime, series: Mapping[dt.datetime, tuple[float, float]],
+          local_hour: int) -> HourVerdict:
+    """One hour's verdict from ``series`` (hour → (value, volume); absent = no data)."""
+    if in_quiet(local_hour, spec.quiet):
+        return HourVerdict(hour, QUIET)
+    now = series.get(hour)
+    if now is None:
+        return HourVerdict(hour, NO_DATA)
+    value, volume = now
+    past = [series[h][0] for h in history_hours(hour, spec.weeks) if h in series]
+    b = band(past, coverage=COVERAGE[spec.sensitivity], unit=METRICS[spec.metric].unit, volume=volume)
+    if b is None:
+        return HourVerdict(hour, NO_DATA, actual=value, volume=volume)
+    gauge = volume if METRICS[spec.metric].rate else b.expected
+    status = NORMAL
+    if gauge < spec.min_volume:
+        status = LOW_VOLUME
+    elif (value > b.high and spec.direction in ("up", "both")) or \
+            (value < b.low and spec.direction in ("down", "both")):
+        status = BREACH
+    return HourVerdict(hour, status, value, b.expected, b.low, b.high, volume)
+
+
+def advance(spec: RuleSpec, state: RuleState, verdicts: list[HourVerdict]) -> Outcome:
+    """Walk ``verdicts`` (consecutive hours, oldest first) from ``state`` (updated in place)."""
+    out = Outcome(verdicts=verdicts)
+    for v in verdicts:
+        if v.status == BREACH:
+            if state.streak == 0:
+                state.streak_start = v.hour
+            state.streak += 1
+            if state.streak >= spec.k and not state.incident_open:
+                state.incident_open = True
+                assert state.streak_start is not None
+                out.transitions.append(("fired", state.streak_start, v))
+        elif v.status == NORMAL:
+            state.streak, state.streak_start = 0, None
+            if state.incident_open:
+                state.incident_open = False
+                out.transitions.append(("ended", v.hour, v))
+        elif v.status == NO_DATA and not state.incident_open:
+            state.streak, state.streak_start = 0, None
+    return out
