@@ -149,7 +149,7 @@ def test_no_console_error_or_failed_request_on_any_page_of_the_nav(store, server
     assert problems.items == [], "login page"
     _login(page, server, "admin")
     hrefs = page.evaluate("() => [...document.querySelectorAll('nav.mainnav a')].map(a => a.getAttribute('href'))")
-    assert len(hrefs) == 12
+    assert len(hrefs) == 13
     for href in hrefs:
         page.goto(server + href)
         if "/explorer/" in href:
