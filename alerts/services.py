@@ -159,3 +159,15 @@ def deliveries_to_send() -> list[int]:
     between the commit and the send). Sending one twice is harmless: an attempt runs only once
     (``alerts.delivery.alert_deliver``)."""
     return list(Delivery.objects.filter(status=Delivery.Status.PENDING, attempts=0).values_list("pk", flat=True))
+
+
+def alert_rules_create_defaults() -> tuple[list[str], list[str]]:
+    """One rule per metric over all traffic with the defaults (both sides, medium, K = 2, minimum volume
+    20), named after the metric; rules that already exist by that name are left as they are.
+    Returns (created, kept) names."""
+    created: list[str] = []
+    kept: list[str] = []
+    for metric in METRICS.values():
+        _rule, made = AlertRule.objects.get_or_create(name=metric.label, defaults={"metric": metric.key})
+        (created if made else kept).append(metric.label)
+    return created, kept

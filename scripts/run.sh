@@ -45,6 +45,7 @@ export SIMULATOR_BEHAVIOUR="${SIMULATOR_BEHAVIOUR:-nonlinear}"
 python manage.py simulate --schedule
 python manage.py simulate --days "${DEMO_DAYS:-30}" --customers 2000 --if-empty
 # A first model for the demo (beat retrains it nightly); too little data is not an error here.
+python manage.py create_alert_rules
 python manage.py train_model --if-none-active --verbosity 0 || echo "No model yet: too little data to train."
 # Customer predictions: GA4 wants 1,000 customers with and without each outcome; the demo's few hundred
 # active customers get lower thresholds (said on /model/ with the counts).
