@@ -4,8 +4,9 @@
 An hour is ``no_data`` (no rollup row, or too little history for a band), ``quiet`` (inside the rule's
 quiet hours), ``low_volume`` (under the rule's minimum), ``breach`` (outside the band on the rule's
 side) or ``normal``. K breaches in a row open an incident (once: it stays open while hours keep
-breaching or have no verdict); the first ``normal`` hour after it ends it. A ``no_data`` hour breaks a
-run that has not fired yet; quiet and low-volume hours leave it as it is.
+breaching or have no verdict); K ``normal`` hours in a row end it, as of the first of them (so one hour
+that happens to fall inside the band does not end an incident that is still going on). A ``no_data``
+hour breaks a run of breaches that has not fired yet; quiet and low-volume hours leave a run as it is.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def judge(spec: RuleSpec, hour: dt.datetime, series: Mapping[dt.datetime, tuple[
     if now is None:
         return HourVerdict(hour, NO_DATA)
     value, volume = now
-    past = [series[h][0] for h in history_hours(hour, spec.weeks) if h in series]
+    past = [series[h] for h in history_hours(hour, spec.weeks) if h in series]
     b = band(past, coverage=COVERAGE[spec.sensitivity], unit=METRICS[spec.metric].unit, volume=volume)
     if b is None:
         return HourVerdict(hour, NO_DATA, actual=value, volume=volume)
@@ -88,22 +89,21 @@ def judge(spec: RuleSpec, hour: dt.datetime, series: Mapping[dt.datetime, tuple[
 
 
 def advance(spec: RuleSpec, state: RuleState, verdicts: list[HourVerdict]) -> Outcome:
-    """Walk ``verdicts`` (consecutive hours, oldest first) from ``state`` (updated in place)."""
+    """Walk ``verdicts`` (consecutive hours, oldest first) from ``state`` (updated in place). While no
+    incident is open, ``state.streak`` counts the run of breaching hours; while one is open, the run of
+    normal hours that will end it."""
     out = Outcome(verdicts=verdicts)
     for v in verdicts:
-        if v.status == BREACH:
+        counted = BREACH if not state.incident_open else NORMAL
+        if v.status == counted:
             if state.streak == 0:
                 state.streak_start = v.hour
             state.streak += 1
-            if state.streak >= spec.k and not state.incident_open:
-                state.incident_open = True
+            if state.streak >= spec.k:
                 assert state.streak_start is not None
-                out.transitions.append(("fired", state.streak_start, v))
-        elif v.status == NORMAL:
-            state.streak, state.streak_start = 0, None
-            if state.incident_open:
-                state.incident_open = False
-                out.transitions.append(("ended", v.hour, v))
-        elif v.status == NO_DATA and not state.incident_open:
+                out.transitions.append(("ended" if state.incident_open else "fired", state.streak_start, v))
+                state.incident_open = not state.incident_open
+                state.streak, state.streak_start = 0, None
+        elif v.status in (BREACH, NORMAL) or (v.status == NO_DATA and not state.incident_open):
             state.streak, state.streak_start = 0, None
     return out

@@ -59,7 +59,8 @@ class AlertRule(models.Model):
     quiet_end = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Quiet hours until (exclusive).")
     destinations = models.ManyToManyField(Destination, blank=True)
     enabled = models.BooleanField(default=True)
-    # Evaluation state (services only): the last hour judged and the run of hours outside the band.
+    # Evaluation state (services only): the last hour judged and the current run: of hours outside the
+    # band while no incident is open, of hours back inside it while one is (alerts.evaluation.advance).
     evaluated_through = models.DateTimeField(null=True, blank=True, editable=False)
     streak = models.PositiveIntegerField(default=0, editable=False)
     streak_start = models.DateTimeField(null=True, blank=True, editable=False)
