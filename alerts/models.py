@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from alerts.metrics import METRIC_CHOICES
+from alerts.targets import TargetRefused, webhook_target
 
 
 def new_secret() -> str:
@@ -29,6 +32,20 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        """The admin's checks: a webhook needs a URL that may receive it (alerts.targets), an e-mail
+        destination an address."""
+        super().clean()
+        if self.kind == self.Kind.WEBHOOK:
+            if not self.url:
+                raise ValidationError({"url": "A webhook destination needs a URL."})
+            try:
+                webhook_target(self.url, allow_private=settings.ALERTS_WEBHOOK_ALLOW_PRIVATE)
+            except TargetRefused as exc:
+                raise ValidationError({"url": str(exc)}) from exc
+        elif self.kind == self.Kind.EMAIL and not self.recipients():
+            raise ValidationError({"emails": "An e-mail destination needs at least one address."})
 
     def recipients(self) -> list[str]:
         return [a.strip() for a in self.emails.replace(",", "\n").splitlines() if a.strip()]

@@ -24,6 +24,12 @@ pytestmark = pytest.mark.django_db
 J, HOUR, STEP = seed.JUMP, seed.HOUR, dt.timedelta(minutes=5)
 
 
+@pytest.fixture(autouse=True)
+def local_receiver_allowed(settings):
+    """The test receiver listens on 127.0.0.1, a loopback address webhooks may not reach by default."""
+    settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """The time every service sees; the tasks run here, eagerly, as a worker would."""
