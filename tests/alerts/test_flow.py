@@ -105,16 +105,19 @@ def test_the_running_hour_is_never_judged(clock):
 
 def test_a_lagging_derivation_holds_the_hours_back(clock):
     seed.write(seed.rows(J + 4 * HOUR))
-    window = PendingWindow.objects.create(windows={"1": [int((J + 5 * 60 * dt.timedelta(seconds=1)).timestamp()),
-                                                         int((J + 2 * HOUR).timestamp())]}, events=3)
+    later = [int((J + 2 * HOUR).timestamp()), int((J + 3 * HOUR).timestamp())]
+    first = [int((J + 5 * STEP).timestamp()), int((J + 2 * HOUR).timestamp())]
+    window = PendingWindow.objects.create(windows={"2": later, "1": first, "3": later}, events=3)
+    PendingWindow.objects.create(windows={"4": later}, events=1, attempts=2)  # set aside, later: not the earliest
     rule = _rule(consecutive_hours=1)
     clock[0] = J + 3 * HOUR + 10 * STEP
     alerts_evaluate(clock[0])
     assert rule.evaluations.order_by("hour").last().hour == J - HOUR
     assert not Incident.objects.exists()
-    window.delete()  # derived now
+    window.delete()  # derived now; the set-aside window (from J + 2 h) still holds J + 1 h back
     alerts_evaluate(clock[0])
     assert Incident.objects.filter(rule=rule, started_hour=J).exists()
+    assert rule.evaluations.order_by("hour").last().hour == J + HOUR
 
 
 def test_missing_trailing_hours_are_no_data_not_zero(clock):
