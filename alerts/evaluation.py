@@ -4,8 +4,9 @@
 An hour is ``no_data`` (no rollup row, or too little history for a band), ``quiet`` (inside the rule's
 quiet hours), ``low_volume`` (under the rule's minimum), ``breach`` (outside the band on the rule's
 side) or ``normal``. K breaches in a row open an incident (once: it stays open while hours keep
-breaching or have no verdict); K ``normal`` hours in a row end it, as of the first of them (so one hour
-that happens to fall inside the band does not end an incident that is still going on). A ``no_data``
+breaching or have no verdict); K *settled* hours (normal and close to the expected value, ``settled``)
+with no breach between them end it, as of the first of them (so an hour that happens to fall just
+inside the band does not end an incident that is still going on). A ``no_data``
 hour breaks a run of breaches that has not fired yet; quiet and low-volume hours leave a run as it is.
 """
 
@@ -19,6 +20,7 @@ from alerts.baseline import COVERAGE, band, history_hours
 from alerts.metrics import METRICS
 
 NORMAL, BREACH, NO_DATA, LOW_VOLUME, QUIET = "normal", "breach", "no_data", "low_volume", "quiet"
+SETTLED = 0.6  # an hour ends an incident within this share of the band's half-width of the expected value
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,24 @@ def judge(spec: RuleSpec, hour: dt.datetime, series: Mapping[dt.datetime, tuple[
     return HourVerdict(hour, status, value, b.expected, b.low, b.high, volume)
 
 
+def settled(v: HourVerdict) -> bool:
+    """A normal hour close to its expected value: within ``SETTLED`` of the band's half-width. Only such hours
+    end an incident, so an hour of a few dozen carts that drifts just inside the band while the jump goes
+    on does not end it (and fire it again an hour later)."""
+    if v.status != NORMAL or None in (v.actual, v.expected, v.low, v.high):
+        return False
+    assert v.actual is not None and v.expected is not None and v.low is not None and v.high is not None
+    return v.expected - SETTLED * (v.expected - v.low) <= v.actual <= v.expected + SETTLED * (v.high - v.expected)
+
+
 def advance(spec: RuleSpec, state: RuleState, verdicts: list[HourVerdict]) -> Outcome:
     """Walk ``verdicts`` (consecutive hours, oldest first) from ``state`` (updated in place). While no
-    incident is open, ``state.streak`` counts the run of breaching hours; while one is open, the run of
-    normal hours that will end it."""
+    incident is open, ``state.streak`` counts the run of breaching hours; while one is open, the settled
+    hours that will end it (a breach starts that count again; other hours leave it)."""
     out = Outcome(verdicts=verdicts)
     for v in verdicts:
-        counted = BREACH if not state.incident_open else NORMAL
-        if v.status == counted:
+        counts = settled(v) if state.incident_open else v.status == BREACH
+        if counts:
             if state.streak == 0:
                 state.streak_start = v.hour
             state.streak += 1
@@ -104,6 +116,6 @@ def advance(spec: RuleSpec, state: RuleState, verdicts: list[HourVerdict]) -> Ou
                 out.transitions.append(("ended" if state.incident_open else "fired", state.streak_start, v))
                 state.incident_open = not state.incident_open
                 state.streak, state.streak_start = 0, None
-        elif v.status in (BREACH, NORMAL) or (v.status == NO_DATA and not state.incident_open):
+        elif v.status == BREACH or (v.status in (NORMAL, NO_DATA) and not state.incident_open):
             state.streak, state.streak_start = 0, None
     return out

@@ -49,6 +49,7 @@ def jump_catch(seeds: int, sessions: float, jump_hour: int, length: int) -> None
     spec = RuleSpec("cart_abandonment", "up", "medium", 20, 2, None, 8)
     outcomes: Counter[str] = Counter()
     first_hours: Counter[int] = Counter()
+    end_hours: Counter[int | None] = Counter()
     carts = 0.0
     for seed in range(seeds):
         rows = simulate_hours(START, 11 * 168, seed=seed, sessions_per_hour=sessions,
@@ -66,13 +67,15 @@ def jump_catch(seeds: int, sessions: float, jump_hour: int, length: int) -> None
         first_hours[int((start - jump) / HOUR)] += 1
         outcomes["caught"] += 1
         outcomes["at K"] += start <= jump  # breaching from the jump on: fired when its K-th hour was judged
+        end_hours[None if end is None else int((end - jump) / HOUR) - length] += 1
         outcomes["ended at return"] += end == jump + length * HOUR
         outcomes["ended inside the jump"] += end is not None and end < jump + length * HOUR
     print(f"abandonment 70% → 90% for {length} h at {jump_hour}:00 on a weekday, {carts / seeds:.0f} finished carts an "
           f"hour at the mean, {seeds} seeds: caught {outcomes['caught']}/{seeds}; fired when the K-th hour was "
           f"judged {outcomes['at K']}/{seeds}; run started at hour +n: {dict(sorted(first_hours.items()))}; "
           f"ended as of the hour the rate returned {outcomes['ended at return']}/{outcomes['caught']} "
-          f"(inside the jump {outcomes['ended inside the jump']}); "
+          f"(inside the jump {outcomes['ended inside the jump']}; ended as of hour +n after the return: "
+          f"{dict(sorted(end_hours.items(), key=lambda kv: 99 if kv[0] is None else kv[0]))}); "
           f"other incidents in the judged day and a half: {outcomes['false']}")
 
 

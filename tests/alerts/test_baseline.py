@@ -20,6 +20,7 @@ from alerts.evaluation import (
     advance,
     in_quiet,
     judge,
+    settled,
 )
 from alerts.metrics import point
 
@@ -80,19 +81,30 @@ def test_verdicts():
     assert in_quiet(23, (22, 6)) and in_quiet(2, (22, 6)) and not in_quiet(12, (22, 6))
 
 
-def _v(i: int, status: str) -> HourVerdict:
-    return HourVerdict(H + dt.timedelta(hours=i), status, actual=math.nan)
+def _v(i: int, status: str, actual: float = 100.0) -> HourVerdict:
+    """Hour ``i`` with a band of 80–120 around 100 (``actual`` 100: a settled hour when normal)."""
+    return HourVerdict(H + dt.timedelta(hours=i), status, actual=actual, expected=100.0, low=80.0, high=120.0)
 
 
-def test_k_consecutive_breaches_fire_once_and_k_normal_hours_end():
+def test_k_consecutive_breaches_fire_once_and_k_settled_hours_end():
     spec = RuleSpec("events", "both", "medium", 0, 3, None, 8)
     state = RuleState()
-    statuses = [BREACH, BREACH, NO_DATA, BREACH, BREACH, BREACH, BREACH, NO_DATA, LOW_VOLUME, BREACH, NORMAL,
-                NORMAL, BREACH, NORMAL, NORMAL, LOW_VOLUME, NORMAL, BREACH]
-    out = advance(spec, state, [_v(i, s) for i, s in enumerate(statuses)])
-    # fired at the third breach in a row (hours 3-5); hours 10-11 are two normal hours, not three; 13, 14,
-    # (15 low volume), 16 are three: ended as of hour 13
+    hours = [_v(0, BREACH), _v(1, BREACH), _v(2, NO_DATA), _v(3, BREACH), _v(4, BREACH), _v(5, BREACH), _v(6, BREACH),
+             _v(7, NO_DATA), _v(8, LOW_VOLUME), _v(9, BREACH), _v(10, NORMAL), _v(11, NORMAL), _v(12, BREACH),
+             _v(13, NORMAL), _v(14, NORMAL, 115.0), _v(15, NORMAL, 87.0), _v(16, LOW_VOLUME), _v(17, NORMAL, 91.0),
+             _v(18, NORMAL), _v(19, BREACH)]
+    out = advance(spec, state, hours)
+    # fired at the third breach in a row (hours 3-5); 10-11 are two settled hours, not three, and 12 breaches;
+    # 14 (115) and 15 (87) are inside the band but not within 60% of its half-width of 100 (88–112): they
+    # neither count nor break the run of 13, 17, 18: ended as of hour 13, when hour 18 was judged
     assert [(k, h, v.hour) for k, h, v in out.transitions] == [
         ("fired", H + dt.timedelta(hours=3), H + dt.timedelta(hours=5)),
-        ("ended", H + dt.timedelta(hours=13), H + dt.timedelta(hours=16))]
-    assert state.streak == 1 and state.streak_start == H + dt.timedelta(hours=17) and not state.incident_open
+        ("ended", H + dt.timedelta(hours=13), H + dt.timedelta(hours=18))]
+    assert state.streak == 1 and state.streak_start == H + dt.timedelta(hours=19) and not state.incident_open
+
+
+def test_settled_hours():
+    assert settled(_v(0, NORMAL, 112.0)) and settled(_v(0, NORMAL, 88.0))  # 100 ± 0.6 · 20
+    assert not settled(_v(0, NORMAL, 112.5)) and not settled(_v(0, NORMAL, 87.5))
+    assert not settled(_v(0, BREACH)) and not settled(_v(0, LOW_VOLUME))
+    assert not settled(HourVerdict(H, NORMAL, actual=100.0))  # no band: nothing to settle in
