@@ -32,6 +32,8 @@ def test_subscribe_from_a_page_then_cancel_in_my_reports(store, server):  # noqa
             page.goto(server + "/funnel/?channel=Email")
             control = page.locator("#subscribe-report")
             expect(control.locator("input[name=time_zone]")).to_have_value("America/Chicago")
+            head = {"x": 0, "y": 0, "width": 1280, "height": 240}
+            page.screenshot(path=str(ARTIFACTS / "subscribe-control.png"), clip=head)
             control.locator("select[name=frequency]").select_option("daily")
             control.locator("button[type=submit]").click()
             page.wait_for_url(server + "/reports/subscriptions/")
