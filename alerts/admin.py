@@ -1,6 +1,7 @@
 """Alert rules and destinations are edited here (admins); incidents and deliveries are read-only logs."""
 
 from django.contrib import admin
+from django.db import models
 
 from alerts.models import AlertRule, Delivery, DeliveryAttempt, Destination, Incident
 
@@ -9,6 +10,7 @@ from alerts.models import AlertRule, Delivery, DeliveryAttempt, Destination, Inc
 class DestinationAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "url", "enabled")
     list_filter = ("kind", "enabled")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(AlertRule)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.models import Delivery, DeliveryAttempt, Destination
+from alerts.targets import TargetRefused, pinned_opener, webhook_target
 
 logger = logging.getLogger(__name__)
 ANSWER_CHARS = 500
@@ -39,13 +40,17 @@ def backoff_seconds(attempt: int) -> int:
 
 
 def _webhook(d: Delivery) -> tuple[int | None, str, str]:
+    try:  # resolved again now and the checked address used (alerts.targets: no DNS rebinding)
+        target = webhook_target(d.destination.url, allow_private=settings.ALERTS_WEBHOOK_ALLOW_PRIVATE)
+    except TargetRefused as exc:
+        return None, "", f"refused: {exc}"[:ANSWER_CHARS]
     body = json.dumps({**d.payload, "delivery_id": d.pk}, separators=(",", ":")).encode()
     request = urllib.request.Request(d.destination.url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "customer-analytics-alerts",
         "X-Alert-Delivery": str(d.pk),
         "X-Alert-Signature": signature_header(d.destination.secret, int(time.time()), body)})
     try:
-        with urllib.request.urlopen(request, timeout=settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS) as answer:  # noqa: S310
+        with pinned_opener(target).open(request, timeout=settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS) as answer:
             return answer.status, answer.read(ANSWER_CHARS).decode("utf-8", "replace"), ""
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(ANSWER_CHARS).decode("utf-8", "replace"), ""

@@ -4,8 +4,10 @@
 An hour is ``no_data`` (no rollup row, or too little history for a band), ``quiet`` (inside the rule's
 quiet hours), ``low_volume`` (under the rule's minimum), ``breach`` (outside the band on the rule's
 side) or ``normal``. K breaches in a row open an incident (once: it stays open while hours keep
-breaching or have no verdict); the first ``normal`` hour after it ends it. A ``no_data`` hour breaks a
-run that has not fired yet; quiet and low-volume hours leave it as it is.
+breaching or have no verdict); K *settled* hours (normal and close to the expected value, ``settled``)
+with no breach between them end it, as of the first of them (so an hour that happens to fall just
+inside the band does not end an incident that is still going on). A ``no_data``
+hour breaks a run of breaches that has not fired yet; quiet and low-volume hours leave a run as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from alerts.baseline import COVERAGE, band, history_hours
 from alerts.metrics import METRICS
 
 NORMAL, BREACH, NO_DATA, LOW_VOLUME, QUIET = "normal", "breach", "no_data", "low_volume", "quiet"
+SETTLED = 0.6  # an hour ends an incident within this share of the band's half-width of the expected value
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def judge(spec: RuleSpec, hour: dt.datetime, series: Mapping[dt.datetime, tuple[
     if now is None:
         return HourVerdict(hour, NO_DATA)
     value, volume = now
-    past = [series[h][0] for h in history_hours(hour, spec.weeks) if h in series]
+    past = [series[h] for h in history_hours(hour, spec.weeks) if h in series]
     b = band(past, coverage=COVERAGE[spec.sensitivity], unit=METRICS[spec.metric].unit, volume=volume)
     if b is None:
         return HourVerdict(hour, NO_DATA, actual=value, volume=volume)
@@ -87,23 +90,32 @@ def judge(spec: RuleSpec, hour: dt.datetime, series: Mapping[dt.datetime, tuple[
     return HourVerdict(hour, status, value, b.expected, b.low, b.high, volume)
 
 
+def settled(v: HourVerdict) -> bool:
+    """A normal hour close to its expected value: within ``SETTLED`` of the band's half-width. Only such hours
+    end an incident, so an hour of a few dozen carts that drifts just inside the band while the jump goes
+    on does not end it (and fire it again an hour later)."""
+    if v.status != NORMAL or None in (v.actual, v.expected, v.low, v.high):
+        return False
+    assert v.actual is not None and v.expected is not None and v.low is not None and v.high is not None
+    return v.expected - SETTLED * (v.expected - v.low) <= v.actual <= v.expected + SETTLED * (v.high - v.expected)
+
+
 def advance(spec: RuleSpec, state: RuleState, verdicts: list[HourVerdict]) -> Outcome:
-    """Walk ``verdicts`` (consecutive hours, oldest first) from ``state`` (updated in place)."""
+    """Walk ``verdicts`` (consecutive hours, oldest first) from ``state`` (updated in place). While no
+    incident is open, ``state.streak`` counts the run of breaching hours; while one is open, the settled
+    hours that will end it (a breach starts that count again; other hours leave it)."""
     out = Outcome(verdicts=verdicts)
     for v in verdicts:
-        if v.status == BREACH:
+        counts = settled(v) if state.incident_open else v.status == BREACH
+        if counts:
             if state.streak == 0:
                 state.streak_start = v.hour
             state.streak += 1
-            if state.streak >= spec.k and not state.incident_open:
-                state.incident_open = True
+            if state.streak >= spec.k:
                 assert state.streak_start is not None
-                out.transitions.append(("fired", state.streak_start, v))
-        elif v.status == NORMAL:
-            state.streak, state.streak_start = 0, None
-            if state.incident_open:
-                state.incident_open = False
-                out.transitions.append(("ended", v.hour, v))
-        elif v.status == NO_DATA and not state.incident_open:
+                out.transitions.append(("ended" if state.incident_open else "fired", state.streak_start, v))
+                state.incident_open = not state.incident_open
+                state.streak, state.streak_start = 0, None
+        elif v.status == BREACH or (v.status in (NORMAL, NO_DATA) and not state.incident_open):
             state.streak, state.streak_start = 0, None
     return out

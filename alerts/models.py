@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from alerts.metrics import METRIC_CHOICES
+from alerts.targets import TargetRefused, webhook_target
 
 
 def new_secret() -> str:
@@ -29,6 +32,20 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        """The admin's checks: a webhook needs a URL that may receive it (alerts.targets), an e-mail
+        destination an address."""
+        super().clean()
+        if self.kind == self.Kind.WEBHOOK:
+            if not self.url:
+                raise ValidationError({"url": "A webhook destination needs a URL."})
+            try:
+                webhook_target(self.url, allow_private=settings.ALERTS_WEBHOOK_ALLOW_PRIVATE)
+            except TargetRefused as exc:
+                raise ValidationError({"url": str(exc)}) from exc
+        elif self.kind == self.Kind.EMAIL and not self.recipients():
+            raise ValidationError({"emails": "An e-mail destination needs at least one address."})
 
     def recipients(self) -> list[str]:
         return [a.strip() for a in self.emails.replace(",", "\n").splitlines() if a.strip()]
@@ -59,7 +76,8 @@ class AlertRule(models.Model):
     quiet_end = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Quiet hours until (exclusive).")
     destinations = models.ManyToManyField(Destination, blank=True)
     enabled = models.BooleanField(default=True)
-    # Evaluation state (services only): the last hour judged and the run of hours outside the band.
+    # Evaluation state (services only): the last hour judged and the current run: of hours outside the
+    # band while no incident is open, of hours back inside it while one is (alerts.evaluation.advance).
     evaluated_through = models.DateTimeField(null=True, blank=True, editable=False)
     streak = models.PositiveIntegerField(default=0, editable=False)
     streak_start = models.DateTimeField(null=True, blank=True, editable=False)

@@ -19,6 +19,9 @@ ALERTS_SESSION_WAIT_HOURS = env.int("ALERTS_SESSION_WAIT_HOURS", 3)
 ALERTS_HISTORY_WEEKS = env.int("ALERTS_HISTORY_WEEKS", 8)
 # Deliveries (docs/alerts-and-reports.md#webhooks).
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# Webhooks to loopback, private and link-local addresses (never cloud metadata) are refused unless set
+# (docs/alerts-and-reports.md#where-a-webhook-may-go).
+ALERTS_WEBHOOK_ALLOW_PRIVATE = env.bool("ALERTS_WEBHOOK_ALLOW_PRIVATE", default=False)
 ALERTS_RETRY_BASE_SECONDS = env.int("ALERTS_RETRY_BASE_SECONDS", 30)
 ALERTS_DELIVERY_MAX_ATTEMPTS = env.int("ALERTS_DELIVERY_MAX_ATTEMPTS", 6)
 ALERTS_SITE_URL = env.str("ALERTS_SITE_URL", "http://127.0.0.1:8000")

@@ -12,7 +12,8 @@ server accepted it and before the row was updated.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -20,9 +21,10 @@ from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
+from accounts.models import User
 from insights.filters import MetricFilter
 from reports.models import ReportSend, ReportSubscription
-from reports.pages import report_page
+from reports.pages import PAGES, report_page
 from reports.periods import due_period
 from reports.render import report_pdf
 
@@ -83,3 +85,51 @@ def reports_send_due(now: dt.datetime | None = None) -> int:
         ReportSend.objects.filter(pk=claim.pk).update(sent_at=timezone.now(), error="")
         sent += 1
     return sent
+
+
+# The dashboard's Subscribe control and the My reports page (docs/alerts-and-reports.md#subscriptions).
+
+DATE_KEYS = ("start", "end")
+
+
+class SubscriptionError(ValueError):
+    """What is wrong with a subscription request, in words for the user."""
+
+
+def subscription_filters(query: str) -> str:
+    """The page's filters without its dates (each e-mail covers its own period); raises
+    ``SubscriptionError`` for filters the pages would not accept."""
+    try:
+        f = MetricFilter.from_query(QueryDict(query))
+    except ValueError as exc:
+        raise SubscriptionError(f"These filters cannot be subscribed to: {exc}") from exc
+    return urlencode([(k, v) for k, v in parse_qsl(f.to_query()) if k not in DATE_KEYS])
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return settings.STORE_TIME_ZONE
+    return name
+
+
+def report_subscribe(user: User, *, page: str, query: str, frequency: str, time_zone: str) -> tuple[
+        ReportSubscription, bool]:
+    """Subscribe ``user`` to ``page`` with the filters of ``query``, ``frequency`` daily or weekly, in
+    ``time_zone`` (the browser's; an unknown one: STORE_TIME_ZONE). The same page, filters and frequency
+    again keep one subscription (enabled, with this time zone). Returns (subscription, created)."""
+    if page not in PAGES:
+        raise SubscriptionError(f"There is no report of the page {page!r}.")
+    if frequency not in ReportSubscription.Frequency.values:
+        raise SubscriptionError("A report is sent daily or weekly.")
+    sub, created = ReportSubscription.objects.update_or_create(
+        user=user, page=page, filters=subscription_filters(query), frequency=frequency,
+        defaults={"time_zone": _time_zone(time_zone), "enabled": True})
+    return sub, created
+
+
+def report_unsubscribe(user: User, pk: int) -> bool:
+    """Cancel one of ``user``'s own subscriptions; False when there is no such one of theirs."""
+    deleted, _ = ReportSubscription.objects.filter(user=user, pk=pk).delete()
+    return bool(deleted)

@@ -6,4 +6,6 @@ app_name = "reports"
 
 urlpatterns = [
     path("reports/<slug:page>.pdf", views.report_pdf_view, name="pdf"),
+    path("reports/subscriptions/", views.subscriptions_page, name="subscriptions"),
+    path("reports/subscriptions/<int:pk>/cancel/", views.unsubscribe, name="unsubscribe"),
 ]

@@ -24,6 +24,12 @@ pytestmark = pytest.mark.django_db
 J, HOUR, STEP = seed.JUMP, seed.HOUR, dt.timedelta(minutes=5)
 
 
+@pytest.fixture(autouse=True)
+def local_receiver_allowed(settings):
+    """The test receiver listens on 127.0.0.1, a loopback address webhooks may not reach by default."""
+    settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """The time every service sees; the tasks run here, eagerly, as a worker would."""
@@ -64,7 +70,9 @@ def test_a_jump_fires_once_within_two_evaluations_and_ends_when_the_rate_returns
             clock[0] += STEP
         assert fired_at is not None and fired_at <= J + 2 * HOUR + STEP  # the 2nd evaluation: after the settle
         incident = Incident.objects.get()
-        assert incident.started_hour == J and incident.ended_hour == J + 5 * HOUR
+        # ends as of the hour the rate returned (J + 5 h) in 82 seeds of 100, a few hours later in the others
+        # (tests/alerts/test_backtest.py, docs/benchmarks.md#alerts)
+        assert incident.started_hour == J and J + 5 * HOUR <= incident.ended_hour <= J + 7 * HOUR
         events = [json.loads(body)["event"] for _, body in rec.requests]
         assert events == ["alert.fired", "alert.ended"]  # exactly one delivery of each
         secret = rule.destinations.get().secret
@@ -99,16 +107,19 @@ def test_the_running_hour_is_never_judged(clock):
 
 def test_a_lagging_derivation_holds_the_hours_back(clock):
     seed.write(seed.rows(J + 4 * HOUR))
-    window = PendingWindow.objects.create(windows={"1": [int((J + 5 * 60 * dt.timedelta(seconds=1)).timestamp()),
-                                                         int((J + 2 * HOUR).timestamp())]}, events=3)
+    later = [int((J + 2 * HOUR).timestamp()), int((J + 3 * HOUR).timestamp())]
+    first = [int((J + 5 * STEP).timestamp()), int((J + 2 * HOUR).timestamp())]
+    window = PendingWindow.objects.create(windows={"2": later, "1": first, "3": later}, events=3)
+    PendingWindow.objects.create(windows={"4": later}, events=1, attempts=2)  # set aside, later: not the earliest
     rule = _rule(consecutive_hours=1)
     clock[0] = J + 3 * HOUR + 10 * STEP
     alerts_evaluate(clock[0])
     assert rule.evaluations.order_by("hour").last().hour == J - HOUR
     assert not Incident.objects.exists()
-    window.delete()  # derived now
+    window.delete()  # derived now; the set-aside window (from J + 2 h) still holds J + 1 h back
     alerts_evaluate(clock[0])
     assert Incident.objects.filter(rule=rule, started_hour=J).exists()
+    assert rule.evaluations.order_by("hour").last().hour == J + HOUR
 
 
 def test_missing_trailing_hours_are_no_data_not_zero(clock):
