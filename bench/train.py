@@ -7,7 +7,8 @@ Steps, each in a fresh child process so its peak RSS (``ru_maxrss``) is its own:
 
 1. **load** (once): the simulator's nonlinear behaviour (``SIMULATOR_BEHAVIOUR=nonlinear``) backfills
    ``--events`` events into their own PostgreSQL database (``ml_bench_1m``; BENCH_DATABASE_URL overrides)
-   with COPY; ``--reuse`` keeps a database that already holds them.
+   with COPY and derives the sessions (``rebuild_rollups``: the channel mix reads them); ``--reuse`` keeps a
+   database that already holds them.
 2. **features**: what a retraining reads and builds before any fit: the events through
    ``ml.selectors.events_frame`` (COPY), the cart rows (``ml.features.build_features``) and the customer
    training frame (``ml.customer_features.training_frame``: weekly cut-offs, set-based), timed apart; the
@@ -15,9 +16,12 @@ Steps, each in a fresh child process so its peak RSS (``ru_maxrss``) is its own:
 3. **one process per family**: each loads the frames and trains that family for all three models (the cart
    model, purchase in 7 days, churn in 7 days) exactly as the product does: the same time splits, the same
    row caps (``ML_TRAIN_MAX_ROWS`` fitting rows, ``ML_EVAL_MAX_ROWS`` validation and holdout rows, the
-   sampling rule of ``ml.bounds``) and parameters, fit + calibrate + score the holdout.
+   sampling rule of ``ml.bounds``) and parameters: fit + calibrate + score the holdout + permutation
+   importances;
+4. **compare**: the paired bootstrap of the four families' holdout scores and the written rule, per model.
 
-The total is the features step plus every family's process (interpreter start and data load included).
+The total is the features step plus every later process (interpreter start and data load included); CPU
+seconds (user + system of each child) are reported too, as the machine is shared.
 """
 
 from __future__ import annotations
@@ -72,8 +76,9 @@ def step_load(args: argparse.Namespace) -> dict:
     for lo in range(0, len(history), 50_000):
         with transaction.atomic():
             _copy_events(history.events(lo, min(len(history), lo + 50_000)), cust, prod, end.isoformat())
+    call_command("rebuild_rollups", verbosity=0)  # the derived sessions carry the channels of the channel mix
     with connection.cursor() as cur:
-        cur.execute("VACUUM ANALYZE events_event")
+        cur.execute("VACUUM ANALYZE")
     return {"events": len(history), "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -105,37 +110,84 @@ def step_features(args: argparse.Namespace) -> dict:
     return out
 
 
-def step_family(family: str) -> dict:
-    """One family trained for the cart model and both customer targets, as the product trains them."""
-    _setup()
+def _model_parts() -> dict:
+    """Per model (the cart model, purchase and churn in 7 days): its fit / validation / holdout rows within the
+    row caps, its target and its family spec, split exactly as the product's training splits them."""
     import pandas as pd
     from django.conf import settings
 
-    from ml.bounds import TrainingBounds
-    from ml.customer_training import PredictionParams, train_target
-    from ml.evaluation import EvalParams
-    from ml.training import TrainParams, train
+    from ml import customer_training as ct
+    from ml.bounds import TrainingBounds, bounded_parts
+    from ml.features import TARGET
+    from ml.training import TrainParams, family_spec, split_parts
 
     bounds = TrainingBounds.from_settings()
-    out: dict = {"family": family, "models": {}}
-    carts = pd.read_pickle(WORK / "carts.pkl")
-    result = train(carts, TrainParams(families=(family,), resamples=settings.ML_BOOTSTRAP_RESAMPLES, bounds=bounds))
-    out["models"]["cart"] = _summary(result.metrics, family)
+    tparams = TrainParams(bounds=bounds)
+    parts, _bounded, _all = split_parts(pd.read_pickle(WORK / "carts.pkl"), tparams)
+    models = {"cart": (parts, TARGET, family_spec(tparams), "")}
     frame = pd.read_pickle(WORK / "customers.pkl")
-    params = PredictionParams(min_positives=settings.ML_PREDICTION_MIN_POSITIVES,
-                              min_negatives=settings.ML_PREDICTION_MIN_NEGATIVES,
-                              evaluation=EvalParams(families=(family,), resamples=settings.ML_BOOTSTRAP_RESAMPLES),
-                              bounds=bounds)
+    pparams = ct.PredictionParams(min_positives=settings.ML_PREDICTION_MIN_POSITIVES,
+                                  min_negatives=settings.ML_PREDICTION_MIN_NEGATIVES, bounds=bounds)
     for target in ("purchase_7d", "churn_7d"):
-        res = train_target(frame, target, params)
-        out["models"][target] = _summary(res.metrics, family) if res.eligible else {"skipped": res.reason}
+        eligible, reason, _counts = ct.eligibility(frame, target, pparams)
+        capped, _bounded = bounded_parts(ct.split(frame), bounds)
+        models[target] = (capped, target, ct.family_spec(pparams), "" if eligible else reason)
+    return models
+
+
+def step_family(family: str) -> dict:
+    """One family trained for the three models as the product trains it: fit, calibrate, score the holdout,
+    permutation importances. The holdout probabilities are saved for the comparison step."""
+    _setup()
+    from threadpoolctl import threadpool_limits
+
+    out: dict = {"family": family, "models": {}}
+    with threadpool_limits(1):  # as the product: one thread for BLAS and OpenMP while predicting too
+        for name, (parts, target, spec, skipped) in _model_parts().items():
+            out["models"][name] = {"skipped": skipped} if skipped else _train_one(family, name, parts, target, spec)
     return out
 
 
-def _summary(metrics: dict, family: str) -> dict:
-    m = metrics["families"][family]["metrics"]
-    return {"rows": metrics["rows"], "fit_s": metrics["resources"][family]["seconds"],
-            "log_loss": m["log_loss"]["value"], "roc_auc": m["roc_auc"]["value"]}
+def _train_one(family: str, name: str, parts: tuple, target: str, spec) -> dict:
+    import numpy as np
+
+    from ml.evaluation import EvalParams, importances
+    from ml.families import fit_family, metric_values
+
+    fit_df, valid_df, test_df = parts
+    features = [*spec.numeric, *spec.categorical]
+    started = time.perf_counter()
+    fitted = fit_family(family, spec, fit_df[features], fit_df[target].to_numpy(), valid_df[features],
+                        valid_df[target].to_numpy())
+    y = test_df[target].to_numpy()
+    p = fitted.model.predict_proba(test_df[features])[:, 1]
+    importances(fitted.model, test_df[features], y, features, EvalParams())
+    np.save(WORK / f"holdout-{name}-{family}.npy", p)
+    np.save(WORK / f"holdout-{name}-y.npy", y)
+    scores = metric_values(y, p)
+    return {"rows": {"fit": len(fit_df), "validation": len(valid_df), "test": len(test_df)},
+            "fit_s": fitted.seconds, "with_importances_s": round(time.perf_counter() - started, 2),
+            "rss_mb": fitted.peak_mb, "log_loss": round(scores["log_loss"], 4),
+            "roc_auc": round(scores["roc_auc"] or 0, 4)}
+
+
+def step_compare() -> dict:
+    """The paired bootstrap of the four families' holdout probabilities and the written rule, per model."""
+    _setup()
+    import numpy as np
+    from django.conf import settings
+
+    from ml.families import FAMILIES, bootstrap, choose
+
+    out: dict = {"chosen": {}}
+    for name in ("cart", "purchase_7d", "churn_7d"):
+        if not (WORK / f"holdout-{name}-y.npy").exists():
+            continue
+        y = np.load(WORK / f"holdout-{name}-y.npy")
+        probabilities = {f: np.load(WORK / f"holdout-{name}-{f}.npy") for f in FAMILIES}
+        chosen, _reason = choose(bootstrap(y, probabilities, resamples=settings.ML_BOOTSTRAP_RESAMPLES, seed=42))
+        out["chosen"][name] = chosen
+    return out
 
 
 def _child(step: str, args: argparse.Namespace) -> None:
@@ -144,6 +196,8 @@ def _child(step: str, args: argparse.Namespace) -> None:
         out = step_load(args)
     elif step == "features":
         out = step_features(args)
+    elif step == "compare":
+        out = step_compare()
     else:
         out = step_family(step.split(":", 1)[1])
     out["seconds_in_process"] = round(time.perf_counter() - started, 2)
@@ -153,10 +207,13 @@ def _child(step: str, args: argparse.Namespace) -> None:
 
 def _measure(env: dict[str, str], step: str, argv: list[str]) -> dict:
     started = time.perf_counter()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", step, *argv], cwd=ROOT,
                           env=env, text=True, stdout=subprocess.PIPE, check=True)
     result = next(json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT "))
     result["wall_s"] = round(time.perf_counter() - started, 2)  # interpreter, Django and data load included
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # CPU time: what the machine's load does not inflate
+    result["cpu_s"] = round(after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, 2)
     return result
 
 
@@ -171,29 +228,29 @@ def _events_in(url: str) -> int:
         return 0
 
 
-def _report(features: dict, families: list[dict]) -> None:
-    print(f"\nload average {' '.join(open('/proc/loadavg').read().split()[:3])}")
+def _report(features: dict, families: list[dict], compare: dict) -> None:
+    print(f"\nload average {' '.join(open('/proc/loadavg').read().split()[:3])} (2 cores)")
     print(f"features: {features['events']:,} events read in {features['read_s']} s; {features['carts']:,} carts "
           f"in {features['cart_features_s']} s; {features['customer_weeks']:,} customer-weeks in "
-          f"{features['customer_features_s']} s; process {features['wall_s']} s, peak {features['peak_mb']:.0f} MB")
+          f"{features['customer_features_s']} s; process {features['wall_s']} s (CPU {features['cpu_s']} s), "
+          f"peak {features['peak_mb']:.0f} MB")
     for r in families:
         fits = ", ".join(f"{name} {m['fit_s']:.1f} s" if "fit_s" in m else f"{name} skipped"
                          for name, m in r["models"].items())
         losses = ", ".join(f"{name} {m['log_loss']}" for name, m in r["models"].items() if "log_loss" in m)
-        print(f"{r['family']:<18} process {r['wall_s']:6.1f} s  peak RSS {r['peak_mb']:6.0f} MB  fit+calibrate: "
-              f"{fits}; holdout log loss: {losses}")
-    cart_rows = families[0]["models"]["cart"]["rows"]
-    print(f"cart rows fit/validation/holdout: {cart_rows['train']:,}/{cart_rows['validation']:,}/{cart_rows['test']:,}")
-    for target in ("purchase_7d", "churn_7d"):
-        m = families[0]["models"][target]
-        print(f"{target}: " + (m["skipped"] if "skipped" in m else
-                               "rows fit/validation/holdout {fit:,}/{validation:,}/{test:,}".format(**m["rows"])))
-    total = features["wall_s"] + sum(r["wall_s"] for r in families)
-    fam_total = sum(r["wall_s"] for r in families)
-    worst = max([features["peak_mb"], *(r["peak_mb"] for r in families)])
-    print(f"all families {fam_total:.1f} s; with the feature build {total:.1f} s (target ≤ {TARGET_SECONDS:.0f} s: "
-          f"{'met' if total <= TARGET_SECONDS else 'MISSED'}); largest peak {worst:.0f} MB "
-          f"(≤ 2 GB: {'met' if worst <= TARGET_MB else 'MISSED'})")
+        print(f"{r['family']:<18} process {r['wall_s']:6.1f} s (CPU {r['cpu_s']:6.1f} s)  peak RSS "
+              f"{r['peak_mb']:5.0f} MB  fit+calibrate: {fits}; holdout log loss: {losses}")
+    print(f"comparison (bootstrap, rule): process {compare['wall_s']} s, chosen {compare['chosen']}")
+    for name, m in families[0]["models"].items():
+        print(f"{name}: " + (m["skipped"] if "skipped" in m else
+                             "rows fit/validation/holdout {fit:,}/{validation:,}/{test:,}".format(**m["rows"])))
+    fam_total = sum(r["wall_s"] for r in families) + compare["wall_s"]
+    total = features["wall_s"] + fam_total
+    cpu = features["cpu_s"] + sum(r["cpu_s"] for r in families) + compare["cpu_s"]
+    worst = max([features["peak_mb"], compare["peak_mb"], *(r["peak_mb"] for r in families)])
+    print(f"families and comparison {fam_total:.1f} s; with the feature build {total:.1f} s, CPU {cpu:.1f} s "
+          f"(target ≤ {TARGET_SECONDS:.0f} s: {'met' if total <= TARGET_SECONDS else 'MISSED'}); largest peak "
+          f"{worst:.0f} MB (≤ 2 GB: {'met' if worst <= TARGET_MB else 'MISSED'})")
 
 
 def main() -> None:
@@ -224,11 +281,13 @@ def main() -> None:
         print(f"loaded {load['events']:,} events in {load['wall_s']} s (not training)", flush=True)
     features = _measure(env, "features", argv)
     print(f"features built in {features['wall_s']} s", flush=True)
+    for stale in WORK.glob("holdout-*.npy"):
+        stale.unlink()
     families = []
     for family in FAMILIES:
         families.append(_measure(env, f"family:{family}", argv))
         print(f"{family}: {families[-1]['wall_s']} s, {families[-1]['peak_mb']:.0f} MB", flush=True)
-    _report(features, families)
+    _report(features, families, _measure(env, "compare", argv))
     if not args.keep:
         bench_database(url, recreate=True)
         import psycopg2

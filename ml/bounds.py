@@ -31,8 +31,8 @@ _STATM = Path("/proc/self/statm")
 
 @dataclass(frozen=True)
 class TrainingBounds:
-    max_fit_rows: int = 50_000
-    max_eval_rows: int = 20_000
+    max_fit_rows: int = 20_000
+    max_eval_rows: int = 10_000
     max_seconds: float = 900.0
     max_memory_mb: float = 2048.0
     seed: int = 42

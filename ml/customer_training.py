@@ -69,7 +69,11 @@ def eligibility(frame: pd.DataFrame, target: str, params: PredictionParams) -> t
                   f"{MEANINGS[target]} in the last 28 days"), counts
 
 
-def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def family_spec(params: PredictionParams) -> FamilySpec:
+    return FamilySpec(NUMERIC, CATEGORICAL, seed=params.seed, n_estimators=params.n_estimators)
+
+
+def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     times = sorted(frame["time"].unique())
     return (frame[frame["time"] < times[-2]], frame[frame["time"] == times[-2]], frame[frame["time"] == times[-1]])
 
@@ -80,12 +84,12 @@ def train_target(frame: pd.DataFrame, target: str, params: PredictionParams,
     eligible, reason, counts = eligibility(frame, target, params)
     if not eligible:
         return TargetResult(target, False, reason, counts)
-    parts = _split(frame)
+    parts = split(frame)
     if any(part[target].nunique() < 2 for part in parts):
         return TargetResult(target, False, "not eligible: a fitting, calibration or holdout week has one outcome "
                             "only", counts)
     parts, bounded = bounded_parts(parts, params.bounds)
-    spec = FamilySpec(NUMERIC, CATEGORICAL, seed=params.seed, n_estimators=params.n_estimators)
+    spec = family_spec(params)
     ev = evaluate(spec, parts, target, params.evaluation, say, guard)
     y_test = parts[2][target].to_numpy()
     metrics = {"choice": {"family": ev.chosen, "label": LABELS[ev.chosen], "reason": ev.reason},

@@ -163,20 +163,31 @@ def _checked_split(frame: pd.DataFrame, params: TrainParams) -> tuple[pd.DataFra
     return train_df, test_df
 
 
-def train(frame: pd.DataFrame, params: TrainParams | None = None,
-          progress: Callable[[str], None] | None = None, guard: Guard | None = None) -> TrainResult:
-    """Fit every family, compare, choose (:mod:`ml.evaluation`). Same frame and seed → same report."""
-    params = params or TrainParams()
+def split_parts(frame: pd.DataFrame, params: TrainParams
+                ) -> tuple[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], dict, pd.DataFrame]:
+    """The fit, validation and holdout carts within the row caps, the caps' report, and every training cart."""
     train_df, test_df = _checked_split(frame, params)
     fit_df, valid_df = time_split(train_df, params.validation_fraction)
     if valid_df[TARGET].nunique() < 2 or fit_df[TARGET].nunique() < 2:
         raise NotEnoughData("the fitting or the validation carts have only one outcome; both converted and "
                             "abandoned carts are needed in each.")
-    split_at = test_df["decided_at"].min()  # the time boundary, whatever rows the caps keep
-    (fit_df, valid_df, test_df), bounded = bounded_parts((fit_df, valid_df, test_df), params.bounds)
-    features = list(FEATURES)
-    spec = FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, seed=params.seed, n_jobs=params.n_jobs,
+    parts, bounded = bounded_parts((fit_df, valid_df, test_df), params.bounds)
+    return parts, {**bounded, "split_at": test_df["decided_at"].min()}, train_df
+
+
+def family_spec(params: TrainParams) -> FamilySpec:
+    return FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, seed=params.seed, n_jobs=params.n_jobs,
                       n_estimators=params.n_estimators, max_tree_rows=params.max_tree_rows)
+
+
+def train(frame: pd.DataFrame, params: TrainParams | None = None,
+          progress: Callable[[str], None] | None = None, guard: Guard | None = None) -> TrainResult:
+    """Fit every family, compare, choose (:mod:`ml.evaluation`). Same frame and seed → same report."""
+    params = params or TrainParams()
+    (fit_df, valid_df, test_df), bounded, train_df = split_parts(frame, params)
+    split_at = bounded.pop("split_at")  # the time boundary, whatever rows the caps keep
+    features = list(FEATURES)
+    spec = family_spec(params)
     ev = evaluate(spec, (fit_df, valid_df, test_df), TARGET, params.evaluation(), progress, guard)
     y_test, y_valid = test_df[TARGET].to_numpy(), valid_df[TARGET].to_numpy()
     threshold = best_threshold(y_valid, ev.valid[ev.chosen])
