@@ -121,3 +121,19 @@ def test_the_nightly_retraining_past_its_bound_is_recorded_as_failed_and_shown(h
     assert not ModelVersion.objects.exists()
     page = client_for(Role.ANALYST).get(reverse("ml:report")).content.decode()
     assert 'id="retrain-failed"' in page and "over ML_TRAIN_MAX_MB (1 MB)" in page
+
+
+def test_model_page_shows_each_familys_time_memory_and_the_rows_used(carts, db, client_for):
+    from django.urls import reverse
+
+    from accounts.roles import Role
+    from tests.factories import ModelVersionFactory
+
+    result = train(carts, replace(QUICK, bounds=TrainingBounds(max_fit_rows=400, max_eval_rows=150)))
+    ModelVersionFactory(metrics=result.metrics, is_active=True, roc_auc=result.metrics["model"]["roc_auc"])
+    page = client_for(Role.ANALYST).get(reverse("ml:report")).content.decode()
+    assert "Peak RSS MB" in page and 'class="muted bounds"' in page
+    assert "each family fit on 400 of" in page and "scored on 150 of" in page
+    for family in ("logistic", "gradient_boosting"):
+        r = result.metrics["resources"][family]
+        assert r["peak_mb"] > 0 and f'<td class="num">{r["peak_mb"]:.0f}</td>' in page
