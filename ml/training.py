@@ -211,7 +211,7 @@ def train(frame: pd.DataFrame, params: TrainParams | None = None,
     }
     return TrainResult(
         pipeline=ev.models[ev.chosen], threshold=threshold, metrics=metrics, features=features,
-        n_train=len(train_df), n_test=len(test_df),
+        n_train=len(train_df), n_test=bounded["rows"]["test"]["available"],  # the split; the caps: "bounds"
         data_start=frame["decided_at"].min(), data_end=frame["decided_at"].max(),
         split_at=split_at,
         params={**{k: v for k, v in params.__dict__.items() if k != "bounds"}, "family": ev.chosen},
