@@ -289,15 +289,18 @@ def main() -> None:
         print(f"{family}: {families[-1]['wall_s']} s, {families[-1]['peak_mb']:.0f} MB", flush=True)
     _report(features, families, _measure(env, "compare", argv))
     if not args.keep:
-        bench_database(url, recreate=True)
-        import psycopg2
-        from psycopg2 import sql
+        _drop(url)
 
-        admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(url.rsplit("/", 1)[1])))
-        admin.close()
+
+def _drop(url: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.rsplit("/", 1)[1])))
+    admin.close()
 
 
 if __name__ == "__main__":
