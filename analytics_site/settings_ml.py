@@ -13,3 +13,11 @@ ML_PREDICTION_MIN_POSITIVES = env.int("ML_PREDICTION_MIN_POSITIVES", 1000)
 ML_PREDICTION_MIN_NEGATIVES = env.int("ML_PREDICTION_MIN_NEGATIVES", 1000)
 # Weekly cut-offs in a training frame (the newest is the holdout, the one before calibrates).
 ML_PREDICTION_WEEKS = env.int("ML_PREDICTION_WEEKS", 8)
+# Bounded retraining (ml.bounds): a family fits on at most ML_TRAIN_MAX_ROWS rows and is calibrated and scored on at
+# most ML_EVAL_MAX_ROWS validation and holdout rows (seeded uniform samples beyond); a training run (the cart model,
+# and the customer predictions apart) is stopped with a clear error past ML_TRAIN_MAX_SECONDS or ML_TRAIN_MAX_MB of
+# resident memory.
+ML_TRAIN_MAX_ROWS = env.int("ML_TRAIN_MAX_ROWS", 20_000)
+ML_EVAL_MAX_ROWS = env.int("ML_EVAL_MAX_ROWS", 10_000)
+ML_TRAIN_MAX_SECONDS = env.int("ML_TRAIN_MAX_SECONDS", 900)
+ML_TRAIN_MAX_MB = env.int("ML_TRAIN_MAX_MB", 2048)

@@ -66,7 +66,7 @@ def _child(family: str) -> None:
     params = TrainParams()
     older, holdout = time_split(frame, params.test_fraction)
     fit, valid = time_split(older, params.validation_fraction)
-    spec = FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, n_estimators=params.n_estimators, trace_memory=False)
+    spec = FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, n_estimators=params.n_estimators)
     fitted = fit_family(family, spec, fit[list(FEATURES)], fit[TARGET].to_numpy(), valid[list(FEATURES)],
                         valid[TARGET].to_numpy())
     p = fitted.model.predict_proba(holdout[list(FEATURES)])[:, 1]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.bounds import Guard, TrainingBounds, bounded_parts
 from ml.customer_features import CATEGORICAL, NUMERIC, TARGETS
 from ml.evaluation import EvalParams, evaluate
 from ml.families import LABELS, FamilySpec
@@ -33,6 +34,7 @@ class PredictionParams:
     min_negatives: int = GA4_MIN
     n_estimators: int = 100
     evaluation: EvalParams = field(default_factory=EvalParams)
+    bounds: TrainingBounds = field(default_factory=TrainingBounds)
 
 
 @dataclass
@@ -67,34 +69,39 @@ def eligibility(frame: pd.DataFrame, target: str, params: PredictionParams) -> t
                   f"{MEANINGS[target]} in the last 28 days"), counts
 
 
-def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def family_spec(params: PredictionParams) -> FamilySpec:
+    return FamilySpec(NUMERIC, CATEGORICAL, seed=params.seed, n_estimators=params.n_estimators)
+
+
+def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     times = sorted(frame["time"].unique())
     return (frame[frame["time"] < times[-2]], frame[frame["time"] == times[-2]], frame[frame["time"] == times[-1]])
 
 
 def train_target(frame: pd.DataFrame, target: str, params: PredictionParams,
-                 say: Callable[[str], None] | None = None) -> TargetResult:
+                 say: Callable[[str], None] | None = None, guard: Guard | None = None) -> TargetResult:
     """One target: eligibility, then (if eligible and each part has both outcomes) the families compared."""
     eligible, reason, counts = eligibility(frame, target, params)
     if not eligible:
         return TargetResult(target, False, reason, counts)
-    parts = _split(frame)
+    parts = split(frame)
     if any(part[target].nunique() < 2 for part in parts):
         return TargetResult(target, False, "not eligible: a fitting, calibration or holdout week has one outcome "
                             "only", counts)
-    spec = FamilySpec(NUMERIC, CATEGORICAL, seed=params.seed, n_estimators=params.n_estimators)
-    ev = evaluate(spec, parts, target, params.evaluation, say)
+    parts, bounded = bounded_parts(parts, params.bounds)
+    spec = family_spec(params)
+    ev = evaluate(spec, parts, target, params.evaluation, say, guard)
     y_test = parts[2][target].to_numpy()
     metrics = {"choice": {"family": ev.chosen, "label": LABELS[ev.chosen], "reason": ev.reason},
-               "families": ev.report, "resources": ev.resources,
+               "families": ev.report, "resources": ev.resources, "bounds": bounded,
                "rows": {"fit": len(parts[0]), "validation": len(parts[1]), "test": len(parts[2]),
                         "test_positive_rate": round(float(np.mean(y_test)), 4)}}
     return TargetResult(target, True, reason, counts, ev.models[ev.chosen], ev.chosen, metrics)
 
 
-def train_all(frame: pd.DataFrame, params: PredictionParams,
-              say: Callable[[str], None] | None = None) -> dict[str, TargetResult]:
-    return {target: train_target(frame, target, params, say) for target in TARGETS}
+def train_all(frame: pd.DataFrame, params: PredictionParams, say: Callable[[str], None] | None = None,
+              guard: Guard | None = None) -> dict[str, TargetResult]:
+    return {target: train_target(frame, target, params, say, guard) for target in TARGETS}
 
 
 def predict(model: Any, rows: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
 
+from ml.bounds import Guard
 from ml.families import BASELINE, FAMILIES, LABELS, FamilySpec, bootstrap, choose, fit_all, roc_auc
 
 
@@ -72,19 +73,19 @@ def importances(model, x: pd.DataFrame, y: np.ndarray, features: list[str], para
 
 
 def evaluate(spec: FamilySpec, parts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], target: str,
-             params: EvalParams, say: Callable[[str], None] | None = None) -> Evaluation:
+             params: EvalParams, say: Callable[[str], None] | None = None, guard: Guard | None = None) -> Evaluation:
     """Fit every family on ``parts[0]``, calibrate on ``parts[1]``, compare on ``parts[2]``; choose one."""
     with threadpool_limits(spec.threads):  # BLAS/OpenMP threads while predicting: the machine is shared
-        return _evaluate(spec, parts, target, params, say)
+        return _evaluate(spec, parts, target, params, say, guard)
 
 
 def _evaluate(spec: FamilySpec, parts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], target: str,
-              params: EvalParams, say: Callable[[str], None] | None) -> Evaluation:
+              params: EvalParams, say: Callable[[str], None] | None, guard: Guard | None) -> Evaluation:
     fit_df, valid_df, test_df = parts
     features = [*spec.numeric, *spec.categorical]
     y_test = test_df[target].to_numpy()
     fitted = fit_all(spec, fit_df[features], fit_df[target].to_numpy(), valid_df[features],
-                     valid_df[target].to_numpy(), params.families, say)
+                     valid_df[target].to_numpy(), params.families, say, guard)
     holdout = {f: m.model.predict_proba(test_df[features])[:, 1] for f, m in fitted.items()}
     valid = {f: m.model.predict_proba(valid_df[features])[:, 1] for f, m in fitted.items()}
     if say:
@@ -96,6 +97,8 @@ def _evaluate(spec: FamilySpec, parts: tuple[pd.DataFrame, pd.DataFrame, pd.Data
     for family, m in fitted.items():
         if say:
             say(f"permutation importances of {LABELS[family]}")
+        if guard:
+            guard.check(f"before the importances of {LABELS[family]}")
         report[family] = {
             "label": LABELS[family], "metrics": compared[family], "calibration_method": m.calibration,
             "calibration": calibration_table(y_test, holdout[family], params.calibration_bins),

@@ -15,7 +15,6 @@ Platt scaling (a logistic curve on the score). The active family is chosen by a 
 from __future__ import annotations
 
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +31,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
+
+from ml.bounds import Guard, RssWatch
 
 BASELINE = "logistic"
 FAMILIES = ("logistic", "random_forest", "gradient_boosting", "mlp")
@@ -50,7 +51,6 @@ class FamilySpec:
     n_estimators: int = 120
     max_tree_rows: int = 20_000
     threads: int = 1
-    trace_memory: bool = True  # peak traced allocations per family (slows fitting; benchmarks read RSS instead)
 
 
 def _features(spec: FamilySpec, scale: bool) -> ColumnTransformer:
@@ -96,21 +96,16 @@ class Fitted:
 
 
 def fit_family(family: str, spec: FamilySpec, x_fit: pd.DataFrame, y_fit: np.ndarray, x_valid: pd.DataFrame,
-               y_valid: np.ndarray) -> Fitted:
-    """Fit and calibrate one family, with its wall time and peak traced memory (Python and NumPy)."""
-    if spec.trace_memory:
-        tracemalloc.start()
+               y_valid: np.ndarray, guard: Guard | None = None) -> Fitted:
+    """Fit and calibrate one family, with its wall time and the process's peak resident memory meanwhile;
+    under ``guard``, stopped (TrainingLimitExceeded) once the run passes its time or memory bound."""
     started = time.perf_counter()
-    try:
+    with guard.watching(LABELS[family]) if guard else RssWatch() as watch:
         with threadpool_limits(spec.threads):  # OpenMP/BLAS threads: the machine is shared (retraining is bounded)
             pipeline = clone(estimator(family, spec, len(x_fit))).fit(x_fit, y_fit)
         pipeline.set_params(**{name: 1 for name in pipeline.get_params() if name.endswith("n_jobs")})
         model, method = calibrated(pipeline, x_valid, y_valid)
-        peak = tracemalloc.get_traced_memory()[1] if spec.trace_memory else 0
-    finally:
-        if spec.trace_memory:
-            tracemalloc.stop()
-    return Fitted(family, model, method, round(time.perf_counter() - started, 3), round(peak / 2**20, 1))
+    return Fitted(family, model, method, round(time.perf_counter() - started, 3), round(watch.peak_mb, 1))
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -199,11 +194,12 @@ def choose(compared: dict[str, dict], baseline: str = BASELINE) -> tuple[str, st
 
 
 def fit_all(spec: FamilySpec, x_fit: pd.DataFrame, y_fit: np.ndarray, x_valid: pd.DataFrame, y_valid: np.ndarray,
-            families: Sequence[str] = FAMILIES, say: Callable[[str], None] | None = None) -> dict[str, Fitted]:
+            families: Sequence[str] = FAMILIES, say: Callable[[str], None] | None = None,
+            guard: Guard | None = None) -> dict[str, Fitted]:
     """Every family, fitted and calibrated (in order, one at a time)."""
     out = {}
     for family in families:
         if say:
             say(f"fitting {LABELS[family]} on {len(x_fit)} rows")
-        out[family] = fit_family(family, spec, x_fit, y_fit, x_valid, y_valid)
+        out[family] = fit_family(family, spec, x_fit, y_fit, x_valid, y_valid, guard)
     return out

@@ -21,6 +21,7 @@ from django.utils import timezone
 from insights.clv.selectors import clv_predictions_for
 from ml import selectors
 from ml.audiences import members as audience_members
+from ml.bounds import Guard, TrainingBounds
 from ml.customer_features import HORIZON, features_at, training_frame
 from ml.customer_training import PredictionParams, TargetResult, predict, train_all
 from ml.models import AudienceMember, CustomerPrediction, ModelVersion, PredictionRun
@@ -29,7 +30,7 @@ from ml.services import _model_dir, _sha256
 
 def default_params() -> PredictionParams:
     return PredictionParams(min_positives=settings.ML_PREDICTION_MIN_POSITIVES,
-                            min_negatives=settings.ML_PREDICTION_MIN_NEGATIVES)
+                            min_negatives=settings.ML_PREDICTION_MIN_NEGATIVES, bounds=TrainingBounds.from_settings())
 
 
 def _target_state(result: TargetResult) -> dict:
@@ -39,20 +40,25 @@ def _target_state(result: TargetResult) -> dict:
 
 def predictions_refresh(*, as_of: datetime | None = None, params: PredictionParams | None = None,
                         trigger: str = ModelVersion.Trigger.COMMAND,
-                        progress: Callable[[str], None] | None = None) -> PredictionRun:
+                        progress: Callable[[str], None] | None = None, guard: Guard | None = None) -> PredictionRun:
     """Train both targets on weekly cut-offs up to ``as_of`` − 7 days, score every customer active in the
-    28 days before ``as_of``, and replace the stored predictions with this run's."""
+    28 days before ``as_of``, and replace the stored predictions with this run's. Bounded like the cart model
+    (:mod:`ml.bounds`): row caps, and ``guard`` (by default one started now) stops it past its bounds."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     as_of = as_of or timezone.now()
     params = params or default_params()
+    guard = guard or Guard(params.bounds)
     say("reading events")
     events, customers = selectors.events_frame(), selectors.customers_frame()
+    sessions = selectors.sessions_frame()
     holdout_cutoff = as_of - HORIZON
-    frame = training_frame(events, customers, last_cutoff=holdout_cutoff, weeks=settings.ML_PREDICTION_WEEKS)
+    frame = training_frame(events, customers, last_cutoff=holdout_cutoff, weeks=settings.ML_PREDICTION_WEEKS,
+                           sessions=sessions)
     say(f"{len(frame):,} customer-weeks from {len(events):,} events")
-    results = train_all(frame, params, say)
-    rows = features_at(events, customers, as_of)
+    guard.check("after building the customer-weeks")
+    results = train_all(frame, params, say, guard)
+    rows = features_at(events, customers, as_of, sessions)
     probabilities = {t: pd.Series(predict(r.model, rows), index=rows.index) for t, r in results.items() if r.eligible}
     artifact, digest = "", ""
     if probabilities:

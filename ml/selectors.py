@@ -12,7 +12,7 @@ from django.db import connection
 
 from customers.models import Customer
 from events.models import Event
-from insights.models import Cart
+from insights.models import Cart, Session
 from ml.features import EVENT_COLUMNS, empty_events
 from ml.models import CartScore, CustomerPrediction, ModelVersion, PredictionRun, RetrainRequest
 from products.models import Product
@@ -110,6 +110,15 @@ def _events_frame_copy(progress: Callable[[int], None] | None) -> pd.DataFrame:
     return frame
 
 
+def sessions_frame() -> pd.DataFrame:
+    """The derived sessions' customer, start and traffic channel (the customer predictions' channel mix)."""
+    rows = list(Session.objects.values_list("customer_id", "started_at", "channel").iterator(chunk_size=CHUNK_ROWS))
+    frame = pd.DataFrame(rows, columns=["customer", "started_at", "channel"])
+    frame["customer"] = frame["customer"].astype("int64")
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+    return frame
+
+
 def customers_frame(*, customer_pks: Iterable[int] | None = None) -> pd.DataFrame:
     qs = Customer.objects.all()
     if customer_pks is not None:
@@ -131,6 +140,12 @@ def active_customer_pks(*, as_of: datetime, idle: timedelta) -> list[int]:
 def retrain_request_open() -> RetrainRequest | None:
     """The retraining queued or running now, if any (at most one)."""
     return RetrainRequest.objects.filter(is_open=True).select_related("requested_by").first()
+
+
+def retrain_request_failed() -> RetrainRequest | None:
+    """The latest retraining when it failed (stopped by its bounds, too little data, an error), else None."""
+    last = RetrainRequest.objects.filter(is_open=False).order_by("-finished_at", "-pk").first()
+    return last if last is not None and last.state == RetrainRequest.State.FAILED else None
 
 
 def model_version_active() -> ModelVersion | None:

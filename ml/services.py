@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from insights.derivation import IDLE
 from ml import selectors
+from ml.bounds import Guard, TrainingBounds
 from ml.features import build_features, open_cart_features
 from ml.models import CartScore, ModelVersion, RetrainRequest
 from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, single_process, train
@@ -98,17 +99,20 @@ def model_load(*, version: ModelVersion) -> LoadedModel:
 
 def model_train(*, since: date | None = None, min_carts: int = DEFAULT_MIN_CARTS,
                 trigger: str = ModelVersion.Trigger.COMMAND, params: TrainParams | None = None,
-                progress: Callable[[str], None] | None = None) -> ModelVersion:
+                progress: Callable[[str], None] | None = None, guard: Guard | None = None) -> ModelVersion:
     """Train on every cart with a known outcome, evaluate on the newest 20%, save the artifact and record
     the version, activating it by :func:`activation_decision`.
 
+    Bounded (:mod:`ml.bounds`, settings ML_TRAIN_*): row caps per family, and ``guard`` (by default one from
+    the settings, started now) stops the run with TrainingLimitExceeded past its time or memory bound.
     Not one transaction: reading and fitting take long and must not hold a write lock; the version is
     recorded (and possibly activated) atomically at the end. Raises NotEnoughData."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    params = params or TrainParams()
+    params = params or TrainParams(bounds=TrainingBounds.from_settings())
     params = TrainParams(**{**params.__dict__, "min_carts": min_carts,
                             "resamples": getattr(settings, "ML_BOOTSTRAP_RESAMPLES", params.resamples)})
+    guard = guard or Guard(params.bounds)
     as_of = timezone.now()
     say("reading events")
     events = selectors.events_frame()
@@ -120,7 +124,8 @@ def model_train(*, since: date | None = None, min_carts: int = DEFAULT_MIN_CARTS
     if since is not None:
         frame = frame[frame["opened_at"] >= pd.Timestamp(since, tz="UTC")]
     say(f"{len(frame):,} carts with a known outcome")
-    result = train(frame, params, progress=say)
+    guard.check("after building the cart rows")
+    result = train(frame, params, progress=say, guard=guard)
     name = f"model-{as_of:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.joblib"
     path = _model_dir() / name
     joblib.dump({"pipeline": result.pipeline, "features": result.features, "threshold": result.threshold,

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from ml.bounds import TrainingLimitExceeded
 from ml.models import ModelVersion, RetrainRequest
 from ml.prediction_services import predictions_refresh
 from ml.services import RETRAIN_TASK, cart_scores_refresh, model_retrain_finish, model_retrain_start, model_train
@@ -27,8 +28,8 @@ def retrain_model_task(min_carts: int = DEFAULT_MIN_CARTS, trigger: str = ModelV
         return None
     try:
         version = model_train(min_carts=min_carts, trigger=trigger, progress=logger.info)
-    except NotEnoughData as exc:
-        logger.warning("retraining skipped: %s", exc)
+    except (NotEnoughData, TrainingLimitExceeded) as exc:
+        logger.warning("retraining not done: %s", exc)
         model_retrain_finish(request_pk=request.pk, state=RetrainRequest.State.FAILED, message=str(exc))
         return None
     except BaseException as exc:

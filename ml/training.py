@@ -34,6 +34,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ml.bounds import Guard, TrainingBounds, bounded_parts
 from ml.evaluation import EvalParams, calibration_table, evaluate
 from ml.families import BASELINE, EPS, FAMILIES, LABELS, FamilySpec
 from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, TARGET
@@ -66,6 +67,7 @@ class TrainParams:
     validation_fraction: float = 0.2  # of the training carts, the newest: calibration and threshold
     resamples: int = 200
     families: tuple[str, ...] = FAMILIES
+    bounds: TrainingBounds = field(default_factory=TrainingBounds)
 
     def evaluation(self) -> EvalParams:
         return EvalParams(seed=self.seed, resamples=self.resamples, calibration_bins=self.calibration_bins,
@@ -161,19 +163,32 @@ def _checked_split(frame: pd.DataFrame, params: TrainParams) -> tuple[pd.DataFra
     return train_df, test_df
 
 
-def train(frame: pd.DataFrame, params: TrainParams | None = None,
-          progress: Callable[[str], None] | None = None) -> TrainResult:
-    """Fit every family, compare, choose (:mod:`ml.evaluation`). Same frame and seed → same report."""
-    params = params or TrainParams()
+def split_parts(frame: pd.DataFrame, params: TrainParams
+                ) -> tuple[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], dict, pd.DataFrame]:
+    """The fit, validation and holdout carts within the row caps, the caps' report, and every training cart."""
     train_df, test_df = _checked_split(frame, params)
     fit_df, valid_df = time_split(train_df, params.validation_fraction)
     if valid_df[TARGET].nunique() < 2 or fit_df[TARGET].nunique() < 2:
         raise NotEnoughData("the fitting or the validation carts have only one outcome; both converted and "
                             "abandoned carts are needed in each.")
-    features = list(FEATURES)
-    spec = FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, seed=params.seed, n_jobs=params.n_jobs,
+    parts, bounded = bounded_parts((fit_df, valid_df, test_df), params.bounds)
+    return parts, {**bounded, "split_at": test_df["decided_at"].min()}, train_df
+
+
+def family_spec(params: TrainParams) -> FamilySpec:
+    return FamilySpec(NUMERIC_FEATURES, CATEGORICAL_FEATURES, seed=params.seed, n_jobs=params.n_jobs,
                       n_estimators=params.n_estimators, max_tree_rows=params.max_tree_rows)
-    ev = evaluate(spec, (fit_df, valid_df, test_df), TARGET, params.evaluation(), progress)
+
+
+def train(frame: pd.DataFrame, params: TrainParams | None = None,
+          progress: Callable[[str], None] | None = None, guard: Guard | None = None) -> TrainResult:
+    """Fit every family, compare, choose (:mod:`ml.evaluation`). Same frame and seed → same report."""
+    params = params or TrainParams()
+    (fit_df, valid_df, test_df), bounded, train_df = split_parts(frame, params)
+    split_at = bounded.pop("split_at")  # the time boundary, whatever rows the caps keep
+    features = list(FEATURES)
+    spec = family_spec(params)
+    ev = evaluate(spec, (fit_df, valid_df, test_df), TARGET, params.evaluation(), progress, guard)
     y_test, y_valid = test_df[TARGET].to_numpy(), valid_df[TARGET].to_numpy()
     threshold = best_threshold(y_valid, ev.valid[ev.chosen])
     base_threshold = best_threshold(y_valid, ev.valid[BASELINE])
@@ -184,6 +199,7 @@ def train(frame: pd.DataFrame, params: TrainParams | None = None,
         "choice": {"family": ev.chosen, "label": LABELS[ev.chosen], "reason": ev.reason, "rule": RULE},
         "families": ev.report,
         "resources": ev.resources,
+        "bounds": bounded,
         "baselines": {
             "logistic_regression": scores(y_test, ev.holdout[BASELINE], base_threshold),
             "base_rate": scores(y_test, np.full(len(y_test), base_rate), 0.5) | {"rate": round(base_rate, 4)},
@@ -195,9 +211,10 @@ def train(frame: pd.DataFrame, params: TrainParams | None = None,
     }
     return TrainResult(
         pipeline=ev.models[ev.chosen], threshold=threshold, metrics=metrics, features=features,
-        n_train=len(train_df), n_test=len(test_df),
+        n_train=len(train_df), n_test=bounded["rows"]["test"]["available"],  # the split; the caps: "bounds"
         data_start=frame["decided_at"].min(), data_end=frame["decided_at"].max(),
-        split_at=test_df["decided_at"].min(), params={**params.__dict__, "family": ev.chosen},
+        split_at=split_at,
+        params={**{k: v for k, v in params.__dict__.items() if k != "bounds"}, "family": ev.chosen},
     )
 
 

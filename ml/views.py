@@ -43,7 +43,8 @@ def model_report(request):
         "page": "model", "report": report, "version": version, "figures": figures,
         "metric_keys": ("roc_auc", "pr_auc", "log_loss", "brier", "log_loss_vs_baseline"),
         "can_retrain": request.user.can(roles.RETRAIN_MODEL),
-        "retrain_open": selectors.retrain_request_open(), "clv": clv,
+        "retrain_open": selectors.retrain_request_open(), "retrain_failed": selectors.retrain_request_failed(),
+        "clv": clv,
         "predictions_run": selectors.prediction_run_latest(),
         **open_cart_lists(request, limit=10),
     })

@@ -53,3 +53,9 @@ def test_analyst_sees_the_list_and_csv_with_emails_viewer_counts_only(audience_r
     assert [line.split(",")[2] for line in csv[1:]] == ["ann1@example.com", "ann2@example.com"]
     assert viewer.get(reverse("ml:audience_csv", args=["likely-churners"])).status_code == 403
     assert analyst.get(reverse("ml:audience", args=["nope"])).status_code == 404
+
+
+def test_customers_page_links_the_audiences_for_every_role(db, client_for):
+    for role in (Role.VIEWER, Role.ANALYST):
+        page = client_for(role).get("/customers/").content.decode()
+        assert 'id="customers-audiences-link"' in page and f'href="{reverse("ml:audiences")}"' in page

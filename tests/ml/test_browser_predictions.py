@@ -78,4 +78,9 @@ def test_model_page_tells_which_model_and_why_and_links_an_audience(trained, ser
     expect(page.locator("#audience-csv")).to_be_visible()
     _no_csp_violations(page, "audience")
     page.screenshot(path=str(ARTIFACTS / "page-audience.png"), full_page=True)
+    # the nav has no room for Audiences: the Customers page links them too
+    page.goto(base + "/customers/")
+    page.click("#customers-audiences-link")
+    page.wait_for_url(f"{base}/audiences/")
+    expect(page.locator("#audience-likely-buyers")).to_contain_text("1")
     assert not errors

@@ -134,3 +134,28 @@ def test_model_page_shows_each_targets_eligibility_and_reason(db, client_for):
     body = client_for(Role.ANALYST).get(reverse("ml:report")).content.decode()
     assert 'id="customer-predictions"' in body and "not eligible in the last 28 days: 12 customers" in body
     assert 'id="target-churn_7d"' in body and "at least 1,000 customers with" in body
+
+
+def test_channel_mix_is_the_share_of_sessions_in_the_28_days_by_channel_group(fixture):
+    events, customers = fixture
+    sessions = pd.DataFrame({
+        "customer": [1, 1, 1, 2, 4],
+        "started_at": pd.to_datetime([T - timedelta(days=40), T - timedelta(days=3), T - timedelta(days=2),
+                                      T - timedelta(days=10), T - timedelta(days=1)], utc=True),
+        "channel": ["Email", "Paid Search", "Organic Social", "Display", "Direct"]})
+    f = features_at(events, customers, T, sessions)
+    # customer 1: the Email session is 40 days old; of the two in the 28 days one paid, one organic
+    assert (f.loc[1, "share_paid_28d"], f.loc[1, "share_organic_28d"], f.loc[1, "share_email_28d"]) == (0.5, 0.5, 0)
+    assert f.loc[2, "share_paid_28d"] == 1.0 and f.loc[4, "share_direct_28d"] == 1.0
+    without = features_at(events, customers, T)
+    assert (without[[c for c in without if c.startswith("share_")]] == 0).all().all()
+
+
+def test_no_customer_feature_sees_an_event_at_or_after_the_cut_off():
+    events, customers = simulated(seed=11, customers=400, days=90)
+    cut = pd.Timestamp(END - timedelta(days=20))
+    before = events[events["ts"] < cut]
+    full, truncated = features_at(events, customers, cut), features_at(before, customers, cut)
+    pd.testing.assert_frame_equal(full, truncated)
+    assert full["p_alive"].between(0, 1).all() and (full["p_alive"] < 1).any()  # the BG/NBD fit took place
+    assert (full["expected_orders_7d"] > 0).any()

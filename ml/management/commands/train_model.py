@@ -8,6 +8,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from ml.bounds import TrainingLimitExceeded
 from ml.models import ModelVersion
 from ml.services import model_train
 from ml.training import DEFAULT_MIN_CARTS, NotEnoughData
@@ -74,6 +75,8 @@ class Command(BaseCommand):
                                   progress=progress)
         except NotEnoughData as exc:
             raise CommandError(f"Not enough data to train: {exc}") from exc
+        except TrainingLimitExceeded as exc:
+            raise CommandError(f"{exc} (see ML_TRAIN_* in docs/configuration.md)") from exc
         finally:
             bar.close()
         if verbosity >= 1:
