@@ -80,3 +80,20 @@ def experiment_list(*, now: datetime | None = None) -> list[tuple[Experiment, Re
     for pk, *row in VariantStats.objects.values_list("experiment_id", *_STATS):
         rows.setdefault(pk, []).append(row)
     return [(e, readout_build(_design(e, now), *_moments_of(rows[e.pk]))) for e in experiments]
+
+
+class ExposureScope:
+    """The experiments' visitors as an insights customer scope (``insights.customer_scopes``): the
+    funnel, carts and acquisition pages' experiment/variant filter."""
+
+    def customers(self, experiment: str, variant: str | None) -> list[int]:
+        rows = Exposure.objects.filter(experiment__name=experiment, is_bot=False, conflicting=False)
+        if variant is not None:
+            rows = rows.filter(variant=variant)
+        return list(rows.values_list("customer_id", flat=True))
+
+    def choices(self) -> list[tuple[str, list[str]]]:
+        variants: dict[str, set[str]] = {}
+        for name, variant in VariantStats.objects.filter(visitors__gt=0).values_list("experiment__name", "variant"):
+            variants.setdefault(name, set()).add(variant)
+        return [(name, sorted(vs)) for name, vs in sorted(variants.items())]

@@ -19,12 +19,13 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from insights.channels import CHANNELS
+from insights.customer_scopes import scope_customer_pks
 from insights.filters import MetricFilter
-from insights.models import CustomerDaily, CustomerTotals, TrafficDaily
-from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days
+from insights.models import CartState, CustomerDaily, CustomerTotals, Session, TrafficDaily
+from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days, within_utc_hours
 from insights.stats import rate, wilson_interval
 
 TOP_ROWS = 20
@@ -57,17 +58,33 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None) -> list[dict[str, Any]]:
-    qs = _traffic_rows(f)
+def _scoped_sessions(f: MetricFilter, pks: list[int]) -> QuerySet:
+    """The sessions of these customers started in the period (what ``traffic_daily`` adds up)."""
+    qs = within_utc_hours(Session.objects.filter(customer_id__in=pks), f, field="started_at")
+    return qs.filter(channel=f.channel) if f.channel else qs
+
+
+def _session_sums() -> dict[str, Any]:
+    closed = {f"carts_{state}": Count("cart", filter=Q(cart__state=state))
+              for state in (CartState.CONVERTED, CartState.ABANDONED, CartState.EMPTIED)}
+    return {"sessions": Count("pk"), "purchasing_sessions": Count("pk", filter=Q(purchased=True)),
+            "orders": Sum("order_count"), "revenue": Sum("revenue"), "discounts": Sum("discounts"), **closed}
+
+
+def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None,
+             pks: list[int] | None = None) -> list[dict[str, Any]]:
+    """Figures per ``by``: from the rollup, or with an experiment filter from its visitors' sessions."""
+    qs = _traffic_rows(f) if pks is None else _scoped_sessions(f, pks)
     if exclude_blank:
         qs = qs.exclude(**{exclude_blank: ""})
-    rows = qs.values(*by).annotate(**{c: Sum(c) for c in (*_COUNTERS, "revenue", "discounts")})
+    sums = {c: Sum(c) for c in (*_COUNTERS, "revenue", "discounts")} if pks is None else _session_sums()
+    rows = qs.values(*by).annotate(**sums)
     return [{**{k: r[k] for k in by}, **_figures(r)} for r in rows]
 
 
-def channel_rows(f: MetricFilter) -> list[dict[str, Any]]:
+def channel_rows(f: MetricFilter, pks: list[int] | None = None) -> list[dict[str, Any]]:
     """Every channel with sessions in the period, most sessions first."""
-    rows = _grouped(f, ("channel",))
+    rows = _grouped(f, ("channel",), pks=pks)
     rows.sort(key=lambda r: (-r["sessions"], CHANNELS.index(r["channel"]) if r["channel"] in CHANNELS else 99))
     return rows
 
@@ -77,10 +94,12 @@ def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[:TOP_ROWS]
 
 
-def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
+def first_touch_revenue(f: MetricFilter, pks: list[int] | None = None) -> dict[str, dict[str, Any]]:
     """The period's buyers' revenue (net of discounts) by the channel of their first session: the
     buyers' sums (day × customer rollup) joined to the first-touch channel kept on ``CustomerTotals``."""
     days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
+    if pks is not None:
+        days = days.filter(customer_id__in=pks)
     buyers_sql, params = days.values("customer_id").annotate(r=Sum(F("revenue") - F("discounts"))).values_list(
         "customer_id", "r").query.sql_with_params()
     totals = CustomerTotals._meta.db_table
@@ -93,8 +112,9 @@ def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
             if not f.channel or channel == f.channel}
 
 
-def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    first = first_touch_revenue(f)
+def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]],
+                     pks: list[int] | None = None) -> list[dict[str, Any]]:
+    first = first_touch_revenue(f, pks)
     last = {r["channel"]: r for r in channels}
     names = [c for c in CHANNELS if c in first or c in last]
     return [{"channel": c, "last_touch_revenue": last[c]["net_revenue"] if c in last else 0.0,
@@ -111,19 +131,33 @@ def people_counts(f: MetricFilter) -> dict[str, int]:
     return {"visitors": people["active"], "customers": people["identified"], "buyers": people["identified_buyers"]}
 
 
+def scoped_people_counts(f: MetricFilter, pks: list[int]) -> dict[str, int]:
+    """People counts among an experiment's visitors: those with a session in the period, the identified
+    ones among them, and the identified ones with a purchasing session."""
+    sessions = _scoped_sessions(replace(f, channel=None), pks)
+    identified = sessions.exclude(customer__external_id__startswith=ANON_PREFIX)
+    return {"visitors": sessions.values("customer_id").distinct().count(),
+            "customers": identified.values("customer_id").distinct().count(),
+            "buyers": identified.filter(purchased=True).values("customer_id").distinct().count()}
+
+
 def acquisition_stats(f: MetricFilter) -> dict[str, Any]:
-    """The Acquisition page and ``GET /api/v1/metrics/acquisition``."""
-    channels = channel_rows(f)
+    """The Acquisition page and ``GET /api/v1/metrics/acquisition``; with an experiment filter, from its
+    visitors' sessions (``insights.customer_scopes``)."""
+    pks = scope_customer_pks(replace(f, age_group=None))  # age group is ignored here, as everywhere on the page
+    channels = channel_rows(f, pks)
     ignored = [name for name in ("age_group", "category", "segment") if getattr(f, name)]
     if f.actions:
         ignored.append("action")
     return {
         "channel": f.channel,
+        "experiment": f.experiment,
+        "variant": f.variant,
         "channels": channels,
-        "source_medium": _top(_grouped(f, ("source", "medium"))),
-        "campaigns": _top(_grouped(f, ("campaign",), exclude_blank="campaign")),
-        "attribution": attribution_rows(f, channels),
-        "people": people_counts(f),
+        "source_medium": _top(_grouped(f, ("source", "medium"), pks=pks)),
+        "campaigns": _top(_grouped(f, ("campaign",), exclude_blank="campaign", pks=pks)),
+        "attribution": attribution_rows(f, channels, pks),
+        "people": people_counts(f) if pks is None else scoped_people_counts(f, pks),
         "people_ignore_channel": bool(f.channel),
         "ignored_filters": ignored,
         "notes": list(NOTES),
