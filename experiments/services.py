@@ -178,11 +178,15 @@ def _refresh_chunk(pks: list[int]) -> None:
     for e in events:
         by_customer[owner[e.customer_pk]].append(e)
     tally = Tally()
+    changed = []
     for row in rows:
+        before = (row.converted, row.orders, row.revenue, row.pre_revenue)
         tally.remove(row)
         _outcome(row, by_customer.get(row.customer_id, []), book)
         tally.add(row)
-    Exposure.objects.bulk_update(rows, ["converted", "orders", "revenue", "pre_revenue"])
+        if (row.converted, row.orders, row.revenue, row.pre_revenue) != before:
+            changed.append(row)
+    Exposure.objects.bulk_update(changed, ["converted", "orders", "revenue", "pre_revenue"], batch_size=200)
     tally.apply()
 
 
