@@ -117,6 +117,26 @@ def _median_ms(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def _check_and_filters(experiments) -> None:
+    """The kept sums equal a recount at this scale; the pages' experiment filter timed against none."""
+    from experiments.models import VariantStats
+    from experiments.selectors import experiment_sums_recount
+    from insights.filters import MetricFilter
+    from insights.selectors import acquisition_stats, carts_stats, funnel_stats
+
+    for e in experiments:
+        kept = {(s.variant, s.is_bot, s.conflicting): (s.visitors, s.conversions, s.sum_y, s.sum_yy, s.sum_x, s.sum_xx,
+                                                      s.sum_xy) for s in VariantStats.objects.filter(experiment=e)}
+        assert kept == experiment_sums_recount(experiment=e), e.name
+    print(f"kept sums equal the recount from exposure rows for all {len(experiments)} experiments")
+    base = MetricFilter.default()
+    scoped = MetricFilter.from_query({"start": str(base.start), "end": str(base.end), "experiment": "bench-0",
+                                      "variant": "A"})
+    for name, fn in (("funnel", funnel_stats), ("carts", carts_stats), ("acquisition", acquisition_stats)):
+        plain, cut = _median_ms(lambda fn=fn: fn(base), 3), _median_ms(lambda fn=fn: fn(scoped), 3)
+        print(f"{name} (last 30 days): {plain[0]:.0f} ms; bench-0 variant A: {cut[0]:.0f} ms")
+
+
 def run_readout(pg: str, db: str, existing: bool) -> None:
     url = f"{pg.rstrip('/')}/{db}"
     env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="analytics_site.settings", TESTING="1",
@@ -147,6 +167,8 @@ def run_readout(pg: str, db: str, existing: bool) -> None:
           f"(all) median {whole[0]:.1f} ms (max {whole[1]:.1f}); a recount of one experiment's sums from its "
           f"exposure rows (what the readout did before) {statistics.median(m for m, _ in recount):.1f} ms; "
           f"load average {open('/proc/loadavg').read().split()[0]}")
+    _check_and_filters(experiments)
+    print(f"load average {open('/proc/loadavg').read().split()[0]}")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from experiments.models import Experiment, Exposure, VariantStats
@@ -86,11 +87,11 @@ class ExposureScope:
     """The experiments' visitors as an insights customer scope (``insights.customer_scopes``): the
     funnel, carts and acquisition pages' experiment/variant filter."""
 
-    def customers(self, experiment: str, variant: str | None) -> list[int]:
+    def customers(self, experiment: str, variant: str | None) -> QuerySet:
         rows = Exposure.objects.filter(experiment__name=experiment, is_bot=False, conflicting=False)
         if variant is not None:
             rows = rows.filter(variant=variant)
-        return list(rows.values_list("customer_id", flat=True))
+        return rows.values_list("customer_id", flat=True)
 
     def choices(self) -> list[tuple[str, list[str]]]:
         variants: dict[str, set[str]] = {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from django.db.models import QuerySet
+
 from customers.models import Customer
 from insights.filters import MetricFilter
 
@@ -18,9 +20,9 @@ _CHUNK = 5000
 
 
 class CustomerScope(Protocol):
-    def customers(self, experiment: str, variant: str | None) -> list[int]:
+    def customers(self, experiment: str, variant: str | None) -> QuerySet:
         """The counted visitors (no bots, no visitor seen in two variants) of the experiment's variant
-        (None: of every variant), by customer pk."""
+        (None: of every variant): a flat ``values_list`` of customer pks, usable as a subquery."""
         ...
 
     def choices(self) -> list[tuple[str, list[str]]]:
@@ -40,6 +42,13 @@ def scope_customer_pks(f: MetricFilter) -> list[int] | None:
     if f.experiment is None:
         return None
     return sorted(_scopes[0].customers(f.experiment, f.variant)) if _scopes else []
+
+
+def scope_customer_query(f: MetricFilter) -> QuerySet | list[int] | None:
+    """As ``scope_customer_pks``, as a subquery (a filter on it joins rather than lists thousands of pks)."""
+    if f.experiment is None:
+        return None
+    return _scopes[0].customers(f.experiment, f.variant) if _scopes else []
 
 
 def scope_choices() -> list[tuple[str, list[str]]]:

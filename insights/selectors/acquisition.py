@@ -22,13 +22,14 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from insights.channels import CHANNELS
-from insights.customer_scopes import scope_customer_pks
+from insights.customer_scopes import scope_customer_query
 from insights.filters import MetricFilter
 from insights.models import CartState, CustomerDaily, CustomerTotals, Session, TrafficDaily
 from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days, within_utc_hours
 from insights.stats import rate, wilson_interval
 
 TOP_ROWS = 20
+Pks = QuerySet | list[int]  # an experiment's visitors (insights.customer_scopes)
 ANON_PREFIX = "anon:"  # customers created for an anonymous id (events.services: ``anon:<id>``)
 _COUNTERS = ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned", "carts_emptied")
 NOTES = ("Revenue is net of order discounts; refunds are counted on the refund's day with no channel, "
@@ -58,7 +59,7 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _scoped_sessions(f: MetricFilter, pks: list[int]) -> QuerySet:
+def _scoped_sessions(f: MetricFilter, pks: Pks) -> QuerySet:
     """The sessions of these customers started in the period (what ``traffic_daily`` adds up)."""
     qs = within_utc_hours(Session.objects.filter(customer_id__in=pks), f, field="started_at")
     return qs.filter(channel=f.channel) if f.channel else qs
@@ -72,7 +73,7 @@ def _session_sums() -> dict[str, Any]:
 
 
 def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None,
-             pks: list[int] | None = None) -> list[dict[str, Any]]:
+             pks: Pks | None = None) -> list[dict[str, Any]]:
     """Figures per ``by``: from the rollup, or with an experiment filter from its visitors' sessions."""
     qs = _traffic_rows(f) if pks is None else _scoped_sessions(f, pks)
     if exclude_blank:
@@ -82,7 +83,7 @@ def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = 
     return [{**{k: r[k] for k in by}, **_figures(r)} for r in rows]
 
 
-def channel_rows(f: MetricFilter, pks: list[int] | None = None) -> list[dict[str, Any]]:
+def channel_rows(f: MetricFilter, pks: Pks | None = None) -> list[dict[str, Any]]:
     """Every channel with sessions in the period, most sessions first."""
     rows = _grouped(f, ("channel",), pks=pks)
     rows.sort(key=lambda r: (-r["sessions"], CHANNELS.index(r["channel"]) if r["channel"] in CHANNELS else 99))
@@ -94,7 +95,7 @@ def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[:TOP_ROWS]
 
 
-def first_touch_revenue(f: MetricFilter, pks: list[int] | None = None) -> dict[str, dict[str, Any]]:
+def first_touch_revenue(f: MetricFilter, pks: Pks | None = None) -> dict[str, dict[str, Any]]:
     """The period's buyers' revenue (net of discounts) by the channel of their first session: the
     buyers' sums (day × customer rollup) joined to the first-touch channel kept on ``CustomerTotals``."""
     days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
@@ -113,7 +114,7 @@ def first_touch_revenue(f: MetricFilter, pks: list[int] | None = None) -> dict[s
 
 
 def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]],
-                     pks: list[int] | None = None) -> list[dict[str, Any]]:
+                     pks: Pks | None = None) -> list[dict[str, Any]]:
     first = first_touch_revenue(f, pks)
     last = {r["channel"]: r for r in channels}
     names = [c for c in CHANNELS if c in first or c in last]
@@ -131,7 +132,7 @@ def people_counts(f: MetricFilter) -> dict[str, int]:
     return {"visitors": people["active"], "customers": people["identified"], "buyers": people["identified_buyers"]}
 
 
-def scoped_people_counts(f: MetricFilter, pks: list[int]) -> dict[str, int]:
+def scoped_people_counts(f: MetricFilter, pks: Pks) -> dict[str, int]:
     """People counts among an experiment's visitors: those with a session in the period, the identified
     ones among them, and the identified ones with a purchasing session."""
     sessions = _scoped_sessions(replace(f, channel=None), pks)
@@ -144,7 +145,7 @@ def scoped_people_counts(f: MetricFilter, pks: list[int]) -> dict[str, int]:
 def acquisition_stats(f: MetricFilter) -> dict[str, Any]:
     """The Acquisition page and ``GET /api/v1/metrics/acquisition``; with an experiment filter, from its
     visitors' sessions (``insights.customer_scopes``)."""
-    pks = scope_customer_pks(replace(f, age_group=None))  # age group is ignored here, as everywhere on the page
+    pks = scope_customer_query(f)  # a subquery; age group is ignored here, as everywhere on the page
     channels = channel_rows(f, pks)
     ignored = [name for name in ("age_group", "category", "segment") if getattr(f, name)]
     if f.actions:
