@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 
 from insights.channels import CHANNELS
 from insights.customer_scopes import scope_customer_query
@@ -65,27 +65,52 @@ def _scoped_sessions(f: MetricFilter, pks: Pks) -> QuerySet:
     return qs.filter(channel=f.channel) if f.channel else qs
 
 
-def _session_sums() -> dict[str, Any]:
-    closed = {f"carts_{state}": Count("cart", filter=Q(cart__state=state))
-              for state in (CartState.CONVERTED, CartState.ABANDONED, CartState.EMPTIED)}
-    return {"sessions": Count("pk"), "purchasing_sessions": Count("pk", filter=Q(purchased=True)),
-            "orders": Sum("order_count"), "revenue": Sum("revenue"), "discounts": Sum("discounts"), **closed}
+_SCOPED = ("customer_id", "customer__external_id", "channel", "source", "medium", "campaign", "purchased",
+           "order_count", "revenue", "discounts", "cart__state")
 
 
-def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None,
-             pks: Pks | None = None) -> list[dict[str, Any]]:
-    """Figures per ``by``: from the rollup, or with an experiment filter from its visitors' sessions."""
-    qs = _traffic_rows(f) if pks is None else _scoped_sessions(f, pks)
+def _scoped_tables(f: MetricFilter, pks: Pks) -> dict[str, Any]:
+    """With an experiment filter: its visitors' sessions of the period read once, added up by channel,
+    by source / medium and by campaign (the channel filter applied), and the people among them."""
+    groups: dict[str, dict[tuple, dict[str, Any]]] = {"channel": {}, "source_medium": {}, "campaign": {}}
+    visitors, identified, buyers = set(), set(), set()
+    for customer, external, channel, source, medium, campaign, purchased, orders, revenue, discounts, cart in \
+            _scoped_sessions(replace(f, channel=None), pks).values_list(*_SCOPED).iterator(chunk_size=5000):
+        visitors.add(customer)
+        if not external.startswith(ANON_PREFIX):
+            identified.add(customer)
+            if purchased:
+                buyers.add(customer)
+        if f.channel and channel != f.channel:
+            continue
+        for name, key in (("channel", (channel,)), ("source_medium", (source, medium)), ("campaign", (campaign,))):
+            row = groups[name].setdefault(key, dict.fromkeys((*_COUNTERS, "revenue", "discounts"), 0))
+            row["sessions"] += 1
+            row["purchasing_sessions"] += bool(purchased)
+            row["orders"] += orders
+            row["revenue"] += revenue
+            row["discounts"] += discounts
+            if cart in (CartState.CONVERTED, CartState.ABANDONED, CartState.EMPTIED):
+                row[f"carts_{cart}"] += 1
+    out: dict[str, Any] = {name: [] for name in groups}
+    for name, by in (("channel", ("channel",)), ("source_medium", ("source", "medium")), ("campaign", ("campaign",))):
+        out[name] = [{**dict(zip(by, key, strict=True)), **_figures(r)} for key, r in groups[name].items()
+                     if name != "campaign" or key != ("",)]
+    out["people"] = {"visitors": len(visitors), "customers": len(identified), "buyers": len(buyers)}
+    return out
+
+
+def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None) -> list[dict[str, Any]]:
+    qs = _traffic_rows(f)
     if exclude_blank:
         qs = qs.exclude(**{exclude_blank: ""})
-    sums = {c: Sum(c) for c in (*_COUNTERS, "revenue", "discounts")} if pks is None else _session_sums()
-    rows = qs.values(*by).annotate(**sums)
+    rows = qs.values(*by).annotate(**{c: Sum(c) for c in (*_COUNTERS, "revenue", "discounts")})
     return [{**{k: r[k] for k in by}, **_figures(r)} for r in rows]
 
 
-def channel_rows(f: MetricFilter, pks: Pks | None = None) -> list[dict[str, Any]]:
-    """Every channel with sessions in the period, most sessions first."""
-    rows = _grouped(f, ("channel",), pks=pks)
+def channel_rows(f: MetricFilter, scoped: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every channel with sessions in the period, most sessions first (``scoped``: an experiment's)."""
+    rows = _grouped(f, ("channel",)) if scoped is None else scoped
     rows.sort(key=lambda r: (-r["sessions"], CHANNELS.index(r["channel"]) if r["channel"] in CHANNELS else 99))
     return rows
 
@@ -132,21 +157,12 @@ def people_counts(f: MetricFilter) -> dict[str, int]:
     return {"visitors": people["active"], "customers": people["identified"], "buyers": people["identified_buyers"]}
 
 
-def scoped_people_counts(f: MetricFilter, pks: Pks) -> dict[str, int]:
-    """People counts among an experiment's visitors: those with a session in the period, the identified
-    ones among them, and the identified ones with a purchasing session."""
-    sessions = _scoped_sessions(replace(f, channel=None), pks)
-    identified = sessions.exclude(customer__external_id__startswith=ANON_PREFIX)
-    return {"visitors": sessions.values("customer_id").distinct().count(),
-            "customers": identified.values("customer_id").distinct().count(),
-            "buyers": identified.filter(purchased=True).values("customer_id").distinct().count()}
-
-
 def acquisition_stats(f: MetricFilter) -> dict[str, Any]:
     """The Acquisition page and ``GET /api/v1/metrics/acquisition``; with an experiment filter, from its
     visitors' sessions (``insights.customer_scopes``)."""
     pks = scope_customer_query(f)  # a subquery; age group is ignored here, as everywhere on the page
-    channels = channel_rows(f, pks)
+    scoped = _scoped_tables(f, pks) if pks is not None else None
+    channels = channel_rows(f, scoped["channel"] if scoped else None)
     ignored = [name for name in ("age_group", "category", "segment") if getattr(f, name)]
     if f.actions:
         ignored.append("action")
@@ -155,10 +171,10 @@ def acquisition_stats(f: MetricFilter) -> dict[str, Any]:
         "experiment": f.experiment,
         "variant": f.variant,
         "channels": channels,
-        "source_medium": _top(_grouped(f, ("source", "medium"), pks=pks)),
-        "campaigns": _top(_grouped(f, ("campaign",), exclude_blank="campaign", pks=pks)),
+        "source_medium": _top(scoped["source_medium"] if scoped else _grouped(f, ("source", "medium"))),
+        "campaigns": _top(scoped["campaign"] if scoped else _grouped(f, ("campaign",), exclude_blank="campaign")),
         "attribution": attribution_rows(f, channels, pks),
-        "people": people_counts(f) if pks is None else scoped_people_counts(f, pks),
+        "people": people_counts(f) if scoped is None else scoped["people"],
         "people_ignore_channel": bool(f.channel),
         "ignored_filters": ignored,
         "notes": list(NOTES),
