@@ -68,10 +68,14 @@ def exposures_rebuild(*, experiment_pks: Collection[int] | None = None,
 
 def exposures_source_removed(*, source_pk: int) -> None:
     """A removed source's exposures go: its records, and the experiments they touched re-derived from
-    what other sources sent (an experiment nobody else sent goes)."""
+    what other sources sent (an experiment nobody else sent goes). The source's orders, refunds and
+    cancels went too: every other experiment's outcomes are recomputed (which visitors they touched
+    is no longer known)."""
     touched = set(ExposureRecord.objects.filter(source_id=source_pk).values_list("experiment_id", flat=True)
                   .distinct())
     ExposureRecord.objects.filter(source_id=source_pk).delete()
     touched |= set(Experiment.objects.filter(source_id=source_pk).values_list("pk", flat=True))
     if touched:
         exposures_rebuild(experiment_pks=touched)
+    for pk in Experiment.objects.exclude(pk__in=touched).values_list("pk", flat=True):
+        experiment_outcomes_refresh(experiment_pk=pk)

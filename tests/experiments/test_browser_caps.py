@@ -69,3 +69,25 @@ def test_removing_the_key_removes_its_exposures_and_the_experiments_only_it_sent
     assert not ExposureRecord.objects.filter(source=source).exists()
     stats = {s.variant: s.visitors for s in VariantStats.objects.all() if s.visitors}
     assert stats == {"A": 1}
+
+
+def test_removing_the_source_of_an_order_takes_the_conversion_out():
+    from tests.factories import ProductFactory
+
+    ProductFactory(external_id="lamp", price=40)
+    _k, exposures = ingest_key_create(name="site")
+    orders_key, orders = ingest_key_create(name="orders")
+
+    def post(secret, events):
+        response = Client().post("/api/v1/events", data=json.dumps({"events": events}),
+                                 content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert response.status_code == 200, response.content[:300]
+
+    post(exposures, [{"event_id": "e1", "customer_id": "c", "action": "page", "experiment": "hero", "variant": "B",
+                      "timestamp": "2026-11-01T10:00:00Z"}])
+    post(orders, [{"event_id": "o1", "customer_id": "c", "action": "purchase", "product_id": "lamp",
+                   "order_id": "o-1", "timestamp": "2026-11-01T10:05:00Z"}])
+    assert VariantStats.objects.get(variant="B").conversions == 1
+    source_remove(source_pk=Source.objects.get(ingest_key=orders_key).pk)
+    stats = VariantStats.objects.get(variant="B")
+    assert (stats.visitors, stats.conversions, stats.sum_y) == (1, 0, 0)
