@@ -185,7 +185,8 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
                                       *((o.discount, o.coupon, o.shipping, o.tax) if o is not None
                                         else (None, "", None, None)), context=e.context,
                                       browser=source.is_browser))
-    exposures = [Exposure(cpk, e.experiment, e.variant, e.timestamp, e.context is not None and event_is_bot(e))
+    exposures = [Exposure(cpk, e.experiment, e.variant, e.timestamp, e.context is not None and event_is_bot(e),
+                          source.pk, source.is_browser)
                  for e, cpk in zip(events, customer_pks, strict=True) if e.experiment and e.event_id in new]
     if exposures:
         exposures_stored.send(sender=Event, exposures=exposures)  # first variant per visitor, in this transaction

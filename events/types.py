@@ -76,3 +76,5 @@ class Exposure:
     variant: str
     timestamp: datetime
     is_bot: bool = False
+    source_pk: int | None = None  # the source that sent it (docs/trust.md)
+    browser: bool = False  # sent with a public (browser) key: capped (docs/experiments.md)

@@ -8,9 +8,10 @@ from experiments.services import experiment_outcomes_refresh
 class ExperimentAdmin(admin.ModelAdmin):
     """An experiment's design (docs/experiments.md): saving a new window or end recomputes its outcomes."""
 
-    list_display = ("name", "control", "started_at", "ended_at", "window_days")
+    list_display = ("name", "control", "started_at", "ended_at", "window_days", "source")
+    list_filter = ("source",)
     search_fields = ("name",)
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "source")
 
     def has_add_permission(self, request):
         return False  # created by its first exposure

@@ -28,13 +28,26 @@ def _on_events_deleted(sender, **kwargs) -> None:
     exposures_after_delete()
 
 
+def _on_source_saved(sender, instance, update_fields=None, **kwargs) -> None:
+    """A source's removal finished (``removed_at`` set): its exposures go too."""
+    if instance.removed_at is not None and update_fields is not None and "removed_at" in update_fields:
+        from experiments.rebuild import exposures_source_removed
+
+        exposures_source_removed(source_pk=instance.pk)
+
+
 class ExperimentsConfig(AppConfig):
     name = "experiments"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from events.models import Source
         from events.signals import events_deleted, events_stored, exposures_stored, identity_linked
+        from experiments.models import Exposure
         from experiments.page_extensions import register
+        from experiments.tally import exposure_deleted
 
         register()
 
@@ -42,3 +55,5 @@ class ExperimentsConfig(AppConfig):
         events_stored.connect(_on_events_stored, dispatch_uid="experiments.follow_money")
         identity_linked.connect(_on_identity_linked, dispatch_uid="experiments.link")
         events_deleted.connect(_on_events_deleted, dispatch_uid="experiments.after_delete")
+        post_delete.connect(exposure_deleted, sender=Exposure, dispatch_uid="experiments.sums")
+        post_save.connect(_on_source_saved, sender=Source, dispatch_uid="experiments.source_removed")

@@ -29,6 +29,9 @@ class Experiment(models.Model):
     started_at = models.DateTimeField(help_text="The first exposure.")
     ended_at = models.DateTimeField(null=True, blank=True, help_text="Orders after this count nowhere; blank: running.")
     created_at = models.DateTimeField(auto_now_add=True)
+    source = models.ForeignKey("events.Source", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                               help_text="The browser key whose exposure created it (capped per key); blank: a "
+                                         "trusted source's.")
 
     class Meta:
         ordering = ["-started_at"]
@@ -72,3 +75,42 @@ class Exposure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment_id}/{self.variant}: customer {self.customer_id}"
+
+
+class ExposureRecord(models.Model):
+    """One exposure an event carried, as sent (the events table has no experiment columns): what
+    ``rebuild_exposures`` re-derives ``Exposure`` from, and what goes when its source is removed."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    variant = models.CharField(max_length=100)
+    timestamp = models.DateTimeField()
+    is_bot = models.BooleanField(default=False)
+    source = models.ForeignKey("events.Source", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}/{self.variant}: customer {self.customer_id} at {self.timestamp}"
+
+
+class VariantStats(models.Model):
+    """Per (experiment, variant, bot, conflicting): the sums the readout needs, kept in step with
+    ``Exposure`` by ``experiments.tally`` (exact decimals: y = net revenue in the window, x = before)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="stats")
+    variant = models.CharField(max_length=100)
+    is_bot = models.BooleanField(default=False)
+    conflicting = models.BooleanField(default=False)
+    visitors = models.BigIntegerField(default=0)
+    conversions = models.BigIntegerField(default=0)
+    sum_y = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+    sum_yy = models.DecimalField(max_digits=34, decimal_places=4, default=0)
+    sum_x = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+    sum_xx = models.DecimalField(max_digits=34, decimal_places=4, default=0)
+    sum_xy = models.DecimalField(max_digits=34, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["experiment", "variant", "is_bot", "conflicting"],
+                                               name="experiments_variantstats_key")]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}/{self.variant}: {self.visitors} visitors"

@@ -1,5 +1,6 @@
-"""What experiments add to insights pages (``insights.extensions``): the experiments' sentences and
-recommendation on the Insights page, and each experiment's start and end on the overview's trend."""
+"""What experiments add to insights pages (``insights.extensions``, ``insights.customer_scopes``): the
+experiments' sentences and recommendation on the Insights page, each experiment's start and end on the
+overview's trend, and the experiment/variant filter of the funnel, carts and acquisition pages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from experiments.selectors import experiment_list
+from experiments.selectors import ExposureScope, experiment_list
+from insights.customer_scopes import register_customer_scope, scope_choices
 from insights.extensions import register_page_extension
 
 TREND = "events_over_time"
@@ -53,6 +55,17 @@ def overview_page(request: HttpRequest, context: dict[str, Any]) -> dict[str, An
     return {"charts": {**charts, TREND: text}}
 
 
+def filter_choices(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """The filter bar's experiment and variant choices (the variants of the chosen experiment, else all)."""
+    choices = scope_choices()
+    chosen = getattr(context.get("filter"), "experiment", None)
+    variants = sorted({v for name, vs in choices for v in vs if chosen is None or name == chosen})
+    return {"experiment_choices": [name for name, _ in choices], "variant_choices": variants}
+
+
 def register() -> None:
     register_page_extension("insights", insights_page)
     register_page_extension("overview", overview_page)
+    for page in ("funnel", "carts", "acquisition"):
+        register_page_extension(page, filter_choices)
+    register_customer_scope(ExposureScope())

@@ -1,6 +1,8 @@
 """The one filter object every insights selector takes (date range, actions, age group, category, segment,
-channel). ``channel`` (insights.channels) is honoured where figures come from session-level data by
-traffic source (the Acquisition page); other panels say they ignore it (``channel_ignored``)."""
+channel, experiment and variant). ``channel`` (insights.channels) is honoured where figures come from
+session-level data by traffic source (the Acquisition page); other panels say they ignore it
+(``channel_ignored``). ``experiment``/``variant`` cut the funnel, carts and acquisition pages to an A/B
+experiment's visitors (``insights.customer_scopes``); other pages say they ignore it."""
 
 from __future__ import annotations
 
@@ -107,6 +109,8 @@ class MetricFilter:
     category: str | None = None
     segment: str | None = None
     channel: str | None = None
+    experiment: str | None = None  # the visitors exposed to this A/B experiment (insights.customer_scopes)
+    variant: str | None = None  # … to this variant of it
 
     @classmethod
     def default(cls) -> MetricFilter:
@@ -152,8 +156,12 @@ class MetricFilter:
         channel = _last_value(params, "channel")
         if channel is not None and channel not in CHANNELS:
             raise FilterError(f"Unknown channel {_quoted(channel)}; use one of {', '.join(CHANNELS)}.")
+        experiment = _checked_text(_last_value(params, "experiment"), "experiment")
+        variant = _checked_text(_last_value(params, "variant"), "variant")
+        if variant is not None and experiment is None:
+            raise FilterError("variant needs an experiment.")
         return cls(start=start, end=end, actions=actions, age_group=age_group, category=category, segment=segment,
-                   channel=channel)
+                   channel=channel, experiment=experiment, variant=variant)
 
     def to_query(self) -> str:
         pairs: list[tuple[str, str]] = []
@@ -162,7 +170,7 @@ class MetricFilter:
         if self.end:
             pairs.append(("end", self.end.isoformat()))
         pairs.extend(("action", a) for a in self.actions)
-        for name in ("age_group", "category", "segment", "channel"):
+        for name in ("age_group", "category", "segment", "channel", "experiment", "variant"):
             value = getattr(self, name)
             if value:
                 pairs.append((name, value))

@@ -18,14 +18,19 @@ from urllib.parse import urlencode
 from insights.filters import FilterError, MetricFilter, _last_value, _parse_date
 
 OWN_RANGE = frozenset({"cohorts"})  # pages whose start–end is not the period of the others
-SHARED = ("action", "age_group", "category", "channel", "segment")
+SHARED = ("action", "age_group", "category", "channel", "segment", "experiment", "variant")
 # The shared filters each page's form shows; the others it is given stay as hidden inputs.
 DEFAULT_FIELDS = ("action", "age_group", "category", "channel")
+EXPERIMENT_FIELDS = ("experiment", "variant")
+EXPERIMENT_PAGES = frozenset({"funnel", "carts", "acquisition"})  # the pages an experiment filter cuts
 FIELDS: dict[str, tuple[str, ...]] = {
     "customers": (*DEFAULT_FIELDS, "segment"),
     "cohorts": ("age_group", "segment"),
-    "acquisition": ("channel",),
+    "acquisition": ("channel", *EXPERIMENT_FIELDS),
+    "funnel": (*DEFAULT_FIELDS, *EXPERIMENT_FIELDS),
+    "carts": (*DEFAULT_FIELDS, *EXPERIMENT_FIELDS),
 }
+EXPERIMENT_WHY = "an A/B experiment cuts the funnel, carts and acquisition pages only"
 # Page → (shared filters it does not apply, why). The selectors of cohorts and acquisition list the same
 # ones in their API answers (``ignored_filters``).
 IGNORED: dict[str, tuple[tuple[str, ...], str]] = {
@@ -36,7 +41,7 @@ IGNORED: dict[str, tuple[tuple[str, ...], str]] = {
     "seasonality": (("segment",), "seasonality is not cut by RFM segment"),
 }
 NAMES = {"action": "actions", "age_group": "age group", "category": "category", "channel": "channel",
-         "segment": "RFM segment"}
+         "segment": "RFM segment", "experiment": "experiment", "variant": "variant"}
 
 Period = tuple[dt.date, dt.date]
 
@@ -90,7 +95,12 @@ def hidden_inputs(page: str, f: MetricFilter, period: Period | None) -> list[tup
 def ignored_names(page: str, f: MetricFilter) -> list[str]:
     """The shared filters set in ``f`` that ``page`` does not apply."""
     names, _why = IGNORED.get(page, ((), ""))
-    return [name for name in names if name == "action" and f.actions or name != "action" and getattr(f, name)]
+    out = [name for name in names if name == "action" and f.actions or name != "action" and getattr(f, name)]
+    return out + _experiment_ignored(page, f)
+
+
+def _experiment_ignored(page: str, f: MetricFilter) -> list[str]:
+    return [] if page in EXPERIMENT_PAGES else [name for name in EXPERIMENT_FIELDS if getattr(f, name)]
 
 
 def _day(day: dt.date) -> str:
@@ -103,9 +113,10 @@ def ignored_notes(page: str, f: MetricFilter, period: Period | None) -> list[str
     if page in OWN_RANGE and period is not None and (period[0], period[1]) != (f.start, f.end):
         notes.append(f"Cohorts have their own range (first-order months): the other pages' period, "
                      f"{_day(period[0])} – {_day(period[1])}, is not used here and is kept for them.")
-    names = ignored_names(page, f)
-    if names:
-        why = IGNORED[page][1]
-        notes.append(f"Not used on this page: {', '.join(NAMES[n] for n in names)} ({why}); "
-                     f"kept for the other pages.")
+    experiment = _experiment_ignored(page, f)
+    names = [n for n in ignored_names(page, f) if n not in experiment]
+    for group, why in ((names, IGNORED.get(page, ((), ""))[1]), (experiment, EXPERIMENT_WHY)):
+        if group:
+            notes.append(f"Not used on this page: {', '.join(NAMES[n] for n in group)} ({why}); "
+                         f"kept for the other pages.")
     return notes

@@ -22,12 +22,14 @@ from django.db import connection
 from django.db.models import F, QuerySet, Sum
 
 from insights.channels import CHANNELS
+from insights.customer_scopes import scope_customer_query
 from insights.filters import MetricFilter
-from insights.models import CustomerDaily, CustomerTotals, TrafficDaily
-from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days
+from insights.models import CartState, CustomerDaily, CustomerTotals, Session, TrafficDaily
+from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days, within_utc_hours
 from insights.stats import rate, wilson_interval
 
 TOP_ROWS = 20
+Pks = QuerySet | list[int]  # an experiment's visitors (insights.customer_scopes)
 ANON_PREFIX = "anon:"  # customers created for an anonymous id (events.services: ``anon:<id>``)
 _COUNTERS = ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned", "carts_emptied")
 NOTES = ("Revenue is net of order discounts; refunds are counted on the refund's day with no channel, "
@@ -57,6 +59,47 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _scoped_sessions(f: MetricFilter, pks: Pks) -> QuerySet:
+    """The sessions of these customers started in the period (what ``traffic_daily`` adds up)."""
+    qs = within_utc_hours(Session.objects.filter(customer_id__in=pks), f, field="started_at")
+    return qs.filter(channel=f.channel) if f.channel else qs
+
+
+_SCOPED = ("customer_id", "customer__external_id", "channel", "source", "medium", "campaign", "purchased",
+           "order_count", "revenue", "discounts", "cart__state")
+
+
+def _scoped_tables(f: MetricFilter, pks: Pks) -> dict[str, Any]:
+    """With an experiment filter: its visitors' sessions of the period read once, added up by channel,
+    by source / medium and by campaign (the channel filter applied), and the people among them."""
+    groups: dict[str, dict[tuple, dict[str, Any]]] = {"channel": {}, "source_medium": {}, "campaign": {}}
+    visitors, identified, buyers = set(), set(), set()
+    for customer, external, channel, source, medium, campaign, purchased, orders, revenue, discounts, cart in \
+            _scoped_sessions(replace(f, channel=None), pks).values_list(*_SCOPED).iterator(chunk_size=5000):
+        visitors.add(customer)
+        if not external.startswith(ANON_PREFIX):
+            identified.add(customer)
+            if purchased:
+                buyers.add(customer)
+        if f.channel and channel != f.channel:
+            continue
+        for name, key in (("channel", (channel,)), ("source_medium", (source, medium)), ("campaign", (campaign,))):
+            row = groups[name].setdefault(key, dict.fromkeys((*_COUNTERS, "revenue", "discounts"), 0))
+            row["sessions"] += 1
+            row["purchasing_sessions"] += bool(purchased)
+            row["orders"] += orders
+            row["revenue"] += revenue
+            row["discounts"] += discounts
+            if cart in (CartState.CONVERTED, CartState.ABANDONED, CartState.EMPTIED):
+                row[f"carts_{cart}"] += 1
+    out: dict[str, Any] = {name: [] for name in groups}
+    for name, by in (("channel", ("channel",)), ("source_medium", ("source", "medium")), ("campaign", ("campaign",))):
+        out[name] = [{**dict(zip(by, key, strict=True)), **_figures(r)} for key, r in groups[name].items()
+                     if name != "campaign" or key != ("",)]
+    out["people"] = {"visitors": len(visitors), "customers": len(identified), "buyers": len(buyers)}
+    return out
+
+
 def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = None) -> list[dict[str, Any]]:
     qs = _traffic_rows(f)
     if exclude_blank:
@@ -65,9 +108,9 @@ def _grouped(f: MetricFilter, by: Iterable[str], *, exclude_blank: str | None = 
     return [{**{k: r[k] for k in by}, **_figures(r)} for r in rows]
 
 
-def channel_rows(f: MetricFilter) -> list[dict[str, Any]]:
-    """Every channel with sessions in the period, most sessions first."""
-    rows = _grouped(f, ("channel",))
+def channel_rows(f: MetricFilter, scoped: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every channel with sessions in the period, most sessions first (``scoped``: an experiment's)."""
+    rows = _grouped(f, ("channel",)) if scoped is None else scoped
     rows.sort(key=lambda r: (-r["sessions"], CHANNELS.index(r["channel"]) if r["channel"] in CHANNELS else 99))
     return rows
 
@@ -77,10 +120,12 @@ def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[:TOP_ROWS]
 
 
-def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
+def first_touch_revenue(f: MetricFilter, pks: Pks | None = None) -> dict[str, dict[str, Any]]:
     """The period's buyers' revenue (net of discounts) by the channel of their first session: the
     buyers' sums (day × customer rollup) joined to the first-touch channel kept on ``CustomerTotals``."""
     days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
+    if pks is not None:
+        days = days.filter(customer_id__in=pks)
     buyers_sql, params = days.values("customer_id").annotate(r=Sum(F("revenue") - F("discounts"))).values_list(
         "customer_id", "r").query.sql_with_params()
     totals = CustomerTotals._meta.db_table
@@ -93,8 +138,9 @@ def first_touch_revenue(f: MetricFilter) -> dict[str, dict[str, Any]]:
             if not f.channel or channel == f.channel}
 
 
-def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    first = first_touch_revenue(f)
+def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]],
+                     pks: Pks | None = None) -> list[dict[str, Any]]:
+    first = first_touch_revenue(f, pks)
     last = {r["channel"]: r for r in channels}
     names = [c for c in CHANNELS if c in first or c in last]
     return [{"channel": c, "last_touch_revenue": last[c]["net_revenue"] if c in last else 0.0,
@@ -112,18 +158,23 @@ def people_counts(f: MetricFilter) -> dict[str, int]:
 
 
 def acquisition_stats(f: MetricFilter) -> dict[str, Any]:
-    """The Acquisition page and ``GET /api/v1/metrics/acquisition``."""
-    channels = channel_rows(f)
+    """The Acquisition page and ``GET /api/v1/metrics/acquisition``; with an experiment filter, from its
+    visitors' sessions (``insights.customer_scopes``)."""
+    pks = scope_customer_query(f)  # a subquery; age group is ignored here, as everywhere on the page
+    scoped = _scoped_tables(f, pks) if pks is not None else None
+    channels = channel_rows(f, scoped["channel"] if scoped else None)
     ignored = [name for name in ("age_group", "category", "segment") if getattr(f, name)]
     if f.actions:
         ignored.append("action")
     return {
         "channel": f.channel,
+        "experiment": f.experiment,
+        "variant": f.variant,
         "channels": channels,
-        "source_medium": _top(_grouped(f, ("source", "medium"))),
-        "campaigns": _top(_grouped(f, ("campaign",), exclude_blank="campaign")),
-        "attribution": attribution_rows(f, channels),
-        "people": people_counts(f),
+        "source_medium": _top(scoped["source_medium"] if scoped else _grouped(f, ("source", "medium"))),
+        "campaigns": _top(scoped["campaign"] if scoped else _grouped(f, ("campaign",), exclude_blank="campaign")),
+        "attribution": attribution_rows(f, channels, pks),
+        "people": people_counts(f) if scoped is None else scoped["people"],
         "people_ignore_channel": bool(f.channel),
         "ignored_filters": ignored,
         "notes": list(NOTES),

@@ -11,6 +11,7 @@ from typing import Any
 
 from customers.models import AgeGroup
 from insights.contributions import CART_VALUE_EDGES
+from insights.customer_scopes import scoped_pks
 from insights.filters import MetricFilter
 from insights.models import Cart, CartState, CartValueDaily
 from insights.selectors._common import (
@@ -98,9 +99,11 @@ def _recent_abandoned(f: MetricFilter, segment_pks: list[int] | None, limit: int
 
 
 def carts_stats(f: MetricFilter, *, recent: int = 20) -> dict[str, Any]:
-    segment_pks = segment_customer_pks(f)
+    segment_pks = scoped_pks(f, segment_customer_pks(f))  # an experiment's visitors: like a segment
     f = channel_cut(f, segment_pks)
     by_day, by_age, revenue_left = _closed_by_day_and_age(f, segment_pks)
+    scoped = f.experiment is not None  # category and value rollups have no customer: not cut, left out
     return {"over_time": _over_time(by_day), "revenue_left": as_money(revenue_left),
-            "value_distribution": _value_distribution(f), "by_age_group": _by_age_group(by_age),
-            "by_category": _by_category(f), "recent_abandoned": _recent_abandoned(f, segment_pks, recent)}
+            "value_distribution": [] if scoped else _value_distribution(f), "by_age_group": _by_age_group(by_age),
+            "by_category": [] if scoped else _by_category(f),
+            "recent_abandoned": _recent_abandoned(f, segment_pks, recent)}

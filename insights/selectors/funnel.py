@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from customers.models import AgeGroup
+from insights.customer_scopes import scoped_pks
 from insights.filters import MetricFilter
 from insights.selectors._common import (
     as_count,
@@ -64,7 +65,7 @@ def funnel_stats(f: MetricFilter, breakdown: str | None = None) -> dict[str, Any
     None, "age_group" or "category" (anything else is a ValueError)."""
     if breakdown not in (None, *BREAKDOWNS):
         raise ValueError("breakdown must be age_group or category")
-    segment_pks = segment_customer_pks(f)
+    segment_pks = scoped_pks(f, segment_customer_pks(f))  # an experiment's visitors: like a segment
     f = channel_cut(f, segment_pks)
     if segment_pks is not None:
         total = column_sums(customer_days(f, segment_pks), FUNNEL_COLUMNS)
@@ -72,7 +73,9 @@ def funnel_stats(f: MetricFilter, breakdown: str | None = None) -> dict[str, Any
         total = column_sums(session_days(f), FUNNEL_COLUMNS)
     out: dict[str, Any] = {"steps": _funnel_steps(total), "breakdown": None}
     if breakdown:
-        rows = _age_group_rows(f, segment_pks) if breakdown == "age_group" else _category_rows(f)
+        # By category has no customer dimension: an experiment's visitors cannot be cut out of it.
+        rows = _age_group_rows(f, segment_pks) if breakdown == "age_group" else [] if f.experiment \
+            else _category_rows(f)
         out["breakdown"] = {"by": breakdown, "groups": [{"group": r["group"], "steps": _funnel_steps(r)}
                                                         for r in rows]}
     return out

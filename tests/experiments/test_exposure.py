@@ -131,3 +131,27 @@ def test_the_demo_reset_takes_the_experiments_with_the_events():
     assert Experiment.objects.count() == 1
     simulator_reset_demo()
     assert Experiment.objects.count() == 0 and Exposure.objects.count() == 0
+
+
+def test_native_exposure_over_http_then_identify_and_buy_counts_as_converted():
+    ProductFactory(external_id="lamp", price=40)
+    _key, secret = ingest_key_create(name="server")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+    def post(path, body):
+        response = Client().post(path, data=json.dumps(body), content_type="application/json", **auth)
+        assert response.status_code == 200, response.content[:300]
+
+    post("/api/v1/events", {"events": [
+        {"event_id": "n1", "anonymous_id": "v-1", "action": "page", "timestamp": "2026-11-01T10:00:00Z",
+         "experiment": "banner", "variant": "B"},
+        {"event_id": "n2", "anonymous_id": "v-2", "action": "page", "timestamp": "2026-11-01T10:00:00Z",
+         "experiment": "banner", "variant": "A"}]})
+    post("/v1/identify", {"messageId": "i1", "userId": "c-9", "anonymousId": "v-1",
+                          "timestamp": "2026-11-01T10:01:00Z", "writeKey": secret})
+    post("/api/v1/events", {"events": [{"event_id": "n3", "customer_id": "c-9", "action": "purchase",
+                                        "product_id": "lamp", "order_id": "o-9",
+                                        "timestamp": "2026-11-01T10:02:00Z"}]})
+    by = {v.name: v for v in experiment_readout(name="banner").variants}
+    assert (by["B"].visitors, by["B"].conversions, by["B"].revenue_per_visitor) == (1, 1, 40.0)
+    assert (by["A"].visitors, by["A"].conversions) == (1, 0)
