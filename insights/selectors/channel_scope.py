@@ -56,11 +56,16 @@ PAGES: dict[str, tuple[str, ...]] = {
 SEGMENT_NOTE = ("With a segment, figures come from the day × customer rollup, which has no traffic source: the "
                 "channel filter is not applied.")
 SEGMENT_BLIND = frozenset({"kpis", "timeseries", "funnel", "carts", "customers", "insights"})  # channel_cut
+EXPERIMENT_NOTE = ("With an experiment, figures are those of its visitors, taken like a segment's from the day × "
+                   "customer rollup, which has no traffic source: the channel filter is not applied.")
+EXPERIMENT_BLIND = frozenset({"funnel", "carts"})  # the panels that take an experiment's visitors as a segment
 
 
 def _applies(panel: str, f: MetricFilter) -> str:
     how = PANELS.get(panel, ("ignored", None))[0]
     if how != "ignored" and f.segment and panel in SEGMENT_BLIND:
+        return "ignored"
+    if how != "ignored" and f.experiment and panel in EXPERIMENT_BLIND:
         return "ignored"
     return how
 
@@ -72,8 +77,9 @@ def panel_channel_flags(panel: str, f: MetricFilter) -> dict[str, Any]:
         return {}
     how = _applies(panel, f)
     out: dict[str, Any] = {"channel_ignored": how == "ignored"}
-    note = SEGMENT_NOTE if how == "ignored" and panel in PANELS and PANELS[panel][0] != "ignored" \
-        else PANELS.get(panel, ("ignored", None))[1]
+    note = PANELS.get(panel, ("ignored", None))[1]
+    if how == "ignored" and panel in PANELS and PANELS[panel][0] != "ignored":
+        note = SEGMENT_NOTE if f.segment and panel in SEGMENT_BLIND else EXPERIMENT_NOTE
     if note:
         out["channel_note"] = note.format(channel=f.channel)
     return out

@@ -175,3 +175,12 @@ def test_scope_table_covers_every_panel_and_page():
     assert panel_channel_flags("funnel", MetricFilter()) == {}
     assert page_channel_notes("funnel", _f(channel="Email")) == []
     assert page_channel_notes("cohorts", _f(channel="Email"))
+
+
+def test_experiment_filter_drops_the_channel_where_it_takes_visitors_like_a_segment():
+    both = _f(channel="Email", experiment="checkout", variant="B")
+    assert panel_channel_flags("funnel", both)["channel_ignored"] is True
+    assert "experiment" in panel_channel_flags("carts", both)["channel_note"]
+    assert any("experiment" in note for note in page_channel_notes("funnel", both))
+    assert panel_channel_flags("kpis", both)["channel_ignored"] is False  # the overview has no experiment filter
+    assert panel_channel_flags("funnel", _f(channel="Email"))["channel_ignored"] is False
