@@ -384,6 +384,7 @@ class CustomerTotals(models.Model):
 # Predicted CLV lives in its own module; imported here so Django finds the models.
 from insights.clv.models import ClvFit, ClvPrediction  # noqa: E402, F401
 from insights.hourly_models import CartHourly  # noqa: E402, F401
+from insights.kept_models import CustomerRfm, ProductPairTotal, RfmRefresh  # noqa: E402, F401
 from insights.moves.models import HistoryMove  # noqa: E402, F401
 from insights.retention_models import (  # noqa: E402, F401
     BuyerOrders,
