@@ -5,10 +5,10 @@ output leaves the server (``insights.shaping``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Round
 
 from customers.models import AgeGroup, Customer
 from customers.selectors import customer_age_groups
@@ -37,18 +37,6 @@ from insights.stats import rate, wilson_interval
 NET = F("revenue") - F("discounts") - F("refunds")  # a customer's net revenue (CustomerTotals)
 
 CLV_EDGES = (0, 50, 100, 250, 500, 1000, 2500, 5000)
-
-
-def _buckets(values: Iterable[float], edges: tuple[int, ...]) -> list[dict[str, Any]]:
-    counts = [0] * len(edges)
-    for v in values:
-        i = 0
-        for j, edge in enumerate(edges):
-            if v >= edge:
-                i = j
-        counts[i] += 1
-    return [{"bucket_low": edges[i], "bucket_high": edges[i + 1] if i + 1 < len(edges) else None, "n": c}
-            for i, c in enumerate(counts)]
 
 
 def _empty_age_row() -> dict[str, Any]:
@@ -139,14 +127,20 @@ def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
 
 
 def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    """Purchasing customers by all-time net revenue (historical CLV, docs/money.md)."""
+    """Purchasing customers by all-time net revenue (historical CLV, docs/money.md), counted per bucket in
+    SQL (bucket i: from edge i to edge i + 1; below the first edge: the first bucket)."""
     totals = CustomerTotals.objects.filter(revenue__gt=0)
     if segment_pks is not None:
-        totals = totals.filter(customer_id__in=segment_pks)
+        totals = totals.filter(customer_id__in=segment_rows(f).values("customer_id"))
     elif f.age_group:
         totals = totals.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
-    return [{"bucket_low": b["bucket_low"], "bucket_high": b["bucket_high"], "customers": b["n"]}
-            for b in _buckets((float(v) for v in totals.annotate(net=NET).values_list("net", flat=True)), CLV_EDGES)]
+    net = Round(NET, 2)  # as stored: SQLite's float residue must not move a customer across an edge
+    bucket = Case(*(When(net__gte=edge, then=Value(i)) for i, edge in reversed(list(enumerate(CLV_EDGES)))),
+                  default=Value(0))
+    counts = dict(totals.annotate(net=net).annotate(bucket=bucket).values("bucket").annotate(n=Count("pk"))
+                  .values_list("bucket", "n"))
+    return [{"bucket_low": edge, "bucket_high": CLV_EDGES[i + 1] if i + 1 < len(CLV_EDGES) else None,
+             "customers": counts.get(i, 0)} for i, edge in enumerate(CLV_EDGES)]
 
 
 def _segment_predictions(f: MetricFilter) -> dict[str, dict[str, Any]]:
