@@ -5,7 +5,8 @@ time between orders.
 Read from the retention rollups (``insights.retention``) and, for the returning rate, the day ×
 customer rollup. Filters: the date range picks the cohorts (first-order months it overlaps; each row
 then runs to the newest month with an order) and the period of the returning customer rate; the age
-group and the RFM segment pick the customers (a segment is computed from its customers' order days).
+group and the RFM segment pick the customers (a segment's rows are computed in SQL from its customers'
+order days: ``insights.selectors.segment_retention``).
 Repeat purchase rate, orders per customer and time between orders are all time. Actions and category
 do not apply: a cohort is about a customer's orders of anything (the answer lists what was ignored).
 """
@@ -21,14 +22,13 @@ from typing import Any
 
 from django.db.models import Max, Model, Sum
 
-from insights.contributions import new_contributions
 from insights.filters import MetricFilter, store_today
 from insights.models import BuyerOrders, CohortMonthly, CustomerFirstOrder, OrderGap
-from insights.retention import add_retention_contributions, month_of, months_between
-from insights.rollup_store import customer_order_days
+from insights.retention import month_of, months_between
 from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.freshness import data_first_day
-from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.rfm import segment_customer_pks, segment_rows
+from insights.selectors.segment_retention import segment_retention_rows
 from insights.stats import median_of_counts, rate, wilson_interval
 
 DEFAULT_MONTHS = 12  # cohorts shown when the query names no dates
@@ -57,24 +57,15 @@ class _Figures:
 
     def __init__(self, f: MetricFilter, segment_pks: list[int] | None) -> None:
         self.f = f
-        self.segment = None
-        if segment_pks is not None:
-            self.segment = new_contributions()
-            add_retention_contributions(self.segment, customer_order_days(segment_pks), age_of={})
+        self.segment = None if segment_pks is None else segment_retention_rows(segment_rows(f))
 
     def _rows(self, name: str, model: type[Model], keys: tuple[str, ...], counters: tuple[str, ...],
               cohorts: tuple[dt.date | None, dt.date | None] = (None, None)) -> list[tuple]:
         """(*keys, *sums of counters) rows over the filter's customers; ``cohorts``: first and last cohort."""
         low, high = cohorts
         if self.segment is not None:
-            out: dict[tuple, list] = defaultdict(lambda: [0] * len(counters))
-            for key, values in self.segment[name].items():
-                if (low is not None and key[0] < low) or (high is not None and key[0] > high):
-                    continue
-                sums = out[key[:len(keys)]]
-                for i, c in enumerate(counters):
-                    sums[i] += values.get(c, 0)
-            return [(*k, *v) for k, v in out.items()]
+            return [row for row in self.segment[name]
+                    if (low is None or row[0] >= low) and (high is None or row[0] <= high)]
         qs = model._default_manager.all()
         if self.f.age_group:
             qs = qs.filter(age_group=self.f.age_group)

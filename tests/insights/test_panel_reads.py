@@ -48,3 +48,57 @@ def test_clv_distribution_counted_in_sql_equals_the_python_buckets(age_group):
     expected = python_buckets([float(t.revenue - t.discounts - t.refunds) for t in rows])
     got = {b["bucket_low"]: b["customers"] for b in customers_stats(f)["clv_distribution"]}
     assert got == expected and sum(got.values()) == rows.count()
+
+
+def python_retention_rows(pks: list[int]) -> dict[str, list[tuple]]:
+    """The reference: ``insights.retention``'s contributions of these customers, summed over age groups."""
+    from insights.contributions import new_contributions
+    from insights.retention import add_retention_contributions
+    from insights.rollup_store import customer_order_days
+
+    out = new_contributions()
+    add_retention_contributions(out, customer_order_days(pks), age_of={})
+    shapes = {"cohort_months": ("customers", "orders", "revenue"), "buyer_orders": ("customers",),
+              "order_gaps": ("gaps",)}
+    rows: dict[str, list[tuple]] = {}
+    for name, counters in shapes.items():
+        sums: dict[tuple, list] = {}
+        for key, values in out[name].items():
+            tally = sums.setdefault(key[:-1], [0] * len(counters))
+            for i, c in enumerate(counters):
+                tally[i] += values.get(c, 0)
+        rows[name] = sorted((*k, *v) for k, v in sums.items() if any(v))
+    return rows
+
+
+def draw_order_days(rng: random.Random, customers: int) -> None:
+    import datetime as dt
+
+    from insights.models import CustomerDaily
+
+    for i in range(customers):
+        c = Customer.objects.create(external_id=f"r{i}", age=rng.choice((30, 50)))
+        for day in {dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(300)) for _ in range(rng.randrange(6))}:
+            CustomerDaily.objects.create(day=day, customer_id=c.pk, orders=rng.choice((0, 1, 1, 2, 3)),
+                                         revenue=Decimal(rng.choice(("0", "20.00", "35.50"))),
+                                         refunds=Decimal(rng.choice(("0", "0", "5.25"))))
+
+
+@pytest.mark.parametrize("age_group", [None, "26-35"])
+def test_segment_retention_in_sql_equals_the_python_contributions(age_group):
+    from insights.models import CustomerRfm
+    from insights.selectors.rfm import segment_rows
+    from insights.selectors.segment_retention import segment_retention_rows
+
+    draw_order_days(random.Random(2), 60)
+    for c in Customer.objects.all():  # every customer in one segment (no totals needed for this)
+        CustomerRfm.objects.create(customer_id=c.pk, recency=1, frequency=1, monetary=1, segment="Lost")
+    f = MetricFilter(segment="Lost", age_group=age_group)
+    rows = segment_retention_rows(segment_rows(f))
+    expected = python_retention_rows(list(segment_rows(f).values_list("customer_id", flat=True)))
+    got = {name: sorted(tuple(Decimal(str(v)).quantize(Decimal("0.01")) if isinstance(v, float | Decimal) else v
+                              for v in row) for row in found if any(row[-3:] if name == "cohort_months" else row[-1:]))
+           for name, found in rows.items()}
+    expected = {name: sorted(tuple(Decimal(str(v)).quantize(Decimal("0.01")) if isinstance(v, float | Decimal)
+                                   else v for v in row) for row in found) for name, found in expected.items()}
+    assert got == expected and expected["cohort_months"] and expected["order_gaps"]
