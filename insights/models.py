@@ -332,6 +332,9 @@ class CustomerDaily(models.Model):
                          name="insights_cud_active_idx"),
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
                          include=["revenue", "orders", "discounts"], name="insights_cud_buyers_idx"),
+            # Customers' order days (a segment's cohorts, insights.selectors.segment_retention), index-only.
+            models.Index(fields=["customer_id", "day"], condition=models.Q(orders__gt=0),
+                         include=["orders", "revenue", "discounts", "refunds"], name="insights_cud_orders_idx"),
         ]
 
     def __str__(self) -> str:

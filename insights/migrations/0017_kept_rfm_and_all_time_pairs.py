@@ -72,6 +72,10 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('kind', 'product_a', 'product_b'), name='insights_pairall_key')],
             },
         ),
+        migrations.AddIndex(
+            model_name='customerdaily',
+            index=models.Index(condition=models.Q(('orders__gt', 0)), fields=['customer_id', 'day'], include=('orders', 'revenue', 'discounts', 'refunds'), name='insights_cud_orders_idx'),
+        ),
         migrations.RunSQL(PAIRS_FILL, migrations.RunSQL.noop),
         migrations.RunPython(schedule, unschedule),
     ]

@@ -20,11 +20,14 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Model, Sum
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Max, Model, QuerySet, Sum
 
 from insights.filters import MetricFilter, store_today
 from insights.models import BuyerOrders, CohortMonthly, CustomerFirstOrder, OrderGap
 from insights.retention import month_of, months_between
+from insights.rollup_store import sql_param_adapter
 from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.freshness import data_first_day
 from insights.selectors.rfm import segment_customer_pks, segment_rows
@@ -138,22 +141,37 @@ def returning_customer_rate(f: MetricFilter, segment_pks: list[int] | None) -> R
     an order in the period (orders placed by the session's start day)."""
     # revenue > 0: the buyers' partial index (an order of free items only is not counted here)
     days = customer_days(f, segment_pks).filter(revenue__gt=0, orders__gt=0)
-    buyers = dict(days.values("customer_id").annotate(o=Sum("orders")).values_list("customer_id", "o"))
-    before: set[int] = set()
+    buyers, returning = _buyers_returning(days, f.start)
     first = data_first_day()
-    if f.start is not None and buyers:
-        before = set(CustomerFirstOrder.objects.filter(day__lt=f.start, customers__gt=0,
-                                                       customer_id__in=days.values("customer_id"))
-                     .values_list("customer_id", flat=True))
-    returning = sum(1 for c, orders in buyers.items() if c in before or as_count(orders) >= 2)
     reason = None
     if not buyers:
         reason = "no customer ordered in this period"
-    elif len(buyers) < MIN_BUYERS:
-        reason = f"only {len(buyers)} customers ordered in this period: too few to rely on"
+    elif buyers < MIN_BUYERS:
+        reason = f"only {buyers} customers ordered in this period: too few to rely on"
     elif f.start is None or first is None or first >= f.start:
         reason = "no history before this period: only customers ordering twice in it count as returning"
-    return {**_proportion(returning, len(buyers), reason), "returning": returning, "customers": len(buyers)}
+    return {**_proportion(returning, buyers, reason), "returning": returning, "customers": buyers}
+
+
+def _buyers_returning(days: QuerySet, start: dt.date | None) -> tuple[int, int]:
+    """(buyers, returning buyers) of these order days, counted in the database in one statement: a
+    buyer returns with two orders in them or a first order before ``start``."""
+    try:
+        per_customer, params = days.values("customer_id").annotate(o=Sum("orders")).query.sql_with_params()
+    except EmptyResultSet:  # a segment without customers
+        return 0, 0
+    earlier, earlier_params = "", []
+    if start is not None:
+        first_orders = connection.ops.quote_name(CustomerFirstOrder._meta.db_table)
+        earlier = f" OR b.customer_id IN (SELECT customer_id FROM {first_orders} WHERE day < %s AND customers > 0)"
+        adapt = sql_param_adapter()
+        earlier_params = [adapt(start) if adapt else start]
+    sql = (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN b.o >= 2{earlier} THEN 1 ELSE 0 END), 0) "
+           f"FROM ({per_customer}) b")
+    with connection.cursor() as cur:
+        cur.execute(sql, [*earlier_params, *params])
+        buyers, returning = cur.fetchone()
+    return int(buyers), int(returning)
 
 
 def _buyer_figures(figures: _Figures) -> tuple[Row, list[Row]]:
