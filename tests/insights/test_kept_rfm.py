@@ -149,3 +149,18 @@ def test_pages_say_when_the_segments_were_kept(client_for):
     a = Customer.objects.get(external_id="A").pk
     page = client.get(f"/customers/{a}/").content.decode()
     assert "Segment as of" in page and "At risk" in page
+
+
+def test_an_erased_customer_leaves_the_kept_scores_at_once():
+    from django.db import transaction
+
+    from insights.upkeep import customer_events_erase
+
+    build_store()
+    a = Customer.objects.get(external_id="A")
+    assert CustomerRfm.objects.filter(pk=a.pk).exists()
+    with transaction.atomic():
+        customer_events_erase(customer=a)
+    assert not CustomerRfm.objects.filter(pk=a.pk).exists()
+    rfm_refresh()  # the others are scored again without them
+    assert_kept_equals_reference() and len(rfm_assignments()) == 2
