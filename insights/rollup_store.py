@@ -53,7 +53,7 @@ FIRST_KEY = "first_session"
 # Everything derived from the events, carts first (deleting them needs no cascade collection).
 DERIVED_MODELS: tuple[type[models.Model], ...] = (tables.Cart, tables.Session, tables.PendingWindow,
                                                   *(m for m, _ in ROLLUP_TABLES.values()), tables.DailyPeople,
-                                                  tables.CustomerRfm, tables.RfmRefresh)
+                                                  tables.CustomerRfm)
 DERIVATION_LOCK_ID = 815_514_005  # PostgreSQL advisory lock serialising every write of derived data
 _UPSERT_ROWS = 400
 _INSERT_ROWS = 500
