@@ -189,6 +189,11 @@ def step_measure(args: argparse.Namespace) -> dict:
                                                         channel=top_channel),
         f"all history, channel {top_channel}": MetricFilter(start=today - dt.timedelta(days=args.days + 1),
                                                             end=today, channel=top_channel),
+        # an RFM segment on every page (the customers of the kept scores' largest segment is costliest)
+        "30 days, segment Champions": MetricFilter(start=today - dt.timedelta(days=29), end=today,
+                                                   segment="Champions"),
+        "all history, segment Champions": MetricFilter(start=today - dt.timedelta(days=args.days + 1), end=today,
+                                                       segment="Champions"),
     }
     some_customer = Session.objects.values_list("customer_id", flat=True).first()
     results: dict = {"rows": {m.__name__: m.objects.count() for m in (
@@ -198,6 +203,7 @@ def step_measure(args: argparse.Namespace) -> dict:
 
     popular = (ProductPairDaily.objects.filter(kind="o").exclude(product_a=0).order_by("-baskets")
                .values_list("product_a", flat=True).first())
+    results["kept_ms"] = _kept_refresh_ms(args.reps)
     sel: dict = {}
     for label, f in filters.items():
         calls = {
@@ -243,6 +249,17 @@ def step_measure(args: argparse.Namespace) -> dict:
         api[panel] = median_ms(get, args.reps)
     results["api_ms"] = api
     return results
+
+
+def _kept_refresh_ms(reps: int) -> dict:
+    """The refresh of the kept RFM scores over every buyer (``insights.rfm_store``), where the code has one."""
+    try:
+        from insights.rfm_store import rfm_refresh
+    except ImportError:
+        return {}
+    from bench.support import median_ms
+
+    return {"rfm_refresh": median_ms(rfm_refresh, max(3, reps // 3))}
 
 
 def step_web_rss(args: argparse.Namespace) -> dict:
@@ -306,6 +323,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="keep an existing metrics_bench_<size> database and the events in it")
     parser.add_argument("--db-prefix", default="metrics_bench", help="databases are <prefix>_<size>")
+    parser.add_argument("--steps", default="load,measure,web_rss,pandas",
+                        help="the steps to run, comma-separated (measure alone: an existing, derived database)")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -316,7 +335,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         bench_database(f"{args.pg}/{args.db_prefix}_{size}", recreate=not args.reuse)
         r: dict = {}
-        for step in ("load", "measure", "web_rss", "pandas"):
+        for step in args.steps.split(","):
             print(f"[{size:,}] {step} …", file=sys.stderr, flush=True)
             r.update(run_step(step, size, args))
         report[size] = r
@@ -332,7 +351,7 @@ def main() -> None:
 
 
 def print_size(size: int, r: dict) -> None:
-    print(f"\n=== {r['events']:,} events ({size:,} requested) ===")
+    print(f"\n=== {r.get('events', size):,} events ({size:,} requested) ===")
     if "rebuild_s" in r:
         print(f"simulated history + COPY: {r['generate_copy_s']:.1f} s; rebuild_rollups over "
               f"{r['rebuild_events']:,} events: {r['rebuild_s']:.1f} s "
@@ -341,17 +360,25 @@ def print_size(size: int, r: dict) -> None:
               f"{r['ingest_tail_s']:.1f} s ({r['ingest_tail_events'] / r['ingest_tail_s']:,.0f} ev/s); "
               f"their queued session derivation: {r['derive_tail_s']:.1f} s "
               f"({r['ingest_tail_events'] / max(r['derive_tail_s'], 1e-9):,.0f} ev/s)")
-    print("rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in r["rows"].items()))
-    print(f"baseline, all events into pandas: {r['pandas_total_s'] * 1000:,.0f} ms, {r['pandas_rss_mb']:,.0f} MB RSS")
-    for label, rows in r["selectors_ms"].items():
+    if "rows" in r:
+        print("rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in r["rows"].items()))
+    pandas_ms = r["pandas_total_s"] * 1000 if "pandas_total_s" in r else None
+    if pandas_ms is not None:
+        print(f"baseline, all events into pandas: {pandas_ms:,.0f} ms, {r['pandas_rss_mb']:,.0f} MB RSS")
+    for name, ms in r.get("kept_ms", {}).items():
+        print(f"kept figures: {name} {ms:.1f} ms")
+    for label, rows in r.get("selectors_ms", {}).items():
         print(f"-- selectors, {label} (median ms)")
         for name, ms in rows.items():
             flag = "" if ms <= 50 else "  > 50 ms"
-            print(f"   {name:28s} {ms:8.1f}   ({r['pandas_total_s'] * 1000 / ms:,.0f}× faster than pandas){flag}")
-    print("-- /api/v1/metrics/<panel> (median ms, 30 days)")
-    for name, ms in r["api_ms"].items():
-        print(f"   {name:28s} {ms:8.1f}")
-    print(f"web process peak RSS: {r['web_rss_mb']:.0f} MB")
+            than = f"   ({pandas_ms / ms:,.0f}× faster than pandas)" if pandas_ms else ""
+            print(f"   {name:28s} {ms:8.1f}{than}{flag}")
+    if "api_ms" in r:
+        print("-- /api/v1/metrics/<panel> (median ms, 30 days)")
+        for name, ms in r["api_ms"].items():
+            print(f"   {name:28s} {ms:8.1f}")
+    if "web_rss_mb" in r:
+        print(f"web process peak RSS: {r['web_rss_mb']:.0f} MB")
 
 
 def print_ratio(a: dict, b: dict, sa: int, sb: int) -> None:

@@ -28,6 +28,7 @@ rollup                key                                                 counte
                                                                           first-touch channel
 ``product_pairs``     kind ("o" order, "c" cart) × store day × product    baskets (a = b: baskets holding a;
                       a × product b (a ≤ b)                               0, 0: every basket)
+``product_pairs_all`` kind × product a × product b (every day)            the same, all time
 ``traffic_daily``     store day × channel × source × medium × campaign    sessions, purchasing sessions, orders,
                                                                           revenue, discounts, cart outcomes
 ====================  ==================================================  =========================================
@@ -241,13 +242,16 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
 
 
 def add_basket_contributions(out: Contributions, kind: str, day: date, products: Iterable[int], sign: int) -> None:
-    """One basket (an order: kind "o"; a cart: "c") of these products: its pairs, its products, itself."""
+    """One basket (an order: kind "o"; a cart: "c") of these products: its pairs, its products, itself, on
+    its day and all time."""
     pks = sorted(set(products))
-    rows = out["product_pairs"]
+    rows, all_time = out["product_pairs"], out["product_pairs_all"]
     rows[(kind, day, 0, 0)]["baskets"] += sign
+    all_time[(kind, 0, 0)]["baskets"] += sign
     for i, a in enumerate(pks):
         for b in pks[i:]:
             rows[(kind, day, a, b)]["baskets"] += sign
+            all_time[(kind, a, b)]["baskets"] += sign
 
 
 def _add_pair_rows(out: Contributions, s: DerivedSession, day: date, sign: int) -> None:

@@ -332,6 +332,9 @@ class CustomerDaily(models.Model):
                          name="insights_cud_active_idx"),
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
                          include=["revenue", "orders", "discounts"], name="insights_cud_buyers_idx"),
+            # Customers' order days (a segment's cohorts, insights.selectors.segment_retention), index-only.
+            models.Index(fields=["customer_id", "day"], condition=models.Q(orders__gt=0),
+                         include=["orders", "revenue", "discounts", "refunds"], name="insights_cud_orders_idx"),
         ]
 
     def __str__(self) -> str:
@@ -384,6 +387,7 @@ class CustomerTotals(models.Model):
 # Predicted CLV lives in its own module; imported here so Django finds the models.
 from insights.clv.models import ClvFit, ClvPrediction  # noqa: E402, F401
 from insights.hourly_models import CartHourly  # noqa: E402, F401
+from insights.kept_models import CustomerRfm, ProductPairTotal, RfmRefresh  # noqa: E402, F401
 from insights.moves.models import HistoryMove  # noqa: E402, F401
 from insights.retention_models import (  # noqa: E402, F401
     BuyerOrders,

@@ -35,6 +35,7 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "cart_values_daily": (tables.CartValueDaily, ("day", "age_group", "category", "bucket", "channel")),
     "customer_totals": (tables.CustomerTotals, ("customer_id",)),
     "product_pairs": (tables.ProductPairDaily, ("kind", "day", "product_a", "product_b")),
+    "product_pairs_all": (tables.ProductPairTotal, ("kind", "product_a", "product_b")),
     # insights.retention: from each customer's order days
     "cohort_months": (tables.CohortMonthly, ("cohort", "month", "age_group")),
     "buyer_orders": (tables.BuyerOrders, ("orders", "age_group")),
@@ -51,7 +52,8 @@ FOLLOWS_EARLIEST = {"first_channel": "first_seen", "first_session": "first_seen"
 FIRST_KEY = "first_session"
 # Everything derived from the events, carts first (deleting them needs no cascade collection).
 DERIVED_MODELS: tuple[type[models.Model], ...] = (tables.Cart, tables.Session, tables.PendingWindow,
-                                                  *(m for m, _ in ROLLUP_TABLES.values()), tables.DailyPeople)
+                                                  *(m for m, _ in ROLLUP_TABLES.values()), tables.DailyPeople,
+                                                  tables.CustomerRfm)
 DERIVATION_LOCK_ID = 815_514_005  # PostgreSQL advisory lock serialising every write of derived data
 _UPSERT_ROWS = 400
 _INSERT_ROWS = 500

@@ -56,6 +56,7 @@ from insights.retention import (
     order_day_value,
     order_days_from_rows,
 )
+from insights.rfm_store import rfm_refresh
 from insights.rollup_store import (
     DERIVED_MODELS,
     customer_order_days,
@@ -272,6 +273,8 @@ def analytics_process_pending(*, max_rows: int = 20, as_of: dt.datetime | None =
         n = _pending_windows_process(max_rows=max_rows, as_of=as_of or now, now=now)
         total += n
         if n < max_rows:
+            if total:
+                rfm_refresh()  # the kept RFM scores follow the derived figures (insights.rfm_store)
             return total
 
 
@@ -346,6 +349,7 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
         (customer, day, counters.get("orders", 0), order_day_value(counters))
         for (day, customer), counters in contributions["customers_daily"].items()), age_of=ages)
     rollups_add(contributions)
+    rfm_refresh()
     return {"events": n_events, "sessions": n_sessions}
 
 

@@ -9,6 +9,7 @@ from insights.clv.services import NotEnoughData, clv_fit_create
 from insights.filters import store_today
 from insights.moves.services import MOVES_TASK, history_moves_run
 from insights.recategorise import product_category_change
+from insights.rfm_store import rfm_refresh
 from insights.services import analytics_process_pending, sessions_close_idle
 from insights.source_removal import source_remove
 
@@ -34,6 +35,13 @@ def history_moves_task() -> int:
 def close_idle_sessions_task() -> int:
     """Close sessions idle for 30 minutes, settling their carts (every minute)."""
     return sessions_close_idle()
+
+
+@shared_task(ignore_result=True)
+def refresh_rfm_task() -> int:
+    """Refresh the kept RFM scores (every minute): catches what changes buyers' figures outside a
+    derivation batch (refunds stored at ingest, erasures, merges). Returns the number of buyers."""
+    return rfm_refresh()
 
 
 @shared_task(ignore_result=True)

@@ -36,7 +36,7 @@ from events.models import Event
 from events.types import StoredEvent
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.filters import store_tz
-from insights.models import Cart, CustomerTotals, Session
+from insights.models import Cart, CustomerRfm, CustomerTotals, Session
 from insights.money import OrderBook
 from insights.moves.services import history_age_queue, history_link, history_moves_drain
 from insights.order_changes import browser_changed, mode_change_apply
@@ -191,7 +191,7 @@ def customer_events_erase(*, customer: Customer) -> ErasureResult:
     # The per-customer rollups lose their rows outright (a rebuild would have none).
     n_carts = rows_delete(Cart, customer_id=pk)
     customer_days_delete(pk)
-    for model in (Session, CustomerTotals, Event):
+    for model in (Session, CustomerTotals, CustomerRfm, Event):
         rows_delete(model, customer_id=pk)
     shared.recount()
     _mode_change(count_before, handled={e.pk for e in shared.others})

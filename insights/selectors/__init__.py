@@ -26,7 +26,8 @@ Filter semantics:
 Modules: ``kpis``, ``timeseries``, ``funnel``, ``seasonality``, ``customers`` (with the drill-down),
 ``products``, ``carts``, ``acquisition`` (traffic sources, people), ``channel_scope``, ``coupons`` (the
 one panel reading the period's order lines), ``revenue_source`` (browser-reported or verified revenue),
-``rfm``, ``cohorts`` (retention), ``affinity``, ``freshness`` (comparisons
+``rfm`` (the kept scores), ``cohorts`` (retention; ``segment_retention`` for an RFM segment's),
+``affinity``, ``freshness`` (comparisons
 and derivation lag), ``latest`` (feed, filter choices); ``_common`` holds the query helpers they share.
 The insight sentences built from these figures are in ``insights.sentences``.
 """

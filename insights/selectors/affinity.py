@@ -3,8 +3,10 @@ the baskets of the period. support(A,B) = share of baskets holding both; confide
 support(A,B) / support(A); lift = confidence(A→B) / support(B). Pairs in fewer than ``min_baskets``
 baskets are not shown.
 
-Read from the kind × day × pair rollup (``ProductPairDaily``). Filters: the date range (baskets by the
-session's start day); category keeps pairs with a product in it. Age group and RFM segment do not
+Read from the kind × day × pair rollup (``ProductPairDaily``), or, when the period holds every day with
+baskets (all history), from the all-time pair rollup (``ProductPairTotal``: the same sums, kept as the
+daily rows are). Filters: the date range (baskets by the session's start day); category keeps pairs with
+a product in it. Age group and RFM segment do not
 apply (the pair rollup has no customer dimension; the answer lists what was ignored); actions neither.
 """
 
@@ -13,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Max, Min, Sum
 
 from insights.filters import MetricFilter
-from insights.models import ProductPairDaily
+from insights.models import ProductPairDaily, ProductPairTotal
 from insights.rollup_store import sql_param_adapter
 from insights.selectors._common import TOP_N, within_store_days
 from products.models import Product
@@ -39,6 +41,17 @@ def count_param(params: Any, name: str) -> int | None:
     return int(raw)
 
 
+_RANKED_ALL_TIME = """
+WITH p AS (
+  SELECT product_a AS a, product_b AS b, baskets AS n FROM {pairs}
+  WHERE kind = %s AND product_a < product_b{one} AND baskets >= %s
+), s AS (
+  SELECT product_a AS a, baskets AS n FROM {pairs} WHERE kind = %s AND product_a = product_b
+)
+SELECT p.a, p.b, p.n, sa.n, sb.n FROM p JOIN s sa ON sa.a = p.a JOIN s sb ON sb.a = p.b{category}
+ORDER BY {order}, p.a, p.b LIMIT %s
+"""
+
 _RANKED_PAIRS = """
 WITH p AS (
   SELECT product_a AS a, product_b AS b, SUM(baskets) AS n FROM {pairs}
@@ -53,20 +66,33 @@ ORDER BY {order}, p.a, p.b LIMIT %s
 """
 
 
-def _ranked_pairs(f: MetricFilter, kind: str, product_pk: int | None, min_baskets: int,
-                  limit: int) -> tuple[int, list[tuple[int, int, int, int, int]]]:
-    """(baskets, the top ``limit`` pairs as (a, b, baskets with both, with a, with b)), ranked in SQL: by lift,
-    or with ``product_pk`` by baskets (its confidence to the other product) — only ``limit`` rows leave the
-    database."""
-    days = within_store_days(ProductPairDaily.objects.filter(kind=kind), f)
-    total = days.filter(product_a=0, product_b=0).aggregate(n=Sum("baskets"))["n"] or 0
-    if not total:
-        return 0, []
+def covers_every_day(f: MetricFilter, kind: str) -> bool:
+    """Whether the filter's days hold every day with baskets of ``kind`` (all history): then the all-time
+    rollup answers (two index look-ups: the first and the last day)."""
+    if f.start is None and f.end is None:
+        return True
+    span = ProductPairDaily.objects.filter(kind=kind).aggregate(lo=Min("day"), hi=Max("day"))
+    return ((span["lo"] is None or f.start is None or span["lo"] >= f.start)
+            and (span["hi"] is None or f.end is None or span["hi"] <= f.end))
+
+
+def _baskets(f: MetricFilter, kind: str, all_time: bool) -> int:
+    if all_time:
+        rows = ProductPairTotal.objects.filter(kind=kind, product_a=0, product_b=0)
+    else:
+        rows = within_store_days(ProductPairDaily.objects.filter(kind=kind, product_a=0, product_b=0), f)
+    return int(rows.aggregate(n=Sum("baskets"))["n"] or 0)
+
+
+def _ranked_sql(f: MetricFilter, kind: str, product_pk: int | None, all_time: bool,
+                bounds: tuple[int, int]) -> tuple[str, list[Any]]:
+    """The ranking statement and its parameters; ``bounds``: the minimum baskets and the limit."""
+    min_baskets, limit = bounds
     q = connection.ops.quote_name
     day_sql, day_params = "", list[Any]()
-    if f.start is not None:
+    if not all_time and f.start is not None:
         day_sql, day_params = day_sql + " AND day >= %s", [*day_params, f.start]
-    if f.end is not None:
+    if not all_time and f.end is not None:
         day_sql, day_params = day_sql + " AND day <= %s", [*day_params, f.end]
     one_sql, one_params = ("", []) if product_pk is None else (" AND (product_a = %s OR product_b = %s)",
                                                                [product_pk, product_pk])
@@ -77,18 +103,34 @@ def _ranked_pairs(f: MetricFilter, kind: str, product_pk: int | None, min_basket
                         " WHERE (pa.category = %s OR pb.category = %s)")
         category_params = [f.category, f.category]
     order = "p.n DESC" if product_pk is not None else "p.n * 1.0 / (sa.n * sb.n) DESC, p.n DESC"
+    if all_time:
+        sql = _RANKED_ALL_TIME.format(pairs=q(ProductPairTotal._meta.db_table), one=one_sql, category=category_sql,
+                                      order=order)
+        return sql, [kind, *one_params, min_baskets, kind, *category_params, limit]
     sql = _RANKED_PAIRS.format(pairs=q(ProductPairDaily._meta.db_table), days=day_sql, one=one_sql,
                                category=category_sql, order=order)
-    params: list[Any] = [kind, *day_params, *one_params, min_baskets, kind, *day_params, *category_params, limit]
+    return sql, [kind, *day_params, *one_params, min_baskets, kind, *day_params, *category_params, limit]
+
+
+def _ranked_pairs(f: MetricFilter, kind: str, product_pk: int | None, min_baskets: int,
+                  limit: int) -> tuple[int, list[tuple[int, int, int, int, int]]]:
+    """(baskets, the top ``limit`` pairs as (a, b, baskets with both, with a, with b)), ranked in SQL: by lift,
+    or with ``product_pk`` by baskets (its confidence to the other product) — only ``limit`` rows leave the
+    database. All history reads the all-time rollup (``covers_every_day``)."""
+    all_time = covers_every_day(f, kind)
+    total = _baskets(f, kind, all_time)
+    if not total:
+        return 0, []
+    sql, params = _ranked_sql(f, kind, product_pk, all_time, (min_baskets, limit))
     adapt = sql_param_adapter()
     if adapt is not None:
         params = [adapt(p) for p in params]
     with transaction.atomic(), connection.cursor() as cur:
-        if connection.vendor == "postgresql":  # the pairs' hash aggregate fits in memory instead of spilling
+        if connection.vendor == "postgresql" and not all_time:  # the pairs' hash aggregate fits in memory
             cur.execute(f"SET LOCAL work_mem = '{PAIRS_WORK_MEM}'")
         cur.execute(sql, params)
         rows = [tuple(int(v) for v in row) for row in cur.fetchall()]
-    return int(total), rows  # type: ignore[return-value]
+    return total, rows  # type: ignore[return-value]
 
 
 def _pair_row(a: int, b: int, counts: tuple[int, int, int], total: int, info: dict[int, Row]) -> Row:

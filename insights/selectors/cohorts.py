@@ -5,7 +5,8 @@ time between orders.
 Read from the retention rollups (``insights.retention``) and, for the returning rate, the day ×
 customer rollup. Filters: the date range picks the cohorts (first-order months it overlaps; each row
 then runs to the newest month with an order) and the period of the returning customer rate; the age
-group and the RFM segment pick the customers (a segment is computed from its customers' order days).
+group and the RFM segment pick the customers (a segment's rows are computed in SQL from its customers'
+order days: ``insights.selectors.segment_retention``).
 Repeat purchase rate, orders per customer and time between orders are all time. Actions and category
 do not apply: a cohort is about a customer's orders of anything (the answer lists what was ignored).
 """
@@ -19,16 +20,18 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Model, Sum
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Max, Model, QuerySet, Sum
 
-from insights.contributions import new_contributions
 from insights.filters import MetricFilter, store_today
 from insights.models import BuyerOrders, CohortMonthly, CustomerFirstOrder, OrderGap
-from insights.retention import add_retention_contributions, month_of, months_between
-from insights.rollup_store import customer_order_days
+from insights.retention import month_of, months_between
+from insights.rollup_store import sql_param_adapter
 from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.freshness import data_first_day
-from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.rfm import segment_customer_pks, segment_rows
+from insights.selectors.segment_retention import segment_retention_rows
 from insights.stats import median_of_counts, rate, wilson_interval
 
 DEFAULT_MONTHS = 12  # cohorts shown when the query names no dates
@@ -57,24 +60,15 @@ class _Figures:
 
     def __init__(self, f: MetricFilter, segment_pks: list[int] | None) -> None:
         self.f = f
-        self.segment = None
-        if segment_pks is not None:
-            self.segment = new_contributions()
-            add_retention_contributions(self.segment, customer_order_days(segment_pks), age_of={})
+        self.segment = None if segment_pks is None else segment_retention_rows(segment_rows(f))
 
     def _rows(self, name: str, model: type[Model], keys: tuple[str, ...], counters: tuple[str, ...],
               cohorts: tuple[dt.date | None, dt.date | None] = (None, None)) -> list[tuple]:
         """(*keys, *sums of counters) rows over the filter's customers; ``cohorts``: first and last cohort."""
         low, high = cohorts
         if self.segment is not None:
-            out: dict[tuple, list] = defaultdict(lambda: [0] * len(counters))
-            for key, values in self.segment[name].items():
-                if (low is not None and key[0] < low) or (high is not None and key[0] > high):
-                    continue
-                sums = out[key[:len(keys)]]
-                for i, c in enumerate(counters):
-                    sums[i] += values.get(c, 0)
-            return [(*k, *v) for k, v in out.items()]
+            return [row for row in self.segment[name]
+                    if (low is None or row[0] >= low) and (high is None or row[0] <= high)]
         qs = model._default_manager.all()
         if self.f.age_group:
             qs = qs.filter(age_group=self.f.age_group)
@@ -147,22 +141,37 @@ def returning_customer_rate(f: MetricFilter, segment_pks: list[int] | None) -> R
     an order in the period (orders placed by the session's start day)."""
     # revenue > 0: the buyers' partial index (an order of free items only is not counted here)
     days = customer_days(f, segment_pks).filter(revenue__gt=0, orders__gt=0)
-    buyers = dict(days.values("customer_id").annotate(o=Sum("orders")).values_list("customer_id", "o"))
-    before: set[int] = set()
+    buyers, returning = _buyers_returning(days, f.start)
     first = data_first_day()
-    if f.start is not None and buyers:
-        before = set(CustomerFirstOrder.objects.filter(day__lt=f.start, customers__gt=0,
-                                                       customer_id__in=days.values("customer_id"))
-                     .values_list("customer_id", flat=True))
-    returning = sum(1 for c, orders in buyers.items() if c in before or as_count(orders) >= 2)
     reason = None
     if not buyers:
         reason = "no customer ordered in this period"
-    elif len(buyers) < MIN_BUYERS:
-        reason = f"only {len(buyers)} customers ordered in this period: too few to rely on"
+    elif buyers < MIN_BUYERS:
+        reason = f"only {buyers} customers ordered in this period: too few to rely on"
     elif f.start is None or first is None or first >= f.start:
         reason = "no history before this period: only customers ordering twice in it count as returning"
-    return {**_proportion(returning, len(buyers), reason), "returning": returning, "customers": len(buyers)}
+    return {**_proportion(returning, buyers, reason), "returning": returning, "customers": buyers}
+
+
+def _buyers_returning(days: QuerySet, start: dt.date | None) -> tuple[int, int]:
+    """(buyers, returning buyers) of these order days, counted in the database in one statement: a
+    buyer returns with two orders in them or a first order before ``start``."""
+    try:
+        per_customer, params = days.values("customer_id").annotate(o=Sum("orders")).query.sql_with_params()
+    except EmptyResultSet:  # a segment without customers
+        return 0, 0
+    earlier, earlier_params = "", []
+    if start is not None:
+        first_orders = connection.ops.quote_name(CustomerFirstOrder._meta.db_table)
+        earlier = f" OR b.customer_id IN (SELECT customer_id FROM {first_orders} WHERE day < %s AND customers > 0)"
+        adapt = sql_param_adapter()
+        earlier_params = [adapt(start) if adapt else start]
+    sql = (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN b.o >= 2{earlier} THEN 1 ELSE 0 END), 0) "
+           f"FROM ({per_customer}) b")
+    with connection.cursor() as cur:
+        cur.execute(sql, [*earlier_params, *params])
+        buyers, returning = cur.fetchone()
+    return int(buyers), int(returning)
 
 
 def _buyer_figures(figures: _Figures) -> tuple[Row, list[Row]]:

@@ -5,17 +5,18 @@ output leaves the server (``insights.shaping``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Round
 
 from customers.models import AgeGroup, Customer
 from customers.selectors import customer_age_groups
 from events.models import Event
-from insights.clv.selectors import clv_predictions_for, clv_segment_values
+from insights.clv.models import ClvPrediction
+from insights.clv.selectors import clv_fit_latest, clv_predictions_for
 from insights.filters import RFM_SEGMENTS, MetricFilter
-from insights.models import Cart, CustomerTotals, Session
+from insights.models import Cart, CustomerRfm, CustomerTotals, Session
 from insights.selectors._common import (
     MONEY_ACTIONS,
     TOP_N,
@@ -30,24 +31,12 @@ from insights.selectors._common import (
     net_revenue,
     session_days,
 )
-from insights.selectors.rfm import rfm_assignments, segment_customer_pks
+from insights.selectors.rfm import rfm_freshness, segment_customer_pks, segment_rows
 from insights.stats import rate, wilson_interval
 
 NET = F("revenue") - F("discounts") - F("refunds")  # a customer's net revenue (CustomerTotals)
 
 CLV_EDGES = (0, 50, 100, 250, 500, 1000, 2500, 5000)
-
-
-def _buckets(values: Iterable[float], edges: tuple[int, ...]) -> list[dict[str, Any]]:
-    counts = [0] * len(edges)
-    for v in values:
-        i = 0
-        for j, edge in enumerate(edges):
-            if v >= edge:
-                i = j
-        counts[i] += 1
-    return [{"bucket_low": edges[i], "bucket_high": edges[i + 1] if i + 1 < len(edges) else None, "n": c}
-            for i, c in enumerate(counts)]
 
 
 def _empty_age_row() -> dict[str, Any]:
@@ -138,31 +127,45 @@ def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
 
 
 def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    """Purchasing customers by all-time net revenue (historical CLV, docs/money.md)."""
+    """Purchasing customers by all-time net revenue (historical CLV, docs/money.md), counted per bucket in
+    SQL (bucket i: from edge i to edge i + 1; below the first edge: the first bucket)."""
     totals = CustomerTotals.objects.filter(revenue__gt=0)
     if segment_pks is not None:
-        totals = totals.filter(customer_id__in=segment_pks)
+        totals = totals.filter(customer_id__in=segment_rows(f).values("customer_id"))
     elif f.age_group:
         totals = totals.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
-    return [{"bucket_low": b["bucket_low"], "bucket_high": b["bucket_high"], "customers": b["n"]}
-            for b in _buckets((float(v) for v in totals.annotate(net=NET).values_list("net", flat=True)), CLV_EDGES)]
+    net = Round(NET, 2)  # as stored: SQLite's float residue must not move a customer across an edge
+    bucket = Case(*(When(net__gte=edge, then=Value(i)) for i, edge in reversed(list(enumerate(CLV_EDGES)))),
+                  default=Value(0))
+    counts = dict(totals.annotate(net=net).annotate(bucket=bucket).values("bucket").annotate(n=Count("pk"))
+                  .values_list("bucket", "n"))
+    return [{"bucket_low": edge, "bucket_high": CLV_EDGES[i + 1] if i + 1 < len(CLV_EDGES) else None,
+             "customers": counts.get(i, 0)} for i, edge in enumerate(CLV_EDGES)]
 
 
-def _rfm_segments(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    """Customers and all-time revenue per RFM segment, with the latest CLV fit's predicted 12-month value
-    and high-tier customers (None without a fit)."""
-    assignments = rfm_assignments()
-    allowed: set[int] | None = set(segment_pks) if segment_pks is not None else None
-    if allowed is None and f.age_group:
-        allowed = set(Customer.objects.filter(pk__in=list(assignments), age_group=f.age_group)
-                      .values_list("pk", flat=True))
-    totals: dict[str, list[float]] = {name: [0, 0.0] for name in RFM_SEGMENTS}
-    for pk, (name, revenue) in assignments.items():
-        if allowed is None or pk in allowed:
-            totals[name][0] += 1
-            totals[name][1] += revenue
-    predicted = clv_segment_values(assignments=assignments if allowed is None else
-                                   {pk: a for pk, a in assignments.items() if pk in allowed})
+def _segment_predictions(f: MetricFilter) -> dict[str, dict[str, Any]]:
+    """Per RFM segment (the filter's segment and age group): the latest CLV fit's summed predicted
+    12-month value and high-tier customers. Empty without a fit."""
+    fit = clv_fit_latest()
+    if fit is None:
+        return {}
+    rows = ClvPrediction.objects.filter(fit=fit, customer__rfm__isnull=False)
+    if f.segment:
+        rows = rows.filter(customer__rfm__segment=f.segment)
+    if f.age_group:
+        rows = rows.filter(customer__age_group=f.age_group)
+    return {r["customer__rfm__segment"]: {"predicted_clv_12m": round(r["v"] or 0.0, 2), "high_tier": r["h"]}
+            for r in rows.values("customer__rfm__segment").annotate(
+                v=Sum("clv_12m"), h=Count("pk", filter=Q(tier=ClvPrediction.Tier.HIGH)))}
+
+
+def _rfm_segments(f: MetricFilter) -> list[dict[str, Any]]:
+    """Customers and all-time revenue per RFM segment (the kept scores, ``insights.rfm_store``), with the
+    latest CLV fit's predicted 12-month value and high-tier customers (None without a fit)."""
+    totals: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in RFM_SEGMENTS}
+    for r in segment_rows(f).values("segment").annotate(n=Count("pk"), r=Sum("net_revenue")):
+        totals[r["segment"]] = (r["n"], float(r["r"] or 0))
+    predicted = _segment_predictions(f)
     return [{"segment": name, "customers": int(v[0]), "revenue": round(v[1], 2),
              "predicted_clv_12m": predicted.get(name, {}).get("predicted_clv_12m", 0.0 if predicted else None),
              "high_tier": predicted.get(name, {}).get("high_tier", 0 if predicted else None)}
@@ -176,7 +179,8 @@ def customers_stats(f: MetricFilter) -> dict[str, Any]:
     f = channel_cut(f, segment_pks)
     days = customer_days(f, segment_pks)
     return {"age_groups": age_group_stats(f, segment_pks, days), "top_customers": _top_customers(f, days),
-            "clv_distribution": _clv_distribution(f, segment_pks), "rfm": _rfm_segments(f, segment_pks)}
+            "clv_distribution": _clv_distribution(f, segment_pks), "rfm": _rfm_segments(f),
+            "rfm_as_of": rfm_freshness()["as_of"]}
 
 
 def _profile(c: Customer) -> dict[str, Any]:
@@ -192,7 +196,8 @@ def _profile(c: Customer) -> dict[str, Any]:
         "sessions": totals.sessions if totals else 0, "events": totals.events if totals else 0,
         "first_seen": iso_or_none(totals.first_seen if totals else None),
         "last_seen": iso_or_none(totals.last_seen if totals else None),
-        "segment": rfm_assignments().get(c.pk, (None, 0.0))[0],
+        "segment": CustomerRfm.objects.filter(pk=c.pk).values_list("segment", flat=True).first(),
+        "segment_as_of": rfm_freshness()["as_of"],
     }
 
 

@@ -1,0 +1,66 @@
+"""Figures kept for the panels instead of computed per request (docs/metrics.md#rfm-segments,
+docs/metrics.md#affinity): every buyer's RFM scores (``insights.rfm_store``) and the all-time pair
+rollup (``insights.contributions``: ``product_pairs_all``)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from insights.fields import money_field as _money
+
+
+class CustomerRfm(models.Model):
+    """One buyer's RFM scores and segment as of the last refresh (``insights.rfm_store.rfm_refresh``),
+    with the values they were scored on (from ``CustomerTotals``)."""
+
+    # No database constraint: the refresh writes it by SQL from ``CustomerTotals`` (keyed by a plain id),
+    # and an erased customer's row goes with the next refresh.
+    customer = models.OneToOneField("customers.Customer", primary_key=True, on_delete=models.DO_NOTHING,
+                                    db_constraint=False, related_name="rfm")
+    last_purchase_at = models.DateTimeField(null=True)
+    orders = models.BigIntegerField(default=0)
+    net_revenue = _money()  # all-time: revenue − discounts − refunds
+    recency = models.PositiveSmallIntegerField()
+    frequency = models.PositiveSmallIntegerField()
+    monetary = models.PositiveSmallIntegerField()
+    segment = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [
+            # A segment's customers (the segment filter) without reading the table.
+            models.Index(fields=["segment", "customer"], include=["net_revenue"], name="insights_rfm_seg_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}: {self.segment} (R{self.recency} F{self.frequency} M{self.monetary})"
+
+
+class RfmRefresh(models.Model):
+    """When the kept RFM scores were last refreshed, over how many buyers, and each score's quintile
+    boundaries: ``{"recency" | "frequency" | "monetary": [{"score", "low", "high", "customers"}, …]}``."""
+
+    refreshed_at = models.DateTimeField()
+    buyers = models.PositiveIntegerField(default=0)
+    boundaries = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"RFM of {self.buyers} buyers at {self.refreshed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProductPairTotal(models.Model):
+    """``ProductPairDaily`` summed over every day (kind × product a × product b, a ≤ b): baskets holding
+    both. Fed by the same basket contributions, so it equals the sum of the daily rows; the affinity
+    panel reads it when the period covers all of the pairs' days."""
+
+    kind = models.CharField(max_length=1)
+    product_a = models.BigIntegerField()
+    product_b = models.BigIntegerField()
+    baskets = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "product_a", "product_b"], name="insights_pairall_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.product_a}+{self.product_b}: {self.baskets}"

@@ -1,0 +1,73 @@
+"""The retention rollups' rows for an RFM segment's customers (docs/metrics.md#retention), computed in SQL
+from their order days (the day × customer rows with orders), as ``insights.retention`` computes each
+customer's contribution in Python (its reference): cohort = the month of the first order day; a customer
+counts once in (cohort, month) when they ordered in that month; orders per customer all time; gaps
+between consecutive order days, and 0 for each further order on one day. Window functions over one
+customer's rows: PostgreSQL and SQLite alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_date
+
+from insights.models import CustomerDaily
+
+_DAYS = """
+WITH d AS (
+  SELECT customer_id, day, orders, revenue - discounts - refunds AS net,
+    MIN(day) OVER (PARTITION BY customer_id) AS first_day,
+    LAG(day) OVER (PARTITION BY customer_id ORDER BY day) AS previous_day
+  FROM {daily} WHERE orders > 0 AND customer_id IN ({customers})
+)"""
+
+_COHORTS = _DAYS + """
+SELECT cohort_month, order_month, COUNT(*), SUM(orders), SUM(net) FROM (
+  SELECT customer_id, {first_month} AS cohort_month, {day_month} AS order_month, SUM(orders) AS orders,
+    SUM(net) AS net FROM d GROUP BY customer_id, {first_month}, {day_month}
+) m GROUP BY cohort_month, order_month"""
+
+_BUYERS = _DAYS + """
+SELECT orders, COUNT(*) FROM (SELECT customer_id, SUM(orders) AS orders FROM d GROUP BY customer_id) b
+GROUP BY orders"""
+
+_GAPS = _DAYS + """
+SELECT gap, SUM(n) FROM (
+  SELECT {gap} AS gap, 1 AS n FROM d WHERE previous_day IS NOT NULL
+  UNION ALL SELECT 0, orders - 1 FROM d WHERE orders > 1
+) g GROUP BY gap"""
+
+
+def _month(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {column}) AS date)"
+    return f"date({column}, 'start of month')"
+
+
+def _gap() -> str:
+    if connection.vendor == "postgresql":
+        return "day - previous_day"
+    return "CAST(julianday(day) - julianday(previous_day) AS INTEGER)"
+
+
+def _run(template: str, customers: QuerySet, **parts: str) -> list[tuple]:
+    sub, params = customers.values("customer_id").query.sql_with_params()
+    sql = template.format(daily=connection.ops.quote_name(CustomerDaily._meta.db_table), customers=sub, **parts)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _date(value: Any) -> Any:
+    return parse_date(value) if isinstance(value, str) else value
+
+
+def segment_retention_rows(customers: QuerySet) -> dict[str, list[tuple]]:
+    """``{"cohort_months": [(cohort, month, customers, orders, revenue)], "buyer_orders": [(orders,
+    customers)], "order_gaps": [(days, gaps)]}`` over ``customers`` (a queryset with ``customer_id``)."""
+    first_month, day_month = _month("first_day"), _month("day")
+    cohorts = _run(_COHORTS, customers, first_month=first_month, day_month=day_month)
+    return {"cohort_months": [(_date(c), _date(m), n, o, r) for c, m, n, o, r in cohorts],
+            "buyer_orders": _run(_BUYERS, customers), "order_gaps": _run(_GAPS, customers, gap=_gap())}

@@ -1,0 +1,104 @@
+"""Panel reads narrowed for 30,000 customers (docs/benchmarks.md#dashboard-reads-with-30000-customers): the
+same answers as the per-row computations they replaced."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from customers.models import Customer
+from insights.filters import MetricFilter
+from insights.models import CustomerTotals
+from insights.rfm_store import rfm_refresh
+from insights.selectors.customers import CLV_EDGES, customers_stats
+
+pytestmark = pytest.mark.django_db
+
+
+def python_buckets(values: list[float]) -> dict[int, int]:
+    """The CLV distribution as it was computed in Python: bucket = the last edge at or below the value."""
+    counts = dict.fromkeys(CLV_EDGES, 0)
+    for v in values:
+        low = CLV_EDGES[0]
+        for edge in CLV_EDGES:
+            if v >= edge:
+                low = edge
+        counts[low] += 1
+    return counts
+
+
+@pytest.mark.parametrize("age_group", [None, "26-35"])
+def test_clv_distribution_counted_in_sql_equals_the_python_buckets(age_group):
+    rng = random.Random(11)
+    amounts = ("0.01", "49.99", "50.00", "50.01", "99.99", "100.00", "250.00", "999.99", "1000.00", "5000.00",
+               "12000.00", "60.10", "0.30")
+    for i in range(120):
+        c = Customer.objects.create(external_id=f"v{i}", age=rng.choice((30, 50, None)))
+        revenue = Decimal(rng.choice(amounts))
+        CustomerTotals.objects.create(customer_id=c.pk, orders=rng.choice((0, 1, 2)), revenue=revenue,
+                                      discounts=Decimal(rng.choice(("0", "0", "10.10", "0.10"))),
+                                      refunds=Decimal(rng.choice(("0", "0.20", "500.00"))))
+    rfm_refresh()
+    f = MetricFilter(age_group=age_group)
+    rows = CustomerTotals.objects.filter(revenue__gt=0)
+    if age_group:
+        rows = rows.filter(customer_id__in=Customer.objects.filter(age_group=age_group).values("pk"))
+    expected = python_buckets([float(t.revenue - t.discounts - t.refunds) for t in rows])
+    got = {b["bucket_low"]: b["customers"] for b in customers_stats(f)["clv_distribution"]}
+    assert got == expected and sum(got.values()) == rows.count()
+
+
+def python_retention_rows(pks: list[int]) -> dict[str, list[tuple]]:
+    """The reference: ``insights.retention``'s contributions of these customers, summed over age groups."""
+    from insights.contributions import new_contributions
+    from insights.retention import add_retention_contributions
+    from insights.rollup_store import customer_order_days
+
+    out = new_contributions()
+    add_retention_contributions(out, customer_order_days(pks), age_of={})
+    shapes = {"cohort_months": ("customers", "orders", "revenue"), "buyer_orders": ("customers",),
+              "order_gaps": ("gaps",)}
+    rows: dict[str, list[tuple]] = {}
+    for name, counters in shapes.items():
+        sums: dict[tuple, list] = {}
+        for key, values in out[name].items():
+            tally = sums.setdefault(key[:-1], [0] * len(counters))
+            for i, c in enumerate(counters):
+                tally[i] += values.get(c, 0)
+        rows[name] = sorted((*k, *v) for k, v in sums.items() if any(v))
+    return rows
+
+
+def draw_order_days(rng: random.Random, customers: int) -> None:
+    import datetime as dt
+
+    from insights.models import CustomerDaily
+
+    for i in range(customers):
+        c = Customer.objects.create(external_id=f"r{i}", age=rng.choice((30, 50)))
+        for day in {dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(300)) for _ in range(rng.randrange(6))}:
+            CustomerDaily.objects.create(day=day, customer_id=c.pk, orders=rng.choice((0, 1, 1, 2, 3)),
+                                         revenue=Decimal(rng.choice(("0", "20.00", "35.50"))),
+                                         refunds=Decimal(rng.choice(("0", "0", "5.25"))))
+
+
+@pytest.mark.parametrize("age_group", [None, "26-35"])
+def test_segment_retention_in_sql_equals_the_python_contributions(age_group):
+    from insights.models import CustomerRfm
+    from insights.selectors.rfm import segment_rows
+    from insights.selectors.segment_retention import segment_retention_rows
+
+    draw_order_days(random.Random(2), 60)
+    for c in Customer.objects.all():  # every customer in one segment (no totals needed for this)
+        CustomerRfm.objects.create(customer_id=c.pk, recency=1, frequency=1, monetary=1, segment="Lost")
+    f = MetricFilter(segment="Lost", age_group=age_group)
+    rows = segment_retention_rows(segment_rows(f))
+    expected = python_retention_rows(list(segment_rows(f).values_list("customer_id", flat=True)))
+    got = {name: sorted(tuple(Decimal(str(v)).quantize(Decimal("0.01")) if isinstance(v, float | Decimal) else v
+                              for v in row) for row in found if any(row[-3:] if name == "cohort_months" else row[-1:]))
+           for name, found in rows.items()}
+    expected = {name: sorted(tuple(Decimal(str(v)).quantize(Decimal("0.01")) if isinstance(v, float | Decimal)
+                                   else v for v in row) for row in found) for name, found in expected.items()}
+    assert got == expected and expected["cohort_months"] and expected["order_gaps"]
