@@ -13,8 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from events.models import Action, Event
-from events.verification import BROWSER_NAMESPACE
 from insights.derivation import DerivedSession
 from insights.derive_sql import derive_into_temp
 from insights.session_store import Windows
@@ -22,17 +20,13 @@ from insights.session_store import Windows
 Swapped = list[tuple[DerivedSession, str]]  # (session, age group counted under)
 
 
-def derivation_engine(windows: Windows | None = None) -> str:
+def derivation_engine() -> str:
     """``sql`` or ``python``: ``auto`` is SQL on PostgreSQL. SQLite keeps the Python reference
-    (docs/derivation.md#engine). Windows whose customers have browser-reported purchases go the Python
-    way: only it weighs them against verified orders (docs/trust.md#browser-reported-and-verified-orders)."""
+    (docs/derivation.md#engine)."""
     engine = getattr(settings, "DERIVATION_ENGINE", "auto")
     if engine == "auto":
         engine = "sql" if connection.vendor == "postgresql" else "python"
     if engine == "sql" and connection.vendor != "postgresql":
-        return "python"
-    if engine == "sql" and windows and Event.objects.filter(
-            customer_id__in=list(windows), namespace=BROWSER_NAMESPACE, action=Action.PURCHASE).exists():
         return "python"
     return str(engine)
 

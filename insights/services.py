@@ -169,7 +169,7 @@ def _sessions_reached(windows: Windows) -> tuple[_SessionReach, list[StoredEvent
 
 def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     """Re-derive every session of these customers' windows; replace the changed ones; adjust rollups."""
-    if derivation_engine(windows) == "sql":  # the same, set-based (docs/derivation.md)
+    if derivation_engine() == "sql":  # the same, set-based (docs/derivation.md)
         ages = customer_age_groups(customer_pks=windows)
         replaced, derived_sql = sessions_swap_sql(windows, ages, as_of=as_of)
         if replaced or derived_sql:
