@@ -34,11 +34,13 @@ from events.verification import COUNT_ALL
 from insights.contributions import (
     Contributions,
     add_event_contributions,
+    add_pair_contributions,
     add_session_contributions,
     new_contributions,
 )
 from insights.derivation import IDLE, DerivedSession, derive_sessions
-from insights.derive_engine import derivation_engine, sessions_swap_sql
+from insights.derive_engine import derivation_engine, sessions_swap_sql, swapped_pairs
+from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
 from insights.moves.models import HistoryMove
@@ -60,6 +62,7 @@ from insights.rollup_store import (
     DERIVED_MODELS,
     customer_order_days,
     derivation_lock,
+    people_days_refresh,
     product_categories,
     rollups_add,
     rows_delete,
@@ -171,9 +174,8 @@ def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     """Re-derive every session of these customers' windows; replace the changed ones; adjust rollups."""
     if derivation_engine() == "sql":  # the same, set-based (docs/derivation.md)
         ages = customer_age_groups(customer_pks=windows)
-        replaced, derived_sql = sessions_swap_sql(windows, ages, as_of=as_of)
-        if replaced or derived_sql:
-            _contributions_swap(replaced, derived_sql, ages)
+        if sessions_swap_sql(windows, ages, as_of=as_of):
+            _contributions_swap_sql(ages)
         return
     reach, events = _sessions_reached(windows)
     ages = customer_age_groups(customer_pks=reach.windows)
@@ -211,12 +213,29 @@ def _contributions_swap(old: Sequence[tuple[DerivedSession, str]], fresh: Sequen
     _rollups_add_with_retention(contributions, ages)
 
 
+def _contributions_swap_sql(ages: dict[int, str]) -> None:
+    """The SQL engine's swap (``dv_delta``): the contributions added set-based, product pairs in Python."""
+    tz = store_tz()
+    changed = session_deltas_load(tz)
+    pairs = new_contributions()
+    add_pair_contributions(pairs, swapped_pairs(), tz=tz)
+    before = customer_order_days(changed) if changed else {}
+    flipped = session_rollups_add()
+    rollups_add(pairs)
+    people_days_refresh(flipped)
+    _retention_redo(changed, before, ages)
+
+
 def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, str]) -> None:
     """Add session contributions; where they change a customer's order days, replace the customer's
     retention contribution (``insights.retention``: computed from all their order days, before and after)."""
     changed = changed_order_customers(contributions)
     before = customer_order_days(changed) if changed else {}
     rollups_add(contributions)
+    _retention_redo(changed, before, ages)
+
+
+def _retention_redo(changed: set[int], before: dict[int, list], ages: dict[int, str]) -> None:
     if changed:
         missing = changed - ages.keys()
         if missing:
