@@ -90,7 +90,9 @@ from insights.set_aside import (
 logger = logging.getLogger(__name__)
 
 IDLE_CLOSE_BATCH = 500  # sessions closed per transaction
-CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go
+CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go (Python engine)
+# The SQL engine's statements cost about the same for 200 or 1,000 customers' day-grain rollup rows.
+CUSTOMERS_PER_REDERIVE_SQL = 1000
 _MAX_WINDOW_GROWTH = 20  # rounds of "a stored session reaches beyond the window: widen it"
 
 
@@ -248,8 +250,9 @@ def _retention_redo(changed: set[int], before: dict[int, list], ages: dict[int, 
 
 def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime) -> None:
     customers = sorted(windows)
-    for i in range(0, len(customers), CUSTOMERS_PER_REDERIVE):
-        _sessions_rederive({c: windows[c] for c in customers[i:i + CUSTOMERS_PER_REDERIVE]}, as_of=as_of)
+    size = CUSTOMERS_PER_REDERIVE_SQL if derivation_engine() == "sql" else CUSTOMERS_PER_REDERIVE
+    for i in range(0, len(customers), size):
+        _sessions_rederive({c: windows[c] for c in customers[i:i + size]}, as_of=as_of)
 
 
 def _epoch(seconds: int) -> dt.datetime:
