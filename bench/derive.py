@@ -62,6 +62,8 @@ class _SqlTimes:
 
     @staticmethod
     def _kind(sql: str) -> str:
+        if "CREATE TEMP TABLE" in sql:  # the SQL engine's steps (insights.derive_sql*): by the table made
+            return "CREATE TEMP TABLE " + sql.split("CREATE TEMP TABLE", 1)[1].split()[0]
         words = sql.split()
         head = " ".join(words[:3])[:60]
         for table in ("insights_", "events_event"):
@@ -221,8 +223,9 @@ def main() -> None:
             if drained != rebuilt:
                 print(f"[{engine}] WARNING: drained state differs from rebuilt: "
                       f"{sorted(k for k in drained if drained[k] != rebuilt.get(k))}")
-        if profile and sql_drain and sql_rebuild:
+        if profile and sql_drain:
             print(f"--- profile: drain ({engine})\n{sql_drain.report()}\n{prof_drain}")
+        if profile and i == 0 and not args.no_rebuild and sql_rebuild:
             print(f"--- profile: rebuild ({engine})\n{sql_rebuild.report()}\n{prof_rebuild}")
     engines = list(figures)
     base = engines[0]

@@ -241,6 +241,13 @@ def _add_customer_rows(out: Contributions, s: DerivedSession, day: date, counter
             _widen_time(totals, "last_purchase_at", s.last_purchase_at, max)
 
 
+def add_pair_contributions(out: Contributions, sessions: Iterable[tuple[DerivedSession, int]], *, tz: tzinfo) -> None:
+    """Only the product pairs of these (session, sign): the SQL engine adds the rest
+    (``insights.derive_sql_rollups``)."""
+    for s, sign in sessions:
+        _add_pair_rows(out, s, day_of(s.started_at, tz), sign)
+
+
 def add_basket_contributions(out: Contributions, kind: str, day: date, products: Iterable[int], sign: int) -> None:
     """One basket (an order: kind "o"; a cart: "c") of these products: its pairs, its products, itself, on
     its day and all time."""

@@ -1,6 +1,7 @@
 """Which engine derives sessions (``DERIVATION_ENGINE``, docs/derivation.md), and the SQL engine's swap of
 stored sessions: the ones ``insights.derive_sql`` derived differently replace the stored ones in a few
-statements; what they contributed and contribute is handed back (as ``DerivedSession``) for the rollups.
+statements; what they contributed and contribute is left in ``dv_delta`` for the rollups
+(``insights.derive_sql_rollups``).
 """
 
 from __future__ import annotations
@@ -13,26 +14,19 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from events.models import Action, Event
-from events.verification import BROWSER_NAMESPACE
 from insights.derivation import DerivedSession
 from insights.derive_sql import derive_into_temp
+from insights.derive_sql_rollups import pair_summaries
 from insights.session_store import Windows
 
-Swapped = list[tuple[DerivedSession, str]]  # (session, age group counted under)
 
-
-def derivation_engine(windows: Windows | None = None) -> str:
+def derivation_engine() -> str:
     """``sql`` or ``python``: ``auto`` is SQL on PostgreSQL. SQLite keeps the Python reference
-    (docs/derivation.md#engine). Windows whose customers have browser-reported purchases go the Python
-    way: only it weighs them against verified orders (docs/trust.md#browser-reported-and-verified-orders)."""
+    (docs/derivation.md#engine)."""
     engine = getattr(settings, "DERIVATION_ENGINE", "auto")
     if engine == "auto":
         engine = "sql" if connection.vendor == "postgresql" else "python"
     if engine == "sql" and connection.vendor != "postgresql":
-        return "python"
-    if engine == "sql" and windows and Event.objects.filter(
-            customer_id__in=list(windows), namespace=BROWSER_NAMESPACE, action=Action.PURCHASE).exists():
         return "python"
     return str(engine)
 
@@ -49,8 +43,9 @@ JOIN dv_s n ON n.c = o.c AND n.k = o.k AND n.summary = s.summary AND n.age = s.a
 
 _GONE = """
 WITH gone AS (SELECT id FROM dv_old WHERE id NOT IN (SELECT id FROM dv_keep)),
-carts AS (DELETE FROM insights_cart WHERE session_id IN (SELECT id FROM gone))
-DELETE FROM insights_session WHERE id IN (SELECT id FROM gone) RETURNING summary, age_group"""
+carts AS (DELETE FROM insights_cart WHERE session_id IN (SELECT id FROM gone)),
+del AS (DELETE FROM insights_session WHERE id IN (SELECT id FROM gone) RETURNING summary, age_group)
+INSERT INTO dv_delta SELECT -1, age_group, summary FROM del"""
 
 _FRESH = """
 WITH ins AS (
@@ -67,17 +62,24 @@ carts AS (
     closed_at)
   SELECT ins.id, n.c, n.age, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at, n.cart_closed_at
   FROM ins JOIN dv_s n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL)
-SELECT summary, age_group FROM ins"""
+INSERT INTO dv_delta SELECT 1, age_group, summary FROM ins"""
 
 
-def sessions_swap_sql(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> tuple[Swapped, Swapped]:
+def sessions_swap_sql(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> int:
     """Derive these windows' sessions in SQL; replace the stored ones that differ (summary or age group).
-    Returns (the replaced sessions, the new ones)."""
+    ``dv_delta(sign, age, summary)``: the replaced sessions (-1) and the new ones (1); returns how many."""
     derive_into_temp(windows, ages, as_of=as_of)
     with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS dv_delta; CREATE TEMP TABLE dv_delta (sign int NOT NULL, age text NOT NULL,"
+                    " summary jsonb NOT NULL)")
         cur.execute(_KEEP)
         cur.execute(_GONE)
-        gone = [(DerivedSession.from_json(_summary(s)), age) for s, age in cur.fetchall()]
+        swapped = int(cur.rowcount or 0)
         cur.execute(_FRESH)
-        fresh = [(DerivedSession.from_json(_summary(s)), age) for s, age in cur.fetchall()]
-    return gone, fresh
+        return swapped + int(cur.rowcount or 0)
+
+
+def swapped_pairs() -> list[tuple[DerivedSession, int]]:
+    """The swapped sessions with an order or a cart, and their sign: their product pairs are added in
+    Python (``insights.contributions.add_pair_contributions``)."""
+    return [(DerivedSession.from_json(_summary(summary)), sign) for sign, _age, summary in pair_summaries()]

@@ -26,8 +26,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from events.verification import BROWSER_NAMESPACE
 from insights.channels import session_traffic
 from insights.derivation import IDLE
+from insights.order_store import counts_unconfirmed
 from insights.session_store import Windows
 
 _GROW_ROUNDS = 20  # as insights.services: rounds of "a stored session reaches beyond the window"
@@ -106,7 +108,7 @@ CREATE TEMP TABLE dv_ev AS
 WITH ev AS (
   SELECT e.id, e.customer_id AS c, e.product_id AS p, COALESCE(e.session_id, '') AS sid, e.action AS a,
          e.quantity AS q, e.price, e.order_id AS o, e.timestamp AS ts, e.discount,
-         COALESCE(e.amount, e.price * e.quantity) AS line,
+         COALESCE(e.amount, e.price * e.quantity) AS line, e.namespace = %(browser)s AND e.action = 'purchase' AS bp,
          CASE WHEN e.context IS NULL OR e.context IN ('{{}}'::jsonb, '[]'::jsonb, '""'::jsonb, '0'::jsonb,
               'false'::jsonb, 'null'::jsonb) THEN NULL ELSE e.context END AS ctx,
          (e.action = 'purchase' AND e.order_id IS NOT NULL AND EXISTS (
@@ -118,15 +120,40 @@ gap AS (
   FROM ev WHERE sid = ''),
 grp AS (SELECT id, c, ts, sum(brk) OVER (PARTITION BY c ORDER BY ts, id) AS g FROM gap),
 gkey AS (SELECT id, 'g:' || {iso_start} AS k FROM (SELECT id, min(ts) OVER (PARTITION BY c, g) AS st FROM grp) x)
-SELECT ev.*, COALESCE(gkey.k, 's:' || ev.sid) AS k,
+SELECT ev.*, false AS cf, COALESCE(gkey.k, 's:' || ev.sid) AS k,
        row_number() OVER (PARTITION BY ev.c, COALESCE(gkey.k, 's:' || ev.sid) ORDER BY ev.ts, ev.id) AS rn
 FROM ev LEFT JOIN gkey ON gkey.id = ev.id"""
 
 
 def events_keyed(cur: Any) -> None:
-    """``dv_ev``: the windows' counted events with their session key and place in it (``rn``)."""
-    _exec(cur, _EVENTS.format(bots_x=_bots("x"), bots_e=_bots("e"), iso_start=_iso("st")), {"idle": IDLE})
+    """``dv_ev``: the windows' counted events with their session key and place in it (``rn``); ``xl``:
+    the purchase line counts as none (cancelled order, void browser line), ``cf``: a confirmed browser
+    line (the purchase without money or order)."""
+    _exec(cur, _EVENTS.format(bots_x=_bots("x"), bots_e=_bots("e"), iso_start=_iso("st")),
+          {"idle": IDLE, "browser": BROWSER_NAMESPACE})
     _exec(cur, "CREATE INDEX ON dv_ev (c, k, rn); ANALYZE dv_ev")  # temporary tables have no statistics
+    cur.execute("SELECT EXISTS (SELECT 1 FROM dv_ev WHERE bp AND NOT xl)")
+    if cur.fetchone()[0]:
+        browser_verdicts(cur)
+
+
+# What each browser purchase line counts as (events.verification.BrowserOrders.verdict), per order id
+# against the earliest verified (store-level) line of that id (event_verified_order_idx).
+_VERDICTS = """
+WITH vo AS (
+  SELECT b.o, (SELECT min(v.timestamp) FROM events_event v WHERE v.order_id = b.o AND v.action = 'purchase'
+               AND v.namespace <> %(browser)s{bots_v}) AS vat
+  FROM (SELECT DISTINCT o FROM dv_ev WHERE bp AND NOT xl AND o IS NOT NULL) b)
+UPDATE dv_ev d SET cf = vo.vat <= d.ts + %(window)s, xl = vo.vat > d.ts + %(window)s
+FROM vo WHERE d.bp AND NOT d.xl AND d.o = vo.o AND vo.vat IS NOT NULL"""
+
+
+def browser_verdicts(cur: Any) -> None:
+    """Mark the browser purchase lines of ``dv_ev`` confirmed (``cf``) or void (``xl``); the rest count."""
+    _exec(cur, _VERDICTS.format(bots_v=_bots("v")), {
+        "browser": BROWSER_NAMESPACE, "window": dt.timedelta(hours=settings.BROWSER_ORDER_CONFIRM_HOURS)})
+    if not counts_unconfirmed():  # no verified order has their id: void unless the revenue source is browser
+        _exec(cur, "UPDATE dv_ev SET xl = true WHERE bp AND NOT xl AND NOT cf")
 
 
 # Each line's order key (insights.derivation: "o:<order id>", else the session's own).
@@ -145,14 +172,15 @@ fin AS (  -- the cart quantity: a running sum clamped at zero, S = P - least(0, 
 la AS (SELECT DISTINCT ON (c, k, p) c, k, p, rn AS la_rn, price AS la_price FROM e WHERE a = 'add_to_cart'
        ORDER BY c, k, p, rn DESC),
 ords AS (SELECT c, k, p, jsonb_agg(ok ORDER BY first_rn) AS keys
-         FROM (SELECT c, k, p, {_OK} AS ok, min(rn) AS first_rn FROM e WHERE a = 'purchase' GROUP BY 1, 2, 3, 4) z
+         FROM (SELECT c, k, p, {_OK} AS ok, min(rn) AS first_rn FROM e WHERE a = 'purchase' AND NOT cf
+                 GROUP BY 1, 2, 3, 4) z
          GROUP BY c, k, p),
 agg AS (
   SELECT e.c, e.k, e.p,
          (bool_or(a = 'view'))::int + 2 * (bool_or(a = 'add_to_cart'))::int
            + 4 * (bool_or(a = 'purchase'))::int AS flags,
-         COALESCE(sum(q) FILTER (WHERE a = 'purchase'), 0) AS units,
-         sum(line) FILTER (WHERE a = 'purchase') AS revenue,
+         COALESCE(sum(q) FILTER (WHERE a = 'purchase' AND NOT cf), 0) AS units,
+         sum(line) FILTER (WHERE a = 'purchase' AND NOT cf) AS revenue,
          COALESCE(sum(q) FILTER (WHERE a = 'add_to_cart'), 0) AS added,
          count(*) FILTER (WHERE a = 'view') AS views,
          bool_or(a = 'purchase') AS bought
@@ -209,7 +237,7 @@ WITH base AS (
          array_agg(ts ORDER BY rn) AS tss,
          bool_or(a = 'checkout') AS checkout,
          max(ts) FILTER (WHERE a = 'purchase') AS last_purchase_at,
-         sum(line) FILTER (WHERE a = 'purchase' AND NOT xl) AS revenue,
+         sum(line) FILTER (WHERE a = 'purchase' AND NOT xl AND NOT cf) AS revenue, bool_or(cf) AS confirmed,
          (array_agg(ctx ORDER BY rn) FILTER (WHERE ctx IS NOT NULL))[1] AS ctx
   FROM dv_ev GROUP BY c, k),
 pos AS (
@@ -226,7 +254,7 @@ orders AS (
          sum(disc) AS discounts
   FROM (SELECT c, k, {_OK} AS ok, min(ts) AS first,
                (array_agg(discount ORDER BY rn) FILTER (WHERE discount IS NOT NULL AND discount <> 0))[1] AS disc
-        FROM dv_ev WHERE a = 'purchase' AND NOT xl GROUP BY 1, 2, 3) o
+        FROM dv_ev WHERE a = 'purchase' AND NOT xl AND NOT cf GROUP BY 1, 2, 3) o
   GROUP BY c, k),
 prods AS (
   SELECT c, k, sum(final) AS items, sum(COALESCE(price, 0) * final) AS value, bool_or(price IS NOT NULL) AS priced,
@@ -254,13 +282,13 @@ carted AS (
               WHEN closed OR abandon_at IS NOT NULL THEN COALESCE(abandon_at, last_event_at) END AS cart_closed_at,
          tss[co] AS cart_opened_at
   FROM full_ f)
-SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, order_count > 0 AS purchased,
+SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, order_count > 0 OR confirmed AS purchased,
        COALESCE(revenue, 0) AS revenue, order_count, discounts, channel, source, medium, campaign, landing,
        cart_state, items, value, CASE WHEN cart_state = 'abandoned' THEN value ELSE 0 END AS revenue_left,
        cart_opened_at, cart_closed_at,
        jsonb_build_object(
          'c', c, 'k', k, 'sid', sid, 's', {_iso("started_at")}, 'l', {_iso("last_event_at")}, 'cl', closed,
-         'n', n, 'f', funnel_step, 'p', order_count > 0, 'r', COALESCE(revenue::text, '0'),
+         'n', n, 'f', funnel_step, 'p', order_count > 0 OR confirmed, 'r', COALESCE(revenue::text, '0'),
          'o', COALESCE(orders_j, '[]'::jsonb),
          'a', CASE WHEN abandon_at IS NULL THEN NULL ELSE {_iso("abandon_at")} END, 'co', checkout,
          'lp', CASE WHEN last_purchase_at IS NULL THEN NULL ELSE {_iso("last_purchase_at")} END,

@@ -156,7 +156,7 @@ def _to_places(value: Any, places: int | None) -> Any:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def _upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Sequence[str]) -> tuple[str, str]:
+def upsert_sql(model: type[models.Model], key_cols: Sequence[str], columns: Sequence[str]) -> tuple[str, str]:
     """``INSERT … VALUES`` and ``ON CONFLICT DO UPDATE SET c = c + excluded.c`` (min/max for times;
     decimal sums rounded to their places on SQLite, ``_sqlite_decimal_places``)."""
     q = connection.ops.quote_name
@@ -207,7 +207,7 @@ def _rollup_upsert(name: str, rows: Mapping[tuple, Mapping[str, Any]], *, flippe
     if not live:
         return 0
     columns = [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in key_cols]
-    head, tail = _upsert_sql(model, key_cols, columns)
+    head, tail = upsert_sql(model, key_cols, columns)
     placeholder = "(" + ", ".join(["%s"] * (len(key_cols) + len(columns))) + ")"
     keys = sorted(live)  # one lock order for every writer: no deadlocks between concurrent batches
     defaults = [None if c in EARLIEST_COLUMNS or c in LATEST_COLUMNS else "" if c in FOLLOWS_EARLIEST else 0

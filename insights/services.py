@@ -34,11 +34,13 @@ from events.verification import COUNT_ALL
 from insights.contributions import (
     Contributions,
     add_event_contributions,
+    add_pair_contributions,
     add_session_contributions,
     new_contributions,
 )
 from insights.derivation import IDLE, DerivedSession, derive_sessions
-from insights.derive_engine import derivation_engine, sessions_swap_sql
+from insights.derive_engine import derivation_engine, sessions_swap_sql, swapped_pairs
+from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
 from insights.moves.models import HistoryMove
@@ -61,6 +63,7 @@ from insights.rollup_store import (
     DERIVED_MODELS,
     customer_order_days,
     derivation_lock,
+    people_days_refresh,
     product_categories,
     rollups_add,
     rows_delete,
@@ -88,7 +91,9 @@ from insights.set_aside import (
 logger = logging.getLogger(__name__)
 
 IDLE_CLOSE_BATCH = 500  # sessions closed per transaction
-CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go
+CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go (Python engine)
+# The SQL engine's statements cost about the same for 200 or 1,000 customers' day-grain rollup rows.
+CUSTOMERS_PER_REDERIVE_SQL = 1000
 _MAX_WINDOW_GROWTH = 20  # rounds of "a stored session reaches beyond the window: widen it"
 
 
@@ -170,11 +175,10 @@ def _sessions_reached(windows: Windows) -> tuple[_SessionReach, list[StoredEvent
 
 def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     """Re-derive every session of these customers' windows; replace the changed ones; adjust rollups."""
-    if derivation_engine(windows) == "sql":  # the same, set-based (docs/derivation.md)
+    if derivation_engine() == "sql":  # the same, set-based (docs/derivation.md)
         ages = customer_age_groups(customer_pks=windows)
-        replaced, derived_sql = sessions_swap_sql(windows, ages, as_of=as_of)
-        if replaced or derived_sql:
-            _contributions_swap(replaced, derived_sql, ages)
+        if sessions_swap_sql(windows, ages, as_of=as_of):
+            _contributions_swap_sql(ages)
         return
     reach, events = _sessions_reached(windows)
     ages = customer_age_groups(customer_pks=reach.windows)
@@ -212,12 +216,29 @@ def _contributions_swap(old: Sequence[tuple[DerivedSession, str]], fresh: Sequen
     _rollups_add_with_retention(contributions, ages)
 
 
+def _contributions_swap_sql(ages: dict[int, str]) -> None:
+    """The SQL engine's swap (``dv_delta``): the contributions added set-based, product pairs in Python."""
+    tz = store_tz()
+    changed = session_deltas_load(tz)
+    pairs = new_contributions()
+    add_pair_contributions(pairs, swapped_pairs(), tz=tz)
+    before = customer_order_days(changed) if changed else {}
+    flipped = session_rollups_add()
+    rollups_add(pairs)
+    people_days_refresh(flipped)
+    _retention_redo(changed, before, ages)
+
+
 def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, str]) -> None:
     """Add session contributions; where they change a customer's order days, replace the customer's
     retention contribution (``insights.retention``: computed from all their order days, before and after)."""
     changed = changed_order_customers(contributions)
     before = customer_order_days(changed) if changed else {}
     rollups_add(contributions)
+    _retention_redo(changed, before, ages)
+
+
+def _retention_redo(changed: set[int], before: dict[int, list], ages: dict[int, str]) -> None:
     if changed:
         missing = changed - ages.keys()
         if missing:
@@ -230,8 +251,9 @@ def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, st
 
 def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime) -> None:
     customers = sorted(windows)
-    for i in range(0, len(customers), CUSTOMERS_PER_REDERIVE):
-        _sessions_rederive({c: windows[c] for c in customers[i:i + CUSTOMERS_PER_REDERIVE]}, as_of=as_of)
+    size = CUSTOMERS_PER_REDERIVE_SQL if derivation_engine() == "sql" else CUSTOMERS_PER_REDERIVE
+    for i in range(0, len(customers), size):
+        _sessions_rederive({c: windows[c] for c in customers[i:i + size]}, as_of=as_of)
 
 
 def _epoch(seconds: int) -> dt.datetime:

@@ -1,7 +1,9 @@
 """The SQL derivation engine (insights.derive_sql, docs/derivation.md) against the Python reference
 (insights.derivation): the same random stream through each engine leaves the same sessions, carts and
 rollups. Streams mix late and resent events, an anonymous visitor identified midway, orders with
-discounts and line totals in three currencies, refunds and cancels, and traffic contexts."""
+discounts and line totals in three currencies, refunds and cancels, traffic contexts, and browser-reported
+purchases (public-key namespace) with and without a verified order of their id, under each revenue source
+and two confirmation windows (docs/trust.md#browser-reported-and-verified-orders)."""
 
 from __future__ import annotations
 
@@ -10,17 +12,16 @@ import datetime as dt
 import pytest
 from django.db import connection, transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Customer
 from events import wire
-from events.models import ExchangeRate
-from events.services import identities_record
+from events.models import ExchangeRate, IngestKey
+from events.services import events_ingest, identities_record, ingest_key_create, source_of_key
 from insights.derive_engine import derivation_engine
 from insights.services import analytics_process_pending, sessions_close_idle
 from tests.factories import CustomerFactory
-from tests.insights.store_fixture import ingest
 from tests.insights.test_money import seed_rates
 from tests.insights.test_services import BASE, batches_at, derived_and_events_clear, products_create, snapshot
 
@@ -33,10 +34,20 @@ CONTEXTS = [None, None, {}, {"utm_source": "google", "utm_medium": "cpc", "utm_c
             {"referrer": "https://www.facebook.com/x", "page_url": "https://shop.test/a"},
             {"utm_source": "newsletter", "landing_page": "/spring"}]
 
-event_strategy = st.fixed_dictionaries({
+# A stream about orders: mostly purchases, half of them browser-reported, over three order ids.
+ORDER_ACTIONS = ["view", "add_to_cart", "checkout", "purchase", "purchase", "purchase", "cancel"]
+
+
+def events_of(actions: list[str], browser: list[bool]) -> st.SearchStrategy:
+    return st.fixed_dictionaries({
+        **EVENT_FIELDS, "action": st.sampled_from(actions),
+        "browser": st.sampled_from(browser),  # sent with the public key (refunds and cancels never)
+    })
+
+
+EVENT_FIELDS = {
     "customer": st.sampled_from(["e1", "e2", "visitor"]),
     "minute": st.integers(min_value=0, max_value=100),
-    "action": st.sampled_from(ACTIONS),
     "product": st.sampled_from(["ep1", "ep2", "ep1", "ep3", None]),
     "quantity": st.integers(min_value=1, max_value=3),
     "session": st.sampled_from(["", "", "", "sa"]),
@@ -46,7 +57,11 @@ event_strategy = st.fixed_dictionaries({
     "discount": st.sampled_from([None, None, "2.50", "0.00"]),
     "price": st.sampled_from([None, "0.00", "12.40", "3.33"]),
     "context": st.sampled_from(range(len(CONTEXTS))),
-})
+}
+
+
+event_strategy = events_of(ACTIONS, [False, False, True])
+order_event_strategy = events_of(ORDER_ACTIONS, [False, True])
 
 
 def wire_event(n: int, e: dict) -> dict:
@@ -69,28 +84,47 @@ def wire_event(n: int, e: dict) -> dict:
         event["order"] = {"discount": e["discount"]}
     if CONTEXTS[e["context"]] is not None:
         event["context"] = CONTEXTS[e["context"]]
+    if e["browser"] and e["action"] not in ("refund", "cancel"):
+        event[_BROWSER] = True
     return event
+
+
+_BROWSER = "_browser"  # a mark on a drawn event: sent in the public key's namespace (taken off when sent)
+
+
+def send(events: list[dict]) -> None:
+    """Store-level events through the server source, marked ones through the public key's."""
+    key = IngestKey.objects.get(name="storefront")
+    for browser in (False, True):
+        part = [{k: v for k, v in e.items() if k != _BROWSER} for e in events if e.get(_BROWSER, False) == browser]
+        if part:
+            result = events_ingest(raw_events=part, source=source_of_key(key) if browser else None, broadcast=False)
+            assert not result.rejected, result.rejected
 
 
 class _Undo(Exception):
     """Raised to roll a run back: the next engine starts from the same customers, links and events."""
 
 
-def _run(engine: str, batches: list[list[dict]], process_after: list[bool], identify_at: int) -> dict:
+def _run(engine: str, batches: list[list[dict]], process_after: list[bool], identify_at: int,
+         orders: tuple[str, int]) -> dict:
     """The batches through ``engine``: derived now and then, the visitor identified after batch
-    ``identify_at``, some resent, idle sessions closed; the state it leaves (then rolled back)."""
+    ``identify_at``, some resent, idle sessions closed; the state it leaves (then rolled back).
+    ``orders``: the revenue source and the confirmation window (hours) in force."""
     state: dict = {}
+    revenue_source, hours = orders
     try:
-        with transaction.atomic(), override_settings(DERIVATION_ENGINE=engine):
+        with transaction.atomic(), override_settings(DERIVATION_ENGINE=engine, REVENUE_SOURCE=revenue_source,
+                                                     BROWSER_ORDER_CONFIRM_HOURS=hours):
             assert derivation_engine() == engine
             for n, batch in enumerate(batches):
-                ingest(batch)
+                send(batch)
                 if process_after[n % len(process_after)]:
                     analytics_process_pending()
                 if n == identify_at:
                     identities_record(calls=[wire.IdentityCall(0, "identify", "id-1", "e2", "a-v", "", {},
                                                                BASE + dt.timedelta(minutes=150))])
-            ingest([e for b in batches for e in b][:5])  # resent: nothing changes
+            send([e for b in batches for e in b][:5])  # resent: nothing changes
             analytics_process_pending()
             sessions_close_idle(as_of=BASE + dt.timedelta(minutes=200))
             analytics_process_pending()
@@ -101,8 +135,8 @@ def _run(engine: str, batches: list[list[dict]], process_after: list[bool], iden
     return state
 
 
-def engines_agree(stream: list[dict], cuts: list[int], process_after: list[bool], identify_at: int
-                  ) -> tuple[dict, dict]:
+def engines_agree(stream: list[dict], cuts: list[int], process_after: list[bool], identify_at: int,
+                  orders: tuple[str, int] = ("auto", 24)) -> tuple[dict, dict]:
     """The state each engine leaves from the same stream (the reference first)."""
     if not ExchangeRate.objects.exists():
         seed_rates()
@@ -111,9 +145,12 @@ def engines_agree(stream: list[dict], cuts: list[int], process_after: list[bool]
         CustomerFactory(external_id="e1", age=30)
         CustomerFactory(external_id="e2", age=None)
         CustomerFactory(external_id="anon:a-v", age=None)  # the visitor: the same pk in both runs
+    if not IngestKey.objects.filter(name="storefront").exists():
+        ingest_key_create(name="storefront", public=True, origins=["https://shop.test"])
     derived_and_events_clear()
     batches = batches_at([wire_event(n, e) for n, e in enumerate(stream)], cuts)
-    return _run("python", batches, process_after, identify_at), _run("sql", batches, process_after, identify_at)
+    return (_run("python", batches, process_after, identify_at, orders),
+            _run("sql", batches, process_after, identify_at, orders))
 
 
 @settings(max_examples=20, deadline=None, derandomize=True,
@@ -121,7 +158,37 @@ def engines_agree(stream: list[dict], cuts: list[int], process_after: list[bool]
 @given(stream=st.lists(event_strategy, min_size=1, max_size=24),
        cuts=st.lists(st.integers(min_value=1, max_value=24), max_size=5),
        process_after=st.lists(st.booleans(), min_size=3, max_size=3),
-       identify_at=st.integers(min_value=0, max_value=4))
-def test_sql_engine_equals_the_python_reference(stream, cuts, process_after, identify_at):
-    reference, sql = engines_agree(stream, cuts, process_after, identify_at)
+       identify_at=st.integers(min_value=0, max_value=4),
+       orders=st.tuples(st.sampled_from(["auto", "verified", "browser"]), st.sampled_from([0, 24])))
+def test_sql_engine_equals_the_python_reference(stream, cuts, process_after, identify_at, orders):
+    reference, sql = engines_agree(stream, cuts, process_after, identify_at, orders)
+    assert sql == reference
+
+
+def _order(customer: str, minute: int, action: str, order: str, browser: bool) -> dict:
+    return {"customer": customer, "minute": minute, "action": action, "product": "ep1", "quantity": 1, "session": "",
+            "order": order, "currency": "USD", "amount": None, "discount": None, "price": "12.40", "context": 0,
+            "browser": browser}
+
+
+# Each verdict at least once: o1 confirmed (verified 10 minutes later), o2 with no verified order (counted
+# or void by the revenue source), o3 verified 40 minutes later (void with a 0-hour window).
+ORDER_EXAMPLE = [_order("e1", 5, "add_to_cart", "o1", True), _order("e1", 6, "purchase", "o1", True),
+                 _order("e2", 10, "purchase", "o2", True), _order("e2", 50, "purchase", "o3", True),
+                 _order("e1", 16, "purchase", "o1", False), _order("e2", 90, "purchase", "o3", False)]
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(stream=st.lists(order_event_strategy, min_size=1, max_size=16),
+       cuts=st.lists(st.integers(min_value=1, max_value=16), max_size=3),
+       orders=st.tuples(st.sampled_from(["auto", "verified", "browser"]), st.sampled_from([0, 24])))
+@example(stream=ORDER_EXAMPLE, cuts=[3], orders=("verified", 0))
+@example(stream=ORDER_EXAMPLE, cuts=[5], orders=("browser", 24))
+@example(stream=ORDER_EXAMPLE[:4], cuts=[2], orders=("auto", 24))
+@example(stream=[*ORDER_EXAMPLE, _order("e1", 30, "cancel", "o1", False)], cuts=[6], orders=("auto", 24))
+def test_browser_orders_sql_equals_the_python_reference(stream, cuts, orders):
+    """Browser purchases with and without a verified order of their id, cancels among them: the SQL
+    engine's verdicts (confirmed, counted, void) are the reference's."""
+    reference, sql = engines_agree(stream, cuts, [True, False, True], 1, orders)
     assert sql == reference

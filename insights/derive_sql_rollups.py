@@ -1,0 +1,217 @@
+"""The session-grained rollup contributions of swapped sessions, set-based in PostgreSQL
+(docs/derivation.md): the same rows as ``insights.contributions.add_session_contributions`` (the
+reference, and this module's test oracle), product pairs aside, computed from the stored summaries of
+the replaced sessions (taken out) and of the new ones (put in), and added with
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` (the conflict clause is ``insights.rollup_store``'s).
+
+``dv_delta(sign, age, summary)`` holds the swapped sessions (``insights.derive_engine`` fills it);
+``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session. Every statement groups by
+the rollup's key, leaves out rows that add nothing (as ``rollup_store._rollup_upsert`` does) and
+inserts in key order (one lock order with every other writer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+from insights.contributions import CART_VALUE_EDGES, CUSTOMER_DAILY_COUNTERS
+from insights.derivation import DIRECT_TRAFFIC
+from insights.rollup_store import EARLIEST_COLUMNS, FOLLOWS_EARLIEST, LATEST_COLUMNS, ROLLUP_TABLES, upsert_sql
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_T = "COALESCE(j->'t'->>{i}, {default})"
+_SESSIONS = f"""
+DROP TABLE IF EXISTS dv_ds;
+CREATE TEMP TABLE dv_ds AS
+SELECT x.*, CASE WHEN cart_state IS NULL OR cart_state = 'converted' THEN 0 ELSE cart_value END AS dropoff,
+       CASE {' '.join(f'WHEN cart_value >= {edge} THEN {i}' for i, edge in reversed(list(enumerate(CART_VALUE_EDGES))))}
+            ELSE 0 END AS bucket
+FROM (SELECT d.sign, d.age, (j->>'c')::bigint AS c, j->>'k' AS k, (j->>'s')::timestamptz AS st,
+             (j->>'l')::timestamptz AS le, (j->>'lp')::timestamptz AS lp,
+             ((j->>'s')::timestamptz AT TIME ZONE %(tz)s)::date AS day,
+             date_trunc('hour', (j->>'s')::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
+             (j->>'n')::bigint AS n, (j->>'f')::int AS f, (j->>'p')::boolean::int AS purchasing,
+             jsonb_array_length(j->'o') AS orders, (j->>'r')::numeric AS revenue,
+             {_T.format(i=0, default=_lit(DIRECT_TRAFFIC.channel))} AS channel,
+             left({_T.format(i=1, default=_lit(DIRECT_TRAFFIC.source))}, 200) AS source,
+             left({_T.format(i=2, default=_lit(DIRECT_TRAFFIC.medium))}, 100) AS medium,
+             left({_T.format(i=3, default=_lit(DIRECT_TRAFFIC.campaign))}, 200) AS campaign,
+             COALESCE((j->'t'->>5)::numeric, 0) AS discounts,
+             j->'cart'->>1 AS cart_state, (j->'cart'->>4)::numeric AS cart_value,
+             COALESCE((j->'cart'->>5)::numeric, 0) AS revenue_left, j->'pr' AS pr
+      FROM (SELECT sign, age, summary AS j FROM dv_delta) d) x;
+DROP TABLE IF EXISTS dv_dp;
+CREATE TEMP TABLE dv_dp AS
+SELECT y.*, CASE WHEN abandoned THEN price * final_qty ELSE 0 END AS left_value
+FROM (SELECT s.sign, s.age, s.c, s.k, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket,
+             p.key::bigint AS pk, COALESCE(pr.category, '') AS category,
+             (p.value->>0)::int AS flags, (p.value->>1)::bigint AS units, (p.value->>2)::numeric AS revenue,
+             p.value->3 AS keys, (p.value->>4)::bigint AS added_qty, (p.value->>5)::bigint AS final_qty,
+             (p.value->>6)::numeric AS price, (p.value->>7)::bigint AS views,
+             s.cart_state IS NOT DISTINCT FROM 'abandoned' AS abandoned
+      FROM dv_ds s CROSS JOIN LATERAL jsonb_each(s.pr) p
+      LEFT JOIN products_product pr ON pr.id = p.key::bigint) y;
+ANALYZE dv_ds; ANALYZE dv_dp"""
+
+_CATEGORIES = """
+DROP TABLE IF EXISTS dv_dc;
+CREATE TEMP TABLE dv_dc AS
+SELECT s.sign, s.age, s.c, s.k, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket, g.category,
+       g.revenue, g.in_cart, g.revenue_left, COALESCE(o.orders, 0) AS orders
+FROM (SELECT sign, c, k, category, sum(revenue) AS revenue, bool_or(added_qty <> 0) AS in_cart,
+             sum(CASE WHEN added_qty <> 0 THEN left_value ELSE 0 END) AS revenue_left
+      FROM dv_dp WHERE category <> '' GROUP BY sign, c, k, category) g
+JOIN dv_ds s ON s.sign = g.sign AND s.c = g.c AND s.k = g.k
+LEFT JOIN (SELECT sign, c, k, category, count(DISTINCT ok) AS orders
+           FROM dv_dp CROSS JOIN LATERAL jsonb_array_elements_text(keys) ok WHERE category <> ''
+           GROUP BY sign, c, k, category) o ON o.sign = g.sign AND o.c = g.c AND o.k = g.k AND o.category = g.category;
+ANALYZE dv_dc"""
+
+
+def _state(name: str, *, when: str = "") -> str:
+    return f"sum(sign * ({when}cart_state IS NOT DISTINCT FROM '{name}')::int)"
+
+
+# Each session counter (insights.contributions.session_counters) as a sum over dv_ds.
+_SESSION_COUNTERS = {
+    "sessions": "sum(sign)", "purchasing_sessions": "sum(sign * purchasing)", "orders": "sum(sign * orders)",
+    "revenue": "sum(sign * revenue)", "funnel_view": "sum(sign * (f >= 1)::int)",
+    "funnel_cart": "sum(sign * (f >= 2)::int)", "funnel_checkout": "sum(sign * (f >= 3)::int)",
+    "funnel_purchase": "sum(sign * (f >= 4)::int)",
+    "dropoff_cart": "sum(sign * CASE WHEN f = 2 THEN dropoff ELSE 0 END)",
+    "dropoff_checkout": "sum(sign * CASE WHEN f = 3 THEN dropoff ELSE 0 END)",
+    "carts_open": _state("open"), "carts_converted": _state("converted"), "carts_abandoned": _state("abandoned"),
+    "carts_emptied": _state("emptied"), "revenue_left": "sum(sign * revenue_left)",
+}
+# A category's row (insights.contributions._add_category_rows): its lines' money and orders, its cart
+# outcome only where one of its products went into the cart.
+_CATEGORY_COUNTERS = {
+    **_SESSION_COUNTERS, "orders": "sum(sign * orders)", "revenue": "sum(sign * revenue)",
+    "revenue_left": "sum(sign * revenue_left)",
+    **{f"carts_{s}": _state(s, when="in_cart AND ") for s in ("open", "converted", "abandoned", "emptied")},
+}
+_PRODUCT_COUNTERS = {
+    "views": "sum(sign * views)", "units": "sum(sign * units)", "revenue": "sum(sign * revenue)",
+    "view_sessions": "sum(sign * (flags & 1 > 0)::int)", "cart_sessions": "sum(sign * (flags & 2 > 0)::int)",
+    "purchase_sessions": "sum(sign * (flags & 4 > 0)::int)",
+    "carts_abandoned": "sum(sign * (abandoned AND final_qty > 0)::int)", "revenue_left": "sum(sign * left_value)",
+}
+_FIRST = "(array_agg({col} ORDER BY st, k COLLATE \"C\") FILTER (WHERE sign > 0))[1]"
+_TOTALS = {
+    "sessions": "sum(sign)", "orders": "sum(sign * orders)", "events": "sum(sign * n)",
+    "revenue": "sum(sign * revenue)", "first_seen": "min(st) FILTER (WHERE sign > 0)",
+    "first_channel": f"COALESCE({_FIRST.format(col='channel')}, '')",
+    "first_session": f"COALESCE({_FIRST.format(col='k')}, '')",
+    "last_seen": "max(le) FILTER (WHERE sign > 0)", "last_purchase_at": "max(lp) FILTER (WHERE sign > 0)",
+}
+
+# rollup → (its key as expressions over the source, the source, counter expressions)
+_ROLLUPS: dict[str, tuple[tuple[str, ...], str, Mapping[str, str]]] = {
+    "sessions_hourly": (("hour", "age", "channel"), "dv_ds", {
+        "sessions": "sum(sign)", "purchasing_sessions": "sum(sign * purchasing)", "orders": "sum(sign * orders)",
+        "events": "sum(sign * n)", "revenue": "sum(sign * revenue)", "discounts": "sum(sign * discounts)"}),
+    "carts_hourly": (("hour", "channel"), "dv_ds WHERE cart_state IS NOT NULL", {
+        k: _SESSION_COUNTERS[k] for k in ("carts_open", "carts_converted", "carts_abandoned", "carts_emptied")}),
+    "customer_totals": (("c",), "dv_ds", _TOTALS),
+    "traffic_daily": (("day", "channel", "source", "medium", "campaign"), "dv_ds", {
+        k: _SESSION_COUNTERS[k] for k in ("sessions", "purchasing_sessions", "orders", "revenue",
+                                          "carts_converted", "carts_abandoned", "carts_emptied")}
+        | {"discounts": "sum(sign * discounts)"}),
+    "products_daily": (("day", "pk", "age"), "dv_dp", _PRODUCT_COUNTERS),
+    "product_channels": (("channel", "day", "pk", "age"), "dv_dp", _PRODUCT_COUNTERS),
+}
+_SESSIONS_DAILY = [
+    (("day", "age", "''", "channel"), "dv_ds",
+     {**_SESSION_COUNTERS, "events": "sum(sign * n)", "discounts": "sum(sign * discounts)"}),
+    (("day", "age", "category", "channel"), "dv_dc", _CATEGORY_COUNTERS),
+]
+_CART_VALUES = [
+    (("day", "age", "''", "bucket", "channel"), "dv_ds WHERE cart_state IS NOT NULL", {"carts": "sum(sign)"}),
+    (("day", "age", "category", "bucket", "channel"), "dv_dc WHERE in_cart AND cart_state IS NOT NULL",
+     {"carts": "sum(sign)"}),
+]
+_CUSTOMERS_DAILY = (("day", "c"), "dv_ds",
+                    {**{k: _SESSION_COUNTERS[k] for k in CUSTOMER_DAILY_COUNTERS}, "events": "sum(sign * n)"})
+
+
+def _default(column: str) -> str:
+    if column in EARLIEST_COLUMNS or column in LATEST_COLUMNS:
+        return "NULL::timestamptz"
+    return "''" if column in FOLLOWS_EARLIEST else "0"
+
+
+def _upsert(name: str, parts: Sequence[tuple[tuple[str, ...], str, Mapping[str, str]]], returning: str = "") -> str:
+    """``INSERT … SELECT`` of rollup ``name`` from these parts (key expressions, source, counters)."""
+    model, key_cols = ROLLUP_TABLES[name]
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in key_cols]
+    selects = []
+    for keys, source, counters in parts:
+        group = ", ".join(str(i + 1) for i in range(len(keys)))
+        cols = [f"{k} AS k{i}" for i, k in enumerate(keys)] + [
+            f"{counters.get(c, _default(c))} AS {c}" for c in columns]
+        selects.append(f"SELECT {', '.join(cols)} FROM {source} GROUP BY {group}")
+    live = " OR ".join(f"{c} IS NOT NULL" if c in EARLIEST_COLUMNS | LATEST_COLUMNS
+                       else f"{c} <> ''" if c in FOLLOWS_EARLIEST else f"{c} <> 0" for c in columns)
+    order = ", ".join(f"k{i}" + (' COLLATE "C"' if _is_text(model, col) else "") for i, col in enumerate(key_cols))
+    head, tail = upsert_sql(model, key_cols, columns)
+    return (head.replace(" VALUES ", " ") + f"SELECT * FROM ({' UNION ALL '.join(selects)}) x WHERE {live}"
+            + f" ORDER BY {order}" + tail + returning)
+
+
+def _is_text(model: type[models.Model], column: str) -> bool:
+    return isinstance(next(f for f in model._meta.concrete_fields if f.column == column), models.CharField)
+
+
+# Sessions bring revenue, not discounts or refunds (insights.retention.COHORT_MONEY_COLUMNS: the events').
+_CHANGED = """
+SELECT DISTINCT c FROM (SELECT c, day, sum(sign * orders) AS o, sum(sign * revenue) AS r FROM dv_ds GROUP BY c, day) x
+WHERE o <> 0 OR r <> 0"""
+
+
+def session_deltas_load(tz: dt.tzinfo) -> set[int]:
+    """Parse ``dv_delta`` into ``dv_ds``/``dv_dp``/``dv_dc``; return the customers whose order days change
+    (``insights.retention.changed_order_customers``)."""
+    with connection.cursor() as cur:
+        cur.execute(_SESSIONS, {"tz": str(tz)})
+        cur.execute(_CATEGORIES)
+        cur.execute(_CHANGED)
+        return {c for (c,) in cur.fetchall()}
+
+
+def session_rollups_add() -> set[dt.date]:
+    """Add the swapped sessions' contributions (product pairs aside) to the rollups; return the store days
+    where a customer became or stopped being active or buying (``rollup_store._people_flips``)."""
+    statements = [_upsert(name, [spec]) for name, spec in _ROLLUPS.items()]
+    statements.append(_upsert("sessions_daily", _SESSIONS_DAILY))
+    statements.append(_upsert("cart_values_daily", _CART_VALUES))
+    with connection.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+        returning = " RETURNING day, customer_id, events, revenue"
+        cur.execute(f"WITH up AS ({_upsert('customers_daily', [_CUSTOMERS_DAILY], returning)})"
+                    " SELECT DISTINCT up.day FROM up JOIN (SELECT day, c, sum(sign * n) AS e, sum(sign * revenue) AS r"
+                    " FROM dv_ds GROUP BY day, c) d ON d.day = up.day AND d.c = up.customer_id"
+                    " WHERE (up.events > 0) <> (up.events - d.e > 0) OR (up.revenue > 0) <> (up.revenue - d.r > 0)")
+        return {_day(d) for (d,) in cur.fetchall()}
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def pair_summaries() -> list[tuple[int, str, dict]]:
+    """The swapped sessions with an order or a cart (sign, age group, summary): their product pairs stay
+    with ``insights.contributions``."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT sign, age, summary FROM dv_delta WHERE summary->'o' <> '[]'::jsonb"
+                    " OR summary->'cart' <> 'null'::jsonb")
+        return list(cur.fetchall())
+
