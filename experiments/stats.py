@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats as sps
@@ -92,10 +93,17 @@ def probability_best(variants: Sequence[Moments], *, draws: int = DRAWS, seed: i
     """P(each variant has the highest conversion rate) under Beta(1 + k, 1 + n − k) posteriors."""
     if not variants:
         return []
+    return list(_probability_best(tuple((m.conversions, m.n) for m in variants), draws, seed))
+
+
+@lru_cache(maxsize=4096)
+def _probability_best(counts: tuple[tuple[int, int], ...], draws: int, seed: int) -> tuple[float, ...]:
+    """The draws for these (conversions, visitors): a fixed seed makes them a function of the counts, so an
+    unchanged experiment is not drawn again on every readout."""
     rng = np.random.default_rng(seed)
-    samples = np.column_stack([rng.beta(1 + m.conversions, 1 + m.n - m.conversions, size=draws) for m in variants])
-    wins = np.bincount(samples.argmax(axis=1), minlength=len(variants))
-    return [float(w) / draws for w in wins]
+    samples = np.column_stack([rng.beta(1 + k, 1 + n - k, size=draws) for k, n in counts])
+    wins = np.bincount(samples.argmax(axis=1), minlength=len(counts))
+    return tuple(float(w) / draws for w in wins)
 
 
 def mean_interval(m: Moments) -> Interval | None:
