@@ -409,9 +409,10 @@ def _pending() -> int:
 
 
 def _without_row_ids(data: object) -> object:
-    """Metrics minus the primary keys of derived rows, which a rebuild renumbers."""
+    """Metrics minus the primary keys of derived rows, which a rebuild renumbers, and the time the kept RFM
+    scores were refreshed, which a rebuild moves on (the scores themselves are compared)."""
     if isinstance(data, dict):
-        return {k: _without_row_ids(v) for k, v in data.items() if k != "cart_pk"}
+        return {k: _without_row_ids(v) for k, v in data.items() if k not in ("cart_pk", "rfm_as_of")}
     if isinstance(data, list):
         return [_without_row_ids(v) for v in data]
     return data
