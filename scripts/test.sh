@@ -21,5 +21,11 @@ fi
 export TESTING=1 DJANGO_SETTINGS_MODULE=analytics_site.settings
 # Test runs keep their own local state (SQLite files, broker folders) apart from the demo's.
 export LOCAL_DIR="${LOCAL_DIR:-$PWD/.local/test}"
-echo "Database: ${DATABASE_URL:-SQLite (embedded)}; channel layer: ${REDIS_URL:-in-memory}"
-exec .venv/bin/python -m pytest "$@"
+# Parallel: one pytest-xdist worker per core (at most 4), each with its own test database, LOCAL_DIR
+# and Redis database (docs/development.md#parallel-tests); TEST_WORKERS=1 runs in one process.
+cores="$(nproc 2>/dev/null || echo 1)"
+workers="${TEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}"
+parallel=()
+[ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadfile)
+echo "Database: ${DATABASE_URL:-SQLite (embedded)}; channel layer: ${REDIS_URL:-in-memory}; workers: $workers"
+exec .venv/bin/python -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
