@@ -52,11 +52,11 @@ def _transactional(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under xdist (``--dist loadfile``) whole files are handed out in collection order. Files without
-    a transactional or ``slow`` test go first, so on every worker they run before any file that
-    flushes the database (and with it the rows data migrations wrote), as pytest-django orders a
-    serial run; then the ``slow`` files (servers, workers, browsers; tests/system flushes at its end),
-    so no long file starts last. pytest-django's own order (tryfirst) holds within each file."""
+    """Under xdist (``--dist loadfile --no-loadscope-reorder``) whole files are handed out in collection
+    order. Files without a transactional or ``slow`` test go first, so on every worker they run before
+    any file that flushes the database (and with it the rows data migrations wrote), as pytest-django
+    orders a serial run; then the ``slow`` files (servers, workers, browsers; tests/system flushes at
+    its end), so no long file starts last. pytest-django's own order (tryfirst) holds in each file."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     slow = {item.path for item in items if item.get_closest_marker("slow")}
