@@ -21,5 +21,11 @@ fi
 export TESTING=1 DJANGO_SETTINGS_MODULE=analytics_site.settings
 # Test runs keep their own local state (SQLite files, broker folders) apart from the demo's.
 export LOCAL_DIR="${LOCAL_DIR:-$PWD/.local/test}"
-echo "Database: ${DATABASE_URL:-SQLite (embedded)}; channel layer: ${REDIS_URL:-in-memory}"
-exec .venv/bin/python -m pytest "$@"
+# TEST_WORKERS=N (N > 1) runs the suite in N pytest-xdist workers, each with its own test database,
+# LOCAL_DIR and Redis database, whole files in the order tests/conftest.py sets
+# (docs/development.md#parallel-tests); the default, 1, runs it in one process.
+workers="${TEST_WORKERS:-1}"
+parallel=()
+if [ "$workers" -gt 1 ]; then parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder); fi
+echo "Database: ${DATABASE_URL:-SQLite (embedded)}; channel layer: ${REDIS_URL:-in-memory}; workers: $workers"
+exec .venv/bin/python -m pytest ${parallel[@]+"${parallel[@]}"} "$@"

@@ -22,7 +22,7 @@ WHOLE = "start=2024-01-01&end=2025-06-30"
 
 
 @pytest.fixture
-def fitted(cdnow_recent):
+def fitted(cdnow_recent_shared):
     return clv_fit_create(until=dt.date(2025, 6, 30), trigger=ClvFit.Trigger.TEST)
 
 
@@ -86,7 +86,7 @@ def test_model_page_shows_the_parameters_and_holdout_check(client_for, fitted):
     assert "chart-clv_holdout" in page
 
 
-def test_without_a_fit_the_pages_say_why(client_for, cdnow_recent):
+def test_without_a_fit_the_pages_say_why(client_for, cdnow_recent_shared):
     analyst = client_for(Role.ANALYST)
     assert NO_FIT in analyst.get("/model/").content.decode()
     customer = Customer.objects.get(external_id="00004")

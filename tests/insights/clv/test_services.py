@@ -1,5 +1,7 @@
 """Fitting from the database: the CDNOW sample imported through ``import_events`` gives the published
-parameters through ``fit_clv --until 1997-09-30``; predictions are stored per customer with the fit."""
+parameters through ``fit_clv --until 1997-09-30``; predictions are stored per customer with the fit.
+Every test here sees the sample, imported once for the module (conftest ``cdnow_imported``); the fit on
+an empty database is in test_services_empty.py."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from customers.models import Customer
 from insights.clv.models import ClvFit, ClvPrediction
-from insights.clv.services import KEEP_PREDICTION_SETS, NotEnoughData, clv_fit_create, clv_transactions
+from insights.clv.services import KEEP_PREDICTION_SETS, clv_fit_create, clv_transactions
 from tests.insights.clv.cdnow import BGNBD_PUBLISHED, CALIBRATION_END, GAMMA_GAMMA_PUBLISHED, within
 
 pytestmark = pytest.mark.django_db
@@ -77,11 +79,3 @@ def test_transactions_are_one_row_per_customer_and_day_with_the_days_revenue(cdn
     customer = Customer.objects.get(external_id="00004").pk
     mine = sorted(zip(days[pks == customer].tolist(), values[pks == customer].tolist(), strict=True))
     assert mine == [(dt.date(1997, 1, 1), pytest.approx(29.33)), (dt.date(1997, 1, 18), pytest.approx(29.73))]
-
-
-def test_too_few_customers_say_why_and_store_nothing():
-    with pytest.raises(NotEnoughData, match="0 customers with an order"):
-        clv_fit_create(until=dt.date(2024, 1, 1))
-    with pytest.raises(CommandError, match="Not enough data to fit"):
-        call_command("fit_clv", stdout=StringIO(), stderr=StringIO())
-    assert not ClvFit.objects.exists()
