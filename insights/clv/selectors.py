@@ -63,21 +63,6 @@ def clv_predictions_for(*, customer_pks: list[int]) -> dict[int, dict[str, Any]]
             for pk, v, tier, alive in rows}
 
 
-def clv_segment_values(*, assignments: dict[int, tuple[str, float]]) -> dict[str, dict[str, Any]]:
-    """Per RFM segment (``rfm_assignments``: pk → (segment, revenue)): summed predicted 12-month value and
-    customers in the high tier, in the latest fit. Empty without a fit."""
-    fit = clv_fit_latest()
-    if fit is None:
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    for pk, value, tier in ClvPrediction.objects.filter(fit=fit).values_list("customer_id", "clv_12m", "tier"):
-        if pk in assignments:
-            seg = out.setdefault(assignments[pk][0], {"predicted_clv_12m": 0.0, "high_tier": 0})
-            seg["predicted_clv_12m"] += value
-            seg["high_tier"] += tier == ClvPrediction.Tier.HIGH
-    return {k: {**v, "predicted_clv_12m": round(v["predicted_clv_12m"], 2)} for k, v in out.items()}
-
-
 def clv_slipping_away(*, limit: int = SLIPPING_LIMIT) -> dict[str, Any]:
     """Valuable customers (top 20% by predicted 12-month value had they stayed active) whose P(alive) is
     below 0.5 or fell by 0.2 or more since the fit before, by value at risk (that value × P(lapsed))."""
