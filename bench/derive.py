@@ -190,7 +190,8 @@ def main() -> None:
     from django.db import connection
 
     from events.models import Event
-    from insights.services import analytics_process_pending, analytics_rebuild
+    from insights.rebuild import analytics_rebuild
+    from insights.services import analytics_process_pending
 
     end = _simulate(args)
     n = Event.objects.count()

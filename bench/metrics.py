@@ -95,7 +95,8 @@ def step_load(args: argparse.Namespace) -> dict:
     from events.simulation import simulator_model, simulator_population_ensure
     from events.simulator import backfill
     from insights.models import PendingWindow
-    from insights.services import analytics_process_pending, analytics_rebuild
+    from insights.rebuild import analytics_rebuild
+    from insights.services import analytics_process_pending
     from products.models import Product
 
     call_command("migrate", verbosity=0)

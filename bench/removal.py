@@ -116,8 +116,9 @@ def main() -> None:
     from events.models import Event, Source
     from events.services import ingest_key_create
     from events.services.sources import source_of_key
+    from insights.rebuild import analytics_rebuild
     from insights.recategorise import product_category_change
-    from insights.services import analytics_process_pending, analytics_rebuild
+    from insights.services import analytics_process_pending
     from insights.source_removal import RemovalStep, source_remove
     from products.models import Product
     from tests.insights.test_services import snapshot

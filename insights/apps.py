@@ -48,7 +48,7 @@ def _on_product_category_changing(sender, product_pk, category, **kwargs) -> boo
 
 
 def _on_events_deleted(sender, **kwargs):
-    from insights.services import analytics_rebuild
+    from insights.rebuild import analytics_rebuild
 
     analytics_rebuild()
 

@@ -13,7 +13,7 @@ Two steps keep the ingest path cheap (a handful of set-based statements per batc
    sessions idle for 30 minutes the same way, which turns their open carts abandoned or emptied.
    Either sets aside a customer's window it cannot derive and derives the rest (``insights.set_aside``).
 
-``analytics_rebuild`` recomputes everything from the events with the same contribution functions.
+``insights.rebuild.analytics_rebuild`` recomputes everything from the events with the same contribution functions.
 Every write of derived data takes ``derivation_lock`` first.
 """
 
@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Customer
 from customers.selectors import customer_age_groups
 from events.types import StoredEvent
 from events.verification import COUNT_ALL
@@ -43,35 +42,28 @@ from insights.derive_engine import derivation_engine, sessions_swap_sql, swapped
 from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
-from insights.moves.models import HistoryMove
 from insights.order_changes import cancels_apply, confirmations_apply
 from insights.order_store import (
     browser_order_ids,
     browser_orders,
-    full_order_book,
     order_book,
     orders_cancelled,
 )
 from insights.retention import (
     add_retention_contributions,
     changed_order_customers,
-    order_day_value,
-    order_days_from_rows,
 )
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import (
-    DERIVED_MODELS,
     customer_order_days,
     derivation_lock,
     people_days_refresh,
     product_categories,
     rollups_add,
-    rows_delete,
 )
 from insights.session_store import (
     StoredSession,
     Windows,
-    events_by_customer_batches,
     events_in_windows,
     sessions_by_key,
     sessions_delete,
@@ -335,44 +327,6 @@ def spans_rederive(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], as_
     windows = windows_merge(spans)
     if windows:
         _rederive_by_customer_chunks(windows, as_of=as_of)
-
-
-# --- full rebuild ----------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def analytics_rebuild(*, as_of: dt.datetime | None = None,
-                      progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Recompute sessions, carts and every rollup from the events (the reference for incremental upkeep)."""
-    derivation_lock()
-    as_of = as_of or timezone.now()
-    for model in DERIVED_MODELS:
-        rows_delete(model)
-    # Age moves under way are done by this: every event counts in its customer's group from here.
-    HistoryMove.objects.filter(kind=HistoryMove.Kind.AGE, finished_at__isnull=True, started_at__isnull=False
-                               ).update(finished_at=as_of)
-    tz = store_tz()
-    category_of = product_categories(None)
-    ages = dict(Customer.objects.values_list("pk", "age_group"))
-    contributions = new_contributions()
-    book = full_order_book()
-    n_events = n_sessions = 0
-    for batch in events_by_customer_batches():  # whole customers: their sessions are complete
-        add_event_contributions(contributions, batch, age_of=ages, category_of=category_of, tz=tz, book=book)
-        derived = derive_sessions(batch, as_of=as_of, cancelled=book.cancelled, browser=book.browser)
-        add_session_contributions(contributions, [(d, ages.get(d.customer_pk, "unknown")) for d in derived],
-                                  category_of=category_of, tz=tz)
-        sessions_insert(derived, ages)
-        n_events += len(batch)
-        n_sessions += len(derived)
-        if progress:
-            progress(len(batch))
-    add_retention_contributions(contributions, order_days_from_rows(
-        (customer, day, counters.get("orders", 0), order_day_value(counters))
-        for (day, customer), counters in contributions["customers_daily"].items()), age_of=ages)
-    rollups_add(contributions)
-    rfm_refresh()
-    return {"events": n_events, "sessions": n_sessions}
 
 
 # --- logout ----------------------------------------------------------------------------------------

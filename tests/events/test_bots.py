@@ -12,7 +12,8 @@ from events.models import Event
 from events.services import events_ingest
 from insights import selectors
 from insights.models import EventHourly, Session
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending
 
 BOTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",

@@ -29,8 +29,9 @@ from events.services import events_ingest
 from events.types import line_total
 from insights.filters import MetricFilter
 from insights.models import CustomerDaily, CustomerTotals, EventDaily, EventHourly, ProductDaily, SessionDaily
+from insights.rebuild import analytics_rebuild
 from insights.selectors import kpis_stats
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.services import analytics_process_pending
 from ml import selectors as ml_selectors
 from ml.features import _orders, sessionize
 from tests.insights.test_services import snapshot

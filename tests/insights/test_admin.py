@@ -10,7 +10,7 @@ from accounts.roles import Role
 from customers.models import Customer
 from events.models import Event
 from insights.models import Cart, EventHourly, PendingWindow, Session
-from insights.services import analytics_rebuild
+from insights.rebuild import analytics_rebuild
 from tests.insights.store_fixture import build_store, ingest
 from tests.insights.test_services import snapshot
 

@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from insights.models import CartHourly
-from insights.services import analytics_rebuild, sessions_close_idle
+from insights.rebuild import analytics_rebuild
+from insights.services import sessions_close_idle
 from tests.insights.store_fixture import build_store
 
 pytestmark = pytest.mark.django_db

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from customers.models import Customer
 from events.models import Event
 from insights.filters import MetricFilter
+from insights.rebuild import analytics_rebuild
 from insights.retention import order_gaps
 from insights.selectors import cohorts_stats
 from insights.selectors.cohorts import returning_customer_rate
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.stats import median_of_counts
 from insights.upkeep import customer_age_group_change, customer_events_erase
 from tests.factories import CustomerFactory, ProductFactory

@@ -21,7 +21,8 @@ from events.models import Event
 from events.services import events_ingest_segment, identities_record, ingest_key_create, source_of_key
 from insights.models import EventHourly, HistoryMove, Session
 from insights.moves.services import history_move_step, history_moves_run
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.tasks import history_moves_task
 from insights.upkeep import customer_events_erase
 from tests.factories import CustomerFactory, ProductFactory

@@ -16,7 +16,8 @@ from events import wire
 from events.models import Event
 from events.services import events_ingest_segment, identities_record
 from insights.models import Cart, Session
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending
 from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.store_fixture import ingest
 from tests.insights.test_services import (

@@ -11,7 +11,7 @@ from django.utils import timezone
 from events.simulation import simulator_backfill
 from insights import selectors, sentences
 from insights.filters import MetricFilter
-from insights.services import analytics_rebuild
+from insights.rebuild import analytics_rebuild
 from insights.stats import wilson_interval
 from products.models import Product
 

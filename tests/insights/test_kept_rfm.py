@@ -14,9 +14,10 @@ from customers.models import Customer
 from insights import selectors
 from insights.filters import MetricFilter
 from insights.models import CustomerRfm, CustomerTotals, RfmRefresh
+from insights.rebuild import analytics_rebuild
 from insights.rfm_store import rfm_refresh
 from insights.selectors.rfm import rfm_assignments, rfm_assignments_scored, segment_customer_pks
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.stats import quintile_scores
 from insights.tasks import refresh_rfm_task
 from tests.insights.store_fixture import DAY, build_store, ingest

@@ -26,8 +26,9 @@ from events.types import StoredEvent
 from insights.filters import MetricFilter
 from insights.models import CustomerTotals, EventDaily, EventHourly, SessionDaily
 from insights.money import OrderBook, event_money, money_total, winners_of
+from insights.rebuild import analytics_rebuild
 from insights.selectors import kpis_stats
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.services import analytics_process_pending
 from tests.insights.test_services import snapshot
 
 CENT = Decimal("0.01")

@@ -25,7 +25,8 @@ from events.services import events_ingest, ingest_key_create, source_of_key, sou
 from insights import selectors
 from insights.filters import MetricFilter
 from insights.models import EventDaily, SessionDaily, TrafficDaily
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.source_removal import source_remove
 from insights.upkeep import customer_events_erase
 from tests.events.webhook_fixtures import signed_post, woo_order

@@ -11,8 +11,8 @@ import pytest
 
 from insights.filters import MetricFilter
 from insights.models import ProductPairDaily, ProductPairTotal
+from insights.rebuild import analytics_rebuild
 from insights.selectors import affinity, affinity_stats
-from insights.services import analytics_rebuild
 from tests.insights.retention_fixture import build_retention_store
 from tests.insights.store_fixture import build_store
 

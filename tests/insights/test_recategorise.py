@@ -13,8 +13,9 @@ from accounts.roles import Role
 from customers.models import Customer
 from insights import recategorise
 from insights.models import CartValueDaily, EventDaily, SessionDaily
+from insights.rebuild import analytics_rebuild
 from insights.recategorise import product_category_change
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.tasks import recategorise_product_task
 from products.models import Product
 from products.services import product_load_catalogue

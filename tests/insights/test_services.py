@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.models import Event
-from insights import services
 from insights.models import Cart, DailyPeople, PendingWindow, Session, SessionDaily
 from insights.people import as_int, members
-from insights.rollup_store import ROLLUP_TABLES
-from insights.services import analytics_process_pending, analytics_rebuild, sessions_close_idle
+from insights.rebuild import analytics_rebuild
+from insights.rollup_store import DERIVED_MODELS, ROLLUP_TABLES
+from insights.services import analytics_process_pending, sessions_close_idle
 from insights.tasks import close_idle_sessions_task, process_pending_analytics_task
 from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.store_fixture import build_store, ingest
@@ -103,7 +103,7 @@ def test_ingest_hook_adds_event_counters_in_the_transaction():
 
 
 def derived_and_events_clear() -> None:
-    for model in services.DERIVED_MODELS:
+    for model in DERIVED_MODELS:
         model._default_manager.all().delete()
     Event.objects.all().delete()
 

@@ -20,7 +20,8 @@ from events.services import ingest_key_create
 from insights import selectors
 from insights.filters import MetricFilter
 from insights.models import Cart, PendingWindow, Session
-from insights.services import analytics_process_pending, analytics_rebuild, pending_windows_queue, sessions_close_idle
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending, pending_windows_queue, sessions_close_idle
 from insights.set_aside import RETRY_FIRST, retry_delay
 from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.store_fixture import ingest

@@ -23,8 +23,9 @@ from events.services.sources import source_of_import
 from insights import source_removal
 from insights.filters import MetricFilter
 from insights.models import CustomerTotals
+from insights.rebuild import analytics_rebuild
 from insights.selectors import kpis_stats
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.source_removal import source_remove
 from tests.events.webhook_fixtures import body
 from tests.factories import CustomerFactory, ProductFactory

@@ -16,7 +16,8 @@ from events.services import events_ingest_segment
 from events.types import StoredEvent
 from insights.derivation import DerivedSession, derive_session
 from insights.models import CustomerTotals, Session, TrafficDaily
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending
 from tests.factories import CustomerFactory, ProductFactory
 from tests.insights.store_fixture import ingest
 from tests.insights.test_services import (

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from customers.models import Customer
 from events.models import Event
 from insights.models import Cart, CustomerDaily, CustomerTotals, EventHourly, PendingWindow, ProductDaily, Session
-from insights.services import analytics_process_pending, analytics_rebuild
+from insights.rebuild import analytics_rebuild
+from insights.services import analytics_process_pending
 from insights.upkeep import customer_age_group_change, customer_events_erase
 from ml.models import CartScore
 from tests.factories import CustomerFactory, ModelVersionFactory, ProductFactory

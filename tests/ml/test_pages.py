@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from insights.extensions import page_extensions
 from insights.models import Cart
-from insights.services import analytics_rebuild
+from insights.rebuild import analytics_rebuild
 from ml import selectors
 from ml.models import CartScore
 from tests.factories import CustomerFactory, EventFactory, ModelVersionFactory, ProductFactory

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from events.models import Event
-from insights.services import analytics_rebuild
+from insights.rebuild import analytics_rebuild
 
 
 class Command(BaseCommand):
