@@ -86,6 +86,9 @@ IDLE_CLOSE_BATCH = 500  # sessions closed per transaction
 CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go (Python engine)
 # The SQL engine's statements cost about the same for 200 or 1,000 customers' day-grain rollup rows.
 CUSTOMERS_PER_REDERIVE_SQL = 1000
+# Events one drain transaction derives (past its first queued batch): it holds the derivation lock, so
+# this bounds how long a live window waits behind a backfill (docs/derivation.md#live-before-bulk).
+EVENTS_PER_DRAIN_TRANSACTION = 20_000
 _MAX_WINDOW_GROWTH = 20  # rounds of "a stored session reaches beyond the window: widen it"
 
 
@@ -257,14 +260,30 @@ def _windows_of(rows: Iterable[dict[str, list[int]]]) -> Windows:
                          for batch in rows for customer, (lo, hi) in batch.items())
 
 
+def pending_take(now: dt.datetime, *, max_rows: int,
+                 max_events: int = EVENTS_PER_DRAIN_TRANSACTION) -> tuple[list[tuple[int, dict, int]], bool]:
+    """The queued windows one drain transaction derives: the smallest batches first (a live visitor's
+    few events before a backfill's thousands, docs/derivation.md#live-before-bulk), at most
+    ``max_rows`` rows and, past the first row, at most ``max_events`` events; and whether more are due."""
+    rows = list(due(now).order_by("events", "id").values_list("id", "windows", "attempts", "events")[:max_rows])
+    taken: list[tuple[int, dict, int]] = []
+    events = 0
+    for pk, windows, attempts, n in rows:
+        if taken and events + n > max_events:
+            return taken, True
+        taken.append((pk, windows, attempts))
+        events += n
+    return taken, len(rows) == max_rows
+
+
 @transaction.atomic
-def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datetime) -> int:
-    """Derive up to ``max_rows`` queued windows (merged) and set-aside ones now due (each alone);
-    set aside each customer's window that fails."""
+def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datetime) -> tuple[int, bool]:
+    """Derive the queued windows ``pending_take`` takes (merged) and set-aside ones now due (each alone);
+    set aside each customer's window that fails. Returns how many rows, and whether more are due."""
     derivation_lock()
-    pending = list(due(now).order_by("id").values_list("id", "windows", "attempts")[:max_rows])
+    pending, more = pending_take(now, max_rows=max_rows)
     if not pending:
-        return 0
+        return 0, False
 
     def derive(windows: Windows) -> None:
         _rederive_by_customer_chunks(windows, as_of=as_of)
@@ -275,7 +294,7 @@ def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datet
             failures += derive_isolating(units_of(_windows_of([windows]), attempts), derive)
     PendingWindow.objects.filter(id__in=[pk for pk, _, _ in pending]).delete()
     windows_set_aside(failures, now=now)
-    return len(pending)
+    return len(pending), more
 
 
 def analytics_process_pending(*, max_rows: int = 20, as_of: dt.datetime | None = None) -> int:
@@ -284,9 +303,9 @@ def analytics_process_pending(*, max_rows: int = 20, as_of: dt.datetime | None =
     total = 0
     while True:
         now = timezone.now()
-        n = _pending_windows_process(max_rows=max_rows, as_of=as_of or now, now=now)
+        n, more = _pending_windows_process(max_rows=max_rows, as_of=as_of or now, now=now)
         total += n
-        if n < max_rows:
+        if not more:
             if total:
                 rfm_refresh()  # the kept RFM scores follow the derived figures (insights.rfm_store)
             return total
