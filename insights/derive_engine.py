@@ -1,7 +1,7 @@
 """Which engine derives sessions (``DERIVATION_ENGINE``, docs/derivation.md), and the SQL engine's swap of
-stored sessions: the ones ``insights.derive_sql`` derived differently replace the stored ones in a few
-statements; what they contributed and contribute is left in ``dv_delta`` for the rollups
-(``insights.derive_sql_rollups``).
+stored sessions into ``dv_delta(sign, age, summary)`` (``sessions_swap_sql``: the summaries' entry point
+of ``insights.derive_sql_rollups``; the drain itself swaps straight into the rollup delta,
+``insights.derive_sql_delta``).
 """
 
 from __future__ import annotations

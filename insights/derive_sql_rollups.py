@@ -1,11 +1,12 @@
 """The session-grained rollup contributions of swapped sessions, set-based in PostgreSQL
 (docs/derivation.md): the same rows as ``insights.contributions.add_session_contributions`` (the
-reference, and this module's test oracle), product pairs aside, computed from the stored summaries of
-the replaced sessions (taken out) and of the new ones (put in), and added with
+reference, and this module's test oracle), product pairs aside (``insights.derive_sql_delta``), for the
+replaced sessions (taken out) and the new ones (put in), added with
 ``INSERT … SELECT … ON CONFLICT DO UPDATE`` (the conflict clause is ``insights.rollup_store``'s).
 
-``dv_delta(sign, age, summary)`` holds the swapped sessions (``insights.derive_engine`` fills it);
-``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session. Every statement groups by
+``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session: the drain's swaps write them
+directly (``insights.derive_sql_delta``), or ``session_deltas_load`` parses them from the summaries of
+``dv_delta(sign, age, summary)`` (the entry point of a set-based rebuild). Every statement groups by
 the rollup's key, leaves out rows that add nothing (as ``rollup_store._rollup_upsert`` does) and
 inserts in key order (one lock order with every other writer).
 """
@@ -32,9 +33,9 @@ def _lit(text: str) -> str:
 _DS_RAW = ("sign int, age text, c bigint, k text, st timestamptz, le timestamptz, lp timestamptz, day date,"
            " hour timestamptz, n bigint, f int, purchasing int, orders bigint, revenue numeric, channel text,"
            " source text, medium text, campaign text, discounts numeric, cart_state text, cart_value numeric,"
-           " revenue_left numeric, pr jsonb, ok jsonb, seq int")
+           " revenue_left numeric, pr jsonb, ok jsonb, seq bigint")
 _DS_COLUMNS = _DS_RAW + ", dropoff numeric, bucket int"
-_DP_COLUMNS = ("sign int, age text, c bigint, k text, seq int, day date, channel text, f int, purchasing int,"
+_DP_COLUMNS = ("sign int, age text, c bigint, k text, seq bigint, day date, channel text, f int, purchasing int,"
                " dropoff numeric, cart_state text, bucket int, pk bigint, category text, flags int, units bigint,"
                " revenue numeric, keys jsonb, added_qty bigint, final_qty bigint, price numeric, views bigint,"
                " abandoned boolean, left_value numeric")
