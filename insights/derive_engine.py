@@ -1,7 +1,7 @@
 """Which engine derives sessions (``DERIVATION_ENGINE``, docs/derivation.md), and the SQL engine's swap of
-stored sessions: the ones ``insights.derive_sql`` derived differently replace the stored ones in a few
-statements; what they contributed and contribute is left in ``dv_delta`` for the rollups
-(``insights.derive_sql_rollups``).
+stored sessions into ``dv_delta(sign, age, summary)`` (``sessions_swap_sql``: the summaries' entry point
+of ``insights.derive_sql_rollups``; the drain itself swaps straight into the rollup delta,
+``insights.derive_sql_delta``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import connection
 
 from insights.derivation import DerivedSession
-from insights.derive_sql import derive_into_temp
+from insights.derive_sql import derive_into_temp, temp_fill, temp_table
+from insights.derive_sql_delta import KEEP
 from insights.derive_sql_rollups import pair_summaries
 from insights.session_store import Windows
 
@@ -35,11 +36,6 @@ def _summary(value: Any) -> dict:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-_KEEP = """
-DROP TABLE IF EXISTS dv_keep;
-CREATE TEMP TABLE dv_keep AS
-SELECT o.id, o.c, o.k FROM dv_old o JOIN insights_session s ON s.id = o.id
-JOIN dv_s n ON n.c = o.c AND n.k = o.k AND n.summary = s.summary AND n.age = s.age_group"""
 
 _GONE = """
 WITH gone AS (SELECT id FROM dv_old WHERE id NOT IN (SELECT id FROM dv_keep)),
@@ -70,9 +66,8 @@ def sessions_swap_sql(windows: Windows, ages: Mapping[int, str], *, as_of: dt.da
     ``dv_delta(sign, age, summary)``: the replaced sessions (-1) and the new ones (1); returns how many."""
     derive_into_temp(windows, ages, as_of=as_of)
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS dv_delta; CREATE TEMP TABLE dv_delta (sign int NOT NULL, age text NOT NULL,"
-                    " summary jsonb NOT NULL)")
-        cur.execute(_KEEP)
+        temp_table(cur, "dv_delta", "sign int NOT NULL, age text NOT NULL, summary jsonb NOT NULL")
+        temp_fill(cur, "dv_keep", KEEP, stats="id, c, k")
         cur.execute(_GONE)
         swapped = int(cur.rowcount or 0)
         cur.execute(_FRESH)

@@ -51,10 +51,31 @@ def _exec(cur: Any, sql: str, params: Any = None) -> int:
     return int(cur.rowcount or 0)
 
 
+def temp_fill(cur: Any, name: str, select: str, params: Any = None, *, index: str = "", stats: str = "") -> int:
+    """Fill temporary table ``name`` with ``select`` (its rows; ``index``: its columns indexed; ``stats``: the
+    columns joined on, analysed: temporary tables have no statistics, and a whole analysis reads every jsonb
+    column's sample). The table is made from the select the first time in a connection, then emptied and
+    refilled: a table dropped in a transaction holds its locks until the transaction ends, and a long one
+    (a drain of many batches) would use up the server's lock table."""
+    _exec(cur, f"CREATE TEMP TABLE IF NOT EXISTS {name} AS {select} WITH NO DATA", params)
+    if index:
+        _exec(cur, f"CREATE INDEX IF NOT EXISTS {name}_ix ON {name} ({index})")
+    _exec(cur, f"TRUNCATE {name}")
+    n = _exec(cur, f"INSERT INTO {name} {select}", params)
+    if stats:
+        _exec(cur, f"ANALYZE {name} ({stats})")
+    return n
+
+
+def temp_table(cur: Any, name: str, columns: str) -> None:
+    """Temporary table ``name`` of these columns, empty (made once a connection, as ``temp_fill``)."""
+    _exec(cur, f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}); TRUNCATE {name}")
+
+
 def windows_load(cur: Any, windows: Windows, ages: Mapping[int, str]) -> None:
-    """``dv_w(c, lo, hi, age)``: one row a customer."""
-    _exec(cur, "DROP TABLE IF EXISTS dv_w; CREATE TEMP TABLE dv_w (c bigint PRIMARY KEY, lo timestamptz NOT NULL,"
-               " hi timestamptz NOT NULL, age text NOT NULL)")
+    """``dv_w(c, lo, hi, age, has)``: one row a customer (``has``: a stored session, set by ``windows_grow``)."""
+    temp_table(cur, "dv_w", "c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL, age text NOT NULL,"
+                            " has boolean NOT NULL DEFAULT false")
     rows = [(c, lo, hi, ages.get(c, "unknown")) for c, (lo, hi) in sorted(windows.items())]
     for i in range(0, len(rows), 1000):
         chunk = rows[i:i + 1000]
@@ -75,36 +96,39 @@ UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
 FROM (SELECT s.customer_id AS c, min(s.started_at) AS lo, max(s.last_event_at) AS hi
       FROM (SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
             ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
-            WHERE e.session_id <> ''{bots}) ek
+            WHERE w.has AND e.session_id <> ''{bots}) ek
       JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k GROUP BY s.customer_id) x
 WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
 
 _STORED = """
-DROP TABLE IF EXISTS dv_old;
-CREATE TEMP TABLE dv_old AS
 SELECT s.id, s.customer_id AS c, s.key AS k FROM dv_w w JOIN insights_session s ON s.customer_id = w.c
  AND s.last_event_at >= w.lo - %(idle)s AND s.started_at <= w.hi + %(idle)s
 UNION
 SELECT s.id, s.customer_id, s.key
 FROM (SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
-      ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi WHERE e.session_id <> ''{bots}) ek
+      ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
+      WHERE w.has AND e.session_id <> ''{bots}) ek
 JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k"""
+# Customers with a stored session at all: only theirs can grow or be replaced (a backfill's have none).
+_HAS = "UPDATE dv_w w SET has = true WHERE EXISTS (SELECT 1 FROM insights_session s WHERE s.customer_id = w.c)"
 
 
 def windows_grow(cur: Any) -> None:
     """Grow ``dv_w`` as ``insights.services._sessions_reached`` does; ``dv_old``: the stored sessions replaced."""
     idle = {"idle": IDLE}
+    temp_table(cur, "dv_old", "id bigint, c bigint, k text")
+    if not _exec(cur, _HAS):
+        return
     for _ in range(_GROW_ROUNDS):
         while _exec(cur, _GROW_OVERLAP, idle):
             pass
         if not _exec(cur, _GROW_KEYS.format(bots=_bots("e"))):
             break
-    _exec(cur, _STORED.format(bots=_bots("e")), idle)
+    _exec(cur, "INSERT INTO dv_old " + _STORED.format(bots=_bots("e")), idle)
+    _exec(cur, "ANALYZE dv_old (id, c, k)")
 
 
 _EVENTS = """
-DROP TABLE IF EXISTS dv_ev;
-CREATE TEMP TABLE dv_ev AS
 WITH ev AS (
   SELECT e.id, e.customer_id AS c, e.product_id AS p, COALESCE(e.session_id, '') AS sid, e.action AS a,
          e.quantity AS q, e.price, e.order_id AS o, e.timestamp AS ts, e.discount,
@@ -129,9 +153,8 @@ def events_keyed(cur: Any) -> None:
     """``dv_ev``: the windows' counted events with their session key and place in it (``rn``); ``xl``:
     the purchase line counts as none (cancelled order, void browser line), ``cf``: a confirmed browser
     line (the purchase without money or order)."""
-    _exec(cur, _EVENTS.format(bots_x=_bots("x"), bots_e=_bots("e"), iso_start=_iso("st")),
-          {"idle": IDLE, "browser": BROWSER_NAMESPACE})
-    _exec(cur, "CREATE INDEX ON dv_ev (c, k, rn); ANALYZE dv_ev")  # temporary tables have no statistics
+    temp_fill(cur, "dv_ev", _EVENTS.format(bots_x=_bots("x"), bots_e=_bots("e"), iso_start=_iso("st")),
+              {"idle": IDLE, "browser": BROWSER_NAMESPACE}, index="c, k, rn", stats="c, k, o")
     cur.execute("SELECT EXISTS (SELECT 1 FROM dv_ev WHERE bp AND NOT xl)")
     if cur.fetchone()[0]:
         browser_verdicts(cur)
@@ -160,8 +183,6 @@ def browser_verdicts(cur: Any) -> None:
 _OK = "CASE WHEN o IS NOT NULL AND o <> '' THEN 'o:' || o ELSE 's:' || k END"
 
 _PRODUCTS = f"""
-DROP TABLE IF EXISTS dv_p;
-CREATE TEMP TABLE dv_p AS
 WITH e AS (SELECT * FROM dv_ev WHERE p IS NOT NULL AND NOT xl),
 fin AS (  -- the cart quantity: a running sum clamped at zero, S = P - least(0, min P) (Lindley)
   SELECT c, k, p, sum(d) - LEAST(0, min(ps)) AS final
@@ -201,8 +222,7 @@ LEFT JOIN pp USING (c, k, p)"""
 
 def products_derive(cur: Any) -> None:
     """``dv_p``: each product of each session (``ProductInSession``); ``price`` NULL = never set (0)."""
-    _exec(cur, _PRODUCTS)
-    _exec(cur, "CREATE INDEX ON dv_p (c, k); ANALYZE dv_p")
+    temp_fill(cur, "dv_p", _PRODUCTS, index="c, k", stats="c, k")
 
 
 def traffic_load(cur: Any) -> None:
@@ -210,8 +230,8 @@ def traffic_load(cur: Any) -> None:
     cur.execute("SELECT DISTINCT ctx FROM dv_ev WHERE ctx IS NOT NULL")
     contexts = [c.decode() if isinstance(c, bytes) else c if isinstance(c, str) else json.dumps(c)
                 for (c,) in cur.fetchall()]
-    _exec(cur, "DROP TABLE IF EXISTS dv_t; CREATE TEMP TABLE dv_t (ctx jsonb PRIMARY KEY, channel text, source text,"
-               " medium text, campaign text, landing text)")
+    temp_table(cur, "dv_t", "ctx jsonb PRIMARY KEY, channel text, source text, medium text, campaign text,"
+                            " landing text")
     rows = []
     for text in contexts:
         t = session_traffic(json.loads(text))
@@ -228,8 +248,6 @@ def _lit(text: str) -> str:
 
 _DIRECT = session_traffic(None)
 _SESSIONS = f"""
-DROP TABLE IF EXISTS dv_s;
-CREATE TEMP TABLE dv_s AS
 WITH base AS (
   SELECT c, k, min(ts) AS started_at, max(ts) AS last_event_at, count(*) AS n,
          (array_agg(sid ORDER BY rn))[1] AS sid,
@@ -285,7 +303,7 @@ carted AS (
 SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, order_count > 0 OR confirmed AS purchased,
        COALESCE(revenue, 0) AS revenue, order_count, discounts, channel, source, medium, campaign, landing,
        cart_state, items, value, CASE WHEN cart_state = 'abandoned' THEN value ELSE 0 END AS revenue_left,
-       cart_opened_at, cart_closed_at,
+       cart_opened_at, cart_closed_at, last_purchase_at, COALESCE(orders_j, '[]'::jsonb) AS ok,
        jsonb_build_object(
          'c', c, 'k', k, 'sid', sid, 's', {_iso("started_at")}, 'l', {_iso("last_event_at")}, 'cl', closed,
          'n', n, 'f', funnel_step, 'p', order_count > 0 OR confirmed, 'r', COALESCE(revenue::text, '0'),
@@ -305,8 +323,7 @@ FROM carted""".replace("%(channel)s", _lit(_DIRECT.channel)).replace("%(source)s
 
 def sessions_derive(cur: Any, *, as_of: dt.datetime) -> None:
     """``dv_s``: every session of ``dv_ev`` with its columns, its cart's and its summary."""
-    _exec(cur, _SESSIONS, {"as_of": as_of, "idle": IDLE})
-    _exec(cur, "CREATE INDEX ON dv_s (c, k); ANALYZE dv_s")
+    temp_fill(cur, "dv_s", _SESSIONS, {"as_of": as_of, "idle": IDLE}, index="c, k", stats="c, k")
 
 
 def derive_into_temp(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> None:

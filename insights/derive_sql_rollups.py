@@ -1,11 +1,12 @@
 """The session-grained rollup contributions of swapped sessions, set-based in PostgreSQL
 (docs/derivation.md): the same rows as ``insights.contributions.add_session_contributions`` (the
-reference, and this module's test oracle), product pairs aside, computed from the stored summaries of
-the replaced sessions (taken out) and of the new ones (put in), and added with
+reference, and this module's test oracle), product pairs aside (``insights.derive_sql_delta``), for the
+replaced sessions (taken out) and the new ones (put in), added with
 ``INSERT … SELECT … ON CONFLICT DO UPDATE`` (the conflict clause is ``insights.rollup_store``'s).
 
-``dv_delta(sign, age, summary)`` holds the swapped sessions (``insights.derive_engine`` fills it);
-``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session. Every statement groups by
+``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session: the drain's swaps write them
+directly (``insights.derive_sql_delta``), or ``session_deltas_load`` parses them from the summaries of
+``dv_delta(sign, age, summary)`` (the entry point of a set-based rebuild). Every statement groups by
 the rollup's key, leaves out rows that add nothing (as ``rollup_store._rollup_upsert`` does) and
 inserts in key order (one lock order with every other writer).
 """
@@ -20,6 +21,7 @@ from django.db import connection, models
 
 from insights.contributions import CART_VALUE_EDGES, CUSTOMER_DAILY_COUNTERS
 from insights.derivation import DIRECT_TRAFFIC
+from insights.derive_sql import temp_fill
 from insights.rollup_store import EARLIEST_COLUMNS, FOLLOWS_EARLIEST, LATEST_COLUMNS, ROLLUP_TABLES, upsert_sql
 
 
@@ -27,53 +29,87 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# The swapped sessions (one row a session, ``seq``: the swap that wrote it) and their products.
+_DS_RAW = ("sign int, age text, c bigint, k text, st timestamptz, le timestamptz, lp timestamptz, day date,"
+           " hour timestamptz, n bigint, f int, purchasing int, orders bigint, revenue numeric, channel text,"
+           " source text, medium text, campaign text, discounts numeric, cart_state text, cart_value numeric,"
+           " revenue_left numeric, pr jsonb, ok jsonb, seq bigint")
+_DS_COLUMNS = _DS_RAW + ", dropoff numeric, bucket int"
+_DP_COLUMNS = ("sign int, age text, c bigint, k text, seq bigint, day date, channel text, f int, purchasing int,"
+               " dropoff numeric, cart_state text, bucket int, pk bigint, category text, flags int, units bigint,"
+               " revenue numeric, keys jsonb, added_qty bigint, final_qty bigint, price numeric, views bigint,"
+               " abandoned boolean, left_value numeric")
+# dv_ds's computed columns over its raw ones (a select of _DS_RAW as x)
+_BUCKETS = reversed(list(enumerate(CART_VALUE_EDGES)))
+_DS_COMPUTED = ("CASE WHEN x.cart_state IS NULL OR x.cart_state = 'converted' THEN 0 ELSE x.cart_value END, CASE "
+                + " ".join(f"WHEN x.cart_value >= {edge} THEN {i}" for i, edge in _BUCKETS) + " ELSE 0 END")
+
+
+def _names(columns: str) -> str:
+    return ", ".join(c.split()[0] for c in columns.split(", "))
+
+
+def ds_insert(select: str) -> str:
+    """``INSERT INTO dv_ds`` of a select of its raw columns (``_DS_RAW``, in order)."""
+    return f"INSERT INTO dv_ds ({_names(_DS_COLUMNS)}) SELECT x.*, {_DS_COMPUTED} FROM ({select}) x ({_names(_DS_RAW)})"
+
+
+def dp_insert(select: str) -> str:
+    """``INSERT INTO dv_dp`` of a select of its columns (``_DP_COLUMNS``, in order, without ``left_value``)."""
+    return (f"INSERT INTO dv_dp ({_names(_DP_COLUMNS)}) SELECT y.*, CASE WHEN y.abandoned THEN y.price * y.final_qty"
+            f" ELSE 0 END FROM ({select}) y ({_names(_DP_COLUMNS.rsplit(', ', 1)[0])})")
+
+
+def deltas_reset() -> None:
+    """Empty ``dv_ds`` and ``dv_dp`` (created the first time in a transaction; reused, not dropped: every
+    dropped temporary table holds a lock until the transaction ends)."""
+    with connection.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS dv_ds ({_DS_COLUMNS});"
+                    f" CREATE TEMP TABLE IF NOT EXISTS dv_dp ({_DP_COLUMNS}); TRUNCATE dv_ds, dv_dp")
+
+
+def deltas_pending() -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass('pg_temp.dv_ds') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return False
+        cur.execute("SELECT EXISTS (SELECT 1 FROM dv_ds)")
+        return bool(cur.fetchone()[0])
+
+
 _T = "COALESCE(j->'t'->>{i}, {default})"
-_SESSIONS = f"""
-DROP TABLE IF EXISTS dv_ds;
-CREATE TEMP TABLE dv_ds AS
-SELECT x.*, CASE WHEN cart_state IS NULL OR cart_state = 'converted' THEN 0 ELSE cart_value END AS dropoff,
-       CASE {' '.join(f'WHEN cart_value >= {edge} THEN {i}' for i, edge in reversed(list(enumerate(CART_VALUE_EDGES))))}
-            ELSE 0 END AS bucket
-FROM (SELECT d.sign, d.age, (j->>'c')::bigint AS c, j->>'k' AS k, (j->>'s')::timestamptz AS st,
-             (j->>'l')::timestamptz AS le, (j->>'lp')::timestamptz AS lp,
-             ((j->>'s')::timestamptz AT TIME ZONE %(tz)s)::date AS day,
-             date_trunc('hour', (j->>'s')::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
-             (j->>'n')::bigint AS n, (j->>'f')::int AS f, (j->>'p')::boolean::int AS purchasing,
-             jsonb_array_length(j->'o') AS orders, (j->>'r')::numeric AS revenue,
-             {_T.format(i=0, default=_lit(DIRECT_TRAFFIC.channel))} AS channel,
-             left({_T.format(i=1, default=_lit(DIRECT_TRAFFIC.source))}, 200) AS source,
-             left({_T.format(i=2, default=_lit(DIRECT_TRAFFIC.medium))}, 100) AS medium,
-             left({_T.format(i=3, default=_lit(DIRECT_TRAFFIC.campaign))}, 200) AS campaign,
-             COALESCE((j->'t'->>5)::numeric, 0) AS discounts,
-             j->'cart'->>1 AS cart_state, (j->'cart'->>4)::numeric AS cart_value,
-             COALESCE((j->'cart'->>5)::numeric, 0) AS revenue_left, j->'pr' AS pr
-      FROM (SELECT sign, age, summary AS j FROM dv_delta) d) x;
-DROP TABLE IF EXISTS dv_dp;
-CREATE TEMP TABLE dv_dp AS
-SELECT y.*, CASE WHEN abandoned THEN price * final_qty ELSE 0 END AS left_value
-FROM (SELECT s.sign, s.age, s.c, s.k, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket,
-             p.key::bigint AS pk, COALESCE(pr.category, '') AS category,
-             (p.value->>0)::int AS flags, (p.value->>1)::bigint AS units, (p.value->>2)::numeric AS revenue,
-             p.value->3 AS keys, (p.value->>4)::bigint AS added_qty, (p.value->>5)::bigint AS final_qty,
-             (p.value->>6)::numeric AS price, (p.value->>7)::bigint AS views,
-             s.cart_state IS NOT DISTINCT FROM 'abandoned' AS abandoned
-      FROM dv_ds s CROSS JOIN LATERAL jsonb_each(s.pr) p
-      LEFT JOIN products_product pr ON pr.id = p.key::bigint) y;
-ANALYZE dv_ds; ANALYZE dv_dp"""
+_SESSIONS = ds_insert(f"""
+SELECT d.sign, d.age, (j->>'c')::bigint, j->>'k', (j->>'s')::timestamptz, (j->>'l')::timestamptz,
+       (j->>'lp')::timestamptz, ((j->>'s')::timestamptz AT TIME ZONE %(tz)s)::date,
+       date_trunc('hour', (j->>'s')::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+       (j->>'n')::bigint, (j->>'f')::int, (j->>'p')::boolean::int, jsonb_array_length(j->'o'), (j->>'r')::numeric,
+       {_T.format(i=0, default=_lit(DIRECT_TRAFFIC.channel))},
+       left({_T.format(i=1, default=_lit(DIRECT_TRAFFIC.source))}, 200),
+       left({_T.format(i=2, default=_lit(DIRECT_TRAFFIC.medium))}, 100),
+       left({_T.format(i=3, default=_lit(DIRECT_TRAFFIC.campaign))}, 200),
+       COALESCE((j->'t'->>5)::numeric, 0), j->'cart'->>1, (j->'cart'->>4)::numeric,
+       COALESCE((j->'cart'->>5)::numeric, 0), j->'pr', j->'o', 0
+FROM (SELECT sign, age, summary AS j FROM dv_delta) d""")
+# The products of the sessions whose summary came with them (``pr``): the contract's and the replaced ones.
+_PRODUCTS_OF_SUMMARIES = dp_insert("""
+SELECT s.sign, s.age, s.c, s.k, s.seq, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket,
+       p.key::bigint, COALESCE(pr.category, ''), (p.value->>0)::int, (p.value->>1)::bigint, (p.value->>2)::numeric,
+       p.value->3, (p.value->>4)::bigint, (p.value->>5)::bigint, (p.value->>6)::numeric, (p.value->>7)::bigint,
+       s.cart_state IS NOT DISTINCT FROM 'abandoned'
+FROM dv_ds s CROSS JOIN LATERAL jsonb_each(s.pr) p LEFT JOIN products_product pr ON pr.id = p.key::bigint
+WHERE s.pr IS NOT NULL""")
 
 _CATEGORIES = """
-DROP TABLE IF EXISTS dv_dc;
-CREATE TEMP TABLE dv_dc AS
 SELECT s.sign, s.age, s.c, s.k, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket, g.category,
        g.revenue, g.in_cart, g.revenue_left, COALESCE(o.orders, 0) AS orders
-FROM (SELECT sign, c, k, category, sum(revenue) AS revenue, bool_or(added_qty <> 0) AS in_cart,
+FROM (SELECT sign, c, k, seq, category, sum(revenue) AS revenue, bool_or(added_qty <> 0) AS in_cart,
              sum(CASE WHEN added_qty <> 0 THEN left_value ELSE 0 END) AS revenue_left
-      FROM dv_dp WHERE category <> '' GROUP BY sign, c, k, category) g
-JOIN dv_ds s ON s.sign = g.sign AND s.c = g.c AND s.k = g.k
-LEFT JOIN (SELECT sign, c, k, category, count(DISTINCT ok) AS orders
+      FROM dv_dp WHERE category <> '' GROUP BY sign, c, k, seq, category) g
+JOIN dv_ds s ON s.sign = g.sign AND s.c = g.c AND s.k = g.k AND s.seq = g.seq
+LEFT JOIN (SELECT sign, c, k, seq, category, count(DISTINCT ok) AS orders
            FROM dv_dp CROSS JOIN LATERAL jsonb_array_elements_text(keys) ok WHERE category <> ''
-           GROUP BY sign, c, k, category) o ON o.sign = g.sign AND o.c = g.c AND o.k = g.k AND o.category = g.category;
-ANALYZE dv_dc"""
+           GROUP BY sign, c, k, seq, category) o
+  ON o.sign = g.sign AND o.c = g.c AND o.k = g.k AND o.seq = g.seq AND o.category = g.category"""
 
 
 def _state(name: str, *, when: str = "") -> str:
@@ -104,7 +140,8 @@ _PRODUCT_COUNTERS = {
     "purchase_sessions": "sum(sign * (flags & 4 > 0)::int)",
     "carts_abandoned": "sum(sign * (abandoned AND final_qty > 0)::int)", "revenue_left": "sum(sign * left_value)",
 }
-_FIRST = "(array_agg({col} ORDER BY st, k COLLATE \"C\") FILTER (WHERE sign > 0))[1]"
+# of two at one instant the smaller key; of one key swapped twice in a drain, the later swap's (rollup_store)
+_FIRST = "(array_agg({col} ORDER BY st, k COLLATE \"C\", seq DESC) FILTER (WHERE sign > 0))[1]"
 _TOTALS = {
     "sessions": "sum(sign)", "orders": "sum(sign * orders)", "events": "sum(sign * n)",
     "revenue": "sum(sign * revenue)", "first_seen": "min(st) FILTER (WHERE sign > 0)",
@@ -148,7 +185,10 @@ def _default(column: str) -> str:
     return "''" if column in FOLLOWS_EARLIEST else "0"
 
 
-def _upsert(name: str, parts: Sequence[tuple[tuple[str, ...], str, Mapping[str, str]]], returning: str = "") -> str:
+Parts = Sequence[tuple[tuple[str, ...], str, Mapping[str, str]]]
+
+
+def rollup_upsert(name: str, parts: Parts, returning: str = "") -> str:
     """``INSERT … SELECT`` of rollup ``name`` from these parts (key expressions, source, counters)."""
     model, key_cols = ROLLUP_TABLES[name]
     columns = [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in key_cols]
@@ -179,9 +219,19 @@ WHERE o <> 0 OR r <> 0"""
 def session_deltas_load(tz: dt.tzinfo) -> set[int]:
     """Parse ``dv_delta`` into ``dv_ds``/``dv_dp``/``dv_dc``; return the customers whose order days change
     (``insights.retention.changed_order_customers``)."""
+    deltas_reset()
     with connection.cursor() as cur:
         cur.execute(_SESSIONS, {"tz": str(tz)})
-        cur.execute(_CATEGORIES)
+    return session_deltas_prepare()
+
+
+def session_deltas_prepare() -> set[int]:
+    """``dv_ds`` filled: add the products of its summaries to ``dv_dp``, make ``dv_dc``; return the customers
+    whose order days change."""
+    with connection.cursor() as cur:
+        cur.execute(_PRODUCTS_OF_SUMMARIES)
+        cur.execute("ANALYZE dv_ds (sign, c, k, seq); ANALYZE dv_dp (sign, c, k, seq, category)")
+        temp_fill(cur, "dv_dc", _CATEGORIES)
         cur.execute(_CHANGED)
         return {c for (c,) in cur.fetchall()}
 
@@ -189,14 +239,14 @@ def session_deltas_load(tz: dt.tzinfo) -> set[int]:
 def session_rollups_add() -> set[dt.date]:
     """Add the swapped sessions' contributions (product pairs aside) to the rollups; return the store days
     where a customer became or stopped being active or buying (``rollup_store._people_flips``)."""
-    statements = [_upsert(name, [spec]) for name, spec in _ROLLUPS.items()]
-    statements.append(_upsert("sessions_daily", _SESSIONS_DAILY))
-    statements.append(_upsert("cart_values_daily", _CART_VALUES))
+    statements = [rollup_upsert(name, [spec]) for name, spec in _ROLLUPS.items()]
+    statements.append(rollup_upsert("sessions_daily", _SESSIONS_DAILY))
+    statements.append(rollup_upsert("cart_values_daily", _CART_VALUES))
     with connection.cursor() as cur:
         for sql in statements:
             cur.execute(sql)
         returning = " RETURNING day, customer_id, events, revenue"
-        cur.execute(f"WITH up AS ({_upsert('customers_daily', [_CUSTOMERS_DAILY], returning)})"
+        cur.execute(f"WITH up AS ({rollup_upsert('customers_daily', [_CUSTOMERS_DAILY], returning)})"
                     " SELECT DISTINCT up.day FROM up JOIN (SELECT day, c, sum(sign * n) AS e, sum(sign * revenue) AS r"
                     " FROM dv_ds GROUP BY day, c) d ON d.day = up.day AND d.c = up.customer_id"
                     " WHERE (up.events > 0) <> (up.events - d.e > 0) OR (up.revenue > 0) <> (up.revenue - d.r > 0)")

@@ -33,13 +33,12 @@ from events.verification import COUNT_ALL
 from insights.contributions import (
     Contributions,
     add_event_contributions,
-    add_pair_contributions,
     add_session_contributions,
     new_contributions,
 )
 from insights.derivation import IDLE, DerivedSession, derive_sessions
-from insights.derive_engine import derivation_engine, sessions_swap_sql, swapped_pairs
-from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
+from insights.derive_drain import collecting, derive_collected, retention_redo, swap_sql
+from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
 from insights.order_changes import cancels_apply, confirmations_apply
@@ -49,15 +48,11 @@ from insights.order_store import (
     order_book,
     orders_cancelled,
 )
-from insights.retention import (
-    add_retention_contributions,
-    changed_order_customers,
-)
+from insights.retention import changed_order_customers
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import (
     customer_order_days,
     derivation_lock,
-    people_days_refresh,
     product_categories,
     rollups_add,
 )
@@ -73,7 +68,6 @@ from insights.session_store import (
 )
 from insights.set_aside import (
     WindowFailure,
-    derive_isolating,
     due,
     set_aside_customers,
     units_of,
@@ -170,10 +164,8 @@ def _sessions_reached(windows: Windows) -> tuple[_SessionReach, list[StoredEvent
 
 def _sessions_rederive(windows: Windows, *, as_of: dt.datetime) -> None:
     """Re-derive every session of these customers' windows; replace the changed ones; adjust rollups."""
-    if derivation_engine() == "sql":  # the same, set-based (docs/derivation.md)
-        ages = customer_age_groups(customer_pks=windows)
-        if sessions_swap_sql(windows, ages, as_of=as_of):
-            _contributions_swap_sql(ages)
+    if derivation_engine() == "sql":  # the same, set-based (docs/derivation.md): rollups once a drain
+        swap_sql(windows, customer_age_groups(customer_pks=windows), as_of=as_of)
         return
     reach, events = _sessions_reached(windows)
     ages = customer_age_groups(customer_pks=reach.windows)
@@ -211,37 +203,13 @@ def _contributions_swap(old: Sequence[tuple[DerivedSession, str]], fresh: Sequen
     _rollups_add_with_retention(contributions, ages)
 
 
-def _contributions_swap_sql(ages: dict[int, str]) -> None:
-    """The SQL engine's swap (``dv_delta``): the contributions added set-based, product pairs in Python."""
-    tz = store_tz()
-    changed = session_deltas_load(tz)
-    pairs = new_contributions()
-    add_pair_contributions(pairs, swapped_pairs(), tz=tz)
-    before = customer_order_days(changed) if changed else {}
-    flipped = session_rollups_add()
-    rollups_add(pairs)
-    people_days_refresh(flipped)
-    _retention_redo(changed, before, ages)
-
-
 def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, str]) -> None:
     """Add session contributions; where they change a customer's order days, replace the customer's
     retention contribution (``insights.retention``: computed from all their order days, before and after)."""
     changed = changed_order_customers(contributions)
     before = customer_order_days(changed) if changed else {}
     rollups_add(contributions)
-    _retention_redo(changed, before, ages)
-
-
-def _retention_redo(changed: set[int], before: dict[int, list], ages: dict[int, str]) -> None:
-    if changed:
-        missing = changed - ages.keys()
-        if missing:
-            ages = {**customer_age_groups(customer_pks=missing), **ages}
-        retention = new_contributions()
-        add_retention_contributions(retention, before, age_of=ages, sign=-1)
-        add_retention_contributions(retention, customer_order_days(changed), age_of=ages, sign=1)
-        rollups_add(retention)
+    retention_redo(changed, before, ages)
 
 
 def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime) -> None:
@@ -288,10 +256,10 @@ def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datet
     def derive(windows: Windows) -> None:
         _rederive_by_customer_chunks(windows, as_of=as_of)
 
-    failures: list[WindowFailure] = derive_isolating(units_of(_windows_of(w for _, w, n in pending if not n)), derive)
-    for _, windows, attempts in pending:
-        if attempts:
-            failures += derive_isolating(units_of(_windows_of([windows]), attempts), derive)
+    # the queued windows together, each set-aside one alone; with the SQL engine, one rollup step for all
+    groups = [units_of(_windows_of(w for _, w, n in pending if not n))]
+    groups += [units_of(_windows_of([windows]), attempts) for _, windows, attempts in pending if attempts]
+    failures: list[WindowFailure] = derive_collected(groups, derive)
     PendingWindow.objects.filter(id__in=[pk for pk, _, _ in pending]).delete()
     windows_set_aside(failures, now=now)
     return len(pending), more
@@ -328,7 +296,7 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
                          .values_list("customer_id", "started_at", "last_event_at")[:IDLE_CLOSE_BATCH])
             if not spans:
                 return closed
-            windows_set_aside(derive_isolating(units_of(windows_merge(spans)), derive), now=timezone.now())
+            windows_set_aside(derive_collected([units_of(windows_merge(spans))], derive), now=timezone.now())
             closed += len(spans)
 
 
@@ -345,7 +313,8 @@ def spans_rederive(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], as_
     derivation lock): their stored sessions are replaced and the rollups adjusted."""
     windows = windows_merge(spans)
     if windows:
-        _rederive_by_customer_chunks(windows, as_of=as_of)
+        with collecting():
+            _rederive_by_customer_chunks(windows, as_of=as_of)
 
 
 # --- logout ----------------------------------------------------------------------------------------

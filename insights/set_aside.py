@@ -60,7 +60,8 @@ def units_of(windows: Windows, attempts: int = 0) -> list[WindowUnit]:
     return [WindowUnit(c, lo, hi, attempts) for c, (lo, hi) in sorted(windows.items())]
 
 
-def _transient(exc: BaseException) -> bool:
+def transient(exc: BaseException) -> bool:
+    """The connection's or the server's state failed, not a window's content: the whole run is tried again."""
     if isinstance(exc, InterfaceError):
         return True
     if not isinstance(exc, OperationalError):
@@ -99,7 +100,7 @@ def derive_isolating(units: Sequence[WindowUnit], derive: Callable[[Windows], No
             with transaction.atomic():
                 derive(windows)
         except Exception as exc:
-            if _transient(exc):
+            if transient(exc):
                 raise
             if len(part) > 1:
                 middle = len(part) // 2
