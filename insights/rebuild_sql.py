@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from customers.models import Customer
 from insights.derive_sql import events_keyed, products_derive, sessions_derive, traffic_load
@@ -28,6 +28,11 @@ from insights.rfm_store import rfm_refresh
 from insights.rollup_store import people_days_refresh
 
 BATCH_EVENTS = 200_000  # events of one batch's derivation (its temporary tables; the worker holds none)
+# For this transaction only, in the database server (not the worker): sorts, hashes and window functions
+# over a batch's events in memory instead of temporary files; no JIT compilation of the long statements
+# (it costs more than it saves on tables this size).
+REBUILD_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+TEMP_BUFFERS = "512MB"  # temporary tables kept in memory; settable only before the session's first one
 
 # Each customer's whole span of counted events, their age group and their batch (a running count of
 # events in customer order, cut every BATCH_EVENTS: whole customers only).
@@ -109,9 +114,23 @@ def rollups_rebuild() -> None:
     rfm_refresh()
 
 
+def _server_settings() -> None:
+    """``REBUILD_SETTINGS`` for this transaction; ``TEMP_BUFFERS`` when the session has used no temporary
+    table yet (PostgreSQL refuses it afterwards: then the rebuild runs with the server's)."""
+    with connection.cursor() as cur:
+        for name, value in REBUILD_SETTINGS.items():
+            cur.execute("SELECT set_config(%s, %s, true)", [name, value])
+        try:
+            with transaction.atomic():
+                cur.execute("SELECT set_config('temp_buffers', %s, true)", [TEMP_BUFFERS])
+        except DatabaseError:
+            pass
+
+
 def analytics_rebuild_sql(*, as_of: dt.datetime, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Sessions, carts and every rollup rebuilt set-based (the derived tables already emptied, under the
     derivation lock: ``insights.rebuild.analytics_rebuild``)."""
+    _server_settings()
     n_events, n_sessions = sessions_rebuild(as_of=as_of, progress=progress)
     rollups_rebuild()
     return {"events": n_events, "sessions": n_sessions}
