@@ -1,15 +1,17 @@
 """Derivation bench: the queued windows' drain and the full rebuild, events/s (docs/derivation.md).
 
     .venv/bin/python bench/derive.py [--events 300000] [--days 60] [--customers 5000] [--profile]
-        [--pg postgres://postgres@127.0.0.1:5432/analytics_derive_bench] [--engines python,sql]
+        [--pg postgres://postgres@127.0.0.1:5432/rebuild_bench] [--engines python,sql] [--reuse]
+        [--no-drain] [--no-rebuild]
 
-Simulates ``--events`` events into its own PostgreSQL database (dropped and created) through the ingest
-service, which queues the customers' windows. Then, for each engine (``DERIVATION_ENGINE``, same data,
-same reference time): the drain of those queued windows (``analytics_process_pending``, from the
-same queue each time) and a full ``analytics_rebuild``. Prints events/s and the ratio of each engine
-to the first (``python``), and checks that every engine left the same sessions, carts and rollups.
-``--profile`` runs the first engine under cProfile and times every SQL statement by its kind (the
-statement's first words), and prints both.
+Simulates ``--events`` events into its own PostgreSQL database (dropped and created; ``--reuse`` keeps
+the last run's database and events) through the ingest service, which queues the customers' windows.
+Then, for each engine (``DERIVATION_ENGINE``, same data, same reference time): the drain of those
+queued windows (``analytics_process_pending``, from the same queue each time), then a full
+``analytics_rebuild`` each, in a forked process whose peak RSS (``resource.getrusage``) is printed.
+Prints events/s and the ratio of each engine to the first (``python``), and checks that every engine
+left the same sessions, carts and rollups. ``--profile`` runs the first drain and every rebuild under
+cProfile and times every SQL statement by its kind (the statement's first words), and prints both.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 from bench.support import bench_database  # noqa: E402
 
 
-def _setup(url: str) -> None:
-    bench_database(url, recreate=True)
+def _setup(url: str, *, recreate: bool) -> bool:
+    """The bench database migrated and Django set up; True when it was created now (empty)."""
+    created = bench_database(url, recreate=recreate)
     os.environ.update(DATABASE_URL=url, TESTING="1", LOCAL_DIR=str(ROOT / ".local" / "bench-derive"),
                       DJANGO_SETTINGS_MODULE="analytics_site.settings")
     os.environ.pop("REDIS_URL", None)
@@ -42,6 +45,7 @@ def _setup(url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    return created
 
 
 class _SqlTimes:
@@ -174,72 +178,148 @@ def _timed(fn: Any, profile: bool) -> tuple[float, _SqlTimes | None, str]:
     return seconds, times, text
 
 
+def _meta(key: str, value: str | None = None) -> str | None:
+    """A value kept in the bench database between runs (``--reuse``): the simulation's reference time."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_meta (k text PRIMARY KEY, v text NOT NULL)")
+        if value is not None:
+            cur.execute("INSERT INTO bench_meta VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                        [key, value])
+        cur.execute("SELECT v FROM bench_meta WHERE k = %s", [key])
+        row = cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, float, str]:
+    """``analytics_rebuild`` with ``engine`` in a forked process (its own connection): seconds, the
+    process's peak RSS in MB (``resource.getrusage``), and the profile text."""
+    import json
+    import resource
+
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one rebuild, its figures back through the pipe
+        os.close(read)
+        settings.DERIVATION_ENGINE = engine
+        from insights.rebuild import analytics_rebuild
+
+        seconds, sql_times, text = _timed(lambda: analytics_rebuild(as_of=end), profile)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        report = f"--- profile: rebuild ({engine})\n{sql_times.report()}\n{text}" if sql_times else ""
+        os.write(write, json.dumps([seconds, peak, report]).encode())
+        os.close(write)
+        os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 1 << 16):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    seconds, peak, report = json.loads(b"".join(chunks))
+    return seconds, peak, report
+
+
+def _rebuilds(engines: list[str], n: int, end: Any, profile: bool) -> dict[str, tuple[float, float]]:
+    """Each engine's full rebuild from the same events; prints its time, rate and peak RSS, and whether
+    every engine left the same sessions, carts and rollups as the first."""
+    figures: dict[str, tuple[float, float]] = {}
+    states: dict[str, Any] = {}
+    for engine in engines:
+        print(f"[{engine}] rebuild …", flush=True)
+        seconds, peak, report = _rebuild_in_child(engine, end, profile)
+        print(f"[{engine}] rebuild {seconds:.1f} s = {n / seconds:,.0f} events/s, peak RSS {peak:,.0f} MB", flush=True)
+        if report:
+            print(report)
+        figures[engine] = (seconds, peak)
+        states[engine] = _state()
+        if engine != engines[0]:
+            diff = [k for k in states[engines[0]] if states[engines[0]][k] != states[engine].get(k)]
+            print(f"    same sessions, carts and rollups as {engines[0]}'s rebuild: "
+                  f"{'yes' if not diff else 'NO: ' + ', '.join(diff)}")
+    return figures
+
+
+def _prepare(args: argparse.Namespace) -> Any:
+    """The bench database with its events (simulated now, or kept with ``--reuse``); the reference time."""
+    import datetime as dt
+
+    if not _setup(args.pg, recreate=not args.reuse) and _meta("end") is not None:
+        end = dt.datetime.fromisoformat(str(_meta("end")))
+        print(f"reusing {args.pg}: events simulated up to {end:%Y-%m-%d %H:%M} UTC")
+        return end
+    end = _simulate(args)
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    _snapshot()
+    _meta("end", end.isoformat())
+    return end
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--days", type=float, default=60)
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--engines", default="python,sql")
+    parser.add_argument("--engines", default="python,sql", help="engines of the drains and of the rebuilds")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-rebuild", action="store_true", help="time only the drains")
-    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/analytics_derive_bench")
+    parser.add_argument("--no-drain", action="store_true", help="time only the rebuilds")
+    parser.add_argument("--reuse", action="store_true", help="keep the database and its events from the last run")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/rebuild_bench")
     args = parser.parse_args()
-    _setup(args.pg)
-    from django.conf import settings
-    from django.db import connection
-
+    engines = [e.strip() for e in args.engines.split(",")]
+    end = _prepare(args)
     from events.models import Event
-    from insights.rebuild import analytics_rebuild
-    from insights.services import analytics_process_pending
-
-    end = _simulate(args)
-    n = Event.objects.count()
     from insights.models import PendingWindow
 
-    queued = PendingWindow.objects.count()
-    print(f"{n:,} events stored, {queued:,} queued window rows")
-    with connection.cursor() as cur:
-        cur.execute("VACUUM ANALYZE")
-    _snapshot()
-    figures: dict[str, dict[str, float]] = {}
-    states: dict[str, Any] = {}
-    for i, engine in enumerate(e.strip() for e in args.engines.split(",")):
-        settings.DERIVATION_ENGINE = engine
-        profile = args.profile and i == 0
-        if i:
-            _restore()
-        print(f"[{engine}] drain of {queued:,} queued rows …", flush=True)
-        drain, sql_drain, prof_drain = _timed(lambda: analytics_process_pending(max_rows=20, as_of=end), profile)
-        drained = _state()
-        print(f"[{engine}] drain {drain:.1f} s = {n / drain:,.0f} events/s", flush=True)
-        figures[engine] = {"drain": n / drain}
-        states[engine] = drained
-        if i == 0 and not args.no_rebuild:  # the rebuild has one path (docs/derivation.md): measured once
-            print(f"[{engine}] rebuild …", flush=True)
-            rebuild, sql_rebuild, prof_rebuild = _timed(lambda: analytics_rebuild(as_of=end), profile)
-            print(f"[{engine}] rebuild {rebuild:.1f} s = {n / rebuild:,.0f} events/s", flush=True)
-            figures[engine]["rebuild"] = n / rebuild
-            rebuilt = _state()
-            if drained != rebuilt:
-                print(f"[{engine}] WARNING: drained state differs from rebuilt: "
-                      f"{sorted(k for k in drained if drained[k] != rebuilt.get(k))}")
-        if profile and sql_drain:
-            print(f"--- profile: drain ({engine})\n{sql_drain.report()}\n{prof_drain}")
-        if profile and i == 0 and not args.no_rebuild and sql_rebuild:
-            print(f"--- profile: rebuild ({engine})\n{sql_rebuild.report()}\n{prof_rebuild}")
-    engines = list(figures)
-    base = engines[0]
+    n = Event.objects.count()
+    print(f"{n:,} events stored, {PendingWindow.objects.count():,} queued window rows")
+    drains = {} if args.no_drain else _drains(engines, n, end, args.profile)
+    rebuilds = {} if args.no_rebuild else _rebuilds(engines, n, end, args.profile)
     print(f"\n{n:,} events, {args.days:g} days, {args.customers:,} customers")
-    if "rebuild" in figures[base]:
-        print(f"  rebuild ({base}) {figures[base]['rebuild']:9,.0f} ev/s")
+    base = engines[0]
     for engine in engines:
-        f = figures[engine]
-        print(f"  {engine:7s} drain {f['drain']:9,.0f} ev/s ({f['drain'] / figures[base]['drain']:.2f}x)")
-        if engine != base:
-            diff = [k for k in states[base] if states[base][k] != states[engine].get(k)]
-            print(f"    same sessions, carts and rollups as {base} after the drain: "
+        if engine in drains:
+            print(f"  {engine:7s} drain   {n / drains[engine]:9,.0f} ev/s ({drains[base] / drains[engine]:.2f}x)")
+        if engine in rebuilds:
+            seconds, peak = rebuilds[engine]
+            print(f"  {engine:7s} rebuild {n / seconds:9,.0f} ev/s ({rebuilds[base][0] / seconds:.2f}x),"
+                  f" {seconds:.1f} s, peak RSS {peak:,.0f} MB")
+
+
+def _drains(engines: list[str], n: int, end: Any, profile: bool) -> dict[str, float]:
+    """Each engine's drain of the queued windows, from the same snapshot; seconds per engine."""
+    from django.conf import settings
+
+    from insights.services import analytics_process_pending
+
+    seconds: dict[str, float] = {}
+    states: dict[str, Any] = {}
+    for i, engine in enumerate(engines):
+        settings.DERIVATION_ENGINE = engine
+        _restore()
+        print(f"[{engine}] drain …", flush=True)
+        took, sql_drain, prof_drain = _timed(lambda: analytics_process_pending(max_rows=20, as_of=end),
+                                             profile and i == 0)
+        print(f"[{engine}] drain {took:.1f} s = {n / took:,.0f} events/s", flush=True)
+        if sql_drain:
+            print(f"--- profile: drain ({engine})\n{sql_drain.report()}\n{prof_drain}")
+        seconds[engine] = took
+        states[engine] = _state()
+        if i:
+            diff = [k for k in states[engines[0]] if states[engines[0]][k] != states[engine].get(k)]
+            print(f"    same sessions, carts and rollups as {engines[0]} after the drain: "
                   f"{'yes' if not diff else 'NO: ' + ', '.join(diff)}")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The full rebuild: sessions, carts and every rollup recomputed from the events (docs/derivation.md).
 
 It is the reference for incremental upkeep (``insights.services``): after any sequence of ingests,
-late events, merges and erasures, the incrementally kept rollups equal what this recomputes.
+late events, merges and erasures, the incrementally kept rollups equal what this recomputes. With the SQL
+engine (PostgreSQL) the same is computed set-based (``insights.rebuild_sql``); this Python path stays the
+reference (the SQL rebuild's test oracle) and the SQLite path.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from django.utils import timezone
 from customers.models import Customer
 from insights.contributions import add_event_contributions, add_session_contributions, new_contributions
 from insights.derivation import derive_sessions
+from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
 from insights.moves.models import HistoryMove
 from insights.order_store import full_order_book
+from insights.rebuild_sql import analytics_rebuild_sql
 from insights.retention import add_retention_contributions, order_day_value, order_days_from_rows
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import DERIVED_MODELS, derivation_lock, product_categories, rollups_add, rows_delete
@@ -35,6 +39,8 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
     # Age moves under way are done by this: every event counts in its customer's group from here.
     HistoryMove.objects.filter(kind=HistoryMove.Kind.AGE, finished_at__isnull=True, started_at__isnull=False
                                ).update(finished_at=as_of)
+    if derivation_engine() == "sql":  # set-based (docs/derivation.md#rebuild)
+        return analytics_rebuild_sql(as_of=as_of, progress=progress)
     tz = store_tz()
     category_of = product_categories(None)
     ages = dict(Customer.objects.values_list("pk", "age_group"))

@@ -1,0 +1,136 @@
+"""The full rebuild, set-based in PostgreSQL (docs/derivation.md#rebuild): the same sessions, carts and
+rollups as the Python rebuild (``insights.rebuild``, the reference and this module's test oracle).
+
+1. Every customer's window is their whole event span (``rb_w``), cut into batches of whole customers of
+   about ``BATCH_EVENTS`` events; each batch is derived by the SQL engine's statements
+   (``insights.derive_sql``: ``dv_ev``, ``dv_p``, ``dv_s``) and its sessions and carts inserted straight
+   from ``dv_s`` (after the truncation there is nothing stored to compare with).
+2. Then, once over every stored session: ``dv_delta`` (every session, sign 1) parsed and added to the
+   session-grained rollups (``insights.derive_sql_rollups``), the product pairs, the event-grained
+   rollups and money, the retention rollups, the people bitmaps and the RFM scores
+   (``insights.rebuild_sql_rollups``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from customers.models import Customer
+from insights.derive_sql import events_keyed, products_derive, sessions_derive, traffic_load
+from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
+from insights.filters import store_tz
+from insights.rebuild_sql_rollups import event_rollups_add, pair_rollups_add, retention_rollups_add
+from insights.rfm_store import rfm_refresh
+from insights.rollup_store import people_days_refresh
+
+BATCH_EVENTS = 200_000  # events of one batch's derivation (its temporary tables; the worker holds none)
+# For this transaction only, in the database server (not the worker): sorts, hashes and window functions
+# over a batch's events in memory instead of temporary files; no JIT compilation of the long statements
+# (it costs more than it saves on tables this size).
+REBUILD_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+TEMP_BUFFERS = "512MB"  # temporary tables kept in memory; settable only before the session's first one
+
+# Each customer's whole span of counted events, their age group and their batch (a running count of
+# events in customer order, cut every BATCH_EVENTS: whole customers only).
+_WINDOWS = """
+DROP TABLE IF EXISTS rb_w;
+CREATE TEMP TABLE rb_w AS
+SELECT x.*, div(sum(n) OVER (ORDER BY c) - n, %(size)s)::int AS b
+FROM (SELECT e.customer_id AS c, min(e.timestamp) AS lo, max(e.timestamp) AS hi, count(*) AS n
+      FROM events_event e WHERE true{bots} GROUP BY e.customer_id) x;
+ALTER TABLE rb_w ADD COLUMN age text;
+UPDATE rb_w SET age = cu.age_group FROM customers_customer cu WHERE cu.id = rb_w.c;
+DROP TABLE IF EXISTS dv_w;
+CREATE TEMP TABLE dv_w (c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL, age text NOT NULL)"""
+
+_BATCH = """
+TRUNCATE dv_w;
+INSERT INTO dv_w SELECT c, lo, hi, COALESCE(age, 'unknown') FROM rb_w WHERE b = %s ORDER BY c;
+ANALYZE dv_w"""
+
+_INSERT = """
+WITH ins AS (
+  INSERT INTO insights_session (customer_id, key, session_id, age_group, started_at, last_event_at, closed,
+    event_count, funnel_step, purchased, revenue, order_count, summary, channel, source, medium, campaign,
+    landing_page, discounts)
+  SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, purchased, revenue, order_count,
+    summary, channel, left(source, 200), left(medium, 100), left(campaign, 200), left(landing, 500), discounts
+  FROM dv_s ORDER BY c, started_at, k
+  RETURNING id, customer_id, key)
+INSERT INTO insights_cart (session_id, customer_id, age_group, state, items, value, revenue_left, opened_at,
+  closed_at)
+SELECT ins.id, n.c, n.age, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at, n.cart_closed_at
+FROM ins JOIN dv_s n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL"""
+
+
+def _batches() -> list[tuple[int, int]]:
+    """``rb_w`` filled; each batch's number and events."""
+    bots = "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"
+    with connection.cursor() as cur:
+        cur.execute(_WINDOWS.format(bots=bots), {"size": BATCH_EVENTS})
+        cur.execute("SELECT b, sum(n) FROM rb_w GROUP BY b ORDER BY b")
+        return [(int(b), int(n)) for b, n in cur.fetchall()]
+
+
+def sessions_rebuild(*, as_of: dt.datetime, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Derive and store every customer's sessions and carts, a batch of whole customers at a time;
+    returns (counted events, sessions)."""
+    n_events = n_sessions = 0
+    for batch, events in _batches():
+        with connection.cursor() as cur:
+            cur.execute(_BATCH, [batch])
+            events_keyed(cur)
+            products_derive(cur)
+            traffic_load(cur)
+            sessions_derive(cur, as_of=as_of)
+            cur.execute(_INSERT)
+            cur.execute("SELECT count(*) FROM dv_s")
+            n_sessions += int(cur.fetchone()[0])
+        n_events += events
+        if progress:
+            progress(events)
+    return n_events, n_sessions
+
+
+def rollups_rebuild() -> None:
+    """Every rollup from the stored sessions and the events (the tables are empty: nothing to subtract)."""
+    tz = str(store_tz())
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS dv_delta; CREATE TEMP TABLE dv_delta AS"
+                    " SELECT 1 AS sign, age_group AS age, summary FROM insights_session")
+    session_deltas_load(store_tz())
+    flipped = session_rollups_add()
+    pair_rollups_add()
+    event_rollups_add(tz)
+    retention_rollups_add(dict(Customer.objects.values_list("pk", "age_group")))
+    people_days_refresh(flipped)
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS dv_delta, dv_ds, dv_dp, dv_dc, dv_ev, dv_p, dv_s, dv_t, dv_w, rb_w, rb_em,"
+                    " rb_et, rb_pairs")
+    rfm_refresh()
+
+
+def _server_settings() -> None:
+    """``REBUILD_SETTINGS`` for this transaction; ``TEMP_BUFFERS`` when the session has used no temporary
+    table yet (PostgreSQL refuses it afterwards: then the rebuild runs with the server's)."""
+    with connection.cursor() as cur:
+        for name, value in REBUILD_SETTINGS.items():
+            cur.execute("SELECT set_config(%s, %s, true)", [name, value])
+        try:
+            with transaction.atomic():
+                cur.execute("SELECT set_config('temp_buffers', %s, true)", [TEMP_BUFFERS])
+        except DatabaseError:
+            pass
+
+
+def analytics_rebuild_sql(*, as_of: dt.datetime, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Sessions, carts and every rollup rebuilt set-based (the derived tables already emptied, under the
+    derivation lock: ``insights.rebuild.analytics_rebuild``)."""
+    _server_settings()
+    n_events, n_sessions = sessions_rebuild(as_of=as_of, progress=progress)
+    rollups_rebuild()
+    return {"events": n_events, "sessions": n_sessions}
