@@ -1,6 +1,7 @@
 """Figures kept for the panels instead of computed per request (docs/metrics.md#rfm-segments,
-docs/metrics.md#affinity): every buyer's RFM scores (``insights.rfm_store``) and the all-time pair
-rollup (``insights.contributions``: ``product_pairs_all``)."""
+docs/metrics.md#affinity): every buyer's RFM scores (``insights.rfm_store``), the segment × day rollup
+kept with them (``insights.segment_store``) and the all-time pair rollup (``insights.contributions``:
+``product_pairs_all``)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,39 @@ class RfmRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"RFM of {self.buyers} buyers at {self.refreshed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SegmentDaily(models.Model):
+    """The day × customer rollup (``CustomerDaily``) summed per RFM segment, store day and age group of
+    the kept buyers, as of the last refresh (``insights.segment_store``): what a segment-filtered panel
+    reads instead of summing its customers' day rows per request. Same counters as ``CustomerDaily``."""
+
+    segment = models.CharField(max_length=20)
+    day = models.DateField()
+    age_group = models.CharField(max_length=8)
+    events = models.BigIntegerField(default=0)
+    revenue = _money()
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    funnel_view = models.BigIntegerField(default=0)
+    funnel_cart = models.BigIntegerField(default=0)
+    funnel_checkout = models.BigIntegerField(default=0)
+    funnel_purchase = models.BigIntegerField(default=0)
+    dropoff_cart = _money()
+    dropoff_checkout = _money()
+    carts_converted = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    carts_emptied = models.BigIntegerField(default=0)
+    revenue_left = _money()
+    discounts = _money()
+    refunds = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "day", "age_group"], name="insights_segday_key")]
+
+    def __str__(self) -> str:
+        return f"{self.segment} {self.day} {self.age_group}"
 
 
 class ProductPairTotal(models.Model):

@@ -7,22 +7,27 @@ share the first rank of their run): exactly ``insights.stats.quintile_scores``, 
 tests compare with. The segment comes from R and FM = ⌈(F + M) / 2⌉ through ``insights.stats.rfm_segment``
 (written into the statement as a CASE over its 25 cells).
 
-``rfm_refresh`` runs after each run of derivation batches that derived something
-(``insights.services.analytics_process_pending``), after a rebuild, and every minute from beat
-(``insights.tasks.refresh_rfm_task``) for the changes no derivation batch follows (refunds and
-discounts stored at ingest, erasures, identity merges). It is idempotent: rows whose scores did not
-change are not written.
+``rfm_refresh`` runs after a rebuild and every minute from beat (``insights.tasks.refresh_rfm_task``)
+for the changes no derivation batch follows (refunds and discounts stored at ingest, erasures, identity
+merges); after each run of derivation batches that derived something
+(``insights.services.analytics_process_pending``) ``rfm_refresh_if_due`` runs it unless the last
+refresh is younger than ``RFM_REFRESH_MIN_SECONDS`` (docs/configuration.md). It is idempotent: rows
+whose scores did not change are not written. With the scores it recomputes the segment × day rollup
+(``insights.segment_store``), in the same transaction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from insights.models import CustomerRfm, CustomerTotals, RfmRefresh
+from insights.segment_store import segment_days_refresh
 from insights.stats import rfm_segment
 
 RFM_LOCK_ID = 815_514_017  # PostgreSQL advisory lock: one refresh at a time
@@ -81,8 +86,9 @@ def _plain(value: Any) -> Any:
 
 @transaction.atomic
 def rfm_refresh() -> int:
-    """Recompute every buyer's kept RFM scores and segment, drop those who no longer have an order, and
-    record the refresh (time, buyers, boundaries). Returns the number of buyers."""
+    """Recompute every buyer's kept RFM scores and segment, drop those who no longer have an order,
+    recompute the segment × day rollup and record the refresh (time, buyers, boundaries). Returns the
+    number of buyers."""
     q = connection.ops.quote_name
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
@@ -90,7 +96,19 @@ def rfm_refresh() -> int:
         cur.execute(f"DELETE FROM {q(CustomerRfm._meta.db_table)} WHERE customer_id NOT IN "
                     f"(SELECT customer_id FROM {q(CustomerTotals._meta.db_table)} WHERE orders > 0)")
         cur.execute(_upsert_sql())
+    segment_days_refresh()
     buyers = CustomerRfm.objects.count()
     RfmRefresh.objects.update_or_create(pk=1, defaults={"refreshed_at": timezone.now(), "buyers": buyers,
                                                         "boundaries": _boundaries()})
     return buyers
+
+
+def rfm_refresh_if_due(*, now: dt.datetime | None = None) -> int | None:
+    """``rfm_refresh`` unless the last refresh is younger than ``RFM_REFRESH_MIN_SECONDS`` (then None:
+    the next due call, at the latest the beat task's, brings the scores up to date)."""
+    seconds = settings.RFM_REFRESH_MIN_SECONDS
+    if seconds > 0:
+        last = RfmRefresh.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
+        if last is not None and (now or timezone.now()) - last < dt.timedelta(seconds=seconds):
+            return None
+    return rfm_refresh()

@@ -33,6 +33,7 @@ from insights.selectors._common import (
     within_utc_hours,
 )
 from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.segment_days import segment_age_sums, segment_days, segment_rollup_applies
 from insights.stats import rate, wilson_interval
 
 CART_COLUMNS = (*CLOSED_CART_COLUMNS, "revenue_left")
@@ -47,7 +48,10 @@ def _rate_row(abandoned: int, carts: int) -> dict[str, Any]:
 def _closed_by_day_and_age(f: MetricFilter,
                            segment_pks: list[int] | None) -> tuple[dict[dt.date, Sums], dict[str, Sums], Any]:
     """Closed carts per day and per age group, and the revenue left in abandoned carts."""
-    if segment_pks is not None:
+    if segment_pks is not None and segment_rollup_applies(f):
+        days = segment_days(f)
+        by_age = segment_age_sums(f, CLOSED_CART_COLUMNS)
+    elif segment_pks is not None:
         days = customer_days(f, segment_pks)
         by_age = segment_sums_by_age_group(days, segment_pks, CLOSED_CART_COLUMNS)
     else:

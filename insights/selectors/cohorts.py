@@ -60,14 +60,21 @@ class _Figures:
 
     def __init__(self, f: MetricFilter, segment_pks: list[int] | None) -> None:
         self.f = f
-        self.segment = None if segment_pks is None else segment_retention_rows(segment_rows(f))
+        self.segmented = segment_pks is not None
+        self._segment: dict[str, list[tuple]] = {}
+
+    def _segment_rows(self, name: str) -> list[tuple]:
+        """One kind of the segment's rows, computed when first asked for (the cohort matrix alone needs one)."""
+        if name not in self._segment:
+            self._segment[name] = segment_retention_rows(segment_rows(self.f), kinds=(name,))[name]
+        return self._segment[name]
 
     def _rows(self, name: str, model: type[Model], keys: tuple[str, ...], counters: tuple[str, ...],
               cohorts: tuple[dt.date | None, dt.date | None] = (None, None)) -> list[tuple]:
         """(*keys, *sums of counters) rows over the filter's customers; ``cohorts``: first and last cohort."""
         low, high = cohorts
-        if self.segment is not None:
-            return [row for row in self.segment[name]
+        if self.segmented:
+            return [row for row in self._segment_rows(name)
                     if (low is None or row[0] >= low) and (high is None or row[0] <= high)]
         qs = model._default_manager.all()
         if self.f.age_group:

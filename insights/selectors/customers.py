@@ -32,6 +32,7 @@ from insights.selectors._common import (
     session_days,
 )
 from insights.selectors.rfm import rfm_freshness, segment_customer_pks, segment_rows
+from insights.selectors.segment_days import segment_active_by_age, segment_days, segment_rollup_applies
 from insights.stats import rate, wilson_interval
 
 NET = F("revenue") - F("discounts") - F("refunds")  # a customer's net revenue (CustomerTotals)
@@ -52,6 +53,17 @@ def _segment_age_rows(days: QuerySet, segment_pks: list[int], age_rows: dict[str
         sums["sessions"] += row["s"]
         sums["purchasing_sessions"] += row["p"]
         sums["revenue"] += row["r"] or 0
+
+
+def _segment_rollup_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]], *, with_customers: bool) -> None:
+    """``_segment_age_rows`` from the segment × day rollup and the people bitmaps."""
+    for row in segment_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
+                                                            r=net_revenue()):
+        sums = age_rows.setdefault(row["age_group"], _empty_age_row())
+        sums.update(sessions=row["s"], purchasing_sessions=row["p"], revenue=row["r"] or 0)
+    if with_customers:
+        for age_group, n in segment_active_by_age(f).items():
+            age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
 def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
@@ -83,7 +95,9 @@ def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QueryS
     """Sessions and conversion per age group with Wilson 95% intervals (``customers``: active ones,
     counted only ``with_customers``: it scans day × customer)."""
     age_rows = {g: _empty_age_row() for g in AgeGroup.values}
-    if segment_pks is not None:
+    if segment_pks is not None and segment_rollup_applies(f):
+        _segment_rollup_age_rows(f, age_rows, with_customers=with_customers)
+    elif segment_pks is not None:
         _segment_age_rows(days, segment_pks, age_rows)
     else:
         _store_age_rows(f, days, age_rows, with_customers=with_customers)

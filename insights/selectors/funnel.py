@@ -19,6 +19,7 @@ from insights.selectors._common import (
     sums_by,
 )
 from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.segment_days import segment_age_sums, segment_days, segment_rollup_applies
 from insights.stats import rate
 
 FUNNEL = (("view", "funnel_view"), ("add_to_cart", "funnel_cart"), ("checkout", "funnel_checkout"),
@@ -46,7 +47,9 @@ def _funnel_steps(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _age_group_rows(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
-    if segment_pks is not None:
+    if segment_pks is not None and segment_rollup_applies(f):
+        rows = [dict(sums, group=age_group) for age_group, sums in segment_age_sums(f, FUNNEL_COLUMNS).items()]
+    elif segment_pks is not None:
         by_age = segment_sums_by_age_group(customer_days(f, segment_pks), segment_pks, FUNNEL_COLUMNS)
         rows = [dict(sums, group=age_group) for age_group, sums in by_age.items()]
     else:
@@ -68,7 +71,8 @@ def funnel_stats(f: MetricFilter, breakdown: str | None = None) -> dict[str, Any
     segment_pks = scoped_pks(f, segment_customer_pks(f))  # an experiment's visitors: like a segment
     f = channel_cut(f, segment_pks)
     if segment_pks is not None:
-        total = column_sums(customer_days(f, segment_pks), FUNNEL_COLUMNS)
+        days = segment_days(f) if segment_rollup_applies(f) else customer_days(f, segment_pks)
+        total = column_sums(days, FUNNEL_COLUMNS)
     else:
         total = column_sums(session_days(f), FUNNEL_COLUMNS)
     out: dict[str, Any] = {"steps": _funnel_steps(total), "breakdown": None}

@@ -27,6 +27,7 @@ from insights.selectors._common import (
 from insights.selectors.freshness import previous_period_comparison, sample_rates_note
 from insights.selectors.revenue_source import revenue_source_stats
 from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.segment_days import segment_days, segment_people, segment_rollup_applies
 from insights.stats import rate
 
 KPI_KEYS = ("events", "customers", "sessions", "revenue", "orders", "aov", "cart_conversion_rate",
@@ -47,7 +48,9 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
     days = customer_days(f, segment_pks)
     customers: int | None
     buyers: int | None
-    if segment_pks is not None:
+    if segment_pks is not None and segment_rollup_applies(f):
+        sums, customers, buyers = _segment_rollup_totals(f, segment_pks, with_customer_counts=with_customer_counts)
+    elif segment_pks is not None:
         sums, customers, buyers = _segment_totals(days)
     elif f.channel:
         sums, customers, buyers = _channel_totals(f, with_customer_counts=with_customer_counts)
@@ -110,6 +113,15 @@ def _segment_totals(days: QuerySet) -> tuple[dict[str, Any], int, int]:
     rows = list(days.values("customer_id").annotate(**{f"t_{c}": Sum(c) for c in columns}))
     sums = {c: sum(r[f"t_{c}"] or 0 for r in rows) for c in columns}
     return sums, sum(1 for r in rows if r["t_events"]), sum(1 for r in rows if r["t_revenue"])
+
+
+def _segment_rollup_totals(f: MetricFilter, segment_pks: list[int], *,
+                           with_customer_counts: bool) -> tuple[dict[str, Any], int | None, int | None]:
+    """The sums of the segment's day rows (segment × day rollup) and, if asked, its active and buying
+    customers (the people bitmaps cut to the segment)."""
+    sums = column_sums(segment_days(f), ("events", *MONEY_COLUMNS, *SESSION_COLUMNS))
+    customers, buyers = segment_people(f, segment_pks) if with_customer_counts else (None, None)
+    return sums, customers, buyers
 
 
 def _store_totals(f: MetricFilter, days: QuerySet, *,

@@ -64,10 +64,19 @@ def _date(value: Any) -> Any:
     return parse_date(value) if isinstance(value, str) else value
 
 
-def segment_retention_rows(customers: QuerySet) -> dict[str, list[tuple]]:
+KINDS = ("cohort_months", "buyer_orders", "order_gaps")
+
+
+def segment_retention_rows(customers: QuerySet, kinds: tuple[str, ...] = KINDS) -> dict[str, list[tuple]]:
     """``{"cohort_months": [(cohort, month, customers, orders, revenue)], "buyer_orders": [(orders,
-    customers)], "order_gaps": [(days, gaps)]}`` over ``customers`` (a queryset with ``customer_id``)."""
-    first_month, day_month = _month("first_day"), _month("day")
-    cohorts = _run(_COHORTS, customers, first_month=first_month, day_month=day_month)
-    return {"cohort_months": [(_date(c), _date(m), n, o, r) for c, m, n, o, r in cohorts],
-            "buyer_orders": _run(_BUYERS, customers), "order_gaps": _run(_GAPS, customers, gap=_gap())}
+    customers)], "order_gaps": [(days, gaps)]}`` over ``customers`` (a queryset with ``customer_id``);
+    only the ``kinds`` asked for (one statement each)."""
+    out: dict[str, list[tuple]] = {}
+    if "cohort_months" in kinds:
+        cohorts = _run(_COHORTS, customers, first_month=_month("first_day"), day_month=_month("day"))
+        out["cohort_months"] = [(_date(c), _date(m), n, o, r) for c, m, n, o, r in cohorts]
+    if "buyer_orders" in kinds:
+        out["buyer_orders"] = _run(_BUYERS, customers)
+    if "order_gaps" in kinds:
+        out["order_gaps"] = _run(_GAPS, customers, gap=_gap())
+    return out

@@ -25,6 +25,7 @@ from insights.selectors._common import (
     session_days,
 )
 from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.segment_days import segment_days, segment_rollup_applies
 
 HOURLY_MAX_DAYS = 2
 
@@ -96,7 +97,8 @@ def _daily_points(f: MetricFilter) -> Points:
     if f.channel:
         points = _channel_points(session_days(f), "day")
     elif segment_pks is not None:
-        for row in customer_days(f, segment_pks).values("day").annotate(n=Sum("events"), r=net_revenue(),
+        days = segment_days(f) if segment_rollup_applies(f) else customer_days(f, segment_pks)
+        for row in days.values("day").annotate(n=Sum("events"), r=net_revenue(),
                                                                          g=Sum("revenue"), o=Sum("orders")):
             points[row["day"]].update(events=row["n"], revenue=row["r"], gross_revenue=row["g"], orders=row["o"])
     else:
