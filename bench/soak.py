@@ -135,8 +135,10 @@ def doing_text(monitor) -> str:
     for role in roles:
         kinds = sorted(((n, what) for (r, what), n in monitor.doing.items() if r == role), reverse=True)
         parts.append(f"{role}: " + ", ".join(f"{what} {n}" for n, what in kinds))
+    waits = sorted(((n, what) for what, n in monitor.blocked.items()), reverse=True)[:6]
     return (f"database backends over {monitor.looks} one-second samples (busy samples by what they did; Lock = "
-            f"waiting for another transaction): " + ("; ".join(parts) or "none busy"))
+            f"waiting for another transaction): " + ("; ".join(parts) or "none busy")
+            + "".join(f"\n    {n:>5} x {what}" for n, what in waits))
 
 
 def free_port() -> int:
@@ -237,9 +239,14 @@ SELECT extract(epoch FROM clock_timestamp()),
        extract(epoch FROM min(created_at) FILTER (WHERE attempts = 0)),
        extract(epoch FROM min(created_at) FILTER (WHERE attempts = 0 AND windows ?| %s::text[]))
 FROM insights_pendingwindow"""
-_ACTIVITY_SQL = """
-SELECT pid, application_name, state, wait_event_type FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+_ACTIVITY_SQL = r"""
+SELECT a.pid, a.application_name, a.state, a.wait_event_type,
+       CASE WHEN a.wait_event_type = 'Lock' THEN
+         (SELECT string_agg(DISTINCT b.application_name, '+') FROM pg_stat_activity b
+          WHERE b.pid = ANY(pg_blocking_pids(a.pid))) || ': ' || left(regexp_replace(a.query, '\s+', ' ', 'g'), 70)
+       END
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"""
 
 
 class Monitor(threading.Thread):
@@ -254,10 +261,10 @@ class Monitor(threading.Thread):
         self.conn.autocommit = True
         self.live_prefix = live_prefix
         self.samples: list[Sample] = []
-        self.web_lock_waits = 0  # samples at which a daphne backend waited on a lock
         self.looks = 0
         self.backend_cpu: dict[int, float] = {}
         self.doing: dict[tuple[str, str], int] = {}  # (role, wait event type or CPU): samples
+        self.blocked: dict[str, int] = {}  # "role waited for roles: statement": samples
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -283,12 +290,13 @@ class Monitor(threading.Thread):
             cur.execute(_ACTIVITY_SQL)
             activity = cur.fetchall()
         self.looks += 1
-        if any(app == "soak-web" and state == "active" and wait == "Lock" for _, app, state, wait in activity):
-            self.web_lock_waits += 1
-        for _, app, state, wait in activity:  # what each role's backends were doing (active: on CPU or waiting)
+        for _, app, state, wait, blocked in activity:  # what each role's backends were doing
             if app.startswith("soak-") and state != "idle":
                 what = (wait or "CPU") if state == "active" else state
                 self.doing[app[5:], what] = self.doing.get((app[5:], what), 0) + 1
+            if app.startswith("soak-") and blocked:
+                key = f"{app[5:]} waited for {blocked}"
+                self.blocked[key] = self.blocked.get(key, 0) + 1
         for pid, *_ in activity:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -520,7 +528,8 @@ def run_bulk(args: argparse.Namespace, product: Product, monitor: Monitor, secre
         _every_report(load.started + 20, reporter)  # the live trickle alone first
         began = time.time()
         print(f"import_events of {rows:,} events starts", flush=True)
-        proc = subprocess.Popen([PYTHON, "manage.py", "import_events", str(path)], cwd=ROOT, env=env,
+        proc = subprocess.Popen([PYTHON, "manage.py", "import_events", str(path)], cwd=ROOT,
+                                env={**env, "PGAPPNAME": "soak-import"},
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)
         reader.start()
