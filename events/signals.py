@@ -19,6 +19,10 @@ higher app connects its receiver in its ``AppConfig.ready()``, as Django's own a
   keeps every rollup exact (``customers.services.customer_history_settle`` makes it).
 - ``rates_imported(sender)``: exchange rates were imported (sent after the import's commit); store
   connections store the deliveries that waited for a rate.
+- ``derivation_wanted(sender, progress=None)``: a bulk load (``simulate``, ``import_events``) has
+  committed its last batch and wants the figures derived from the events before it returns; sent
+  outside any transaction. Receivers derive what ingest queued for them (insights: the queued
+  windows), calling ``progress(done, total)`` (events) now and then when it is given.
 """
 
 from django.dispatch import Signal
@@ -28,3 +32,4 @@ events_deleted = Signal()
 exposures_stored = Signal()
 identity_linked = Signal()
 rates_imported = Signal()
+derivation_wanted = Signal()

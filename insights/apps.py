@@ -47,6 +47,13 @@ def _on_product_category_changing(sender, product_pk, category, **kwargs) -> boo
     return True
 
 
+def _on_derivation_wanted(sender, progress=None, **kwargs) -> None:
+    """A bulk load is stored: derive what it queued before its command returns."""
+    from insights.catch_up import derivation_catch_up
+
+    derivation_catch_up(progress=progress)
+
+
 def _on_events_deleted(sender, **kwargs):
     from insights.rebuild import analytics_rebuild
 
@@ -60,12 +67,13 @@ class InsightsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
 
         from customers.signals import customer_age_changing, customer_history_queued
-        from events.signals import events_deleted, events_stored, identity_linked
+        from events.signals import derivation_wanted, events_deleted, events_stored, identity_linked
         from products.signals import product_category_changing
 
         user_logged_out.connect(_on_logout, dispatch_uid="insights.close_dashboard_sockets")
         events_stored.connect(_on_events_stored, dispatch_uid="insights.apply_events")
         events_deleted.connect(_on_events_deleted, dispatch_uid="insights.rebuild_after_delete")
+        derivation_wanted.connect(_on_derivation_wanted, dispatch_uid="insights.derivation_catch_up")
         customer_age_changing.connect(_on_customer_age_changing, dispatch_uid="insights.history_age_queue")
         identity_linked.connect(_on_identity_linked, dispatch_uid="insights.history_link")
         customer_history_queued.connect(_on_customer_history_queued, dispatch_uid="insights.history_moves_settle")

@@ -6,6 +6,7 @@ Callers import from here; the modules of this package import each other directly
 
 from events.persistence import IngestUnavailable
 from events.services.csv_files import CsvImportTotals, events_import_csv
+from events.services.derive import events_derive_queued
 from events.services.identity import IdentityResult, identities_record
 from events.services.ingest import IngestResult, events_ingest, events_ingest_batches, events_ingest_parsed
 from events.services.keys import (
@@ -31,7 +32,7 @@ from events.services.sources import (
 
 __all__ = [
     "CsvImportTotals", "IdentityResult", "identities_record", "IngestKeyRevoked", "IngestResult", "IngestUnavailable",
-    "KeyCredential", "events_import_csv",
+    "KeyCredential", "events_derive_queued", "events_import_csv",
     "events_ingest", "events_ingest_batches", "events_ingest_parsed", "events_ingest_segment",
     "ingest_key_authenticate", "ingest_key_check", "ingest_key_create", "ingest_key_revoke", "ingest_key_rotate",
     "ingest_key_set_origins", "OriginError", "origin_allowed_for_any", "origin_normalize", "snippet_for",

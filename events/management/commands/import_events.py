@@ -3,12 +3,14 @@ validated, deduplicated by event_id (rows without one get an id derived from row
 content, so importing a file again stores nothing twice), stored in batches."""
 
 import os
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
 from events.csv_import import MAPPABLE, MappingError
+from events.management.derive_step import derive_stored
 from events.services import CsvImportTotals, events_import_csv
 
 
@@ -26,7 +28,7 @@ class _CountingLines:
 
 
 class Command(BaseCommand):
-    help = __doc__
+    help = __doc__ + " Returns once the figures derived from them (sessions, carts, funnel) are up to date."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file with a header row")
@@ -51,6 +53,7 @@ class Command(BaseCommand):
         if not os.path.isfile(file):
             raise CommandError(f"no such file: {file}")
         mapping = {name: options[name] for name in ("map_spec", "action", "defaults", "preset", "date_format")}
+        started = time.perf_counter()
 
         with open(file, newline="", encoding="utf-8-sig") as handle, \
                 tqdm(total=os.path.getsize(file), unit="B", unit_scale=True, desc="import", disable=None) as bar:
@@ -68,4 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"read {totals.read}, stored {totals.stored}, duplicates {totals.duplicates}, "
             f"rejected {totals.rejected}" + (f" (reasons in {rejects})" if rejects and totals.rejected else "")
+            + f" in {time.perf_counter() - started:.1f} s"
         )
+        self.stdout.flush()  # said as soon as it is stored (a pipe is read while the figures are derived)
+        derive_stored(self.stdout.write)

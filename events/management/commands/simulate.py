@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from events.load_generator import stream_events
+from events.management.derive_step import derive_stored
 from events.models import Event
 from events.simulation import (
     BackfillResult,
@@ -27,7 +28,8 @@ __all__ = ["Command", "stream_events"]  # stream_events: importable from here to
 class Command(BaseCommand):
     help = (
         "Simulated shoppers. Default: backfill history, e.g. "
-        "`simulate --days 180 --customers 2000 [--events N] [--seed S]`, through the ingest service. "
+        "`simulate --days 180 --customers 2000 [--events N] [--seed S]`, through the ingest service, "
+        "and derive it (sessions, carts, funnel) before returning. "
         "`--live --ws ws://HOST/ws/events/ --key KEY --rate R [--duration S]` streams to a running "
         "server over a WebSocket and prints acknowledged events/s. `--schedule` creates the beat "
         "task (idempotent), `--tick` runs one live tick, `--reset` deletes the demo events."
@@ -93,12 +95,16 @@ class Command(BaseCommand):
                                                 chunk_size=o["chunk_size"])
             self.stdout.write(_backfill_summary(extended) if extended
                               else f"History covers {o['days']:g} days already.")
+            if extended:
+                derive_stored(self.stdout.write)
             return None
         with tqdm(total=o["events"], desc="events", unit="ev", unit_scale=True, disable=None) as bar:
             result = simulator_backfill(days=o["days"], customers=o["customers"], events=o["events"],
                                         seed=o["seed"], chunk_size=o["chunk_size"], progress=bar.update,
                                         experiment=_plan(o))
         self.stdout.write(self.style.SUCCESS(_backfill_summary(result)))
+        self.stdout.flush()
+        derive_stored(self.stdout.write)
         if result.rejected:
             raise CommandError(f"{result.rejected} events were rejected")
         return None
