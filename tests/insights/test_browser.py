@@ -64,7 +64,7 @@ def _free_port() -> int:
 
 
 def _server_env(local_dir: Path) -> dict[str, str]:
-    """The subprocess reads and writes the test database this test writes to."""
+    """The subprocess reads and writes the test database the tests write to."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
     env.update({"TESTING": "1", "DEBUG": "0", "LOCAL_DIR": str(local_dir), "DJANGO_SETTINGS_MODULE":
                 "analytics_site.settings", "PYTHONUNBUFFERED": "1", "DEMO_STORE_ENABLED": "1"})
@@ -77,8 +77,11 @@ def _server_env(local_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory):
+    """A daphne subprocess on the test database, started once for the module: its tests are transactional,
+    so each sees the database as it leaves it (flushed after each test); the server reads it per request."""
+    tmp_path = tmp_path_factory.mktemp("daphne")
     port = _free_port()
     log = (tmp_path / "daphne.log").open("w")
     proc = subprocess.Popen(
