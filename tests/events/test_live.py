@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -50,13 +51,16 @@ def server_env() -> dict[str, str]:
 class Daphne:
     def __init__(self, port: int):
         self.port = port
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "analytics_site.asgi:application"],
-            cwd=ROOT, env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            # stderr to a file, not a pipe: a server kept for a whole module must never block on a full pipe
+            cwd=ROOT, env=server_env(), stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError("daphne exited: " + self.proc.stderr.read().decode()[-2000:])
+                self.log.seek(0)
+                raise RuntimeError("daphne exited: " + self.log.read().decode()[-2000:])
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -79,7 +83,7 @@ class Daphne:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.proc.stderr.close()
+        self.log.close()
 
 
 def messages_of(count: int, size: int) -> list[dict]:
