@@ -35,7 +35,7 @@ def free_port() -> int:
 
 def server_env() -> dict[str, str]:
     """The environment of this test run, pointed at the test database this test is using."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(TESTING="1", DJANGO_SETTINGS_MODULE="analytics_site.settings", LOCAL_DIR=str(settings.LOCAL_DIR))
     db = connection.settings_dict
     if connection.vendor == "postgresql":
