@@ -21,8 +21,9 @@ from tests.events.test_live import Daphne, free_port
 DAPHNE_MAX_MESSAGE = 1024 * 1024  # daphne's --websocket_max_message_size default
 
 
-@pytest.fixture
-def server():
+@pytest.fixture(scope="module")
+def server(django_db_setup):
+    """One daphne for the module (its tests are transactional: the server reads the database per request)."""
     daphne = Daphne(free_port())
     yield daphne
     daphne.stop()

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -34,7 +35,7 @@ def free_port() -> int:
 
 def server_env() -> dict[str, str]:
     """The environment of this test run, pointed at the test database this test is using."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(TESTING="1", DJANGO_SETTINGS_MODULE="analytics_site.settings", LOCAL_DIR=str(settings.LOCAL_DIR))
     db = connection.settings_dict
     if connection.vendor == "postgresql":
@@ -50,13 +51,16 @@ def server_env() -> dict[str, str]:
 class Daphne:
     def __init__(self, port: int):
         self.port = port
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "analytics_site.asgi:application"],
-            cwd=ROOT, env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            # stderr to a file, not a pipe: a server kept for a whole module must never block on a full pipe
+            cwd=ROOT, env=server_env(), stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError("daphne exited: " + self.proc.stderr.read().decode()[-2000:])
+                self.log.seek(0)
+                raise RuntimeError("daphne exited: " + self.log.read().decode()[-2000:])
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -79,7 +83,7 @@ class Daphne:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.proc.stderr.close()
+        self.log.close()
 
 
 def messages_of(count: int, size: int) -> list[dict]:

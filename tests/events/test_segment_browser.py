@@ -16,7 +16,7 @@ from customers.models import Customer
 from events.models import Event, IdentityLink
 from events.services import ingest_key_create
 from tests.events.test_tracker_browser import CHROME_UA, _wait_for, browser, orm_beside_playwright, shop  # noqa: F401
-from tests.insights.test_browser import server  # noqa: F401 (fixture)
+from tests.insights.test_browser import chromium, server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 VENDOR = Path(__file__).parent / "vendor" / "analytics-next"

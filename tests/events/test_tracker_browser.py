@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from events.models import Event, IngestKey
 from events.services import ingest_key_create, snippet_for
-from tests.insights.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, server  # noqa: F401 (fixture)
+from tests.insights.test_browser import _free_port, chromium, server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHROME_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
@@ -81,14 +80,10 @@ def _wait_for(condition, timeout: float = 15.0, page=None):
     raise AssertionError("timed out waiting for the events")
 
 
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+@pytest.fixture(scope="module")
+def browser(chromium):  # noqa: F811
+    """One Chromium for the module (tests/insights/test_browser.py); each test opens its own context."""
+    return chromium
 
 
 def test_page_add_to_cart_identify_and_purchase_are_stored_with_identity_and_utm(server, shop, browser):  # noqa: F811

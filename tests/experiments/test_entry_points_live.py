@@ -18,7 +18,7 @@ from tests.events.test_tracker_browser import (  # noqa: F401 (fixtures)
     orm_beside_playwright,
     shop,
 )
-from tests.insights.test_browser import server  # noqa: F401 (fixture)
+from tests.insights.test_browser import chromium, server  # noqa: F401 (fixtures)
 
 
 @pytest.mark.slow

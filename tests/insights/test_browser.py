@@ -64,8 +64,8 @@ def _free_port() -> int:
 
 
 def _server_env(local_dir: Path) -> dict[str, str]:
-    """The subprocess reads and writes the test database this test writes to."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
+    """The subprocess reads and writes the test database the tests write to."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update({"TESTING": "1", "DEBUG": "0", "LOCAL_DIR": str(local_dir), "DJANGO_SETTINGS_MODULE":
                 "analytics_site.settings", "PYTHONUNBUFFERED": "1", "DEMO_STORE_ENABLED": "1"})
     db = connection.settings_dict
@@ -77,8 +77,11 @@ def _server_env(local_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory):
+    """A daphne subprocess on the test database, started once for the module: its tests are transactional,
+    so each sees the database as it leaves it (flushed after each test); the server reads it per request."""
+    tmp_path = tmp_path_factory.mktemp("daphne")
     port = _free_port()
     log = (tmp_path / "daphne.log").open("w")
     proc = subprocess.Popen(
@@ -106,23 +109,36 @@ def server(tmp_path):
         log.close()
 
 
-@pytest.fixture
-def browser_page():
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the module; each test opens the contexts it needs (own cookies, storage, viewport).
+    While Playwright's sync API is open it marks an event loop running in this thread, so the module's ORM
+    calls (fixtures, the flush after each test) run with DJANGO_ALLOW_ASYNC_UNSAFE; the servers under test
+    never get it (_server_env)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        context.add_init_script(CSP_LISTENER)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        # Chromium reports a blocked script, style, eval or connection on the console as well.
-        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-        try:
-            yield page, errors
-        finally:
-            context.close()
-            browser.close()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1360, "height": 900})
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Chromium reports a blocked script, style, eval or connection on the console as well.
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        yield page, errors
+    finally:
+        context.close()
 
 
 def _login(page, base: str, username: str) -> None:

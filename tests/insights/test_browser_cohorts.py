@@ -16,6 +16,7 @@ from tests.insights.test_browser import (  # noqa: F401  (fixtures)
     _login,
     _no_csp_violations,
     browser_page,
+    chromium,
     server,
 )
 

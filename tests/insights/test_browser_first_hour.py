@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.insights.test_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     _charts_rendered,
     _login,
+    chromium,
     server,
     store,
 )
@@ -24,18 +23,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
-
-
-@pytest.fixture
-def chromium():
-    """A browser; each test opens the contexts (viewports) it needs."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Problems:
@@ -49,8 +36,8 @@ class Problems:
         page.on("response", lambda r: self.items.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
 
 
-def _open(chromium, viewport: dict, base: str, username: str):
-    context = chromium.new_context(viewport=viewport)
+def _open(browser, viewport: dict, base: str, username: str):
+    context = browser.new_context(viewport=viewport)
     page = context.new_page()
     problems = Problems(page)
     _login(page, base, username)

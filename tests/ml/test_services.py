@@ -1,4 +1,6 @@
-"""ml.services: training records versions (activation rule, artifact + SHA-256), rollback, scoring."""
+"""ml.services: training records versions (activation rule, artifact + SHA-256), rollback, scoring. The simulated
+history is stored once for the module and one version trained once for TestOneTrainedVersion; refusing too
+little data is in test_services_empty.py."""
 
 import hashlib
 from datetime import date, timedelta
@@ -21,9 +23,9 @@ from ml.services import (
     model_load,
     model_train,
 )
-from ml.training import NotEnoughData
 from products.models import Product
 from tests.factories import CustomerFactory, EventFactory, ModelVersionFactory, ProductFactory
+from tests.kept import kept
 from tests.ml.conftest import FAST
 
 
@@ -36,24 +38,7 @@ def test_activation_rule_tolerates_at_most_001_worse():
     assert not ok and "kept inactive" in reason and "0.8000" in reason
 
 
-def test_train_records_an_active_version_with_a_verified_artifact(history, model_dir):
-    progress = []
-    version = model_train(trigger=ModelVersion.Trigger.TEST, params=FAST, progress=progress.append)
-    assert version.is_active and version.activated_at is not None and version.decision.startswith("activated")
-    assert version.events_count == history == Event.objects.count()
-    assert version.train_rows + version.test_rows == version.carts_count > 1000
-    assert version.roc_auc > 0.7 and version.baseline_roc_auc is not None
-    assert version.metrics["calibration"] and version.metrics["importances"] and "checkouts" in version.features
-    path = model_dir / version.artifact
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == version.sha256
-    assert model_load(version=version).threshold == version.threshold
-    calibrated = model_load(version=version).pipeline
-    inner = [part.estimator.estimator for part in calibrated.calibrated_classifiers_]  # the frozen pipelines
-    assert all(v == 1 for p in inner for k, v in p.get_params().items() if k.endswith("n_jobs"))  # no loky workers
-    assert any("carts with a known outcome" in p for p in progress)
-
-
-def test_a_worse_model_stays_inactive_with_the_reason(history):
+def test_a_worse_model_stays_inactive_with_the_reason(history_shared, model_dir):
     best = ModelVersionFactory(roc_auc=0.99, is_active=True)
     version = model_train(trigger=ModelVersion.Trigger.TEST, params=FAST)
     version.refresh_from_db()
@@ -61,20 +46,6 @@ def test_a_worse_model_stays_inactive_with_the_reason(history):
     assert not version.is_active and best.is_active
     assert version.decision.startswith("kept inactive") and f"v{best.pk}" in version.decision
     assert selectors.model_version_active() == best
-
-
-def test_since_limits_the_training_carts(history):
-    everything = model_train(trigger=ModelVersion.Trigger.TEST, params=FAST)
-    recent = model_train(since=date(2025, 3, 1), trigger=ModelVersion.Trigger.TEST, params=FAST)
-    assert recent.carts_count < everything.carts_count
-    assert recent.data_start.date() >= date(2025, 3, 1) and recent.since == date(2025, 3, 1)
-
-
-def test_too_little_data_is_refused(db, model_dir):
-    EventFactory(action="add_to_cart")
-    with pytest.raises(NotEnoughData, match="at least 200"):
-        model_train(trigger=ModelVersion.Trigger.TEST, params=FAST)
-    assert not ModelVersion.objects.exists()
 
 
 def test_rollback_activates_exactly_one_version(db):
@@ -96,30 +67,7 @@ def _open_cart(customer: Customer, product: Product, *, minutes_ago: int, price:
                  price=Decimal(price), timestamp=now - timedelta(minutes=minutes_ago))
 
 
-def test_open_carts_are_scored_with_the_active_model(history):
-    model_train(trigger=ModelVersion.Trigger.TEST, params=FAST)
-    product = ProductFactory(category="electronics")
-    cheap, dear, gone = CustomerFactory(), CustomerFactory(), CustomerFactory()
-    _open_cart(cheap, product, minutes_ago=2, price="12.00", session="live-1")
-    _open_cart(dear, product, minutes_ago=5, price="900.00", session="live-2")
-    _open_cart(gone, product, minutes_ago=90, price="50.00", session="old-3")  # session over: abandoned
-    assert cart_scores_refresh() == 2
-    scores = {s.customer_id: s for s in CartScore.objects.all()}
-    assert set(scores) == {cheap.pk, dear.pk}
-    assert all(0 <= s.probability <= 1 for s in scores.values())
-    assert scores[dear.pk].value == Decimal("900.00") and scores[dear.pk].items == 1
-    mine = selectors.cart_scores_for_customer(customer_pk=dear.pk)
-    assert [r["value"] for r in mine] == [900.0]
-    likely = masked_score_rows(selectors.cart_scores_likely_buyers(limit=5))
-    assert len(likely) == 2 and likely[0]["probability"] >= likely[1]["probability"]
-    assert all("***" in r["customer_name"] for r in likely)
-    at_risk = selectors.cart_scores_at_risk(limit=5, max_probability=1.01)
-    assert at_risk[0]["customer_pk"] == dear.pk  # the higher value at stake comes first
-    # Scoring again replaces, not duplicates.
-    assert cart_scores_refresh() == 2 and CartScore.objects.count() == 2
-
-
-def test_no_active_model_scores_nothing_and_a_tampered_artifact_is_refused(history, model_dir):
+def test_no_active_model_scores_nothing_and_a_tampered_artifact_is_refused(history_shared, model_dir):
     assert cart_scores_refresh() == 0
     version = model_train(trigger=ModelVersion.Trigger.TEST, params=FAST)
     (model_dir / version.artifact).write_bytes(b"tampered")
@@ -128,3 +76,64 @@ def test_no_active_model_scores_nothing_and_a_tampered_artifact_is_refused(histo
     services._cache.clear()
     with pytest.raises(ArtifactError, match="SHA-256"):
         model_load(version=version)
+
+
+@pytest.fixture(scope="class")
+def _trained_for_the_class(_history_for_the_module, model_dir_for_the_class, django_db_blocker):
+    progress: list[str] = []
+    with kept(django_db_blocker):
+        with django_db_blocker.unblock():
+            version = model_train(trigger=ModelVersion.Trigger.TEST, params=FAST, progress=progress.append)
+        yield version, progress
+
+
+@pytest.fixture
+def trained(_trained_for_the_class, db):
+    """(version, progress messages): one model_train on the module's history, active, shared by the tests
+    of the class (each test's writes are rolled back; the version is rolled back when the class ends)."""
+    return _trained_for_the_class
+
+
+class TestOneTrainedVersion:
+    def test_train_records_an_active_version_with_a_verified_artifact(self, trained, history_shared,
+                                                                       model_dir_for_the_class):
+        version, progress = trained
+        assert version.is_active and version.activated_at is not None and version.decision.startswith("activated")
+        assert version.events_count == history_shared == Event.objects.count()
+        assert version.train_rows + version.test_rows == version.carts_count > 1000
+        assert version.roc_auc > 0.7 and version.baseline_roc_auc is not None
+        assert version.metrics["calibration"] and version.metrics["importances"] and "checkouts" in version.features
+        path = model_dir_for_the_class / version.artifact
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == version.sha256
+        assert model_load(version=version).threshold == version.threshold
+        calibrated = model_load(version=version).pipeline
+        inner = [part.estimator.estimator for part in calibrated.calibrated_classifiers_]  # the frozen pipelines
+        assert all(v == 1 for p in inner for k, v in p.get_params().items() if k.endswith("n_jobs"))  # no loky workers
+        assert any("carts with a known outcome" in p for p in progress)
+
+    def test_since_limits_the_training_carts(self, trained):
+        everything, _progress = trained
+        recent = model_train(since=date(2025, 3, 1), trigger=ModelVersion.Trigger.TEST, params=FAST)
+        assert recent.carts_count < everything.carts_count
+        assert recent.data_start.date() >= date(2025, 3, 1) and recent.since == date(2025, 3, 1)
+
+    def test_open_carts_are_scored_with_the_active_model(self, trained):
+        product = ProductFactory(category="electronics")
+        cheap, dear, gone = CustomerFactory(), CustomerFactory(), CustomerFactory()
+        _open_cart(cheap, product, minutes_ago=2, price="12.00", session="live-1")
+        _open_cart(dear, product, minutes_ago=5, price="900.00", session="live-2")
+        _open_cart(gone, product, minutes_ago=90, price="50.00", session="old-3")  # session over: abandoned
+        assert cart_scores_refresh() == 2
+        scores = {s.customer_id: s for s in CartScore.objects.all()}
+        assert set(scores) == {cheap.pk, dear.pk}
+        assert all(0 <= s.probability <= 1 for s in scores.values())
+        assert scores[dear.pk].value == Decimal("900.00") and scores[dear.pk].items == 1
+        mine = selectors.cart_scores_for_customer(customer_pk=dear.pk)
+        assert [r["value"] for r in mine] == [900.0]
+        likely = masked_score_rows(selectors.cart_scores_likely_buyers(limit=5))
+        assert len(likely) == 2 and likely[0]["probability"] >= likely[1]["probability"]
+        assert all("***" in r["customer_name"] for r in likely)
+        at_risk = selectors.cart_scores_at_risk(limit=5, max_probability=1.01)
+        assert at_risk[0]["customer_pk"] == dear.pk  # the higher value at stake comes first
+        # Scoring again replaces, not duplicates.
+        assert cart_scores_refresh() == 2 and CartScore.objects.count() == 2

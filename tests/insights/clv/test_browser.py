@@ -17,6 +17,7 @@ from tests.insights.test_browser import (  # noqa: F401  (fixtures)
     _logout,
     _no_csp_violations,
     browser_page,
+    chromium,
     server,
 )
 
