@@ -49,7 +49,7 @@ from insights.order_store import (
     orders_cancelled,
 )
 from insights.retention import changed_order_customers
-from insights.rfm_store import rfm_refresh
+from insights.rfm_store import rfm_refresh_if_due
 from insights.rollup_store import (
     customer_order_days,
     derivation_lock,
@@ -275,7 +275,7 @@ def analytics_process_pending(*, max_rows: int = 20, as_of: dt.datetime | None =
         total += n
         if not more:
             if total:
-                rfm_refresh()  # the kept RFM scores follow the derived figures (insights.rfm_store)
+                rfm_refresh_if_due()  # the kept RFM scores follow the derived figures (insights.rfm_store)
             return total
 
 
