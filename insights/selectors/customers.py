@@ -32,7 +32,12 @@ from insights.selectors._common import (
     session_days,
 )
 from insights.selectors.rfm import rfm_freshness, segment_customer_pks, segment_rows
-from insights.selectors.segment_days import segment_active_by_age, segment_days, segment_rollup_applies
+from insights.selectors.segment_days import (
+    active_by_age,
+    segment_active_by_age,
+    segment_days,
+    segment_rollup_applies,
+)
 from insights.stats import rate, wilson_interval
 
 NET = F("revenue") - F("discounts") - F("refunds")  # a customer's net revenue (CustomerTotals)
@@ -84,10 +89,11 @@ def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[st
     for row in event_days(f).filter(action__in=MONEY_ACTIONS).values("age_group").annotate(r=net_revenue()):
         age_rows.setdefault(row["age_group"], _empty_age_row())["revenue"] = row["r"]
     if with_customers:
-        counts = (Customer.objects.filter(pk__in=days.filter(events__gt=0).values("customer_id"))
-                  .values("age_group").annotate(n=Count("pk")))
-        for row in counts:
-            age_rows[row["age_group"]]["customers"] = row["n"]
+        # the period's people bitmap cut to each age group's customers (a scan of the customers, not of
+        # every active customer day of the period)
+        customers = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
+        for age_group, n in active_by_age(f, customers.values_list("pk", "age_group")).items():
+            age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
 def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QuerySet, *,

@@ -49,10 +49,16 @@ def segment_people(f: MetricFilter, segment_pks: list[int]) -> tuple[int, int]:
     return people_bits(f, "v", mask).bit_count(), people_bits(f, "p", mask).bit_count()
 
 
-def segment_active_by_age(f: MetricFilter) -> dict[str, int]:
-    """The segment's customers active in the period, per age group (a missing customer: ``unknown``)."""
+def active_by_age(f: MetricFilter, members: Iterable[tuple[int, str | None]]) -> dict[str, int]:
+    """Of ``members`` ((customer pk, age group) pairs), those active in the period, per age group: the
+    period's people bitmap cut to each group's customers."""
     groups: dict[str, list[int]] = {}
-    for pk, age_group in segment_rows(f).values_list("customer_id", "customer__age_group"):
+    for pk, age_group in members:
         groups.setdefault(age_group or "unknown", []).append(pk)
     active = people_bits(f, "v")
     return {g: (active & _mask(pks)).bit_count() for g, pks in groups.items()}
+
+
+def segment_active_by_age(f: MetricFilter) -> dict[str, int]:
+    """The segment's customers active in the period, per age group."""
+    return active_by_age(f, segment_rows(f).values_list("customer_id", "customer__age_group"))
