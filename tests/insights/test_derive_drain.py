@@ -39,14 +39,19 @@ def shop(n: int, customer: str, minutes_ago: int, action: str = "purchase", **kw
 
 
 def stream() -> list[dict]:
-    """Each customer: a session with a view, two adds, a two-product order; an abandoned cart a day later."""
+    """Each customer: a session with a view, two adds, a two-product order; a day later an abandoned cart
+    whose other category's product was added and taken out again (that category still counts the cart)."""
     events, n = [], 0
     for i, customer in enumerate(CUSTOMERS):
         for minutes, action in ((3000 + i, "view"), (2999 + i, "add_to_cart"), (2998 + i, "add_to_cart"),
-                                (2997 + i, "purchase"), (2996 + i, "purchase"), (300 + i, "add_to_cart")):
+                                (2997 + i, "purchase"), (2996 + i, "purchase")):
             events.append(shop(n, customer, minutes, action))
             n += 1
-    for e in events[3::6]:  # both lines of each order under one order id
+        events.append(shop(n, customer, 300 + i, "add_to_cart", product_id="dp0", quantity=2))
+        events.append(shop(n + 1, customer, 299 + i, "add_to_cart", product_id="dp1", quantity=1))
+        events.append(shop(n + 2, customer, 298 + i, "remove_from_cart", product_id="dp1", quantity=1))
+        n += 3
+    for e in events[3::8]:  # both lines of each order under one order id
         e["order_id"] = events[events.index(e) + 1]["order_id"]
     return events
 
@@ -108,7 +113,7 @@ def test_a_failing_rollup_step_derives_window_by_window_and_sets_aside_only_its_
 
 
 def test_a_customer_derived_twice_in_one_drain_is_counted_once(small_batches):
-    ingest(stream()[:12])
+    ingest(stream()[:16])
     assert analytics_process_pending() == 1
     m0 = Event.objects.filter(customer__external_id="m0").values_list("customer_id", flat=True).first()
     # a late event changes m0's first session, queued twice: as new and as a set-aside window due now
