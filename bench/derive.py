@@ -192,9 +192,11 @@ def _meta(key: str, value: str | None = None) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, float, str]:
+def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, float, str, dict[str, str]]:
     """``analytics_rebuild`` with ``engine`` in a forked process (its own connection): seconds, the
-    process's peak RSS in MB (``resource.getrusage``), and the profile text."""
+    process's peak RSS in MB during the rebuild (``resource.getrusage``: the parent holds nothing big
+    when it forks), the profile text, and a digest of every derived table afterwards (``_state``)."""
+    import hashlib
     import json
     import resource
 
@@ -212,7 +214,8 @@ def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, floa
         seconds, sql_times, text = _timed(lambda: analytics_rebuild(as_of=end), profile)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = f"--- profile: rebuild ({engine})\n{sql_times.report()}\n{text}" if sql_times else ""
-        os.write(write, json.dumps([seconds, peak, report]).encode())
+        digests = {t: hashlib.sha256("\n".join(rows).encode()).hexdigest() for t, rows in _state().items()}
+        os.write(write, json.dumps([seconds, peak, report, digests]).encode())
         os.close(write)
         os._exit(0)
     os.close(write)
@@ -221,23 +224,22 @@ def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, floa
         chunks.append(chunk)
     os.close(read)
     os.waitpid(pid, 0)
-    seconds, peak, report = json.loads(b"".join(chunks))
-    return seconds, peak, report
+    seconds, peak, report, digests = json.loads(b"".join(chunks))
+    return seconds, peak, report, digests
 
 
 def _rebuilds(engines: list[str], n: int, end: Any, profile: bool) -> dict[str, tuple[float, float]]:
     """Each engine's full rebuild from the same events; prints its time, rate and peak RSS, and whether
     every engine left the same sessions, carts and rollups as the first."""
     figures: dict[str, tuple[float, float]] = {}
-    states: dict[str, Any] = {}
+    states: dict[str, dict[str, str]] = {}
     for engine in engines:
         print(f"[{engine}] rebuild …", flush=True)
-        seconds, peak, report = _rebuild_in_child(engine, end, profile)
+        seconds, peak, report, states[engine] = _rebuild_in_child(engine, end, profile)
         print(f"[{engine}] rebuild {seconds:.1f} s = {n / seconds:,.0f} events/s, peak RSS {peak:,.0f} MB", flush=True)
         if report:
             print(report)
         figures[engine] = (seconds, peak)
-        states[engine] = _state()
         if engine != engines[0]:
             diff = [k for k in states[engines[0]] if states[engines[0]][k] != states[engine].get(k)]
             print(f"    same sessions, carts and rollups as {engines[0]}'s rebuild: "

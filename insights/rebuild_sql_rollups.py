@@ -108,7 +108,7 @@ _MONEY = {"discounts": "sum(disc)", "refunds": "sum(refund)"}
 def event_rollups_add(tz: str) -> None:
     """The event-grained rollups, and the money of events in the customer and product rollups
     (``insights.contributions._add_money_rows``): discounts and refunds by the event's store day."""
-    params = {"browser": BROWSER_NAMESPACE, "unconfirmed": counts_unconfirmed(), "tz": tz}
+    params: dict[str, Any] = {"browser": BROWSER_NAMESPACE, "unconfirmed": counts_unconfirmed(), "tz": tz}
     with connection.cursor() as cur:
         cur.execute(_BOOK.format(bots=_bots("e")), params)
         cur.execute(_TALLIES.format(bots=_bots("e")), params)
