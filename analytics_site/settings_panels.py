@@ -4,4 +4,4 @@ from analytics_site.env import env
 
 # The least time between two refreshes of the kept RFM scores and segment × day rollup after derivation
 # batches (insights.rfm_store.rfm_refresh_if_due); the tests' default refreshes after every batch.
-RFM_REFRESH_MIN_SECONDS = env.int("RFM_REFRESH_MIN_SECONDS", 0 if env.bool("TESTING", default=False) else 30)
+RFM_REFRESH_MIN_SECONDS = env.int("RFM_REFRESH_MIN_SECONDS", 0 if env.bool("TESTING", default=False) else 60)
