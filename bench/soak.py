@@ -135,7 +135,7 @@ def doing_text(monitor) -> str:
     for role in roles:
         kinds = sorted(((n, what) for (r, what), n in monitor.doing.items() if r == role), reverse=True)
         parts.append(f"{role}: " + ", ".join(f"{what} {n}" for n, what in kinds))
-    waits = sorted(((n, what) for what, n in monitor.blocked.items()), reverse=True)[:6]
+    waits = sorted(((n, what) for what, n in monitor.blocked.items()), reverse=True)[:12]
     return (f"database backends over {monitor.looks} one-second samples (busy samples by what they did; Lock = "
             f"waiting for another transaction): " + ("; ".join(parts) or "none busy")
             + "".join(f"\n    {n:>5} x {what}" for n, what in waits))

@@ -47,11 +47,11 @@ def _on_product_category_changing(sender, product_pk, category, **kwargs) -> boo
     return True
 
 
-def _on_derivation_wanted(sender, progress=None, **kwargs) -> None:
-    """A bulk load is stored: derive what it queued before its command returns."""
+def _on_derivation_wanted(sender, progress=None, **kwargs) -> int:
+    """A bulk load is stored: derive what it queued before its command returns (the events queued)."""
     from insights.catch_up import derivation_catch_up
 
-    derivation_catch_up(progress=progress)
+    return derivation_catch_up(progress=progress)
 
 
 def _on_events_deleted(sender, **kwargs):

@@ -15,6 +15,7 @@ def derive_stored(write) -> float:
             bar.total, bar.n = total, done
             bar.refresh()
 
-        seconds = events_derive_queued(progress=progress)
-    write(f"Sessions, carts, orders and funnel derived in {seconds:.1f} s.")
+        seconds, events = events_derive_queued(progress=progress)
+    write(f"Sessions, carts, orders and funnel derived in {seconds:.1f} s ({events:,} queued events: this "
+          f"command's, and any a worker had not derived yet).")
     return seconds
