@@ -25,6 +25,7 @@ from types import FrameType
 import numpy as np
 import pandas as pd
 
+DEFAULT_MIN_CARTS = 200  # fewer carts with a known outcome: training is refused (ml.training.NotEnoughData)
 _PAGE_MB = resource.getpagesize() / 2**20
 _STATM = Path("/proc/self/statm")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import pandas as pd
@@ -22,10 +22,12 @@ from django.utils import timezone
 
 from insights.derivation import IDLE
 from ml import selectors
-from ml.bounds import Guard, TrainingBounds
+from ml.bounds import DEFAULT_MIN_CARTS, Guard, TrainingBounds
 from ml.features import build_features, open_cart_features
 from ml.models import CartScore, ModelVersion, RetrainRequest
-from ml.training import DEFAULT_MIN_CARTS, TrainParams, predict, single_process, train
+
+if TYPE_CHECKING:  # ml.training imports scikit-learn, seconds a process: imported where a model is fit or used
+    from ml.training import TrainParams
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ def model_load(*, version: ModelVersion) -> LoadedModel:
         raise ArtifactError(f"artifact {path} of v{version.pk} is missing")
     if _sha256(path) != version.sha256:
         raise ArtifactError(f"artifact {path} of v{version.pk} does not match its SHA-256")
+    from ml.training import single_process
+
     payload = joblib.load(path)
     # Scoring runs every minute in a Celery worker process: one job, no loky children (ml.training).
     loaded = LoadedModel(version_pk=version.pk, pipeline=single_process(payload["pipeline"]),
@@ -107,6 +111,8 @@ def model_train(*, since: date | None = None, min_carts: int = DEFAULT_MIN_CARTS
     the settings, started now) stops the run with TrainingLimitExceeded past its time or memory bound.
     Not one transaction: reading and fitting take long and must not hold a write lock; the version is
     recorded (and possibly activated) atomically at the end. Raises NotEnoughData."""
+    from ml.training import TrainParams, train
+
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     params = params or TrainParams(bounds=TrainingBounds.from_settings())
@@ -188,6 +194,8 @@ def cart_scores_refresh(*, as_of: datetime | None = None) -> int:
     frame = open_cart_features(events, selectors.customers_frame(customer_pks=pks), as_of=as_of,
                                time_zone=settings.STORE_TIME_ZONE)
     frame = frame[frame["items"] > 0]
+    from ml.training import predict
+
     probs = predict(loaded.pipeline, frame, loaded.features)
     CartScore.objects.all().delete()
     CartScore.objects.bulk_create([

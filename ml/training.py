@@ -34,17 +34,15 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ml.bounds import Guard, TrainingBounds, bounded_parts
+from ml.bounds import DEFAULT_MIN_CARTS, Guard, TrainingBounds, bounded_parts
 from ml.evaluation import EvalParams, calibration_table, evaluate
 from ml.families import BASELINE, EPS, FAMILIES, LABELS, FamilySpec
 from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, TARGET
 
-__all__ = ["calibration_table"]  # re-exported: the report's calibration table is the evaluation's
+__all__ = ["DEFAULT_MIN_CARTS", "calibration_table"]  # re-exported (the report's calibration table is the evaluation's)
 
 RULE = ("the lowest holdout log loss among families whose paired-bootstrap 95% interval of the log-loss "
         "difference to the logistic baseline lies below 0; else the baseline")
-
-DEFAULT_MIN_CARTS = 200
 
 
 class NotEnoughData(ValueError):
