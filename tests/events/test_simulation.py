@@ -134,7 +134,7 @@ def test_reset_demo_deletes_events_but_keeps_customers_and_products(store):
     simulator_configure(rate=0.1, customers=120)
     simulator_tick(target="")
     assert Event.objects.exists()
-    from insights.services import DERIVED_MODELS
+    from insights.rollup_store import DERIVED_MODELS
 
     assert any(model.objects.exists() for model in DERIVED_MODELS)
     deleted = simulator_reset_demo()
