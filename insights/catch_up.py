@@ -3,9 +3,10 @@
 derived when the command ends instead of when the worker has drained the queue (docs/derivation.md).
 
 Bounded: only the windows queued when it starts (up to the newest id then), oldest first, in the
-beat task's chunks (``CATCH_UP_ROWS`` windows a transaction, the derivation lock held). Live traffic
-queued meanwhile is left to the worker, so a command never chases it; a window the worker derives
-first is simply not found here. A window that fails is set aside as the beat task sets it aside."""
+beat task's chunks (``CATCH_UP_ROWS`` windows, and past the first at most
+``EVENTS_PER_DRAIN_TRANSACTION`` events, a transaction, the derivation lock held). Live traffic
+queued meanwhile is left to the worker, which takes it between these transactions, so a command
+never chases it; a window the worker derives first is simply not found here. A window that fails is set aside as the beat task sets it aside."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 from insights.models import PendingWindow
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import derivation_lock
-from insights.services import spans_rederive
+from insights.services import EVENTS_PER_DRAIN_TRANSACTION, spans_rederive
 from insights.session_store import Windows, windows_merge
 from insights.set_aside import derive_isolating, units_of, windows_set_aside
 
@@ -51,10 +52,16 @@ def _epoch(seconds: int) -> dt.datetime:
 def _derive_chunk(last: int) -> bool:
     """Derive the oldest ``CATCH_UP_ROWS`` queued windows with ids up to ``last``; False when none is left."""
     derivation_lock()
-    rows = list(PendingWindow.objects.filter(attempts=0, id__lte=last).order_by("id")
-                .values_list("id", "windows")[:CATCH_UP_ROWS])
-    if not rows:
+    queued = list(PendingWindow.objects.filter(attempts=0, id__lte=last).order_by("id")
+                  .values_list("id", "windows", "events")[:CATCH_UP_ROWS])
+    if not queued:
         return False
+    rows, events = [], 0
+    for pk, batch, n in queued:  # as the drain: a live window waits at most one transaction's worth
+        if rows and events + n > EVENTS_PER_DRAIN_TRANSACTION:
+            break
+        rows.append((pk, batch))
+        events += n
     now = timezone.now()
 
     def derive(windows: Windows) -> None:

@@ -62,7 +62,7 @@ def deltas_flush() -> None:
 @contextmanager
 def collecting() -> Iterator[None]:
     """Swaps inside add their rollups once, at the end (the caller's transaction holds the derivation lock)."""
-    if _COLLECTING.get():  # within one already: its end adds them
+    if _COLLECTING.get() or derivation_engine() != "sql":  # within one already (its end adds them), or Python
         yield
         return
     token = _COLLECTING.set(True)
