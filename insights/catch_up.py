@@ -6,7 +6,8 @@ Bounded: only the windows queued when it starts (up to the newest id then), olde
 beat task's chunks (``CATCH_UP_ROWS`` windows, and past the first at most
 ``EVENTS_PER_DRAIN_TRANSACTION`` events, a transaction, the derivation lock held). Live traffic
 queued meanwhile is left to the worker, which takes it between these transactions, so a command
-never chases it; a window the worker derives first is simply not found here. A window that fails is set aside as the beat task sets it aside."""
+never chases it; a window the worker derives first is simply not found here. A window that fails is
+set aside as the beat task sets it aside."""
 
 from __future__ import annotations
 
