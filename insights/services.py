@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -83,9 +84,6 @@ CUSTOMERS_PER_REDERIVE_SQL = 1000
 # Events one drain transaction derives (past its first queued batch): it holds the derivation lock, so
 # this bounds how long a live window waits behind a backfill (docs/derivation.md#live-before-bulk).
 EVENTS_PER_DRAIN_TRANSACTION = 20_000
-# Queued batches one drain transaction takes at most: the event budget is what bounds it; this lets one
-# transaction take every live visitor's few events at once, however many arrived during a backfill's.
-ROWS_PER_DRAIN_TRANSACTION = 1000
 _MAX_WINDOW_GROWTH = 20  # rounds of "a stored session reaches beyond the window: widen it"
 
 
@@ -268,10 +266,11 @@ def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datet
     return len(pending), more
 
 
-def analytics_process_pending(*, max_rows: int = ROWS_PER_DRAIN_TRANSACTION, as_of: dt.datetime | None = None) -> int:
+def analytics_process_pending(*, max_rows: int | None = None, as_of: dt.datetime | None = None) -> int:
     """Process every queued window and every set-aside one due again (in chunks, one transaction
     each). Returns how many were processed (derived, or set aside again)."""
     total = 0
+    max_rows = max_rows or settings.DRAIN_ROWS_PER_TRANSACTION
     while True:
         now = timezone.now()
         n, more = _pending_windows_process(max_rows=max_rows, as_of=as_of or now, now=now)

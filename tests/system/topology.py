@@ -53,7 +53,8 @@ def service_env(local_dir: Path) -> dict[str, str]:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     env.update(
-        DEBUG="0", TESTING="1", DJANGO_SETTINGS_MODULE="analytics_site.settings", PYTHONUNBUFFERED="1",
+        DEBUG="0", TESTING="1", DRAIN_ROWS_PER_TRANSACTION="20",
+        DJANGO_SETTINGS_MODULE="analytics_site.settings", PYTHONUNBUFFERED="1",
         SECRET_KEY=settings.SECRET_KEY,  # one key for every process, as compose passes one
         DATABASE_URL=f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         REDIS_URL=str(settings.REDIS_URL), LOCAL_DIR=str(local_dir), MODEL_DIR=str(local_dir / "models"),
