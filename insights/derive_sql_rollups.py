@@ -255,13 +255,3 @@ def session_rollups_add() -> set[dt.date]:
 
 def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-def pair_summaries() -> list[tuple[int, str, dict]]:
-    """The swapped sessions with an order or a cart (sign, age group, summary): their product pairs stay
-    with ``insights.contributions``."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT sign, age, summary FROM dv_delta WHERE summary->'o' <> '[]'::jsonb"
-                    " OR summary->'cart' <> 'null'::jsonb")
-        return list(cur.fetchall())
-

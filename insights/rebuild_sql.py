@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from customers.models import Customer
-from insights.derive_sql import events_keyed, products_derive, sessions_derive, traffic_load
+from insights.derive_sql import events_keyed, products_derive, sessions_derive, sessions_insert, traffic_load
 from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
 from insights.filters import store_tz
 from insights.rebuild_sql_rollups import event_rollups_add, pair_rollups_add, retention_rollups_add
@@ -52,19 +52,7 @@ TRUNCATE dv_w;
 INSERT INTO dv_w SELECT c, lo, hi, COALESCE(age, 'unknown') FROM rb_w WHERE b = %s ORDER BY c;
 ANALYZE dv_w"""
 
-_INSERT = """
-WITH ins AS (
-  INSERT INTO insights_session (customer_id, key, session_id, age_group, started_at, last_event_at, closed,
-    event_count, funnel_step, purchased, revenue, order_count, summary, channel, source, medium, campaign,
-    landing_page, discounts)
-  SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, purchased, revenue, order_count,
-    summary, channel, left(source, 200), left(medium, 100), left(campaign, 200), left(landing, 500), discounts
-  FROM dv_s ORDER BY c, started_at, k
-  RETURNING id, customer_id, key)
-INSERT INTO insights_cart (session_id, customer_id, age_group, state, items, value, revenue_left, opened_at,
-  closed_at)
-SELECT ins.id, n.c, n.age, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at, n.cart_closed_at
-FROM ins JOIN dv_s n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL"""
+_INSERT = sessions_insert("dv_s")
 
 
 def _batches() -> list[tuple[int, int]]:
