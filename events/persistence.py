@@ -92,6 +92,8 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, source: SourceRe
     Concurrent writers take rows in sorted order, but a deadlock (or serialization failure) is still
     possible between their different tables: PostgreSQL aborts one, which is retried. A refusal
     caused by some event's content sends the batch to ``_store_isolating``."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        _names_create_first(events)
     attempt = 0
     while True:
         try:
@@ -108,6 +110,25 @@ def events_store(*, events: list[NativeEvent], broadcast: bool, source: SourceRe
                 raise
             logger.warning("database refused a batch of %d events (%s); isolating the culprits", len(events), exc)
             return _store_isolating(events, broadcast, check, source)
+
+
+def _names_create_first(events: list[NativeEvent]) -> None:
+    """Create the batch's new customers and products in short transactions of their own, before
+    the events' transaction.
+
+    Inside the events' transaction, a batch naming a customer (or product) another batch has just
+    created waits at the unique index until that whole transaction commits, so concurrent batches of
+    the same new shoppers store one at a time. Committed here first (in id order, so two batches
+    never wait for each other in a circle), the events' transaction only finds them. A customer or
+    product created for a batch whose events are then all refused stays, as one named by
+    ``identify`` or a product feed does. What the database refuses here is left to the events'
+    transaction, which rejects the events that name it. PostgreSQL only: SQLite writes one
+    transaction at a time anyway, and more commits a batch would only slow it."""
+    try:
+        customers_resolve(external_ids={e.customer_id for e in events})
+        _products(events)
+    except (DatabaseError, UnicodeError, ValueError) as exc:
+        logger.info("customers or products of a batch not created ahead (%s); the batch's transaction will", exc)
 
 
 @transaction.atomic

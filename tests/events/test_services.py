@@ -348,3 +348,48 @@ def test_a_credential_is_rechecked_in_the_ingest_transaction(change):
         with pytest.raises(IngestKeyRevoked):
             events_ingest_parsed(batches=[wire.parse_batch(events, latest)], credential=credential)
     assert list(Event.objects.values_list("event_id", flat=True)) == ["e-1"]
+
+
+def test_a_batch_naming_a_new_customer_does_not_wait_for_another_batchs_transaction(transactional_db):
+    """Two batches name the same new shopper. The first is held open inside its events' transaction
+    (at the metrics hook, after its customers and events are written); the second must still store
+    and commit: the new customer was committed on its own before the first batch's events."""
+    import threading
+
+    from events.signals import events_stored
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time: a second batch waits whatever it names")
+    inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def hold(sender, events, **kwargs):
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(60)
+
+    def store(name: str, event: dict) -> None:
+        try:
+            events_ingest(raw_events=[event])
+            order.append(name)
+        finally:
+            connection.close()
+
+    events_stored.connect(hold, weak=False)
+    first = threading.Thread(target=store, name="first", args=("first", native(1, customer_id="new-shopper")))
+    second = threading.Thread(target=store, name="second", args=("second", native(2, customer_id="new-shopper",
+                                                                            timestamp="2024-01-03T09:00:00Z")))
+    try:
+        first.start()
+        assert inside.wait(60)
+        second.start()
+        second.join(60)  # waits out the minute only if the second batch waits for the first's commit
+        release.set()
+        first.join(60)
+    finally:
+        release.set()
+        events_stored.disconnect(hold)
+    assert order == ["second", "first"]
+    assert Customer.objects.filter(external_id="new-shopper").count() == 1
+    assert set(Event.objects.filter(customer__external_id="new-shopper").values_list("event_id", flat=True)) == {
+        "e-1", "e-2"}
