@@ -101,15 +101,14 @@ WHERE s.pr IS NOT NULL""")
 
 _CATEGORIES = """
 SELECT s.sign, s.age, s.c, s.k, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket, g.category,
-       g.revenue, g.in_cart, g.revenue_left, COALESCE(o.orders, 0) AS orders
+       g.revenue, g.in_cart, g.revenue_left,
+       (SELECT count(DISTINCT e.v) FROM jsonb_array_elements(g.keys) ks (a), jsonb_array_elements_text(ks.a) e (v))
+         AS orders
 FROM (SELECT sign, c, k, seq, category, sum(revenue) AS revenue, bool_or(added_qty <> 0) AS in_cart,
-             sum(CASE WHEN added_qty <> 0 THEN left_value ELSE 0 END) AS revenue_left
+             sum(CASE WHEN added_qty <> 0 THEN left_value ELSE 0 END) AS revenue_left,
+             jsonb_agg(keys) FILTER (WHERE keys IS NOT NULL) AS keys
       FROM dv_dp WHERE category <> '' GROUP BY sign, c, k, seq, category) g
-JOIN dv_ds s ON s.sign = g.sign AND s.c = g.c AND s.k = g.k AND s.seq = g.seq
-LEFT JOIN (SELECT sign, c, k, seq, category, count(DISTINCT ok) AS orders
-           FROM dv_dp CROSS JOIN LATERAL jsonb_array_elements_text(keys) ok WHERE category <> ''
-           GROUP BY sign, c, k, seq, category) o
-  ON o.sign = g.sign AND o.c = g.c AND o.k = g.k AND o.seq = g.seq AND o.category = g.category"""
+JOIN dv_ds s ON s.sign = g.sign AND s.c = g.c AND s.k = g.k AND s.seq = g.seq"""
 
 
 def _state(name: str, *, when: str = "") -> str:

@@ -160,7 +160,15 @@ def engines_agree(stream: list[dict], cuts: list[int], process_after: list[bool]
        process_after=st.lists(st.booleans(), min_size=3, max_size=3),
        identify_at=st.integers(min_value=0, max_value=4),
        orders=st.tuples(st.sampled_from(["auto", "verified", "browser"]), st.sampled_from([0, 24])))
+@example(stream=[{**e, "action": a, "product": p, "minute": m} for e in [{
+    "customer": "e1", "quantity": 1, "session": "", "order": "o1", "currency": "USD", "amount": None,
+    "discount": None, "price": None, "context": 0, "browser": False}]
+    for a, p, m in [("add_to_cart", "ep1", 1), ("add_to_cart", "ep2", 2), ("checkout", None, 3),
+                    ("purchase", "ep1", 4), ("purchase", "ep2", 4), ("purchase", "ep3", 4)]],
+    cuts=[], process_after=[True, True, True], identify_at=0, orders=("auto", 24))
 def test_sql_engine_equals_the_python_reference(stream, cuts, process_after, identify_at, orders):
+    """(The explicit example: one order of two products of one category and one of another: each
+    category counts the order once.)"""
     reference, sql = engines_agree(stream, cuts, process_after, identify_at, orders)
     assert sql == reference
 
