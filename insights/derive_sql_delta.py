@@ -47,17 +47,34 @@ FROM del d LEFT JOIN carts ct ON ct.session_id = d.id""")
 
 # The new sessions in, with their carts; their rows from dv_s and their products from dv_p.
 _FRESH_ROWS = "SELECT n.* FROM dv_s n WHERE NOT EXISTS (SELECT 1 FROM dv_keep x WHERE x.c = n.c AND x.k = n.k)"
-_FRESH = sessions_insert("dv_fresh") + ";\n" + ds_insert(f"""
-SELECT 1, age, c, k, started_at, last_event_at, last_purchase_at, {_DAY_HOUR.format(st='started_at')}, n,
+
+
+def fresh_insert(source: str) -> str:
+    """Store the sessions of ``source`` (rows of ``dv_s``) with their carts, and add them (sign 1) to
+    ``dv_ds`` and their products (from ``dv_p``) to ``dv_dp`` under swap ``%(seq)s``: the drain's new
+    sessions, the rebuild's every session."""
+    sessions = ds_insert("""
+SELECT 1, age, c, k, started_at, last_event_at, last_purchase_at, """ + _DAY_HOUR.format(st="started_at") + """, n,
        funnel_step, purchased::int, order_count, revenue, channel, left(source, 200), left(medium, 100),
        left(campaign, 200), discounts, cart_state, CASE WHEN cart_state IS NULL THEN NULL ELSE value END,
        revenue_left, NULL::jsonb, ok, %(seq)s
-FROM dv_fresh""") + ";\n" + dp_insert("""
+FROM """ + source)
+    products = dp_insert("""
 SELECT 1, s.age, s.c, s.k, s.seq, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket, p.p,
        COALESCE(pr.category, ''), p.flags, p.units, COALESCE(p.revenue, 0), p.keys, p.added, p.final,
        COALESCE(p.price, 0), p.views, s.cart_state IS NOT DISTINCT FROM 'abandoned'
 FROM dv_ds s JOIN dv_p p ON p.c = s.c AND p.k = s.k LEFT JOIN products_product pr ON pr.id = p.p
 WHERE s.seq = %(seq)s AND s.sign = 1""")
+    return sessions_insert(source) + ";\n" + sessions + ";\n" + products
+
+
+_FRESH = fresh_insert("dv_fresh")
+
+
+def sessions_store_counted(source: str, tz: dt.tzinfo) -> None:
+    """``fresh_insert(source)`` as a swap of its own (``deltas_reset`` first, once)."""
+    with connection.cursor() as cur:
+        cur.execute(fresh_insert(source), {"tz": str(tz), "seq": next(_SEQ)})
 
 
 def sessions_swap_direct(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime, tz: dt.tzinfo) -> None:

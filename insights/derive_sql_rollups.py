@@ -4,9 +4,9 @@ reference, and this module's test oracle), product pairs aside (``insights.deriv
 replaced sessions (taken out) and the new ones (put in), added with
 ``INSERT … SELECT … ON CONFLICT DO UPDATE`` (the conflict clause is ``insights.rollup_store``'s).
 
-``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session: the drain's swaps write them
-directly (``insights.derive_sql_delta``), or ``session_deltas_load`` parses them from the summaries of
-``dv_delta(sign, age, summary)`` (the entry point of a set-based rebuild). Every statement groups by
+``dv_ds`` is one row a session, ``dv_dp`` one row a product of a session: the drain's swaps and the
+rebuild's batches write them directly (``insights.derive_sql_delta``; a replaced session's products from
+its summary). Every statement groups by
 the rollup's key, leaves out rows that add nothing (as ``rollup_store._rollup_upsert`` does) and
 inserts in key order (one lock order with every other writer).
 """
@@ -20,14 +20,8 @@ from typing import Any
 from django.db import connection, models
 
 from insights.contributions import CART_VALUE_EDGES, CUSTOMER_DAILY_COUNTERS
-from insights.derivation import DIRECT_TRAFFIC
 from insights.derive_sql import temp_fill
 from insights.rollup_store import EARLIEST_COLUMNS, FOLLOWS_EARLIEST, LATEST_COLUMNS, ROLLUP_TABLES, upsert_sql
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 # The swapped sessions (one row a session, ``seq``: the swap that wrote it) and their products.
 _DS_RAW = ("sign int, age text, c bigint, k text, st timestamptz, le timestamptz, lp timestamptz, day date,"
@@ -77,19 +71,6 @@ def deltas_pending() -> bool:
         return bool(cur.fetchone()[0])
 
 
-_T = "COALESCE(j->'t'->>{i}, {default})"
-_SESSIONS = ds_insert(f"""
-SELECT d.sign, d.age, (j->>'c')::bigint, j->>'k', (j->>'s')::timestamptz, (j->>'l')::timestamptz,
-       (j->>'lp')::timestamptz, ((j->>'s')::timestamptz AT TIME ZONE %(tz)s)::date,
-       date_trunc('hour', (j->>'s')::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-       (j->>'n')::bigint, (j->>'f')::int, (j->>'p')::boolean::int, jsonb_array_length(j->'o'), (j->>'r')::numeric,
-       {_T.format(i=0, default=_lit(DIRECT_TRAFFIC.channel))},
-       left({_T.format(i=1, default=_lit(DIRECT_TRAFFIC.source))}, 200),
-       left({_T.format(i=2, default=_lit(DIRECT_TRAFFIC.medium))}, 100),
-       left({_T.format(i=3, default=_lit(DIRECT_TRAFFIC.campaign))}, 200),
-       COALESCE((j->'t'->>5)::numeric, 0), j->'cart'->>1, (j->'cart'->>4)::numeric,
-       COALESCE((j->'cart'->>5)::numeric, 0), j->'pr', j->'o', 0
-FROM (SELECT sign, age, summary AS j FROM dv_delta) d""")
 # The products of the sessions whose summary came with them (``pr``): the contract's and the replaced ones.
 _PRODUCTS_OF_SUMMARIES = dp_insert("""
 SELECT s.sign, s.age, s.c, s.k, s.seq, s.day, s.channel, s.f, s.purchasing, s.dropoff, s.cart_state, s.bucket,
@@ -213,15 +194,6 @@ def _is_text(model: type[models.Model], column: str) -> bool:
 _CHANGED = """
 SELECT DISTINCT c FROM (SELECT c, day, sum(sign * orders) AS o, sum(sign * revenue) AS r FROM dv_ds GROUP BY c, day) x
 WHERE o <> 0 OR r <> 0"""
-
-
-def session_deltas_load(tz: dt.tzinfo) -> set[int]:
-    """Parse ``dv_delta`` into ``dv_ds``/``dv_dp``/``dv_dc``; return the customers whose order days change
-    (``insights.retention.changed_order_customers``)."""
-    deltas_reset()
-    with connection.cursor() as cur:
-        cur.execute(_SESSIONS, {"tz": str(tz)})
-    return session_deltas_prepare()
 
 
 def session_deltas_prepare() -> set[int]:

@@ -4,9 +4,10 @@ rollups as the Python rebuild (``insights.rebuild``, the reference and this modu
 1. Every customer's window is their whole event span (``rb_w``), cut into batches of whole customers of
    about ``BATCH_EVENTS`` events; each batch is derived by the SQL engine's statements
    (``insights.derive_sql``: ``dv_ev``, ``dv_p``, ``dv_s``) and its sessions and carts inserted straight
-   from ``dv_s`` (after the truncation there is nothing stored to compare with).
-2. Then, once over every stored session: ``dv_delta`` (every session, sign 1) parsed and added to the
-   session-grained rollups (``insights.derive_sql_rollups``), the product pairs, the event-grained
+   from ``dv_s`` (after the truncation there is nothing stored to compare with), their rows added to
+   ``dv_ds``/``dv_dp`` as the drain adds its new sessions (``insights.derive_sql_delta.fresh_insert``).
+2. Then, once over every session: the session-grained rollups (``insights.derive_sql_rollups``), the
+   product pairs, the event-grained
    rollups and money, the retention rollups, the people bitmaps and the RFM scores
    (``insights.rebuild_sql_rollups``).
 """
@@ -20,8 +21,9 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from customers.models import Customer
-from insights.derive_sql import events_keyed, products_derive, sessions_derive, sessions_insert, traffic_load
-from insights.derive_sql_rollups import session_deltas_load, session_rollups_add
+from insights.derive_sql import events_keyed, products_derive, sessions_derive, traffic_load
+from insights.derive_sql_delta import sessions_store_counted
+from insights.derive_sql_rollups import deltas_reset, session_deltas_prepare, session_rollups_add
 from insights.filters import store_tz
 from insights.rebuild_sql_rollups import event_rollups_add, pair_rollups_add, retention_rollups_add
 from insights.rfm_store import rfm_refresh
@@ -52,7 +54,6 @@ TRUNCATE dv_w;
 INSERT INTO dv_w SELECT c, lo, hi, COALESCE(age, 'unknown') FROM rb_w WHERE b = %s ORDER BY c;
 ANALYZE dv_w"""
 
-_INSERT = sessions_insert("dv_s")
 
 
 def _batches() -> list[tuple[int, int]]:
@@ -68,6 +69,8 @@ def sessions_rebuild(*, as_of: dt.datetime, progress: Callable[[int], None] | No
     """Derive and store every customer's sessions and carts, a batch of whole customers at a time;
     returns (counted events, sessions)."""
     n_events = n_sessions = 0
+    tz = store_tz()
+    deltas_reset()
     for batch, events in _batches():
         with connection.cursor() as cur:
             cur.execute(_BATCH, [batch])
@@ -75,7 +78,7 @@ def sessions_rebuild(*, as_of: dt.datetime, progress: Callable[[int], None] | No
             products_derive(cur)
             traffic_load(cur)
             sessions_derive(cur, as_of=as_of)
-            cur.execute(_INSERT)
+            sessions_store_counted("dv_s", tz)  # stored, and their rows added to dv_ds/dv_dp
             cur.execute("SELECT count(*) FROM dv_s")
             n_sessions += int(cur.fetchone()[0])
         n_events += events
@@ -87,17 +90,14 @@ def sessions_rebuild(*, as_of: dt.datetime, progress: Callable[[int], None] | No
 def rollups_rebuild() -> None:
     """Every rollup from the stored sessions and the events (the tables are empty: nothing to subtract)."""
     tz = str(store_tz())
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS dv_delta; CREATE TEMP TABLE dv_delta AS"
-                    " SELECT 1 AS sign, age_group AS age, summary FROM insights_session")
-    session_deltas_load(store_tz())
+    session_deltas_prepare()
     flipped = session_rollups_add()
     pair_rollups_add()
     event_rollups_add(tz)
     retention_rollups_add(dict(Customer.objects.values_list("pk", "age_group")))
     people_days_refresh(flipped)
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS dv_delta, dv_ds, dv_dp, dv_dc, dv_ev, dv_p, dv_s, dv_t, dv_w, rb_w, rb_em,"
+        cur.execute("DROP TABLE IF EXISTS dv_ds, dv_dp, dv_dc, dv_ev, dv_p, dv_s, dv_t, dv_w, rb_w, rb_em,"
                     " rb_et, rb_pairs")
     rfm_refresh()
 

@@ -1,4 +1,4 @@
-"""The full rebuild's rollups that do not come from ``dv_delta`` (``insights.derive_sql_rollups``), set-based
+"""The full rebuild's rollups that do not come from the session rows (``insights.derive_sql_rollups``), set-based
 in PostgreSQL (docs/derivation.md#rebuild): the event-grained rollups and the money of events
 (``insights.contributions.add_event_contributions`` under the store's whole ``insights.money.OrderBook``),
 the product pairs of every session (``insights.contributions._add_pair_rows``) and the retention rollups
