@@ -20,10 +20,8 @@ class Session(models.Model):
     """One derived session (docs/metrics.md#sessions). ``summary`` holds the derivation's full output so that its
     contribution to the rollups can be taken out exactly when a late event re-derives it."""
 
-    # No index of its own: every index below that leads with the customer serves its look-ups, and each
-    # index more is written for every session derived.
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="sessions",
-                                 db_index=False)
+                                 db_index=False)  # the customer-led indexes below serve it
     key = models.CharField(max_length=140, help_text="'s:<client session id>' or 'g:<start time>'.")
     session_id = models.CharField(max_length=100, blank=True)
     age_group = models.CharField(max_length=8)
@@ -77,9 +75,7 @@ class Cart(models.Model):
     """The cart opened by a session's first add_to_cart."""
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="cart")
-    # No index of its own: insights_cart_cust_idx leads with the customer.
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="carts",
-                                 db_index=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="carts", db_index=False)
     age_group = models.CharField(max_length=8)
     state = models.CharField(max_length=10, choices=CartState.choices)
     items = models.PositiveBigIntegerField(default=0)  # a sum of quantities (each up to 2^31 - 1)
