@@ -207,15 +207,21 @@ def session_deltas_prepare() -> set[int]:
         return {c for (c,) in cur.fetchall()}
 
 
-def session_rollups_add() -> set[dt.date]:
+def session_rollups_add(*, from_empty: bool = False) -> set[dt.date]:
     """Add the swapped sessions' contributions (product pairs aside) to the rollups; return the store days
-    where a customer became or stopped being active or buying (``rollup_store._people_flips``)."""
+    where a customer became or stopped being active or buying (``rollup_store._people_flips``).
+    ``from_empty`` (a rebuild: the rollups were empty, every session is new): every session's day flips,
+    so the days are read from ``dv_ds`` instead of joining each written row back to it."""
     statements = [rollup_upsert(name, [spec]) for name, spec in _ROLLUPS.items()]
     statements.append(rollup_upsert("sessions_daily", _SESSIONS_DAILY))
     statements.append(rollup_upsert("cart_values_daily", _CART_VALUES))
     with connection.cursor() as cur:
         for sql in statements:
             cur.execute(sql)
+        if from_empty:
+            cur.execute(rollup_upsert("customers_daily", [_CUSTOMERS_DAILY]))
+            cur.execute("SELECT DISTINCT day FROM dv_ds")
+            return {_day(d) for (d,) in cur.fetchall()}
         returning = " RETURNING day, customer_id, events, revenue"
         cur.execute(f"WITH up AS ({rollup_upsert('customers_daily', [_CUSTOMERS_DAILY], returning)})"
                     " SELECT DISTINCT up.day FROM up JOIN (SELECT day, c, sum(sign * n) AS e, sum(sign * revenue) AS r"

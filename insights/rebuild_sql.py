@@ -91,7 +91,7 @@ def rollups_rebuild() -> None:
     """Every rollup from the stored sessions and the events (the tables are empty: nothing to subtract)."""
     tz = str(store_tz())
     session_deltas_prepare()
-    flipped = session_rollups_add()
+    flipped = session_rollups_add(from_empty=True)
     pair_rollups_add()
     event_rollups_add(tz)
     retention_rollups_add(dict(Customer.objects.values_list("pk", "age_group")))
