@@ -102,3 +102,32 @@ def test_segment_retention_in_sql_equals_the_python_contributions(age_group):
     expected = {name: sorted(tuple(Decimal(str(v)).quantize(Decimal("0.01")) if isinstance(v, float | Decimal)
                                    else v for v in row) for row in found) for name, found in expected.items()}
     assert got == expected and expected["cohort_months"] and expected["order_gaps"]
+
+
+def test_clv_distribution_of_a_segment_on_its_edges():
+    """Hand-computed: each net (revenue − discounts − refunds) rounded once, on or just below an edge,
+    and only the segment's buyers counted."""
+    from insights.models import CustomerRfm
+
+    nets = {  # (revenue, discounts, refunds) → the bucket it falls in
+        ("60.10", "10.10", "0"): 50,  # 50.00: on the edge
+        ("50.00", "0", "0.01"): 0,  # 49.99
+        ("0.01", "0", "0"): 0,
+        ("100.00", "0", "0.20"): 50,  # 99.80
+        ("1000.00", "0", "0"): 1000,
+        ("5000.00", "0", "0"): 5000,
+        ("12000.00", "0", "500.00"): 5000,
+        ("300.00", "0", "500.00"): 0,  # below zero: the first bucket
+    }
+    for i, (revenue, discounts, refunds) in enumerate(nets):
+        c = Customer.objects.create(external_id=f"e{i}")
+        CustomerTotals.objects.create(customer_id=c.pk, orders=1, revenue=Decimal(revenue),
+                                      discounts=Decimal(discounts), refunds=Decimal(refunds))
+        CustomerRfm.objects.create(customer_id=c.pk, recency=1, frequency=1, monetary=1, segment="Lost")
+    other = Customer.objects.create(external_id="other")  # a buyer of another segment: not counted
+    CustomerTotals.objects.create(customer_id=other.pk, orders=1, revenue=Decimal("700.00"))
+    CustomerRfm.objects.create(customer_id=other.pk, recency=5, frequency=5, monetary=5, segment="Champions")
+    got = {b["bucket_low"]: b["customers"] for b in customers_stats(MetricFilter(segment="Lost"))["clv_distribution"]}
+    assert got == {0: 3, 50: 2, 100: 0, 250: 0, 500: 0, 1000: 1, 2500: 0, 5000: 2}
+    assert {b["bucket_low"]: b["customers"] for b in customers_stats(MetricFilter(segment="Champions"))
+            ["clv_distribution"]} == {**dict.fromkeys(CLV_EDGES, 0), 500: 1}
