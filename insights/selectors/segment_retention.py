@@ -23,11 +23,16 @@ WITH d AS (
   FROM {daily} WHERE orders > 0 AND customer_id IN ({customers})
 )"""
 
-_COHORTS = _DAYS + """
+# The cohorts from the customers' order months (a customer's first is its cohort: the month of its first
+# order day), not from every order day with its window functions.
+_COHORTS = """
+WITH m AS (
+  SELECT customer_id, {day_month} AS order_month, SUM(orders) AS orders, SUM(revenue - discounts - refunds) AS net
+  FROM {daily} WHERE orders > 0 AND customer_id IN ({customers}) GROUP BY customer_id, {day_month}
+)
 SELECT cohort_month, order_month, COUNT(*), SUM(orders), SUM(net) FROM (
-  SELECT customer_id, {first_month} AS cohort_month, {day_month} AS order_month, SUM(orders) AS orders,
-    SUM(net) AS net FROM d GROUP BY customer_id, {first_month}, {day_month}
-) m GROUP BY cohort_month, order_month"""
+  SELECT order_month, orders, net, MIN(order_month) OVER (PARTITION BY customer_id) AS cohort_month FROM m
+) x GROUP BY cohort_month, order_month"""
 
 _BUYERS = _DAYS + """
 SELECT orders, COUNT(*) FROM (SELECT customer_id, SUM(orders) AS orders FROM d GROUP BY customer_id) b
@@ -73,7 +78,7 @@ def segment_retention_rows(customers: QuerySet, kinds: tuple[str, ...] = KINDS) 
     only the ``kinds`` asked for (one statement each)."""
     out: dict[str, list[tuple]] = {}
     if "cohort_months" in kinds:
-        cohorts = _run(_COHORTS, customers, first_month=_month("first_day"), day_month=_month("day"))
+        cohorts = _run(_COHORTS, customers, day_month=_month("day"))
         out["cohort_months"] = [(_date(c), _date(m), n, o, r) for c, m, n, o, r in cohorts]
     if "buyer_orders" in kinds:
         out["buyer_orders"] = _run(_BUYERS, customers)
