@@ -17,7 +17,7 @@ from insights.models import Cart, CartState
 from insights.retention import month_of
 from insights.selectors._common import as_money, of_age_group
 from insights.selectors.affinity import MIN_PAIR_BASKETS, affinity_stats
-from insights.selectors.cohorts import DEFAULT_MONTHS, cohort_matrix
+from insights.selectors.cohorts import DEFAULT_MONTHS, cohort_month_one
 from insights.stats import wilson_interval
 
 MIN_BASKETS_FOR_PAIR_CLAIM = 20  # orders in the period before a pair is called the best
@@ -42,7 +42,7 @@ def cohort_comparison(f: MetricFilter, *, min_customers: int) -> Row | None:
     retention of each with a Wilson 95% interval; None without enough customers or a finished month 1."""
     end = f.end or store_today()
     window = replace(f, start=_months_back(month_of(end), DEFAULT_MONTHS - 1), end=end)
-    cohorts = [c for c in cohort_matrix(window)
+    cohorts = [c for c in cohort_month_one(window)
                if len(c["cells"]) > 1 and not c["cells"][1]["partial"]]
     if len(cohorts) < 2:
         return None

@@ -131,3 +131,34 @@ def test_clv_distribution_of_a_segment_on_its_edges():
     assert got == {0: 3, 50: 2, 100: 0, 250: 0, 500: 0, 1000: 1, 2500: 0, 5000: 2}
     assert {b["bucket_low"]: b["customers"] for b in customers_stats(MetricFilter(segment="Champions"))
             ["clv_distribution"]} == {**dict.fromkeys(CLV_EDGES, 0), 500: 1}
+
+
+def test_segment_month_one_cohorts_hand_computed_and_as_the_full_matrix():
+    """A segment's month-0 and month-1 customers (the cohort comparison's figures) from the first order
+    month and a probe of the month after, against a hand count and the full matrix's first two cells."""
+    import datetime as dt
+
+    from insights.models import CohortMonthly, CustomerDaily, CustomerRfm
+    from insights.selectors.cohorts import cohort_matrix, cohort_month_one
+
+    days = {  # customer → (day, orders); a day without orders is no order day
+        "a": [("2024-01-05", 1), ("2024-02-10", 1)],  # Jan, back in Feb
+        "b": [("2024-01-20", 2), ("2024-03-01", 1)],  # Jan, back only in month 2
+        "c": [("2024-02-01", 0), ("2024-02-15", 1), ("2024-03-31", 1)],  # Feb (not the orderless 1st), back
+        "d": [("2023-12-31", 1), ("2024-01-01", 1)],  # Dec 2023: before the window
+        "e": [("2024-12-15", 1), ("2025-01-03", 3)],  # Dec 2024, back across the year
+        "other": [("2024-01-02", 1), ("2024-02-02", 1)],  # another segment
+    }
+    for name, rows in days.items():
+        c = Customer.objects.create(external_id=name)
+        CustomerRfm.objects.create(customer_id=c.pk, recency=1, frequency=1, monetary=1,
+                                   segment="Champions" if name == "other" else "Lost")
+        for day, orders in rows:
+            CustomerDaily.objects.create(day=dt.date.fromisoformat(day), customer_id=c.pk, orders=orders,
+                                         revenue=Decimal("10.00") * orders)
+    CohortMonthly.objects.create(cohort=dt.date(2025, 1, 1), month=dt.date(2025, 2, 1), age_group="", customers=1)
+    f = MetricFilter(start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31), segment="Lost")
+    got = [(c["cohort"], c["customers"], c["cells"][1]["customers"]) for c in cohort_month_one(f)]
+    assert got == [("2024-01", 2, 1), ("2024-02", 1, 1), ("2024-12", 1, 1)]
+    full = [(c["cohort"], c["customers"], c["cells"][1]["customers"]) for c in cohort_matrix(f)]
+    assert full == got
