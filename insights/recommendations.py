@@ -18,6 +18,7 @@ from insights.retention import month_of
 from insights.selectors._common import as_money, of_age_group
 from insights.selectors.affinity import MIN_PAIR_BASKETS, affinity_stats
 from insights.selectors.cohorts import DEFAULT_MONTHS, cohort_month_one
+from insights.selectors.rfm import segment_rows
 from insights.stats import wilson_interval
 
 MIN_BASKETS_FOR_PAIR_CLAIM = 20  # orders in the period before a pair is called the best
@@ -78,13 +79,14 @@ def best_pair(f: MetricFilter) -> Row | None:
 
 def abandoned_recently(f: MetricFilter, segment_pks: list[int] | None) -> Row:
     """Carts abandoned in the ``RECOVERY_DAYS`` store days ending with the filter's last day: how many,
-    their value left, and how many have a customer with an e-mail address (the recovery list)."""
+    their value left, and how many have a customer with an e-mail address (the recovery list).
+    ``segment_pks``: ``segment_customer_pks(f)``, the filter's segment customers (None: no segment)."""
     end = f.end or store_today()
     week = MetricFilter(start=end - dt.timedelta(days=RECOVERY_DAYS - 1), end=end, age_group=f.age_group)
     lo, hi = week.utc_bounds()
     carts = of_age_group(Cart.objects.filter(state=CartState.ABANDONED, closed_at__gte=lo, closed_at__lt=hi), week)
-    if segment_pks is not None:
-        carts = carts.filter(customer_id__in=segment_pks)
+    if segment_pks is not None:  # the segment's customers as a subquery: a semi-join, not thousands of parameters
+        carts = carts.filter(customer_id__in=segment_rows(f).values("customer_id"))
     elif f.channel:  # a segment's figures ignore the channel (insights.selectors.channel_scope)
         carts = carts.filter(session__channel=f.channel)
     # counts of columns in the index, the customers without an address as a subquery (not a join to every

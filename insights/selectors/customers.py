@@ -18,7 +18,7 @@ from events.models import Event
 from insights.clv.models import ClvPrediction
 from insights.clv.selectors import clv_fit_latest, clv_predictions_for
 from insights.filters import RFM_SEGMENTS, MetricFilter
-from insights.models import Cart, CustomerRfm, CustomerTotals, Session
+from insights.models import Cart, CustomerDaily, CustomerRfm, CustomerTotals, Session
 from insights.selectors._common import (
     MONEY_ACTIONS,
     TOP_N,
@@ -32,10 +32,11 @@ from insights.selectors._common import (
     iso_or_none,
     net_revenue,
     session_days,
+    within_store_days,
 )
 from insights.selectors.rfm import rfm_freshness, segment_customer_pks, segment_rows
 from insights.selectors.segment_days import (
-    active_by_age,
+    active_customers_by_age,
     segment_active_by_age,
     segment_days,
     segment_rollup_applies,
@@ -94,7 +95,7 @@ def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[st
         # the period's people bitmap cut to each age group's customers (a scan of the customers, not of
         # every active customer day of the period)
         customers = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
-        for age_group, n in active_by_age(f, customers.values_list("pk", "age_group")).items():
+        for age_group, n in active_customers_by_age(f, customers).items():
             age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
@@ -214,7 +215,9 @@ def customers_stats(f: MetricFilter) -> dict[str, Any]:
     purchasing customers (these two are all-time figures per customer: no channel)."""
     segment_pks = segment_customer_pks(f)
     f = channel_cut(f, segment_pks)
-    days = customer_days(f, segment_pks)
+    # a segment's customers as a subquery (a semi-join), not as thousands of parameters
+    days = (customer_days(f, None) if segment_pks is None else within_store_days(CustomerDaily.objects.all(), f)
+            .filter(customer_id__in=segment_rows(f).values("customer_id")))
     return {"age_groups": age_group_stats(f, segment_pks, days), "top_customers": _top_customers(f, days),
             "clv_distribution": _clv_distribution(f, segment_pks), "rfm": _rfm_segments(f),
             "rfm_as_of": rfm_freshness()["as_of"]}

@@ -162,3 +162,25 @@ def test_segment_month_one_cohorts_hand_computed_and_as_the_full_matrix():
     assert got == [("2024-01", 2, 1), ("2024-02", 1, 1), ("2024-12", 1, 1)]
     full = [(c["cohort"], c["customers"], c["cells"][1]["customers"]) for c in cohort_matrix(f)]
     assert full == got
+
+
+@pytest.mark.parametrize("age_group", [None, "26-35"])
+def test_active_customers_per_age_group_from_the_people_bitmaps(age_group):
+    """Hand-computed: the customers of each age group with a bit set in the period's people bitmaps
+    (counted in SQL on PostgreSQL, from every customer's pk in Python elsewhere)."""
+    import datetime as dt
+
+    from insights.people import bitmap
+    from insights.retention_models import DailyPeople
+
+    ages = {"a": 30, "b": 30, "idle": 30, "c": 50, "before": 50, "d": None}
+    pk = {name: Customer.objects.create(external_id=name, age=age).pk for name, age in ages.items()}
+    active = {dt.date(2024, 5, 1): ["a", "c"], dt.date(2024, 5, 2): ["b", "a", "d"], dt.date(2024, 4, 1): ["before"]}
+    for day, names in active.items():
+        DailyPeople.objects.create(day=day, kind="v", bits=bitmap(pk[n] for n in names))
+    f = MetricFilter(start=dt.date(2024, 5, 1), end=dt.date(2024, 5, 31), age_group=age_group)
+    got = {g["age_group"]: g["customers"] for g in customers_stats(f)["age_groups"]}
+    if age_group:
+        assert got == {"26-35": 2}
+    else:
+        assert got == {"18-25": 0, "26-35": 2, "36-45": 0, "46-55": 1, "56-65": 0, "66+": 0, "unknown": 1}
