@@ -74,8 +74,7 @@ def _segment_rollup_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]
             age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
-def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
-                    with_customers: bool) -> None:
+def _store_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]], *, with_customers: bool) -> None:
     # with a channel, revenue is its sessions' less discounts (refunds are not attributed to a channel)
     money = {"r": Sum(F("revenue") - F("discounts"))} if f.channel else {}
     for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
@@ -99,17 +98,18 @@ def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[st
             age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
-def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QuerySet, *,
+def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QuerySet | None = None, *,
                     with_customers: bool = True) -> list[dict[str, Any]]:
     """Sessions and conversion per age group with Wilson 95% intervals (``customers``: active ones,
-    counted only ``with_customers``: it scans day × customer)."""
+    counted only ``with_customers``: it scans day × customer). ``days``: the segment's day × customer
+    rows, read only without the segment rollup (None: ``customer_days``, built only then)."""
     age_rows = {g: _empty_age_row() for g in AgeGroup.values}
     if segment_pks is not None and segment_rollup_applies(f):
         _segment_rollup_age_rows(f, age_rows, with_customers=with_customers)
     elif segment_pks is not None:
-        _segment_age_rows(days, segment_pks, age_rows)
+        _segment_age_rows(customer_days(f, segment_pks) if days is None else days, segment_pks, age_rows)
     else:
-        _store_age_rows(f, days, age_rows, with_customers=with_customers)
+        _store_age_rows(f, age_rows, with_customers=with_customers)
     out = []
     for g in AgeGroup.values:
         if f.age_group and g != f.age_group:
