@@ -94,7 +94,9 @@ class Cart(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "closed_at"], name="insights_cart_state_closed_idx"),
+            # The carts closed in a range (a week's abandoned carts, insights.recommendations), index-only.
+            models.Index(fields=["state", "closed_at"], include=["customer", "revenue_left", "age_group"],
+                         name="insights_cart_state_closed_idx"),
             models.Index(fields=["customer", "opened_at"], name="insights_cart_cust_idx"),
         ]
 
@@ -332,7 +334,7 @@ class CustomerDaily(models.Model):
             models.Index(fields=["day", "customer_id"], condition=models.Q(events__gt=0),
                          name="insights_cud_active_idx"),
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
-                         include=["revenue", "orders", "discounts"], name="insights_cud_buyers_idx"),
+                         include=["revenue", "orders", "discounts", "refunds"], name="insights_cud_buyers_idx"),
             # Customers' order days (a segment's cohorts, insights.selectors.segment_retention), index-only.
             models.Index(fields=["customer_id", "day"], condition=models.Q(orders__gt=0),
                          include=["orders", "revenue", "discounts", "refunds"], name="insights_cud_orders_idx"),

@@ -17,7 +17,7 @@ from customers.models import AgeGroup
 from insights.charts.common import currency
 from insights.filters import MetricFilter, store_today, store_tz
 from insights.recommendations import RECOVERY_MIN_CARTS, abandoned_recently, best_pair, cohort_comparison
-from insights.selectors._common import as_count, as_money, channel_cut, customer_days
+from insights.selectors._common import as_count, as_money, channel_cut
 from insights.selectors.acquisition import channel_rows
 from insights.selectors.customers import age_group_stats
 from insights.selectors.freshness import previous_period_comparison
@@ -107,7 +107,7 @@ def _product_abandonment(period: _Period) -> Insight | None:
 def _age_conversion(period: _Period) -> Insight | None:
     f, segment_pks = period.f, period.segment_pks
     groups = [(r["age_group"], r["purchasing_sessions"], r["sessions"])
-              for r in age_group_stats(f, segment_pks, customer_days(f, segment_pks), with_customers=False)
+              for r in age_group_stats(f, segment_pks, with_customers=False)
               if r["age_group"] != "unknown"]
     best = separated_best(groups, min_trials=MIN_TRIALS_FOR_CLAIM)
     if best is None:

@@ -31,7 +31,7 @@ from insights.rollup_store import sql_param_adapter
 from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.freshness import data_first_day
 from insights.selectors.rfm import segment_customer_pks, segment_rows
-from insights.selectors.segment_retention import segment_retention_rows
+from insights.selectors.segment_retention import segment_month_one_rows, segment_retention_rows
 from insights.stats import median_of_counts, rate, wilson_interval
 
 DEFAULT_MONTHS = 12  # cohorts shown when the query names no dates
@@ -215,6 +215,17 @@ def _cohorts(f: MetricFilter, figures: _Figures) -> list[Row]:
 def cohort_matrix(f: MetricFilter) -> list[Row]:
     """The cohorts of the filter's months (``cohorts_stats``'s ``cohorts``) alone."""
     return _cohorts(f, _Figures(f, segment_customer_pks(f)))
+
+
+def cohort_month_one(f: MetricFilter) -> list[Row]:
+    """``cohort_matrix(f)`` with only its month-0 and month-1 customers right (orders, revenue and the later
+    months' customers left at 0): what the cohort comparison reads. A segment's from those two months'
+    rows alone (``segment_month_one_rows``), not from every month of its customers' history."""
+    if not f.segment:
+        return cohort_matrix(f)
+    first = month_of(f.start) if f.start else None
+    last = month_of(f.end) if f.end else None
+    return _cohort_matrix(segment_month_one_rows(segment_rows(f), first, last), _newest_order_month())
 
 
 def cohorts_stats(f: MetricFilter) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Round
 
 from customers.models import AgeGroup, Customer
@@ -16,7 +18,7 @@ from events.models import Event
 from insights.clv.models import ClvPrediction
 from insights.clv.selectors import clv_fit_latest, clv_predictions_for
 from insights.filters import RFM_SEGMENTS, MetricFilter
-from insights.models import Cart, CustomerRfm, CustomerTotals, Session
+from insights.models import Cart, CustomerDaily, CustomerRfm, CustomerTotals, Session
 from insights.selectors._common import (
     MONEY_ACTIONS,
     TOP_N,
@@ -30,10 +32,11 @@ from insights.selectors._common import (
     iso_or_none,
     net_revenue,
     session_days,
+    within_store_days,
 )
 from insights.selectors.rfm import rfm_freshness, segment_customer_pks, segment_rows
 from insights.selectors.segment_days import (
-    active_by_age,
+    active_customers_by_age,
     segment_active_by_age,
     segment_days,
     segment_rollup_applies,
@@ -71,8 +74,7 @@ def _segment_rollup_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]
             age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
-def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[str, Any]], *,
-                    with_customers: bool) -> None:
+def _store_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]], *, with_customers: bool) -> None:
     # with a channel, revenue is its sessions' less discounts (refunds are not attributed to a channel)
     money = {"r": Sum(F("revenue") - F("discounts"))} if f.channel else {}
     for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
@@ -92,21 +94,22 @@ def _store_age_rows(f: MetricFilter, days: QuerySet, age_rows: dict[str, dict[st
         # the period's people bitmap cut to each age group's customers (a scan of the customers, not of
         # every active customer day of the period)
         customers = Customer.objects.filter(age_group=f.age_group) if f.age_group else Customer.objects.all()
-        for age_group, n in active_by_age(f, customers.values_list("pk", "age_group")).items():
+        for age_group, n in active_customers_by_age(f, customers).items():
             age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
 
 
-def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QuerySet, *,
+def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QuerySet | None = None, *,
                     with_customers: bool = True) -> list[dict[str, Any]]:
     """Sessions and conversion per age group with Wilson 95% intervals (``customers``: active ones,
-    counted only ``with_customers``: it scans day × customer)."""
+    counted only ``with_customers``: it scans day × customer). ``days``: the segment's day × customer
+    rows, read only without the segment rollup (None: ``customer_days``, built only then)."""
     age_rows = {g: _empty_age_row() for g in AgeGroup.values}
     if segment_pks is not None and segment_rollup_applies(f):
         _segment_rollup_age_rows(f, age_rows, with_customers=with_customers)
     elif segment_pks is not None:
-        _segment_age_rows(days, segment_pks, age_rows)
+        _segment_age_rows(customer_days(f, segment_pks) if days is None else days, segment_pks, age_rows)
     else:
-        _store_age_rows(f, days, age_rows, with_customers=with_customers)
+        _store_age_rows(f, age_rows, with_customers=with_customers)
     out = []
     for g in AgeGroup.values:
         if f.age_group and g != f.age_group:
@@ -146,6 +149,25 @@ def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
     return top
 
 
+def _clv_bucket_counts(totals: QuerySet) -> dict[int, int]:
+    """Customers per CLV bucket of ``totals``: each one's net rounded once in a subquery (OFFSET 0 keeps
+    PostgreSQL from folding it back into every edge's test: eight roundings a row, the panel's costliest
+    statement with 30,000 customers)."""
+    # as stored: SQLite's float residue must not move a customer across an edge
+    try:
+        inner, params = totals.annotate(net=Round(NET, 2)).values("net").query.sql_with_params()
+    except EmptyResultSet:  # a segment without customers
+        return {}
+    whens = " ".join("WHEN t.net >= %s THEN %s" for _ in CLV_EDGES)
+    edges = [v for i, edge in reversed(list(enumerate(CLV_EDGES))) for v in (edge, i)]
+    limit = " LIMIT -1" if connection.vendor == "sqlite" else ""  # SQLite takes an OFFSET only after a LIMIT
+    sql = (f"SELECT CASE {whens} ELSE 0 END AS bucket, COUNT(*) FROM ({inner}{limit} OFFSET 0) t "
+           f"GROUP BY 1")
+    with connection.cursor() as cur:
+        cur.execute(sql, [*edges, *params])
+        return {int(bucket): int(n) for bucket, n in cur.fetchall()}
+
+
 def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[dict[str, Any]]:
     """Purchasing customers by all-time net revenue (historical CLV, docs/money.md), counted per bucket in
     SQL (bucket i: from edge i to edge i + 1; below the first edge: the first bucket)."""
@@ -154,11 +176,7 @@ def _clv_distribution(f: MetricFilter, segment_pks: list[int] | None) -> list[di
         totals = totals.filter(customer_id__in=segment_rows(f).values("customer_id"))
     elif f.age_group:
         totals = totals.filter(customer_id__in=Customer.objects.filter(age_group=f.age_group).values("pk"))
-    net = Round(NET, 2)  # as stored: SQLite's float residue must not move a customer across an edge
-    bucket = Case(*(When(net__gte=edge, then=Value(i)) for i, edge in reversed(list(enumerate(CLV_EDGES)))),
-                  default=Value(0))
-    counts = dict(totals.annotate(net=net).annotate(bucket=bucket).values("bucket").annotate(n=Count("pk"))
-                  .values_list("bucket", "n"))
+    counts = _clv_bucket_counts(totals)
     return [{"bucket_low": edge, "bucket_high": CLV_EDGES[i + 1] if i + 1 < len(CLV_EDGES) else None,
              "customers": counts.get(i, 0)} for i, edge in enumerate(CLV_EDGES)]
 
@@ -197,7 +215,9 @@ def customers_stats(f: MetricFilter) -> dict[str, Any]:
     purchasing customers (these two are all-time figures per customer: no channel)."""
     segment_pks = segment_customer_pks(f)
     f = channel_cut(f, segment_pks)
-    days = customer_days(f, segment_pks)
+    # a segment's customers as a subquery (a semi-join), not as thousands of parameters
+    days = (customer_days(f, None) if segment_pks is None else within_store_days(CustomerDaily.objects.all(), f)
+            .filter(customer_id__in=segment_rows(f).values("customer_id")))
     return {"age_groups": age_group_stats(f, segment_pks, days), "top_customers": _top_customers(f, days),
             "clv_distribution": _clv_distribution(f, segment_pks), "rfm": _rfm_segments(f),
             "rfm_as_of": rfm_freshness()["as_of"]}

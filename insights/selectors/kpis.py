@@ -45,17 +45,17 @@ def kpi_figures(f: MetricFilter, segment_pks: list[int] | None, *,
     ``segment_pks``: the filter's segment customers (``segment_customer_pks``: the same for a period and
     the previous one)."""
     f = channel_cut(f, segment_pks)
-    days = customer_days(f, segment_pks)
     customers: int | None
     buyers: int | None
+    # the day × customer rows only where read (a segment's thousands of pks make even an unread filter cost)
     if segment_pks is not None and segment_rollup_applies(f):
         sums, customers, buyers = _segment_rollup_totals(f, segment_pks, with_customer_counts=with_customer_counts)
     elif segment_pks is not None:
-        sums, customers, buyers = _segment_totals(days)
+        sums, customers, buyers = _segment_totals(customer_days(f, segment_pks))
     elif f.channel:
         sums, customers, buyers = _channel_totals(f, with_customer_counts=with_customer_counts)
     else:
-        sums, customers, buyers = _store_totals(f, days, with_customer_counts=with_customer_counts)
+        sums, customers, buyers = _store_totals(f, customer_days(f, None), with_customer_counts=with_customer_counts)
     # Revenue is net (docs/money.md) (gross − discounts − refunds); AOV and CLV use it. Within a channel,
     # refunds are not attributed (None: revenue is before refunds) and a category's discounts are unknown.
     revenue = None if sums["discounts"] is None else sums["revenue"] - sums["discounts"] - (sums["refunds"] or 0)

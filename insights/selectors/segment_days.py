@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from insights.filters import MetricFilter
@@ -57,6 +58,24 @@ def active_by_age(f: MetricFilter, members: Iterable[tuple[int, str | None]]) ->
         groups.setdefault(age_group or "unknown", []).append(pk)
     active = people_bits(f, "v")
     return {g: (active & _mask(pks)).bit_count() for g, pks in groups.items()}
+
+
+def active_customers_by_age(f: MetricFilter, customers: QuerySet) -> dict[str, int]:
+    """``active_by_age`` of ``customers`` (a ``Customer`` queryset). On PostgreSQL counted where they are
+    stored, each customer's bit read from the period's people bitmap (``get_bit``: bit n is bit n % 8 of
+    byte n // 8, ``insights.people``), instead of every customer's pk and age group fetched."""
+    if connection.vendor != "postgresql":
+        return active_by_age(f, customers.values_list("pk", "age_group"))
+    active = people_bits(f, "v")
+    if not active:
+        return {}
+    bits = active.to_bytes((active.bit_length() + 7) // 8, "little")
+    inner, params = customers.order_by().values("pk", "age_group").query.sql_with_params()
+    sql = (f"SELECT COALESCE(NULLIF(c.age_group, ''), 'unknown'), COUNT(*) FROM ({inner}) c "
+           f"WHERE CASE WHEN c.pk < %s THEN get_bit(%s, CAST(c.pk AS integer)) ELSE 0 END = 1 GROUP BY 1")
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, len(bits) * 8, bits])
+        return {age_group: int(n) for age_group, n in cur.fetchall()}
 
 
 def segment_active_by_age(f: MetricFilter) -> dict[str, int]:
