@@ -94,9 +94,8 @@ class Cart(models.Model):
             ),
         ]
         indexes = [
-            # The carts closed in a range (a week's abandoned carts, insights.recommendations), index-only.
             models.Index(fields=["state", "closed_at"], include=["customer", "revenue_left", "age_group"],
-                         name="insights_cart_state_closed_idx"),
+                         name="insights_cart_state_closed_idx"),  # a week's abandoned carts, index-only
             models.Index(fields=["customer", "opened_at"], name="insights_cart_cust_idx"),
         ]
 
@@ -328,9 +327,8 @@ class CustomerDaily(models.Model):
         constraints = [models.UniqueConstraint(fields=["day", "customer_id"], name="insights_cud_key")]
         indexes = [
             models.Index(fields=["customer_id", "day"], name="insights_cud_cust_idx"),
-            # Distinct active customers and buyers in a date range (KPIs) and top customers by
-            # revenue come from index-only scans of these (INCLUDE: PostgreSQL), not from the
-            # wide table.
+            # Distinct active customers and buyers in a date range (KPIs) and top customers by revenue
+            # come from index-only scans of these (INCLUDE: PostgreSQL), not from the wide table.
             models.Index(fields=["day", "customer_id"], condition=models.Q(events__gt=0),
                          name="insights_cud_active_idx"),
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
