@@ -74,7 +74,7 @@ _FRESH = fresh_insert("dv_fresh")
 def sessions_store_counted(source: str, tz: dt.tzinfo) -> None:
     """``fresh_insert(source)`` as a swap of its own (``deltas_reset`` first, once)."""
     with connection.cursor() as cur:
-        params = {"tz": str(tz), "seq": next(_SEQ)}
+        params: dict[str, str | int] = {"tz": str(tz), "seq": next(_SEQ)}
         store, sessions, products = fresh_insert(source)
         cur.execute(store)
         cur.execute(sessions, params)
