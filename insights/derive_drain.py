@@ -23,7 +23,13 @@ from customers.selectors import customer_age_groups
 from insights.contributions import new_contributions
 from insights.derive_engine import derivation_engine
 from insights.derive_sql_delta import pair_rollups_add, sessions_swap_direct
-from insights.derive_sql_rollups import deltas_pending, deltas_reset, session_deltas_prepare, session_rollups_add
+from insights.derive_sql_rollups import (
+    deltas_pending,
+    deltas_reset,
+    order_days_changed,
+    session_deltas_prepare,
+    session_rollups_add,
+)
 from insights.filters import store_tz
 from insights.retention import add_retention_contributions
 from insights.rollup_store import customer_order_days, people_days_refresh, rollups_add
@@ -50,7 +56,8 @@ def deltas_flush() -> None:
     """Add the contributions of ``dv_ds``'s sessions: rollups, product pairs, people bitmaps, retention."""
     if not deltas_pending():
         return
-    changed = session_deltas_prepare()
+    session_deltas_prepare()
+    changed = order_days_changed()
     before = customer_order_days(changed) if changed else {}
     flipped = session_rollups_add()
     pair_rollups_add()

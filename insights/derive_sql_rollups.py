@@ -196,13 +196,18 @@ SELECT DISTINCT c FROM (SELECT c, day, sum(sign * orders) AS o, sum(sign * reven
 WHERE o <> 0 OR r <> 0"""
 
 
-def session_deltas_prepare() -> set[int]:
-    """``dv_ds`` filled: add the products of its summaries to ``dv_dp``, make ``dv_dc``; return the customers
-    whose order days change."""
+def session_deltas_prepare() -> None:
+    """``dv_ds`` filled: add the products of its summaries to ``dv_dp``, make ``dv_dc``."""
     with connection.cursor() as cur:
         cur.execute(_PRODUCTS_OF_SUMMARIES)
         cur.execute("ANALYZE dv_ds (sign, c, k, seq); ANALYZE dv_dp (sign, c, k, seq, category)")
         temp_fill(cur, "dv_dc", _CATEGORIES)
+
+
+def order_days_changed() -> set[int]:
+    """The customers of ``dv_ds`` whose orders or revenue on some store day change (their retention rows
+    are recomputed; a rebuild computes every customer's anyway)."""
+    with connection.cursor() as cur:
         cur.execute(_CHANGED)
         return {c for (c,) in cur.fetchall()}
 

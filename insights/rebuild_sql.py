@@ -7,9 +7,8 @@ rollups as the Python rebuild (``insights.rebuild``, the reference and this modu
    from ``dv_s`` (after the truncation there is nothing stored to compare with), their rows added to
    ``dv_ds``/``dv_dp`` as the drain adds its new sessions (``insights.derive_sql_delta.fresh_insert``).
 2. Then, once over every session: the session-grained rollups (``insights.derive_sql_rollups``), the
-   product pairs, the event-grained
-   rollups and money, the retention rollups, the people bitmaps and the RFM scores
-   (``insights.rebuild_sql_rollups``).
+   product pairs, the event-grained rollups and money, the retention rollups, the people bitmaps and
+   the RFM scores (``insights.rebuild_sql_rollups``).
 """
 
 from __future__ import annotations
