@@ -1,7 +1,7 @@
 """Figures kept for the panels instead of computed per request (docs/metrics.md#rfm-segments,
 docs/metrics.md#affinity): every buyer's RFM scores (``insights.rfm_store``), the segment × day rollup
-kept with them (``insights.segment_store``) and the all-time pair rollup (``insights.contributions``:
-``product_pairs_all``)."""
+and the segments' retention rows kept with them (``insights.segment_store``) and the all-time pair rollup
+(``insights.contributions``: ``product_pairs_all``)."""
 
 from __future__ import annotations
 
@@ -98,3 +98,53 @@ class ProductPairTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.product_a}+{self.product_b}: {self.baskets}"
+
+
+class SegmentCohortMonthly(models.Model):
+    """``CohortMonthly`` of one RFM segment's customers, as of the last refresh (``insights.segment_store``):
+    first-order-month cohort × calendar month × age group, computed from the kept buyers' order days."""
+
+    segment = models.CharField(max_length=20)
+    cohort = models.DateField()
+    month = models.DateField()
+    age_group = models.CharField(max_length=8)
+    customers = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    revenue = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "cohort", "month", "age_group"],
+                                               name="insights_segcoh_key")]
+
+    def __str__(self) -> str:
+        return f"{self.segment} {self.cohort} → {self.month} {self.age_group}: {self.customers}"
+
+
+class SegmentBuyerOrders(models.Model):
+    """``BuyerOrders`` of one RFM segment's customers, as of the last refresh."""
+
+    segment = models.CharField(max_length=20)
+    orders = models.PositiveIntegerField()
+    age_group = models.CharField(max_length=8)
+    customers = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "orders", "age_group"], name="insights_segbuy_key")]
+
+    def __str__(self) -> str:
+        return f"{self.segment} {self.orders} orders {self.age_group}: {self.customers}"
+
+
+class SegmentOrderGap(models.Model):
+    """``OrderGap`` of one RFM segment's customers, as of the last refresh."""
+
+    segment = models.CharField(max_length=20)
+    days = models.PositiveIntegerField()
+    age_group = models.CharField(max_length=8)
+    gaps = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "days", "age_group"], name="insights_seggap_key")]
+
+    def __str__(self) -> str:
+        return f"{self.segment} {self.days} days {self.age_group}: {self.gaps}"

@@ -5,8 +5,9 @@ time between orders.
 Read from the retention rollups (``insights.retention``) and, for the returning rate, the day ×
 customer rollup. Filters: the date range picks the cohorts (first-order months it overlaps; each row
 then runs to the newest month with an order) and the period of the returning customer rate; the age
-group and the RFM segment pick the customers (a segment's rows are computed in SQL from its customers'
-order days: ``insights.selectors.segment_retention``).
+group and the RFM segment pick the customers (a segment's rows are kept with the RFM scores,
+``insights.segment_store``; computed from its customers' order days only as the tests' reference:
+``insights.selectors.segment_retention``).
 Repeat purchase rate, orders per customer and time between orders are all time. Actions and category
 do not apply: a cohort is about a customer's orders of anything (the answer lists what was ignored).
 """
@@ -25,12 +26,14 @@ from django.db import connection
 from django.db.models import Max, Model, QuerySet, Sum
 
 from insights.filters import MetricFilter, store_today
+from insights.kept_models import SegmentBuyerOrders, SegmentCohortMonthly, SegmentOrderGap
 from insights.models import BuyerOrders, CohortMonthly, CustomerFirstOrder, OrderGap
 from insights.retention import month_of, months_between
 from insights.rollup_store import sql_param_adapter
 from insights.selectors._common import as_count, as_money, customer_days
 from insights.selectors.freshness import data_first_day
 from insights.selectors.rfm import segment_customer_pks, segment_rows
+from insights.selectors.segment_days import segment_rollup_applies
 from insights.selectors.segment_retention import segment_month_one_rows, segment_retention_rows
 from insights.stats import median_of_counts, rate, wilson_interval
 
@@ -54,13 +57,20 @@ def cohort_filter(f: MetricFilter, params: Mapping) -> MetricFilter:
     return replace(f, start=first, end=today)
 
 
+# The retention rollups and their twins kept per RFM segment (``insights.segment_store``).
+_SEGMENT_TWINS: dict[type[Model], type[Model]] = {CohortMonthly: SegmentCohortMonthly,
+                                                  BuyerOrders: SegmentBuyerOrders, OrderGap: SegmentOrderGap}
+
+
 class _Figures:
-    """The retention rollups' rows for the filter's customers: from the tables (age group or everyone) or,
-    for an RFM segment, computed from its customers' order days."""
+    """The retention rollups' rows for the filter's customers: from the tables (age group or everyone),
+    for an RFM segment from the rows kept with the segments or (the reference, ``segment_rollup_applies``
+    false) computed from its customers' order days."""
 
     def __init__(self, f: MetricFilter, segment_pks: list[int] | None) -> None:
         self.f = f
-        self.segmented = segment_pks is not None
+        self.kept_segment = segment_pks is not None and segment_rollup_applies(f)
+        self.segmented = segment_pks is not None and not self.kept_segment
         self._segment: dict[str, list[tuple]] = {}
 
     def _segment_rows(self, name: str) -> list[tuple]:
@@ -77,6 +87,8 @@ class _Figures:
             return [row for row in self._segment_rows(name)
                     if (low is None or row[0] >= low) and (high is None or row[0] <= high)]
         qs = model._default_manager.all()
+        if self.kept_segment:
+            qs = _SEGMENT_TWINS[model]._default_manager.filter(segment=self.f.segment)
         if self.f.age_group:
             qs = qs.filter(age_group=self.f.age_group)
         if low is not None:
@@ -220,12 +232,18 @@ def cohort_matrix(f: MetricFilter) -> list[Row]:
 def cohort_month_one(f: MetricFilter) -> list[Row]:
     """``cohort_matrix(f)`` with only its month-0 and month-1 customers right (orders, revenue and the later
     months' customers left at 0): what the cohort comparison reads. A segment's from those two months'
-    rows alone (``segment_month_one_rows``), not from every month of its customers' history."""
+    rows alone: of the kept rows, or (the reference) from its customers' order days
+    (``segment_month_one_rows``), not from every month of its customers' history."""
     if not f.segment:
         return cohort_matrix(f)
     first = month_of(f.start) if f.start else None
     last = month_of(f.end) if f.end else None
-    return _cohort_matrix(segment_month_one_rows(segment_rows(f), first, last), _newest_order_month())
+    if segment_rollup_applies(f):
+        rows = [(cohort, month, customers, 0, 0) for cohort, month, customers, _, _ in
+                _Figures(f, []).cohort_rows(first, last) if months_between(cohort, month) <= 1 and customers]
+    else:
+        rows = segment_month_one_rows(segment_rows(f), first, last)
+    return _cohort_matrix(rows, _newest_order_month())
 
 
 def cohorts_stats(f: MetricFilter) -> dict[str, Any]:

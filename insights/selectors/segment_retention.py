@@ -3,11 +3,14 @@ from their order days (the day × customer rows with orders), as ``insights.rete
 customer's contribution in Python (its reference): cohort = the month of the first order day; a customer
 counts once in (cohort, month) when they ordered in that month; orders per customer all time; gaps
 between consecutive order days, and 0 for each further order on one day. Window functions over one
-customer's rows: PostgreSQL and SQLite alike."""
+customer's rows: PostgreSQL and SQLite alike. The panels read the same rows kept per segment with the
+RFM scores (``insights.segment_store``); this is their reference in the tests and serves a segment
+filter combined with an A/B experiment's."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
@@ -16,6 +19,8 @@ from django.utils.dateparse import parse_date
 
 from insights.models import CustomerDaily
 from insights.rollup_store import sql_param_adapter
+
+CENT = Decimal("0.01")
 
 _DAYS = """
 WITH d AS (
@@ -87,6 +92,11 @@ def _run(template: str, customers: QuerySet, after: tuple = (), **parts: str) ->
         return cur.fetchall()
 
 
+def _cents(value: Any) -> Decimal:
+    """A sum of money as the money columns hold it (SQLite sums them as floating point)."""
+    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def _date(value: Any) -> Any:
     return parse_date(value) if isinstance(value, str) else value
 
@@ -101,7 +111,7 @@ def segment_retention_rows(customers: QuerySet, kinds: tuple[str, ...] = KINDS) 
     out: dict[str, list[tuple]] = {}
     if "cohort_months" in kinds:
         cohorts = _run(_COHORTS, customers, day_month=_month("day"))
-        out["cohort_months"] = [(_date(c), _date(m), n, o, r) for c, m, n, o, r in cohorts]
+        out["cohort_months"] = [(_date(c), _date(m), n, o, _cents(r)) for c, m, n, o, r in cohorts]
     if "buyer_orders" in kinds:
         out["buyer_orders"] = _run(_BUYERS, customers)
     if "order_gaps" in kinds:

@@ -1,7 +1,8 @@
-"""The segment × day rollup (insights.segment_store, docs/metrics.md#rfm-segments): segment-filtered panels
-read it and give what the per-customer sums over the segment's day × customer rows gave (the reference,
-``ROLLUP_READS = False``), on the hand-built store and on drawn streams (fixed seeds) with refunds,
-discounts and abandoned carts; and the kept scores' refresh throttle (``rfm_refresh_if_due``)."""
+"""The segment × day rollup and the segments' retention rows (insights.segment_store,
+docs/metrics.md#rfm-segments): segment-filtered panels read them and give what the per-customer sums over
+the segment's day × customer rows gave (the reference, ``ROLLUP_READS = False``), on the hand-built store
+and on drawn streams (fixed seeds) with refunds, discounts and abandoned carts; and the kept scores'
+refresh throttle (``rfm_refresh_if_due``)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from customers.models import Customer
 from events.services import events_ingest
 from insights import selectors
 from insights.filters import RFM_SEGMENTS, MetricFilter
-from insights.kept_models import SegmentDaily
+from insights.kept_models import SegmentBuyerOrders, SegmentCohortMonthly, SegmentDaily, SegmentOrderGap
 from insights.models import CustomerRfm, RfmRefresh
+from insights.retention import months_between
 from insights.rfm_store import rfm_refresh, rfm_refresh_if_due
 from insights.selectors import segment_days
+from insights.selectors.cohorts import cohort_month_one
 from insights.sentences import insights_list
 from insights.services import analytics_process_pending
 from tests.factories import ProductFactory
@@ -37,7 +40,7 @@ def segment_views(f: MetricFilter) -> dict:
     return {"kpis": selectors.kpis_stats(f), "funnel": selectors.funnel_stats(f, "age_group"),
             "carts": selectors.carts_stats(f), "timeseries": selectors.events_timeseries(f),
             "customers": {k: customers[k] for k in ("age_groups", "top_customers", "clv_distribution", "rfm")},
-            "insights": insights_list(f)}
+            "insights": insights_list(f), "cohorts": selectors.cohorts_stats(f), "month_one": cohort_month_one(f)}
 
 
 def per_customer_views(f: MetricFilter, monkeypatch) -> dict:
@@ -80,21 +83,28 @@ def test_rollup_rows_follow_the_refresh():
     build_store()
     assert SegmentDaily.objects.filter(segment="New").values_list("day", "age_group", "orders").get() == \
         (DAY, "unknown", 1)
+    month = DAY.replace(day=1)  # D's one order: a cohort of one, one buyer with one order, no gap
+    assert SegmentCohortMonthly.objects.filter(segment="New").values_list(
+        "cohort", "month", "age_group", "customers", "orders").get() == (month, month, "unknown", 1, 1)
+    assert SegmentBuyerOrders.objects.filter(segment="New").values_list("orders", "customers").get() == (1, 1)
+    assert not SegmentOrderGap.objects.filter(segment="New").exists()
     d = Customer.objects.get(external_id="D").pk
     CustomerRfm.objects.filter(pk=d).update(segment="Champions")  # what the refresh recomputes …
     rfm_refresh()  # … is put back, and the rollup with it
     assert SegmentDaily.objects.filter(segment="New").count() == 1
     assert not SegmentDaily.objects.filter(segment="Champions").exists()
+    assert not SegmentCohortMonthly.objects.filter(segment="Champions").exists()
+    assert SegmentCohortMonthly.objects.filter(segment="New").count() == 1
 
 
-def draw_stream(rng: random.Random, customers: int) -> list[dict]:
+def draw_stream(rng: random.Random, customers: int, days: int = DAYS) -> list[dict]:
     """Sessions over ``DAYS`` days: views, carts added to and emptied, checkouts, orders (some with a
     discount, some refunded later), explicit abandons."""
     events: list[dict] = []
     n = 0
     for c in range(customers):
         for _ in range(rng.randrange(1, 6)):
-            at = T0 + dt.timedelta(days=rng.randrange(DAYS), minutes=rng.randrange(600))
+            at = T0 + dt.timedelta(days=rng.randrange(days), minutes=rng.randrange(600))
             session = []
             steps = rng.choice((["view"], ["view", "add_to_cart"], ["view", "add_to_cart", "remove_from_cart"],
                                 ["view", "add_to_cart", "checkout", "purchase"], ["view", "add_to_cart", "abandon"],
@@ -121,13 +131,13 @@ def draw_stream(rng: random.Random, customers: int) -> list[dict]:
     return events
 
 
-def load_stream(seed: int) -> random.Random:
+def load_stream(seed: int, days: int = DAYS) -> random.Random:
     rng = random.Random(seed)
     for i in range(3):
         ProductFactory(external_id=f"q{i}", category=("shoes", "hats", "bags")[i])
     for c in range(30):
         Customer.objects.create(external_id=f"c{c}", age=rng.choice((None, 20, 30, 30, 50, 70)))
-    events = draw_stream(rng, 30)
+    events = draw_stream(rng, 30, days)
     late = [e for e in events if e["action"] == "refund"]
     events = [e for e in events if e["action"] != "refund"]
     rng.shuffle(events)
@@ -152,6 +162,24 @@ def test_rollup_figures_equal_the_per_customer_sums(seed, monkeypatch):
         assert segment_views(f) == per_customer_views(f, monkeypatch), (segment, start, age_group)
     kpis = selectors.kpis_stats(MetricFilter(start=None, end=None, segment=segments[0]))
     assert kpis["sessions"] > 0 and kpis["customers"] > 0  # the comparison compared something
+    assert any(selectors.cohorts_stats(MetricFilter(segment=s))["time_between_orders"]["gaps"] for s in segments)
+
+
+def test_kept_retention_rows_over_several_months_equal_the_per_customer_ones(monkeypatch):
+    """Orders over four months: cohorts after the first month, returns one and two months on, long gaps."""
+    load_stream(5, days=110)
+    segments = sorted(set(CustomerRfm.objects.values_list("segment", flat=True)))
+    compared = 0
+    for segment in segments:
+        for age_group in (None, "26-35"):
+            f = MetricFilter(segment=segment, age_group=age_group)
+            kept = {"cohorts": selectors.cohorts_stats(f), "month_one": cohort_month_one(f)}
+            with monkeypatch.context() as m:
+                m.setattr(segment_days, "ROLLUP_READS", False)
+                assert kept == {"cohorts": selectors.cohorts_stats(f), "month_one": cohort_month_one(f)}, f
+            compared += sum(len(c["cells"]) > 1 for c in kept["cohorts"]["cohorts"])
+    kept_rows = SegmentCohortMonthly.objects.values_list("cohort", "month")
+    assert compared and sum(months_between(cohort, month) >= 2 for cohort, month in kept_rows) >= 5
 
 
 def test_refresh_throttle(settings):
