@@ -24,7 +24,14 @@ from insights.order_store import full_order_book
 from insights.rebuild_sql import analytics_rebuild_sql
 from insights.retention import add_retention_contributions, order_day_value, order_days_from_rows
 from insights.rfm_store import rfm_refresh
-from insights.rollup_store import DERIVED_MODELS, derivation_lock, product_categories, rollups_add, rows_delete
+from insights.rollup_store import (
+    DERIVED_MODELS,
+    derivation_lock,
+    derived_statistics_refresh,
+    product_categories,
+    rollups_add,
+    rows_delete,
+)
 from insights.session_store import events_by_customer_batches, sessions_insert
 
 
@@ -40,7 +47,14 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
     HistoryMove.objects.filter(kind=HistoryMove.Kind.AGE, finished_at__isnull=True, started_at__isnull=False
                                ).update(finished_at=as_of)
     if derivation_engine() == "sql":  # set-based (docs/derivation.md#rebuild)
-        return analytics_rebuild_sql(as_of=as_of, progress=progress)
+        result = analytics_rebuild_sql(as_of=as_of, progress=progress)
+    else:
+        result = _rebuild_python(as_of=as_of, progress=progress)
+    derived_statistics_refresh()
+    return result
+
+
+def _rebuild_python(*, as_of: dt.datetime, progress: Callable[[int], None] | None) -> dict[str, int]:
     tz = store_tz()
     category_of = product_categories(None)
     ages = dict(Customer.objects.values_list("pk", "age_group"))

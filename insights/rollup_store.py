@@ -70,6 +70,17 @@ def derivation_lock() -> None:
     # SQLite: transactions are IMMEDIATE, so writers are already serialised.
 
 
+def derived_statistics_refresh() -> None:
+    """The planner's statistics of every derived table, after a rebuild rewrote them (PostgreSQL
+    ``ANALYZE``; docs/derivation.md#server-settings): left to autovacuum, the first drains after a
+    rebuild would be planned against the emptied tables' figures."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in DERIVED_MODELS)
+    with connection.cursor() as cur:
+        cur.execute(f"ANALYZE {tables}")
+
+
 def ingest_hold() -> None:
     """Wait for ingest transactions in flight and hold new ones back until this transaction commits
     (PostgreSQL ``SHARE ROW EXCLUSIVE``: readers are never blocked; SQLite serialises writers already)."""
