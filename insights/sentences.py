@@ -15,7 +15,7 @@ from typing import Any
 
 from customers.models import AgeGroup
 from insights.charts.common import currency
-from insights.filters import MetricFilter, store_today, store_tz
+from insights.filters import MetricFilter, store_today
 from insights.recommendations import RECOVERY_MIN_CARTS, abandoned_recently, best_pair, cohort_comparison
 from insights.selectors._common import as_count, as_money, channel_cut
 from insights.selectors.acquisition import channel_rows
@@ -24,7 +24,7 @@ from insights.selectors.freshness import previous_period_comparison
 from insights.selectors.kpis import kpi_figures
 from insights.selectors.products import product_rows
 from insights.selectors.rfm import segment_customer_pks
-from insights.selectors.seasonality import events_per_hour
+from insights.selectors.seasonality import events_by_slot
 from insights.stats import separated_best, wilson_interval
 from products.models import Product
 
@@ -63,11 +63,9 @@ def _insight(kind: str, text: str, figure: str, page: str, period: _Period, seve
 
 def _peak(period: _Period) -> Insight | None:
     """The busiest weekday and hour (store time); ties go to the earliest, as in the seasonality grid."""
-    tz = store_tz()
     by_slot: dict[tuple[int, int], int] = defaultdict(int)
-    for at, n, _revenue in events_per_hour(period.f, revenue=False):
-        local = at.astimezone(tz)
-        by_slot[(local.weekday(), local.hour)] += n or 0
+    for weekday, hour, _month, n, _revenue in events_by_slot(period.f, revenue=False):
+        by_slot[(weekday, hour)] += n
     if not by_slot:
         return None
     (weekday, hour), busiest = min(by_slot.items(), key=lambda item: (-item[1], item[0]))

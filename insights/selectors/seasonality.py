@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import F, Q, Sum
+from django.db import connection
+from django.db.models import F, Q, QuerySet, Sum
 
 from insights.filters import MetricFilter, store_tz
 from insights.labels import MONTHS, WEEKDAYS
@@ -26,41 +27,70 @@ SUMMED = ("events", "revenue", "sessions", "purchasing", "orders")
 HOURS_A_WEEK = 168
 
 
-def events_per_hour(f: MetricFilter, *, revenue: bool = True) -> list[tuple[dt.datetime, int, Any]]:
-    """(UTC hour, events of the filter's actions, net revenue or None) in one pass over EventHourly; with a
-    channel, the events and revenue less discounts of its sessions by their start hour (SessionHourly: no
-    actions, so nothing with an action filter; refunds are not attributed to a channel)."""
+def _event_hours(f: MetricFilter, *, revenue: bool) -> QuerySet | None:
+    """Per UTC hour: ``n``, the events of the filter's actions, and (``revenue``) ``r``, the net revenue, in
+    one pass over EventHourly; with a channel, the events and revenue less discounts of its sessions by
+    their start hour (SessionHourly: no actions, so None with an action filter; refunds are not attributed
+    to a channel)."""
     if f.channel:
         if f.actions:
-            return []
-        rows = of_channel(hours_in_period(SessionHourly.objects.all(), f), f).values("hour").annotate(
-            n=Sum("events"), r=Sum(F("revenue") - F("discounts")))
-        return [(row["hour"], row["n"], row["r"] if revenue else None) for row in rows]
+            return None
+        sums = {"n": Sum("events"), **({"r": Sum(F("revenue") - F("discounts"))} if revenue else {})}
+        return of_channel(hours_in_period(SessionHourly.objects.all(), f), f).values("hour").annotate(**sums)
     event_hours = hours_in_period(EventHourly.objects.all(), f)
     if not revenue:
-        counts = of_actions(event_hours, f).values("hour").annotate(n=Sum("events")).values_list("hour", "n")
-        return [(at, n, None) for at, n in counts]
+        return of_actions(event_hours, f).values("hour").annotate(n=Sum("events"))
     events = Sum("events", filter=Q(action__in=f.actions)) if f.actions else Sum("events")
-    return list(event_hours.values("hour").annotate(n=events, r=net_revenue_of(Q(action__in=MONEY_ACTIONS)))
-                .values_list("hour", "n", "r"))
+    return event_hours.values("hour").annotate(n=events, r=net_revenue_of(Q(action__in=MONEY_ACTIONS)))
+
+
+def by_local_slot(hours: QuerySet, sums: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(weekday 0–6 from Monday, hour, month 1–12, *``sums``) in the store's time zone, from a per-UTC-hour
+    ``values("hour")`` queryset annotated with ``sums``. PostgreSQL buckets the hours where they are
+    (``AT TIME ZONE``: a year is 8,760 hours); elsewhere each hour is converted here."""
+    tz = store_tz()
+    if connection.vendor == "postgresql":
+        inner, params = hours.query.sql_with_params()
+        local = ("CAST(EXTRACT(ISODOW FROM t) AS integer) - 1, CAST(EXTRACT(HOUR FROM t) AS integer), "
+                 "CAST(EXTRACT(MONTH FROM t) AS integer)")
+        columns = ", ".join(f"x.{c}" for c in sums)
+        sql = (f"SELECT {local}, {', '.join(f'SUM({c})' for c in sums)} FROM (SELECT x.hour AT TIME ZONE %s AS t, "
+               f"{columns} FROM ({inner}) x) y GROUP BY 1, 2, 3")
+        with connection.cursor() as cur:
+            cur.execute(sql, [str(tz), *params])
+            return cur.fetchall()
+    slots: dict[tuple[int, int, int], list[Any]] = {}
+    for row in hours:
+        local = row["hour"].astimezone(tz)
+        totals = slots.setdefault((local.weekday(), local.hour, local.month), [0] * len(sums))
+        for i, c in enumerate(sums):
+            totals[i] += row[c] or 0
+    return [(*slot, *totals) for slot, totals in slots.items()]
+
+
+def events_by_slot(f: MetricFilter, *, revenue: bool = True) -> list[tuple[int, int, int, int, Any]]:
+    """(local weekday, hour, month, events of the filter's actions, net revenue or None) in store time
+    (``_event_hours``: with a channel, its sessions' figures)."""
+    hours = _event_hours(f, revenue=revenue)
+    if hours is None:
+        return []
+    if not revenue:
+        return [(weekday, hour, month, int(n or 0), None) for weekday, hour, month, n in by_local_slot(hours, ["n"])]
+    return [(weekday, hour, month, int(n or 0), r) for weekday, hour, month, n, r in by_local_slot(hours, ["n", "r"])]
 
 
 class _WeekGrid:
-    """Sums per weekday × local hour (168 cells) and per month, filled from UTC hours."""
+    """Sums per weekday × local hour (168 cells) and per month."""
 
     def __init__(self) -> None:
         self.tz = store_tz()
-        self.slots: dict[dt.datetime, tuple[int, int]] = {}  # UTC hour → (weekday * 24 + local hour, month - 1)
         self.cells = {name: [0] * HOURS_A_WEEK for name in SUMMED}
         self.months = {name: [0] * 12 for name in SUMMED}
 
-    def add(self, name: str, at: dt.datetime, value: Any) -> None:
-        slot = self.slots.get(at)
-        if slot is None:
-            local = at.astimezone(self.tz)
-            slot = self.slots[at] = (local.weekday() * 24 + local.hour, local.month - 1)
-        self.cells[name][slot[0]] += value
-        self.months[name][slot[1]] += value
+    def add(self, name: str, weekday: int, hour: int, month: int, value: Any) -> None:
+        value = (value or 0) if name == "revenue" else int(value or 0)  # PostgreSQL sums counts as numeric
+        self.cells[name][weekday * 24 + hour] += value
+        self.months[name][month - 1] += value
 
     def cell(self, index: int) -> dict[str, Any]:
         return _metrics({name: self.cells[name][index] for name in SUMMED})
@@ -79,18 +109,18 @@ def _metrics(sums: dict[str, Any]) -> dict[str, Any]:
 
 
 def seasonality_stats(f: MetricFilter) -> dict[str, Any]:
-    """Sums per UTC hour from the hourly rollups, bucketed in the store's time zone into a
-    weekday × hour grid and months; the hour and weekday profiles are the grid's margins."""
+    """Sums of the hourly rollups bucketed in the store's time zone into a weekday × hour grid and
+    months (``by_local_slot``); the hour and weekday profiles are the grid's margins."""
     grid = _WeekGrid()
-    for at, n, revenue in events_per_hour(f):
-        grid.add("events", at, n or 0)
-        grid.add("revenue", at, revenue or 0)
-    session_hours = of_channel(hours_in_period(SessionHourly.objects.all(), f), f)
-    for at, sessions, purchasing, orders in session_hours.values("hour").annotate(
-            s=Sum("sessions"), p=Sum("purchasing_sessions"), o=Sum("orders")).values_list("hour", "s", "p", "o"):
-        grid.add("sessions", at, sessions)
-        grid.add("purchasing", at, purchasing)
-        grid.add("orders", at, orders)
+    for weekday, hour, month, n, revenue in events_by_slot(f):
+        grid.add("events", weekday, hour, month, n)
+        grid.add("revenue", weekday, hour, month, revenue)
+    session_hours = of_channel(hours_in_period(SessionHourly.objects.all(), f), f).values("hour").annotate(
+        s=Sum("sessions"), p=Sum("purchasing_sessions"), o=Sum("orders"))
+    for weekday, hour, month, sessions, purchasing, orders in by_local_slot(session_hours, ["s", "p", "o"]):
+        grid.add("sessions", weekday, hour, month, sessions)
+        grid.add("purchasing", weekday, hour, month, purchasing)
+        grid.add("orders", weekday, hour, month, orders)
     out = {
         "time_zone": str(grid.tz),
         "hour": [{"hour": h, **grid.cells_sum(range(h, HOURS_A_WEEK, 24))} for h in range(24)],
