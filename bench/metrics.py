@@ -133,8 +133,18 @@ def step_load(args: argparse.Namespace) -> dict:
         out["ingest_tail_s"] = time.perf_counter() - t
         out["ingest_tail_events"] = tail
         pending = PendingWindow.objects.count()
+        times = None
+        if args.profile_tail:  # where the live tail's derivation spends its time, per statement kind
+            from bench.derive import _SqlTimes
+
+            times = _SqlTimes()
         t = time.perf_counter()
-        analytics_process_pending()
+        if times is not None:
+            with connection.execute_wrapper(times):
+                analytics_process_pending()
+            print(times.report(top=25), file=sys.stderr, flush=True)
+        else:
+            analytics_process_pending()
         out["derive_tail_s"] = time.perf_counter() - t
         out["derive_tail_batches"] = pending
     out["events"] = Event.objects.count()
@@ -307,7 +317,8 @@ STEPS = {"load": step_load, "measure": step_measure, "web_rss": step_web_rss, "p
 def run_step(step: str, size: int, args: argparse.Namespace) -> dict:
     db_url = f"{args.pg}/{args.db_prefix}_{size}"
     cmd = [PY, __file__, "--step", step, "--size", str(size), "--days", str(args.days),
-           "--customers", str(args.customers), "--reps", str(args.reps)] + (["--reuse"] if args.reuse else [])
+           "--customers", str(args.customers), "--reps", str(args.reps)] + (["--reuse"] if args.reuse else []) + (
+               ["--profile-tail"] if args.profile_tail else [])
     proc = subprocess.run(cmd, env=_env(db_url), stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -326,6 +337,8 @@ def main() -> None:
     parser.add_argument("--db-prefix", default="metrics_bench", help="databases are <prefix>_<size>")
     parser.add_argument("--steps", default="load,measure,web_rss,pandas",
                         help="the steps to run, comma-separated (measure alone: an existing, derived database)")
+    parser.add_argument("--profile-tail", action="store_true",
+                        help="load: print the live tail's derivation time per SQL statement kind")
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
