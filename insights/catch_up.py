@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from insights.models import PendingWindow
 from insights.rfm_store import rfm_refresh
-from insights.rollup_store import derivation_lock
+from insights.rollup_store import derivation_lock, read_statistics_refresh
 from insights.services import EVENTS_PER_DRAIN_TRANSACTION, spans_rederive
 from insights.session_store import Windows, windows_merge
 from insights.set_aside import derive_isolating, units_of, windows_set_aside
@@ -36,6 +36,7 @@ def derivation_catch_up(*, progress: Callable[[int, int], None] | None = None) -
     if row["last"] is None:
         return 0
     last, total = row["last"], row["events"] or 0
+    read_statistics_refresh()  # a bulk load's events are new to the planner
     mine = queued.filter(id__lte=last)
     while _derive_chunk(last):
         if progress is not None:

@@ -81,6 +81,32 @@ def derived_statistics_refresh() -> None:
         cur.execute(f"ANALYZE {tables}")
 
 
+# Tables the incremental derivation reads by customer, whose statistics a bulk load can leave behind.
+_READ_BY_CUSTOMER = (Event, tables.Session)
+_STALE_SHARE = 0.2  # rows changed since the last ANALYZE, as a share of the table, that make it stale
+_STALE_MIN_ROWS = 10_000
+
+
+def read_statistics_refresh() -> list[str]:
+    """``ANALYZE`` the tables the derivation reads by customer whose statistics a bulk load left behind
+    (never analysed, or more than a fifth of their rows changed since): without them PostgreSQL takes a
+    customer for a large share of the events and scans the whole table for each batch. Autovacuum
+    catches up within a minute or so, not before a bulk import's own catch-up or the drains right after
+    a rebuild. Returns the tables analysed (PostgreSQL only; cheap when none is stale)."""
+    if connection.vendor != "postgresql":
+        return []
+    names = [m._meta.db_table for m in _READ_BY_CUSTOMER]
+    with connection.cursor() as cur:
+        cur.execute("SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                    "WHERE s.relname = ANY(%s) AND s.n_mod_since_analyze > %s AND (s.n_mod_since_analyze > "
+                    "%s * GREATEST(c.reltuples, 0) OR (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL))",
+                    [names, _STALE_MIN_ROWS, _STALE_SHARE])
+        stale = [name for (name,) in cur.fetchall()]
+        for name in stale:
+            cur.execute(f"ANALYZE {connection.ops.quote_name(name)}")
+    return stale
+
+
 def ingest_hold() -> None:
     """Wait for ingest transactions in flight and hold new ones back until this transaction commits
     (PostgreSQL ``SHARE ROW EXCLUSIVE``: readers are never blocked; SQLite serialises writers already)."""

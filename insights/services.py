@@ -55,6 +55,7 @@ from insights.rollup_store import (
     customer_order_days,
     derivation_lock,
     product_categories,
+    read_statistics_refresh,
     rollups_add,
 )
 from insights.session_store import (
@@ -271,6 +272,7 @@ def analytics_process_pending(*, max_rows: int | None = None, as_of: dt.datetime
     each). Returns how many were processed (derived, or set aside again)."""
     total = 0
     max_rows = max_rows or settings.DRAIN_ROWS_PER_TRANSACTION
+    read_statistics_refresh()  # after a bulk load, before its windows are derived
     while True:
         now = timezone.now()
         n, more = _pending_windows_process(max_rows=max_rows, as_of=as_of or now, now=now)

@@ -134,3 +134,39 @@ def test_spans_rederive_adds_its_rollups_once_in_the_callers_transaction(small_b
     spans = list(Event.objects.values_list("customer_id", "timestamp", "timestamp"))
     spans_rederive(spans=spans, as_of=NOW)
     rebuilt_equals(snapshot())
+
+
+def _analysed_at(table: str) -> dt.datetime | None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT GREATEST(last_analyze, last_autoanalyze) FROM pg_stat_user_tables WHERE relname = %s",
+                    [table])
+        return cur.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_after_a_bulk_load_brings_the_events_statistics_up_to_date(monkeypatch):
+    """A bulk load leaves the events' planner statistics behind until autovacuum runs: the drain (and a
+    command's catch-up) analyses the table first when more than a fifth of it changed since."""
+    from insights import rollup_store
+
+    monkeypatch.setattr(rollup_store, "_STALE_MIN_ROWS", 5)  # a test-sized bulk load
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE events_event")
+    analysed = _analysed_at("events_event")
+    ingest([shop(n, CUSTOMERS[n % 9], 200 - n) for n in range(40)])  # 40 rows on an empty table: stale
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")  # the counters reach the statistics at once
+    assert rollup_store.read_statistics_refresh() == ["events_event"]
+    assert _analysed_at("events_event") > analysed
+    assert rollup_store.read_statistics_refresh() == []  # up to date now: nothing to do
+    ingest([shop(n, CUSTOMERS[n % 9], 300 - n) for n in range(100, 104)])  # 4 rows of 44: not stale
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+    assert rollup_store.read_statistics_refresh() == []
+    ingest([shop(n, CUSTOMERS[n % 9], 400 - n) for n in range(200, 220)])  # 24 of 64 since: stale
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+    before = _analysed_at("events_event")
+    analytics_process_pending()
+    assert _analysed_at("events_event") > before
+    assert Session.objects.exists()
