@@ -29,6 +29,7 @@ from insights.rollup_store import (
     derivation_lock,
     derived_statistics_refresh,
     product_categories,
+    read_statistics_refresh,
     rollups_add,
     rows_delete,
 )
@@ -40,6 +41,7 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
                       progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Recompute sessions, carts and every rollup from the events (the reference for incremental upkeep)."""
     derivation_lock()
+    read_statistics_refresh()  # the batches read the events by customer (after a bulk load: not yet analysed)
     as_of = as_of or timezone.now()
     for model in DERIVED_MODELS:
         rows_delete(model)
