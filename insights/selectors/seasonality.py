@@ -74,9 +74,8 @@ def events_by_slot(f: MetricFilter, *, revenue: bool = True) -> list[tuple[int, 
     hours = _event_hours(f, revenue=revenue)
     if hours is None:
         return []
-    if not revenue:
-        return [(weekday, hour, month, int(n or 0), None) for weekday, hour, month, n in by_local_slot(hours, ["n"])]
-    return [(weekday, hour, month, int(n or 0), r) for weekday, hour, month, n, r in by_local_slot(hours, ["n", "r"])]
+    return [(weekday, hour, month, int(n or 0), r[0] if r else None)
+            for weekday, hour, month, n, *r in by_local_slot(hours, ["n", "r"] if revenue else ["n"])]
 
 
 class _WeekGrid:
