@@ -1,10 +1,10 @@
-"""The panels a segment filter cuts, timed on an existing derived database (docs/benchmarks.md): a quicker
-look than ``bench/metrics.py --steps measure`` at the selectors the segment × day rollup and the kept
-RFM scores serve, in the default 30-day view and over all history, unfiltered and for one segment; and
-the refresh of the kept scores (with the rollup, where the code has one).
+"""Panels timed on an existing derived database (docs/benchmarks.md): a quicker look than ``bench/metrics.py
+--steps measure`` at the selectors, in the default 30-day view and over all history, unfiltered, for one
+segment and for one channel; and the refresh of the kept scores (with the segment rollup, where the code
+has one) and of the rollups' month copies (where the code has them).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> TESTING=1 \\
-      .venv/bin/python bench/panels.py --days 365 --reps 5 [--segment Champions]
+      .venv/bin/python bench/panels.py --days 365 --reps 5 [--segment Champions] [--channel Direct] [--no-refresh]
 
 Run it from a checkout: the code measured is the checkout's (main's tree for "before"). Prints one line
 per selector and filter (median ms) and, last, the same as JSON.
@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365, help="the data set's days (all history)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--segment", default="Champions")
+    parser.add_argument("--channel", default="Direct")
     parser.add_argument("--only", default="", help="comma-separated selector names (default: all)")
+    parser.add_argument("--no-refresh", action="store_true", help="leave out the refresh timings")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
     import django
@@ -44,15 +46,19 @@ def main() -> None:
     filters = {"30 days": MetricFilter(start=month, end=today),
                "all history": MetricFilter(start=year, end=today),
                f"30 days, {args.segment}": MetricFilter(start=month, end=today, segment=args.segment),
-               f"all history, {args.segment}": MetricFilter(start=year, end=today, segment=args.segment)}
+               f"all history, {args.segment}": MetricFilter(start=year, end=today, segment=args.segment),
+               f"all history, {args.channel}": MetricFilter(start=year, end=today, channel=args.channel)}
     calls: dict[str, Callable[[MetricFilter], object]] = {
         "kpis_stats": selectors.kpis_stats, "events_timeseries": selectors.events_timeseries,
         "funnel_stats(age_group)": lambda f: selectors.funnel_stats(f, breakdown="age_group"),
         "carts_stats": selectors.carts_stats, "customers_stats": selectors.customers_stats,
-        "insights_list": sentences.insights_list, "cohorts_stats": selectors.cohorts_stats}
+        "insights_list": sentences.insights_list, "cohorts_stats": selectors.cohorts_stats,
+        "seasonality_stats": selectors.seasonality_stats, "products_stats": selectors.products_stats,
+        "acquisition_stats": selectors.acquisition_stats}
     only = [n for n in args.only.split(",") if n]
-    out: dict = {"refresh_ms": _refresh_ms(args.reps)}
-    print(f"refresh: {out['refresh_ms']}", flush=True)
+    out: dict = {} if args.no_refresh else {"refresh_ms": _refresh_ms(args.reps)}
+    if out:
+        print(f"refresh: {out['refresh_ms']}", flush=True)
     for name, fn in calls.items():
         if only and name not in only:
             continue
@@ -77,6 +83,11 @@ def _refresh_ms(reps: int) -> dict:
             segment_days_refresh()
 
     out["segment_days_refresh"] = median_ms(rollup_alone, max(3, reps // 2))
+    try:
+        from insights.month_copies import month_copies_refresh
+    except ImportError:  # code without the month copies
+        return out
+    out["month_copies_refresh (nothing to do)"] = median_ms(month_copies_refresh, max(3, reps // 2))
     return out
 
 

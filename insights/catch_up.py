@@ -19,6 +19,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from insights.models import PendingWindow
+from insights.month_copies import month_copies_refresh
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import derivation_lock, read_statistics_refresh
 from insights.services import EVENTS_PER_DRAIN_TRANSACTION, spans_rederive
@@ -43,6 +44,7 @@ def derivation_catch_up(*, progress: Callable[[int, int], None] | None = None) -
             left = mine.aggregate(events=Sum("events"))["events"] or 0
             progress(total - left, total)
     rfm_refresh()
+    month_copies_refresh()
     return total
 
 

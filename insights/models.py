@@ -104,9 +104,8 @@ class Cart(models.Model):
 
 
 class PendingWindow(models.Model):
-    """The customers' time windows one ingest batch touched, whose sessions must be re-derived
-    (one row a batch, written in the ingest transaction; processed every few seconds by
-    ``process_pending_analytics_task``).
+    """The customers' time windows one ingest batch touched, whose sessions must be re-derived (one row a
+    batch, written in the ingest transaction; processed every few seconds by ``process_pending_analytics_task``).
 
     A window whose derivation failed is *set aside* (``insights.set_aside``): a row of its own, one
     customer's window, with the error, the number of failed attempts and when it is tried again;
@@ -221,9 +220,10 @@ class SessionDaily(SessionCounters):
     discounts = _money()
 
     class Meta:
-        # category first: every read names one ("" for whole sessions) and a range of days
+        # category first: every read names one ("" for whole sessions) and a range of days; or every category
         constraints = [models.UniqueConstraint(fields=["category", "day", "age_group", "channel"],
                                                name="insights_ssd_key")]
+        indexes = [models.Index(fields=["day"], condition=~models.Q(category=""), name="insights_ssd_cat_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.age_group} {self.category or '*'}: {self.sessions}"
@@ -384,9 +384,9 @@ class CustomerTotals(models.Model):
         return f"customer {self.customer_id}: {self.revenue}"
 
 
-# Retention and affinity rollups live in their own module; imported here so Django finds them.
-# Predicted CLV lives in its own module; imported here so Django finds the models.
+# Models living in their own modules (CLV, copies, retention…), imported here so Django finds them.
 from insights.clv.models import ClvFit, ClvPrediction  # noqa: E402, F401
+from insights.copy_models import MonthCopy  # noqa: E402, F401
 from insights.hourly_models import CartHourly  # noqa: E402, F401
 from insights.kept_models import CustomerRfm, ProductPairTotal, RfmRefresh  # noqa: E402, F401
 from insights.moves.models import HistoryMove  # noqa: E402, F401

@@ -19,6 +19,7 @@ from insights.contributions import add_event_contributions, add_session_contribu
 from insights.derivation import derive_sessions
 from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
+from insights.month_copies import month_copies_refresh
 from insights.moves.models import HistoryMove
 from insights.order_store import full_order_book
 from insights.rebuild_sql import analytics_rebuild_sql
@@ -53,6 +54,7 @@ def analytics_rebuild(*, as_of: dt.datetime | None = None,
     else:
         result = _rebuild_python(as_of=as_of, progress=progress)
     derived_statistics_refresh()
+    month_copies_refresh()
     return result
 
 

@@ -42,6 +42,7 @@ from insights.derive_drain import collecting, derive_collected, retention_redo, 
 from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
+from insights.month_copies import month_copies_refresh
 from insights.order_changes import cancels_apply, confirmations_apply
 from insights.order_store import (
     browser_order_ids,
@@ -280,6 +281,7 @@ def analytics_process_pending(*, max_rows: int | None = None, as_of: dt.datetime
         if not more:
             if total:
                 rfm_refresh_if_due()  # the kept RFM scores follow the derived figures (insights.rfm_store)
+                month_copies_refresh()  # closed months' seasonality copies (insights.month_copies)
             return total
 
 

@@ -7,6 +7,7 @@ from celery import shared_task
 from insights.clv.models import ClvFit
 from insights.clv.services import NotEnoughData, clv_fit_create
 from insights.filters import store_today
+from insights.month_copies import month_copies_refresh
 from insights.moves.services import MOVES_TASK, history_moves_run
 from insights.recategorise import product_category_change
 from insights.rfm_store import rfm_refresh
@@ -40,8 +41,11 @@ def close_idle_sessions_task() -> int:
 @shared_task(ignore_result=True)
 def refresh_rfm_task() -> int:
     """Refresh the kept RFM scores (every minute): catches what changes buyers' figures outside a
-    derivation batch (refunds stored at ingest, erasures, merges). Returns the number of buyers."""
-    return rfm_refresh()
+    derivation batch (refunds stored at ingest, erasures, merges), and the seasonality copies of closed
+    months (``insights.month_copies``). Returns the number of buyers."""
+    buyers = rfm_refresh()
+    month_copies_refresh()
+    return buyers
 
 
 @shared_task(ignore_result=True)

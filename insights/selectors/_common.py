@@ -3,17 +3,23 @@ age group, channel and segment applied to a rollup, and values rounded for JSON.
 
 from __future__ import annotations
 
+import datetime as dt
+import operator
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import reduce
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 
 from customers.models import Customer
 from customers.selectors import customer_age_groups
+from insights.copy_models import MonthCopy, MonthCopyNote
 from insights.filters import MetricFilter
 from insights.models import CustomerDaily, DailyPeople, EventDaily, Session, SessionDaily
+from insights.month_copies import SOURCES, source_zone
 from insights.people import as_int, bitmap
 
 TOP_N = 10
@@ -110,8 +116,19 @@ def of_actions(qs: QuerySet, f: MetricFilter) -> QuerySet:
 
 def event_days(f: MetricFilter) -> QuerySet:
     """The day × action rollup for the filter's days, age group and category."""
-    qs = days_in_period(EventDaily.objects.all(), f)
+    return of_category_events(within_store_days(EventDaily.objects.all(), f), f)
+
+
+def of_category_events(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """Rows of the event rollup (or its month copy) in the filter's age group and category."""
+    qs = of_age_group(qs, f)
     return qs.filter(category=f.category) if f.category else qs
+
+
+def of_category_sessions(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """Rows of the session or cart-value rollup (or their month copies) of the filter's category (""
+    for every session or cart), age group and channel."""
+    return of_channel(of_age_group(qs.filter(category=f.category or ""), f), f)
 
 
 def session_days(f: MetricFilter) -> QuerySet:
@@ -159,10 +176,16 @@ def segment_sums_by_age_group(days: QuerySet, segment_pks: list[int],
     return by_age
 
 
-def category_session_days(f: MetricFilter) -> QuerySet:
-    """The per-category rows of the day × category session rollup (only the filter's category, if any)."""
-    qs = of_channel(days_in_period(SessionDaily.objects.exclude(category=""), f), f)
+def category_rows(qs: QuerySet, f: MetricFilter) -> QuerySet:
+    """The per-category rows of the session rollup or its month copy (only the filter's category, if any),
+    in the filter's age group and channel."""
+    qs = of_channel(of_age_group(qs.exclude(category=""), f), f)
     return qs.filter(category=f.category) if f.category else qs
+
+
+def category_session_days(f: MetricFilter) -> QuerySet:
+    """The per-category rows of the day × category session rollup in the filter's days."""
+    return category_rows(within_store_days(SessionDaily.objects.all(), f), f)
 
 
 def age_group_mask(f: MetricFilter) -> int | None:
@@ -189,3 +212,87 @@ def people_counts_of(f: MetricFilter) -> dict[str, int]:
     active, buying, anonymous = (people_bits(f, kind, mask) for kind in ("v", "p", "a"))
     return {"active": active.bit_count(), "purchasing": buying.bit_count(),
             "identified": (active & ~anonymous).bit_count(), "identified_buyers": (buying & ~anonymous).bit_count()}
+
+
+# --- Month copies (insights.month_copies) --------------------------------------------------------------
+
+Months = list[tuple[dt.date, dt.datetime, dt.datetime]]
+
+
+def _copy_bounds(kind: str, f: MetricFilter) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The filter's period as a copy's months are cut: UTC hours of its store days for an hourly rollup,
+    its store days as UTC midnights for a day rollup."""
+    if kind == "hour":
+        return f.utc_bounds()
+    return (dt.datetime.combine(f.start, dt.time(), tzinfo=dt.UTC) if f.start else None,
+            dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC) if f.end else None)
+
+
+def copied_months(source: str, f: MetricFilter) -> Months:
+    """The months of ``f`` a rollup's month copy may be read for: whole months inside its period, copied
+    in the current time zone, with no note of a later write overlapping them (PostgreSQL; else none)."""
+    if connection.vendor != "postgresql" or (f.start and f.end and (f.end - f.start).days < 27):
+        return []  # (a period shorter than 28 days holds no whole month)
+    lo, hi = _copy_bounds(SOURCES[source].kind, f)
+    copies, notes = MonthCopy._meta.db_table, MonthCopyNote._meta.db_table
+    sql = (f"SELECT c.month, c.lo, c.hi FROM {copies} c WHERE c.source = %s AND c.time_zone = %s"
+           f"{' AND c.lo >= %s' if lo else ''}{' AND c.hi <= %s' if hi else ''} AND NOT EXISTS (SELECT 1 FROM "
+           f"{notes} n WHERE n.source = c.source AND n.day >= (c.lo AT TIME ZONE 'UTC')::date "
+           f"AND n.day <= ((c.hi - interval '1 second') AT TIME ZONE 'UTC')::date) ORDER BY c.lo")
+    with connection.cursor() as cur:
+        cur.execute(sql, [source, source_zone(SOURCES[source])[1], *(b for b in (lo, hi) if b)])
+        return cur.fetchall()
+
+
+def outside_copies(source: str, f: MetricFilter, months: Months) -> Q | None:
+    """The filter's hours or days (the rollup's time column) less the copied ``months`` (ordered, inside
+    it), or None when nothing is left."""
+    kind = SOURCES[source].kind
+    cursor, end = _copy_bounds(kind, f)
+    gaps: list[tuple[dt.datetime | None, dt.datetime | None]] = []
+    for _month, lo, hi in months:
+        gaps.append((cursor, lo))
+        cursor = hi
+    gaps.append((cursor, end))
+    parts = [Q(**{f"{kind}__{op}": (v if kind == "hour" else v.date()) for op, v in (("gte", a), ("lt", b))
+                  if v is not None})
+             for a, b in gaps if a is None or b is None or a < b]
+    return reduce(operator.or_, parts) if parts else None
+
+
+def _period_parts(f: MetricFilter, source: str) -> list[QuerySet]:
+    """A day rollup with a month copy (``insights.month_copies.SOURCES``) over the filter's days: its rows
+    of the days outside the copied months, and the copy's rows of those months (the copy has the rollup's
+    columns, ``month`` for ``day``)."""
+    rollup = SOURCES[source]
+    months = copied_months(source, f)
+    days = outside_copies(source, f, months)
+    parts = [] if days is None else [rollup.table._default_manager.filter(days)]
+    if months:
+        parts.append(rollup.copy._default_manager.filter(month__in=[m for m, _, _ in months]))
+    return parts
+
+
+def period_column_sums(f: MetricFilter, source: str, narrow: Callable[[QuerySet], QuerySet],
+                       columns: Iterable[str]) -> dict[str, Any]:
+    """``column_sums`` over the filter's days of a day rollup with a month copy: whole copied months from
+    the copy, the other days from the rollup; ``narrow`` applies everything but the period."""
+    columns = list(columns)
+    out: dict[str, Any] = dict.fromkeys(columns, 0)
+    for qs in _period_parts(f, source):
+        for column, value in column_sums(narrow(qs), columns).items():
+            out[column] += value
+    return out
+
+
+def period_sums_by(f: MetricFilter, source: str, narrow: Callable[[QuerySet], QuerySet], group: str,
+                   columns: Iterable[str]) -> list[dict[str, Any]]:
+    """``sums_by`` over the filter's days of a day rollup with a month copy, as ``period_column_sums``."""
+    columns = list(columns)
+    out: dict[Any, dict[str, Any]] = {}
+    for qs in _period_parts(f, source):
+        for row in sums_by(narrow(qs), group, columns):
+            sums = out.setdefault(row[group], {group: row[group], **dict.fromkeys(columns, 0)})
+            for column in columns:
+                sums[column] += row[column] or 0
+    return list(out.values())

@@ -13,20 +13,19 @@ from customers.models import AgeGroup
 from insights.contributions import CART_VALUE_EDGES
 from insights.customer_scopes import scoped_pks
 from insights.filters import MetricFilter
-from insights.models import Cart, CartState, CartValueDaily
+from insights.models import Cart, CartState
 from insights.selectors._common import (
     CLOSED_CART_COLUMNS,
     as_count,
     as_money,
-    category_session_days,
+    category_rows,
     channel_cut,
     closed_carts,
-    column_sums,
     customer_days,
-    days_in_period,
     iso_or_none,
     of_age_group,
-    of_channel,
+    of_category_sessions,
+    period_sums_by,
     segment_sums_by_age_group,
     session_days,
     sums_by,
@@ -57,10 +56,12 @@ def _closed_by_day_and_age(f: MetricFilter,
     else:
         days = session_days(f)
         by_age = defaultdict(lambda: defaultdict(int))
-        for row in sums_by(days, "age_group", CLOSED_CART_COLUMNS):
-            by_age[row["age_group"]].update({c: row[c] or 0 for c in CLOSED_CART_COLUMNS})
+        for row in period_sums_by(f, "session_days", lambda qs: of_category_sessions(qs, f), "age_group",
+                                  CLOSED_CART_COLUMNS):
+            by_age[row["age_group"]].update({c: row[c] for c in CLOSED_CART_COLUMNS})
     by_day = {row["day"]: row for row in sums_by(days, "day", CART_COLUMNS)}
-    return by_day, by_age, column_sums(days, ["revenue_left"])["revenue_left"]
+    return by_day, by_age, sum(row["revenue_left"] or 0 for row in by_day.values())
+
 
 
 def _over_time(by_day: dict[dt.date, Sums]) -> list[dict[str, Any]]:
@@ -76,15 +77,17 @@ def _by_age_group(by_age: dict[str, Sums]) -> list[dict[str, Any]]:
 
 
 def _by_category(f: MetricFilter) -> list[dict[str, Any]]:
-    rows = sums_by(category_session_days(f), "category", CLOSED_CART_COLUMNS).order_by("category")
+    """Closed carts per category (the day × category session rows; whole months from their copy)."""
+    rows = period_sums_by(f, "session_days", lambda qs: category_rows(qs, f), "category", CLOSED_CART_COLUMNS)
     return [{"category": r["category"], **_rate_row(as_count(r["carts_abandoned"]), closed_carts(r))}
-            for r in rows if closed_carts(r)]
+            for r in sorted(rows, key=lambda r: r["category"]) if closed_carts(r)]
 
 
 def _value_distribution(f: MetricFilter) -> list[dict[str, Any]]:
-    """Abandoned carts per value bucket (``CART_VALUE_EDGES``; the last bucket is open)."""
-    values = of_channel(days_in_period(CartValueDaily.objects.filter(category=f.category or ""), f), f)
-    counts = dict(sums_by(values, "bucket", ["carts"]).values_list("bucket", "carts"))
+    """Abandoned carts per value bucket (``CART_VALUE_EDGES``; the last bucket is open; whole months from
+    the cart-value rollup's copy)."""
+    rows = period_sums_by(f, "cart_values", lambda qs: of_category_sessions(qs, f), "bucket", ["carts"])
+    counts = {r["bucket"]: r["carts"] for r in rows}
     return [{"bucket_low": edge, "bucket_high": CART_VALUE_EDGES[i + 1] if i + 1 < len(CART_VALUE_EDGES) else None,
              "carts": as_count(counts.get(i))} for i, edge in enumerate(CART_VALUE_EDGES)]
 

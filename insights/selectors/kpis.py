@@ -19,9 +19,11 @@ from insights.selectors._common import (
     closed_carts,
     column_sums,
     customer_days,
-    event_days,
     of_actions,
+    of_category_events,
+    of_category_sessions,
     people_bits,
+    period_column_sums,
     session_days,
 )
 from insights.selectors.freshness import previous_period_comparison, sample_rates_note
@@ -132,10 +134,11 @@ def _store_totals(f: MetricFilter, days: QuerySet, *,
     if with_customer_counts:
         mask = age_group_mask(f)
         customers, buyers = people_bits(f, "v", mask).bit_count(), people_bits(f, "p", mask).bit_count()
-    events = event_days(f)
-    sums = column_sums(session_days(f), SESSION_COLUMNS)
-    sums["events"] = column_sums(of_actions(events, f), ["events"])["events"]
-    sums.update(column_sums(events.filter(action__in=(Action.PURCHASE, Action.REFUND)), MONEY_COLUMNS))
+    # whole closed months from the rollups' month copies (insights.month_copies)
+    sums = period_column_sums(f, "session_days", lambda qs: of_category_sessions(qs, f), SESSION_COLUMNS)
+    sums |= period_column_sums(f, "event_days", lambda qs: of_actions(of_category_events(qs, f), f), ["events"])
+    sums |= period_column_sums(f, "event_days", lambda qs: of_category_events(qs, f).filter(
+        action__in=(Action.PURCHASE, Action.REFUND)), MONEY_COLUMNS)
     return sums, customers, buyers
 
 

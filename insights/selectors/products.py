@@ -10,7 +10,15 @@ from django.db.models import QuerySet, Sum
 
 from insights.filters import MetricFilter
 from insights.models import ProductChannelDaily, ProductDaily
-from insights.selectors._common import TOP_N, as_count, as_money, days_in_period
+from insights.selectors._common import (
+    TOP_N,
+    as_count,
+    as_money,
+    days_in_period,
+    of_age_group,
+    of_channel,
+    period_sums_by,
+)
 from insights.stats import rate
 from products.models import Product
 
@@ -39,10 +47,14 @@ def _product_days(f: MetricFilter, product_pk: int | None = None) -> tuple[Query
 def product_rows(f: MetricFilter) -> list[Row]:
     """Per product in the period: views, units, revenue, viewing/adding/buying sessions, abandoned carts,
     refunds (None with a channel: refunds are not attributed to one)."""
-    qs, columns = _product_days(f)
-    if f.category:
-        qs = qs.filter(product_id__in=Product.objects.filter(category=f.category).values("pk"))
-    rows = list(qs.values("product_id").annotate(**{c: Sum(c) for c in columns}))
+    columns = SESSION_COLUMNS if f.channel else (*SESSION_COLUMNS, *REFUND_COLUMNS)
+
+    def narrow(qs: QuerySet) -> QuerySet:
+        qs = of_channel(of_age_group(qs, f), f)
+        return qs.filter(product_id__in=Product.objects.filter(category=f.category).values("pk")) if f.category else qs
+
+    # whole closed months from the rollup's month copy (insights.month_copies)
+    rows = period_sums_by(f, "product_channel_days" if f.channel else "product_days", narrow, "product_id", columns)
     for r in rows:
         for c in REFUND_COLUMNS:
             r.setdefault(c, None)

@@ -1,25 +1,31 @@
 """When customers shop: sums per UTC hour from the hourly rollups, bucketed in the store's time zone
-(with a channel: its sessions' figures, by the session's start hour)."""
+(with a channel: its sessions' figures, by the session's start hour); whole closed months from their copy
+by local weekday and hour (``insights.month_copies``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Aggregate, F, Q, QuerySet, Sum
 
+from insights.copy_models import ALL
 from insights.filters import MetricFilter, store_tz
 from insights.labels import MONTHS, WEEKDAYS
-from insights.models import EventHourly, SessionHourly
+from insights.month_copies import SOURCES
 from insights.selectors._common import (
     MONEY_ACTIONS,
     as_count,
     as_money,
-    hours_in_period,
+    copied_months,
+    net_revenue,
     net_revenue_of,
     of_actions,
+    of_age_group,
     of_channel,
+    outside_copies,
 )
 from insights.stats import rate
 
@@ -27,21 +33,73 @@ SUMMED = ("events", "revenue", "sessions", "purchasing", "orders")
 HOURS_A_WEEK = 168
 
 
-def _event_hours(f: MetricFilter, *, revenue: bool) -> QuerySet | None:
-    """Per UTC hour: ``n``, the events of the filter's actions, and (``revenue``) ``r``, the net revenue, in
-    one pass over EventHourly; with a channel, the events and revenue less discounts of its sessions by
-    their start hour (SessionHourly: no actions, so None with an action filter; refunds are not attributed
-    to a channel)."""
+Narrow = Callable[[QuerySet], QuerySet]
+
+
+def _same(qs: QuerySet) -> QuerySet:
+    return qs
+
+
+@dataclass(frozen=True)
+class SlotRead:
+    """What to sum per slot: from ``source``'s hourly rows (cut by ``narrow``, summed as ``sums``) and from
+    its month copy (``copy_narrow`` takes the rows of the same cut: ``ALL`` for a key not filtered on)."""
+
+    source: str
+    narrow: Narrow
+    sums: Mapping[str, Aggregate]
+    copy_narrow: Narrow
+    copy_sums: Mapping[str, Aggregate]
+
+
+def _channel_read(f: MetricFilter, sums: Mapping[str, Aggregate]) -> SlotRead:
+    """The session rollup's ``sums``, of the filter's channel (all without one)."""
+    return SlotRead("sessions", lambda qs: of_channel(qs, f), sums,
+                    lambda qs: qs.filter(channel=f.channel or ALL), sums)
+
+
+def _event_read(f: MetricFilter, *, revenue: bool) -> SlotRead | None:
+    """What seasonality sums of the events, per slot: ``n``, the events of the filter's actions, and
+    (``revenue``) ``r``, the net revenue, in one pass over the event rollup; with a channel, the events and
+    revenue less discounts of its sessions by their start hour (the session rollup: no actions, so None
+    with an action filter; refunds are not attributed to a channel)."""
     if f.channel:
         if f.actions:
             return None
-        sums = {"n": Sum("events"), **({"r": Sum(F("revenue") - F("discounts"))} if revenue else {})}
-        return of_channel(hours_in_period(SessionHourly.objects.all(), f), f).values("hour").annotate(**sums)
-    event_hours = hours_in_period(EventHourly.objects.all(), f)
+        return _channel_read(f, {"n": Sum("events"), **({"r": Sum(F("revenue") - F("discounts"))} if revenue else {})})
     if not revenue:
-        return of_actions(event_hours, f).values("hour").annotate(n=Sum("events"))
-    events = Sum("events", filter=Q(action__in=f.actions)) if f.actions else Sum("events")
-    return event_hours.values("hour").annotate(n=events, r=net_revenue_of(Q(action__in=MONEY_ACTIONS)))
+        return SlotRead("events", lambda qs: of_actions(qs, f), {"n": Sum("events")},
+                        lambda qs: qs.filter(action__in=f.actions) if f.actions else qs.filter(action=ALL),
+                        {"n": Sum("events")})
+    money = net_revenue_of(Q(action__in=MONEY_ACTIONS))
+    if f.actions:
+        sums = {"n": Sum("events", filter=Q(action__in=f.actions)), "r": money}
+        return SlotRead("events", _same, sums, lambda qs: qs.exclude(action=ALL), sums)
+    return SlotRead("events", _same, {"n": Sum("events"), "r": money}, lambda qs: qs.filter(action=ALL),
+                    {"n": Sum("events"), "r": net_revenue()})  # the copy's ALL rows hold only money events' money
+
+
+def slot_sums(f: MetricFilter, read: SlotRead) -> list[tuple[Any, ...]]:
+    """(weekday 0–6 from Monday, hour, month 1–12, *sums) in the store's time zone over the filter's days
+    and age group and the ``read``'s cut: whole copied months from the month copy, the rest from the
+    hourly rows (``insights.month_copies``)."""
+    hourly, copy = SOURCES[read.source].table, SOURCES[read.source].copy
+    months = copied_months(read.source, f)
+    hours = outside_copies(read.source, f, months)
+    rows = [] if hours is None else by_local_slot(
+        read.narrow(of_age_group(hourly._default_manager.filter(hours), f)).values("hour").annotate(**read.sums),
+        list(read.sums))
+    if not months:
+        return rows
+    slots = {tuple(row[:3]): list(row[3:]) for row in rows}
+    copied = read.copy_narrow(copy._default_manager.filter(month__in=[m for m, _, _ in months],
+                                                          age_group=f.age_group or ALL))
+    for row in copied.values("weekday", "hour", "month").annotate(**read.copy_sums):
+        totals = slots.setdefault((row["weekday"], row["hour"], row["month"].month), [None] * len(read.copy_sums))
+        for i, name in enumerate(read.copy_sums):
+            if row[name] is not None:
+                totals[i] = row[name] if totals[i] is None else totals[i] + row[name]
+    return [(*slot, *totals) for slot, totals in slots.items()]
 
 
 def by_local_slot(hours: QuerySet, sums: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -70,12 +128,12 @@ def by_local_slot(hours: QuerySet, sums: Sequence[str]) -> list[tuple[Any, ...]]
 
 def events_by_slot(f: MetricFilter, *, revenue: bool = True) -> list[tuple[int, int, int, int, Any]]:
     """(local weekday, hour, month, events of the filter's actions, net revenue or None) in store time
-    (``_event_hours``: with a channel, its sessions' figures)."""
-    hours = _event_hours(f, revenue=revenue)
-    if hours is None:
+    (``_event_read``: with a channel, its sessions' figures)."""
+    read = _event_read(f, revenue=revenue)
+    if read is None:
         return []
     return [(weekday, hour, month, int(n or 0), r[0] if r else None)
-            for weekday, hour, month, n, *r in by_local_slot(hours, ["n", "r"] if revenue else ["n"])]
+            for weekday, hour, month, n, *r in slot_sums(f, read)]
 
 
 class _WeekGrid:
@@ -114,9 +172,8 @@ def seasonality_stats(f: MetricFilter) -> dict[str, Any]:
     for weekday, hour, month, n, revenue in events_by_slot(f):
         grid.add("events", weekday, hour, month, n)
         grid.add("revenue", weekday, hour, month, revenue)
-    session_hours = of_channel(hours_in_period(SessionHourly.objects.all(), f), f).values("hour").annotate(
-        s=Sum("sessions"), p=Sum("purchasing_sessions"), o=Sum("orders"))
-    for weekday, hour, month, sessions, purchasing, orders in by_local_slot(session_hours, ["s", "p", "o"]):
+    session_read = _channel_read(f, {"s": Sum("sessions"), "p": Sum("purchasing_sessions"), "o": Sum("orders")})
+    for weekday, hour, month, sessions, purchasing, orders in slot_sums(f, session_read):
         grid.add("sessions", weekday, hour, month, sessions)
         grid.add("purchasing", weekday, hour, month, purchasing)
         grid.add("orders", weekday, hour, month, orders)

@@ -1,0 +1,209 @@
+"""Month copies of rollups (``insights.month_copies``, docs/derivation.md#month-copies-of-the-rollups): a
+closed month of a rollup summed once, so a long period reads a dozen rows a key instead of a year of
+hours or days; which months are copied, and the days written since (what keeps the copies exact)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from insights.fields import money_field as _money
+
+ALL = "*"  # in a month copy's key column: the row is summed over every value of it
+
+
+class EventSlotMonthly(models.Model):
+    """``EventHourly`` summed per closed month of the store's time zone × local weekday × local hour: what
+    seasonality reads for whole months instead of their 720-odd hours (``insights.month_copies``; kept on
+    PostgreSQL only)."""
+
+    month = models.DateField()  # the local month's first day
+    weekday = models.SmallIntegerField()  # 0 = Monday, local
+    hour = models.SmallIntegerField()  # 0–23, local
+    action = models.CharField(max_length=20)  # ALL: summed over every action
+    age_group = models.CharField(max_length=8)  # ALL: over every age group
+    events = models.BigIntegerField(default=0)
+    revenue = _money()  # of purchases and refunds only
+    discounts = _money()
+    refunds = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["age_group", "action", "month", "weekday", "hour"],
+                                               name="insights_evslot_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} day {self.weekday} {self.hour}h {self.action} {self.age_group}: {self.events}"
+
+
+class SessionSlotMonthly(models.Model):
+    """``SessionHourly`` summed like ``EventSlotMonthly`` (by each session's local start)."""
+
+    month = models.DateField()
+    weekday = models.SmallIntegerField()
+    hour = models.SmallIntegerField()
+    age_group = models.CharField(max_length=8)
+    channel = models.CharField(max_length=20)  # ALL: over every channel (so is age_group)
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+    revenue = _money()
+    discounts = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["age_group", "channel", "month", "weekday", "hour"],
+                                               name="insights_ssslot_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} day {self.weekday} {self.hour}h {self.age_group} {self.channel}"
+
+
+class MonthCopy(models.Model):
+    """A month copied from a rollup (``source``, ``insights.month_copies.SOURCES``): in which time zone (""
+    for day rollups, whose days are already store days) and the UTC times it covers [lo, hi)."""
+
+    source = models.CharField(max_length=20)
+    month = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    lo = models.DateTimeField()
+    hi = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "month"], name="insights_monthcopy_key")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.month:%Y-%m} ({self.time_zone})"
+
+
+class MonthCopyNote(models.Model):
+    """A day of a copied rollup written after it was over (a database trigger adds one a statement and day:
+    the UTC day of an hour, or the store day): the copies of the months it overlaps are not read until the
+    refresh recomputes them and deletes the notes it read. Rows are only added and deleted (no unique key),
+    so concurrent writers never wait for each other here."""
+
+    source = models.CharField(max_length=20)
+    day = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "day"], name="insights_copynote_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.day} written since its copy"
+
+
+class SessionMonthly(models.Model):
+    """``SessionDaily`` summed per closed month (store days): what carts and the KPIs read for whole months.
+    The counters are ``SessionCounters``' (``insights.models``, which imports this module)."""
+
+    month = models.DateField()  # the month's first store day
+    sessions = models.BigIntegerField(default=0)
+    purchasing_sessions = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    revenue = _money()
+    funnel_view = models.BigIntegerField(default=0)
+    funnel_cart = models.BigIntegerField(default=0)
+    funnel_checkout = models.BigIntegerField(default=0)
+    funnel_purchase = models.BigIntegerField(default=0)
+    dropoff_cart = _money()
+    dropoff_checkout = _money()
+    carts_open = models.BigIntegerField(default=0)
+    carts_converted = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    carts_emptied = models.BigIntegerField(default=0)
+    revenue_left = _money()
+    age_group = models.CharField(max_length=8)
+    category = models.CharField(max_length=100)
+    channel = models.CharField(max_length=20)
+    events = models.BigIntegerField(default=0)
+    discounts = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["category", "month", "age_group", "channel"],
+                                               name="insights_ssm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.age_group} {self.category or '*'}: {self.sessions}"
+
+
+class CartValueMonthly(models.Model):
+    """``CartValueDaily`` summed per closed month (store days)."""
+
+    month = models.DateField()
+    age_group = models.CharField(max_length=8)
+    category = models.CharField(max_length=100)
+    bucket = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=20)
+    carts = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["category", "month", "age_group", "bucket", "channel"],
+                                               name="insights_cvm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} bucket {self.bucket}: {self.carts}"
+
+
+class EventMonthly(models.Model):
+    """``EventDaily`` summed per closed month (store days): what the KPIs read for whole months."""
+
+    month = models.DateField()
+    action = models.CharField(max_length=20)
+    age_group = models.CharField(max_length=8)
+    category = models.CharField(max_length=100)
+    events = models.BigIntegerField(default=0)
+    quantity = models.BigIntegerField(default=0)
+    revenue = _money()
+    discounts = _money()
+    refunds = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "action", "age_group", "category"],
+                                               name="insights_evm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.action} {self.age_group} {self.category}: {self.events}"
+
+
+class ProductMonthlyCounters(models.Model):
+    """``ProductCounters`` of a month (store days)."""
+
+    month = models.DateField()
+    product_id = models.BigIntegerField()
+    age_group = models.CharField(max_length=8)
+    views = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)
+    revenue = _money()
+    view_sessions = models.BigIntegerField(default=0)
+    cart_sessions = models.BigIntegerField(default=0)
+    purchase_sessions = models.BigIntegerField(default=0)
+    carts_abandoned = models.BigIntegerField(default=0)
+    revenue_left = _money()
+
+    class Meta:
+        abstract = True
+
+
+class ProductMonthly(ProductMonthlyCounters):
+    """``ProductDaily`` summed per closed month: what the products page and insights read for whole months."""
+
+    refunds = _money()
+    refunded_units = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "product_id", "age_group"], name="insights_prm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} product {self.product_id} {self.age_group}"
+
+
+class ProductChannelMonthly(ProductMonthlyCounters):
+    """``ProductChannelDaily`` summed per closed month."""
+
+    channel = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "month", "product_id", "age_group"],
+                                               name="insights_pcm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} product {self.product_id} {self.age_group} {self.channel}"

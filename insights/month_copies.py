@@ -1,0 +1,280 @@
+"""Month copies of rollups (docs/derivation.md#month-copies-of-the-rollups): a long period reads each of
+its whole closed months as one copy row a key instead of that month's hours or days, and the rollup's
+own rows only for its partial months and for months not copied. Seasonality's hourly rollups are copied
+by local month × weekday × hour (``EventSlotMonthly`` from ``EventHourly``, ``SessionSlotMonthly`` from
+``SessionHourly``), the day rollups of sessions, cart values, events and products by month
+(``SessionMonthly``, ``CartValueMonthly``, ``EventMonthly``, ``ProductMonthly``, ``ProductChannelMonthly``).
+
+A copy is kept from the outside, because the rollups have many writers (ingest's event counts and
+money, the drain, moves, removals, the rebuild): a statement-level trigger on each copied rollup notes
+every day a statement wrote after it was over (``MonthCopyNote``: an hour more than a day old, a store
+day before yesterday in UTC; live traffic writes neither, so it notes nothing), and
+``month_copies_refresh`` copies each closed month (a few days after its end), recomputes the months a
+note overlaps, and deletes the notes it read (a note added meanwhile stays for the next refresh). Readers take from a
+copy only the months copied in the store's current time zone that no note overlaps, so a late event, a
+move or an import is in the figures at once, from the rollup's rows, until the next refresh.
+
+PostgreSQL only (the triggers); on SQLite nothing is copied and every reader reads the rollups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from insights.contributions import MONEY_ACTIONS
+from insights.copy_models import (
+    ALL,
+    CartValueMonthly,
+    EventMonthly,
+    EventSlotMonthly,
+    MonthCopy,
+    MonthCopyNote,
+    ProductChannelMonthly,
+    ProductMonthly,
+    SessionMonthly,
+    SessionSlotMonthly,
+)
+from insights.filters import store_tz
+from insights.models import (
+    CartValueDaily,
+    EventDaily,
+    EventHourly,
+    ProductChannelDaily,
+    ProductDaily,
+    SessionCounters,
+    SessionDaily,
+    SessionHourly,
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A copied rollup: ``table`` (its time column ``hour`` or ``day``: ``kind``), its ``copy``, the key
+    columns beside the time and the summed columns. An hourly copy holds every key's rows and, for each key
+    column, rows summed over it (``ALL``): an unfiltered view reads 168 rows a month. The events copy keeps
+    the money of money events only (what every reader of it sums)."""
+
+    kind: str
+    table: type[models.Model]
+    copy: type[models.Model]
+    keys: tuple[str, ...]
+    sums: tuple[str, ...]
+
+
+PRODUCT_COUNTERS = ("views", "units", "revenue", "view_sessions", "cart_sessions", "purchase_sessions",
+                    "carts_abandoned", "revenue_left")
+SOURCES = {
+    "events": Source("hour", EventHourly, EventSlotMonthly, ("action", "age_group"),
+                     ("events", "revenue", "discounts", "refunds")),
+    "sessions": Source("hour", SessionHourly, SessionSlotMonthly, ("age_group", "channel"),
+                       ("sessions", "purchasing_sessions", "orders", "events", "revenue", "discounts")),
+    "session_days": Source("day", SessionDaily, SessionMonthly, ("category", "age_group", "channel"),
+                           tuple(f.name for f in SessionCounters._meta.get_fields()) + ("events", "discounts")),
+    "cart_values": Source("day", CartValueDaily, CartValueMonthly, ("category", "age_group", "bucket", "channel"),
+                          ("carts",)),
+    "event_days": Source("day", EventDaily, EventMonthly, ("action", "age_group", "category"),
+                         ("events", "quantity", "revenue", "discounts", "refunds")),
+    "product_days": Source("day", ProductDaily, ProductMonthly, ("product_id", "age_group"),
+                           (*PRODUCT_COUNTERS, "refunds", "refunded_units")),
+    "product_channel_days": Source("day", ProductChannelDaily, ProductChannelMonthly,
+                                   ("channel", "product_id", "age_group"), PRODUCT_COUNTERS),
+}
+MONEY = ("revenue", "discounts", "refunds")
+# A month is copied once it ended this long ago; the triggers note writes to hours more than a day old
+# and to store days before yesterday in UTC, so every write to a copied month is noted.
+SETTLE = {"hour": dt.timedelta(days=2), "day": dt.timedelta(days=3)}
+_LOCK_ID = 815_514_022  # one refresh at a time (another one running: this one leaves the work to it)
+
+_NOTE_FUNCTION = """
+CREATE OR REPLACE FUNCTION insights_hour_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date AS d
+        FROM old_rows WHERE hour < clock_timestamp() - interval '1 day') x;
+  ELSE
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date AS d
+        FROM new_rows WHERE hour < clock_timestamp() - interval '1 day') x;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION insights_day_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT day AS d
+        FROM old_rows WHERE day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1) x;
+  ELSE
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT day AS d
+        FROM new_rows WHERE day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1) x;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION insights_copy_forget() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {copy} WHERE source = TG_ARGV[0];
+  RETURN NULL;
+END $$;
+"""
+_TRIGGERS = """
+DROP TRIGGER IF EXISTS insights_copy_ins ON {table};
+DROP TRIGGER IF EXISTS insights_copy_upd ON {table};
+DROP TRIGGER IF EXISTS insights_copy_del ON {table};
+DROP TRIGGER IF EXISTS insights_copy_trunc ON {table};
+CREATE TRIGGER insights_copy_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION insights_{kind}_note('{source}');
+CREATE TRIGGER insights_copy_upd AFTER UPDATE ON {table} REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION insights_{kind}_note('{source}');
+CREATE TRIGGER insights_copy_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION insights_{kind}_note('{source}');
+CREATE TRIGGER insights_copy_trunc AFTER TRUNCATE ON {table}
+  FOR EACH STATEMENT EXECUTE FUNCTION insights_copy_forget('{source}');
+"""
+
+
+def triggers_sql() -> list[str]:
+    """The statements installing the note triggers on the copied rollups (the migrations run them)."""
+    q = connection.ops.quote_name
+    out = [_NOTE_FUNCTION.format(note=q(MonthCopyNote._meta.db_table), copy=q(MonthCopy._meta.db_table))]
+    for name, source in SOURCES.items():
+        out.append(_TRIGGERS.format(table=q(source.table._meta.db_table), source=name, kind=source.kind))
+    return out
+
+
+def _month_after(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def month_bounds(month: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC hours [lo, hi) of a local month."""
+    return (dt.datetime.combine(month, dt.time(), tzinfo=tz).astimezone(dt.UTC),
+            dt.datetime.combine(_month_after(month), dt.time(), tzinfo=tz).astimezone(dt.UTC))
+
+
+def _closed_months(first: dt.datetime, last: dt.datetime, now: dt.datetime, tz: dt.tzinfo,
+                   settle: dt.timedelta) -> list[dt.date]:
+    """The months (in ``tz``) from the one holding ``first`` to the one holding ``last`` that ended at least
+    ``settle`` ago."""
+    month, end, out = first.astimezone(tz).date().replace(day=1), last.astimezone(tz).date(), []
+    while month <= end and month_bounds(month, tz)[1] <= now - settle:
+        out.append(month)
+        month = _month_after(month)
+    return out
+
+
+def _last_closed(now: dt.datetime, tz: dt.tzinfo, settle: dt.timedelta) -> dt.date:
+    """The latest month (in ``tz``) that ended at least ``settle`` before ``now``."""
+    current = (now - settle).astimezone(tz).date().replace(day=1)
+    return (current - dt.timedelta(days=1)).replace(day=1)
+
+
+def source_zone(source: Source) -> tuple[dt.tzinfo, str]:
+    """The time zone a source's months are cut in and its name as recorded: the store's for hourly rollups;
+    UTC, recorded as "", for day rollups (their days are already store days)."""
+    if source.kind == "hour":
+        tz = store_tz()
+        return tz, str(tz)
+    return dt.UTC, ""
+
+
+def _span(source: Source) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first and last time of a rollup's rows (a day as its UTC midnight), or None when empty."""
+    span = source.table._default_manager.aggregate(first=Min(source.kind), last=Max(source.kind))
+    if span["first"] is None:
+        return None
+    if source.kind == "day":
+        return tuple(dt.datetime.combine(span[k], dt.time(), tzinfo=dt.UTC) for k in ("first", "last"))  # type: ignore[return-value]
+    return span["first"], span["last"]
+
+
+def _overlaps(day: dt.date, lo: dt.datetime, hi: dt.datetime) -> bool:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return start < hi and start + dt.timedelta(days=1) > lo
+
+
+def _copy_sql(source: Source) -> str:
+    """One month of a rollup: a day rollup summed per key; an hourly one per local weekday × hour × every
+    combination of the key columns, each either a value or ``ALL`` (``CUBE``)."""
+    q = connection.ops.quote_name
+    table, keys = q(source.table._meta.db_table), ", ".join(source.keys)
+    columns = f"(month, {'weekday, hour, ' if source.kind == 'hour' else ''}{keys}, {', '.join(source.sums)})"
+    if source.kind == "day":
+        return (f"INSERT INTO {q(source.copy._meta.db_table)} {columns} SELECT %s, {keys}, "
+                f"{', '.join(f'SUM({c})' for c in source.sums)} FROM {table} WHERE day >= %s AND day < %s "
+                f"GROUP BY {keys}")
+    actions = ", ".join(f"'{a}'" for a in sorted(MONEY_ACTIONS))
+    money_of = f" FILTER (WHERE action IN ({actions}))" if "action" in source.keys else ""
+    summed = ", ".join(f"COALESCE(SUM({c}){money_of if c in MONEY else ''}, 0)" for c in source.sums)
+    return (f"INSERT INTO {q(source.copy._meta.db_table)} {columns} "
+            f"SELECT %s, wd, hr, {', '.join(f'COALESCE({k}, %s)' for k in source.keys)}, {summed} FROM ("
+            f"SELECT CAST(EXTRACT(ISODOW FROM t) AS integer) - 1 AS wd, CAST(EXTRACT(HOUR FROM t) AS integer) AS hr, "
+            f"{', '.join((*source.keys, *source.sums))} FROM (SELECT hour AT TIME ZONE %s AS t, * FROM {table} "
+            f"WHERE hour >= %s AND hour < %s) y) x GROUP BY wd, hr, CUBE ({keys})")
+
+
+def _copy_params(source: Source, month: dt.date, zone: str, lo: dt.datetime, hi: dt.datetime) -> list:
+    if source.kind == "day":
+        return [month, lo.date(), hi.date()]
+    return [month, *[ALL] * len(source.keys), zone, lo, hi]
+
+
+def _refresh_source(cur: Any, name: str, source: Source, kept: dict[dt.date, str], notes: list[tuple[int, dt.date]],
+                    now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Copy ``source``'s closed months not copied (or copied in another time zone) and recompute those a
+    note overlaps; drop the copies of months no longer closed or without rows. Returns the UTC spans of
+    the months (re)copied or dropped."""
+    tz, zone = source_zone(source)
+    span = _span(source)
+    closed = _closed_months(*span, now, tz, SETTLE[source.kind]) if span else []
+    refreshed = []
+    for month in sorted(set(closed) | set(kept)):
+        lo, hi = month_bounds(month, tz)
+        if kept.get(month) == zone and not any(_overlaps(day, lo, hi) for _, day in notes):
+            continue
+        source.copy._default_manager.filter(month=month).delete()
+        if month in closed:
+            cur.execute(_copy_sql(source), _copy_params(source, month, zone, lo, hi))
+            MonthCopy.objects.update_or_create(source=name, month=month, defaults={
+                "time_zone": zone, "lo": lo, "hi": hi, "refreshed_at": now})
+        else:  # its rows are gone (or it is not closed in this time zone)
+            MonthCopy.objects.filter(source=name, month=month).delete()
+        refreshed.append((lo, hi))
+    return refreshed
+
+
+def month_copies_refresh(*, now: dt.datetime | None = None) -> int:
+    """Copy the closed months not yet copied (or copied in another time zone) and recompute those a note
+    overlaps, deleting the notes read (they were committed before the recomputation read the rollup; a
+    note added since stays). Returns the months (re)copied. PostgreSQL only; a no-op while another
+    refresh runs."""
+    if connection.vendor != "postgresql":
+        return 0
+    now = now or timezone.now()
+    done = 0
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_ID])
+        if not cur.fetchone()[0]:
+            return 0
+        for name, source in SOURCES.items():
+            tz, zone = source_zone(source)
+            notes = list(MonthCopyNote.objects.filter(source=name).values_list("pk", "day"))
+            kept = dict(MonthCopy.objects.filter(source=name).values_list("month", "time_zone"))
+            stale = [m for m in kept if any(_overlaps(day, *month_bounds(m, tz)) for _, day in notes)]
+            refreshed: list[tuple[dt.datetime, dt.datetime]] = []
+            if stale or _last_closed(now, tz, SETTLE[source.kind]) not in kept or set(kept.values()) != {zone}:
+                refreshed = _refresh_source(cur, name, source, kept, notes, now)
+                kept = dict(MonthCopy.objects.filter(source=name).values_list("month", "time_zone"))
+            # else no copy written since and no month closed since: the rollup's span is not read.
+            # Delete the notes read that a recomputation covered, and those of months not copied (a month's
+            # first copy reads everything committed before it): the rest wait for the next refresh.
+            copies = [month_bounds(m, tz) for m in kept]
+            read = [pk for pk, day in notes if any(_overlaps(day, lo, hi) for lo, hi in refreshed)
+                    or not any(_overlaps(day, lo, hi) for lo, hi in copies)]
+            for i in range(0, len(read), 1000):  # only notes read: one a writer added since stays
+                MonthCopyNote.objects.filter(pk__in=read[i:i + 1000]).delete()
+            done += len(refreshed)
+    return done
