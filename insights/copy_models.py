@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from insights.counter_models import ProductShares, SessionCounters
 from insights.fields import money_field as _money
 
 ALL = "*"  # in a month copy's key column: the row is summed over every value of it
@@ -91,26 +92,10 @@ class MonthCopyNote(models.Model):
         return f"{self.source} {self.day} written since its copy"
 
 
-class SessionMonthly(models.Model):
-    """``SessionDaily`` summed per closed month (store days): what carts and the KPIs read for whole months.
-    The counters are ``SessionCounters``' (``insights.models``, which imports this module)."""
+class SessionMonthly(SessionCounters):
+    """``SessionDaily`` summed per closed month (store days): what carts and the KPIs read for whole months."""
 
     month = models.DateField()  # the month's first store day
-    sessions = models.BigIntegerField(default=0)
-    purchasing_sessions = models.BigIntegerField(default=0)
-    orders = models.BigIntegerField(default=0)
-    revenue = _money()
-    funnel_view = models.BigIntegerField(default=0)
-    funnel_cart = models.BigIntegerField(default=0)
-    funnel_checkout = models.BigIntegerField(default=0)
-    funnel_purchase = models.BigIntegerField(default=0)
-    dropoff_cart = _money()
-    dropoff_checkout = _money()
-    carts_open = models.BigIntegerField(default=0)
-    carts_converted = models.BigIntegerField(default=0)
-    carts_abandoned = models.BigIntegerField(default=0)
-    carts_emptied = models.BigIntegerField(default=0)
-    revenue_left = _money()
     age_group = models.CharField(max_length=8)
     category = models.CharField(max_length=100)
     channel = models.CharField(max_length=20)
@@ -164,28 +149,10 @@ class EventMonthly(models.Model):
         return f"{self.month:%Y-%m} {self.action} {self.age_group} {self.category}: {self.events}"
 
 
-class ProductMonthlyCounters(models.Model):
-    """``ProductCounters`` of a month (store days)."""
-
-    month = models.DateField()
-    product_id = models.BigIntegerField()
-    age_group = models.CharField(max_length=8)
-    views = models.BigIntegerField(default=0)
-    units = models.BigIntegerField(default=0)
-    revenue = _money()
-    view_sessions = models.BigIntegerField(default=0)
-    cart_sessions = models.BigIntegerField(default=0)
-    purchase_sessions = models.BigIntegerField(default=0)
-    carts_abandoned = models.BigIntegerField(default=0)
-    revenue_left = _money()
-
-    class Meta:
-        abstract = True
-
-
-class ProductMonthly(ProductMonthlyCounters):
+class ProductMonthly(ProductShares):
     """``ProductDaily`` summed per closed month: what the products page and insights read for whole months."""
 
+    month = models.DateField()
     refunds = _money()
     refunded_units = models.BigIntegerField(default=0)
 
@@ -196,8 +163,10 @@ class ProductMonthly(ProductMonthlyCounters):
         return f"{self.month:%Y-%m} product {self.product_id} {self.age_group}"
 
 
-class ProductChannelMonthly(ProductMonthlyCounters):
+class ProductChannelMonthly(ProductShares):
     """``ProductChannelDaily`` summed per closed month."""
+
+    month = models.DateField()
 
     channel = models.CharField(max_length=20)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from insights.counter_models import ProductShares, SessionCounters
 from insights.derivation import DerivedSession
 from insights.fields import money_field as _money
 
@@ -186,27 +187,6 @@ class SessionHourly(models.Model):
         return f"{self.hour:%Y-%m-%d %H}h {self.age_group}: {self.sessions}"
 
 
-class SessionCounters(models.Model):
-    sessions = models.BigIntegerField(default=0)
-    purchasing_sessions = models.BigIntegerField(default=0)
-    orders = models.BigIntegerField(default=0)
-    revenue = _money()
-    funnel_view = models.BigIntegerField(default=0)
-    funnel_cart = models.BigIntegerField(default=0)
-    funnel_checkout = models.BigIntegerField(default=0)
-    funnel_purchase = models.BigIntegerField(default=0)
-    dropoff_cart = _money()
-    dropoff_checkout = _money()
-    carts_open = models.BigIntegerField(default=0)
-    carts_converted = models.BigIntegerField(default=0)
-    carts_abandoned = models.BigIntegerField(default=0)
-    carts_emptied = models.BigIntegerField(default=0)
-    revenue_left = _money()
-
-    class Meta:
-        abstract = True
-
-
 class SessionDaily(SessionCounters):
     """category "" holds every session; a named category holds the sessions that touched it. ``channel``
     is the session's traffic channel (insights.channels). ``events`` and ``discounts`` (the sessions'
@@ -258,20 +238,10 @@ class TrafficDaily(models.Model):
         return f"{self.day} {self.channel} {self.source}/{self.medium}: {self.sessions}"
 
 
-class ProductCounters(models.Model):
+class ProductCounters(ProductShares):
     """A product's share of the sessions placed on a day (insights.contributions ``_add_product_rows``)."""
 
     day = models.DateField()
-    product_id = models.BigIntegerField()
-    age_group = models.CharField(max_length=8)
-    views = models.BigIntegerField(default=0)
-    units = models.BigIntegerField(default=0)
-    revenue = _money()
-    view_sessions = models.BigIntegerField(default=0)
-    cart_sessions = models.BigIntegerField(default=0)
-    purchase_sessions = models.BigIntegerField(default=0)
-    carts_abandoned = models.BigIntegerField(default=0)
-    revenue_left = _money()
 
     class Meta:
         abstract = True

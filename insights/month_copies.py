@@ -40,6 +40,7 @@ from insights.copy_models import (
     SessionMonthly,
     SessionSlotMonthly,
 )
+from insights.counter_models import ProductShares, SessionCounters
 from insights.filters import store_tz
 from insights.models import (
     CartValueDaily,
@@ -47,7 +48,6 @@ from insights.models import (
     EventHourly,
     ProductChannelDaily,
     ProductDaily,
-    SessionCounters,
     SessionDaily,
     SessionHourly,
 )
@@ -67,8 +67,7 @@ class Source:
     sums: tuple[str, ...]
 
 
-PRODUCT_COUNTERS = ("views", "units", "revenue", "view_sessions", "cart_sessions", "purchase_sessions",
-                    "carts_abandoned", "revenue_left")
+PRODUCT_COUNTERS = tuple(f.name for f in ProductShares._meta.get_fields() if f.name not in ("product_id", "age_group"))
 SOURCES = {
     "events": Source("hour", EventHourly, EventSlotMonthly, ("action", "age_group"),
                      ("events", "revenue", "discounts", "refunds")),

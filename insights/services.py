@@ -281,7 +281,7 @@ def analytics_process_pending(*, max_rows: int | None = None, as_of: dt.datetime
         if not more:
             if total:
                 rfm_refresh_if_due()  # the kept RFM scores follow the derived figures (insights.rfm_store)
-                month_copies_refresh()  # closed months' seasonality copies (insights.month_copies)
+                month_copies_refresh()  # the rollups' copies of closed months (insights.month_copies)
             return total
 
 

@@ -41,7 +41,7 @@ def close_idle_sessions_task() -> int:
 @shared_task(ignore_result=True)
 def refresh_rfm_task() -> int:
     """Refresh the kept RFM scores (every minute): catches what changes buyers' figures outside a
-    derivation batch (refunds stored at ingest, erasures, merges), and the seasonality copies of closed
+    derivation batch (refunds stored at ingest, erasures, merges), and the rollups' copies of closed
     months (``insights.month_copies``). Returns the number of buyers."""
     buyers = rfm_refresh()
     month_copies_refresh()

@@ -134,7 +134,7 @@ def of_category_sessions(qs: QuerySet, f: MetricFilter) -> QuerySet:
 def session_days(f: MetricFilter) -> QuerySet:
     """The day × session rollup for the filter's days, age group and channel: the rows of whole sessions
     (category "") or, with a category, of the sessions that touched it."""
-    return of_channel(days_in_period(SessionDaily.objects.filter(category=f.category or ""), f), f)
+    return of_category_sessions(within_store_days(SessionDaily.objects.all(), f), f)
 
 
 def column_sums(qs: QuerySet, columns: Iterable[str]) -> dict[str, Any]:
