@@ -176,3 +176,23 @@ class ProductChannelMonthly(ProductShares):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} product {self.product_id} {self.age_group} {self.channel}"
+
+
+class ChannelPeopleMonthly(models.Model):
+    """The customers with a session from a channel that started in a closed month of the store's time zone,
+    per the session's age group: active (kind "v") and buying ("p", a purchasing session), each as a bitmap
+    of customer pks (``insights.people``). A channel's distinct people over a long period are the bits of
+    the OR of its months (``insights.selectors.channel_people``), not a distinct over every session."""
+
+    month = models.DateField()  # the local month's first day
+    channel = models.CharField(max_length=20)
+    age_group = models.CharField(max_length=8)
+    kind = models.CharField(max_length=1)
+    bits = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "month", "age_group", "kind"],
+                                               name="insights_chpm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.channel} {self.age_group} {self.kind}: {len(self.bits)} bytes"

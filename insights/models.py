@@ -304,7 +304,8 @@ class CustomerDaily(models.Model):
             models.Index(fields=["day", "customer_id"], condition=models.Q(revenue__gt=0),
                          include=["revenue", "orders", "discounts", "refunds"], name="insights_cud_buyers_idx"),
             # Customers' order days (a segment's cohorts, insights.selectors.segment_retention), index-only.
-            models.Index(fields=["customer_id", "day"], condition=models.Q(orders__gt=0),
+            # Also the period revenue of a few customers (the top customers' bounded read: revenue > 0).
+            models.Index(fields=["customer_id", "day"], condition=models.Q(orders__gt=0) | models.Q(revenue__gt=0),
                          include=["orders", "revenue", "discounts", "refunds"], name="insights_cud_orders_idx"),
         ]
 

@@ -4,6 +4,8 @@ own rows only for its partial months and for months not copied. Seasonality's ho
 by local month × weekday × hour (``EventSlotMonthly`` from ``EventHourly``, ``SessionSlotMonthly`` from
 ``SessionHourly``), the day rollups of sessions, cart values, events and products by month
 (``SessionMonthly``, ``CartValueMonthly``, ``EventMonthly``, ``ProductMonthly``, ``ProductChannelMonthly``).
+The stored sessions are copied too, not summed: each channel's customers of a month as bitmaps
+(``ChannelPeopleMonthly``), for the distinct people of a channel over a long period.
 
 A copy is kept from the outside, because the rollups have many writers (ingest's event counts and
 money, the drain, moves, removals, the rebuild): a statement-level trigger on each copied rollup notes
@@ -31,6 +33,7 @@ from insights.contributions import MONEY_ACTIONS
 from insights.copy_models import (
     ALL,
     CartValueMonthly,
+    ChannelPeopleMonthly,
     EventMonthly,
     EventSlotMonthly,
     MonthCopy,
@@ -48,9 +51,11 @@ from insights.models import (
     EventHourly,
     ProductChannelDaily,
     ProductDaily,
+    Session,
     SessionDaily,
     SessionHourly,
 )
+from insights.people import bitmap
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,11 @@ class Source:
     copy: type[models.Model]
     keys: tuple[str, ...]
     sums: tuple[str, ...]
+    time: str = ""  # the table's time column, if not named as its kind
+
+    @property
+    def column(self) -> str:
+        return self.time or self.kind
 
 
 PRODUCT_COUNTERS = tuple(f.name for f in ProductShares._meta.get_fields() if f.name not in ("product_id", "age_group"))
@@ -83,6 +93,8 @@ SOURCES = {
                            (*PRODUCT_COUNTERS, "refunds", "refunded_units")),
     "product_channel_days": Source("day", ProductChannelDaily, ProductChannelMonthly,
                                    ("channel", "product_id", "age_group"), PRODUCT_COUNTERS),
+    # not a sum: the channel's active and buying customers of each month as bitmaps (by the session's start)
+    "channel_people": Source("hour", Session, ChannelPeopleMonthly, ("channel", "age_group"), (), time="started_at"),
 }
 MONEY = ("revenue", "discounts", "refunds")
 # A month is copied once it ended this long ago; the triggers note writes to hours more than a day old
@@ -113,6 +125,18 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+CREATE OR REPLACE FUNCTION insights_session_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date
+        AS d FROM old_rows WHERE started_at < clock_timestamp() - interval '1 day') x;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date
+        AS d FROM new_rows WHERE started_at < clock_timestamp() - interval '1 day') x;
+  END IF;
+  RETURN NULL;
+END $$;
 CREATE OR REPLACE FUNCTION insights_copy_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM {copy} WHERE source = TG_ARGV[0];
@@ -126,7 +150,7 @@ DROP TRIGGER IF EXISTS insights_copy_del ON {table};
 DROP TRIGGER IF EXISTS insights_copy_trunc ON {table};
 CREATE TRIGGER insights_copy_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION insights_{kind}_note('{source}');
-CREATE TRIGGER insights_copy_upd AFTER UPDATE ON {table} REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER insights_copy_upd AFTER UPDATE ON {table} REFERENCING {update_rows}
   FOR EACH STATEMENT EXECUTE FUNCTION insights_{kind}_note('{source}');
 CREATE TRIGGER insights_copy_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION insights_{kind}_note('{source}');
@@ -140,7 +164,11 @@ def triggers_sql() -> list[str]:
     q = connection.ops.quote_name
     out = [_NOTE_FUNCTION.format(note=q(MonthCopyNote._meta.db_table), copy=q(MonthCopy._meta.db_table))]
     for name, source in SOURCES.items():
-        out.append(_TRIGGERS.format(table=q(source.table._meta.db_table), source=name, kind=source.kind))
+        # a session's update may move it to another month, channel or customer: both of its rows are noted
+        function, update_rows = (("session", "OLD TABLE AS old_rows NEW TABLE AS new_rows") if source.time
+                                 else (source.kind, "NEW TABLE AS new_rows"))
+        out.append(_TRIGGERS.format(table=q(source.table._meta.db_table), source=name, kind=function,
+                                    update_rows=update_rows))
     return out
 
 
@@ -182,7 +210,7 @@ def source_zone(source: Source) -> tuple[dt.tzinfo, str]:
 
 def _span(source: Source) -> tuple[dt.datetime, dt.datetime] | None:
     """The first and last time of a rollup's rows (a day as its UTC midnight), or None when empty."""
-    span = source.table._default_manager.aggregate(first=Min(source.kind), last=Max(source.kind))
+    span = source.table._default_manager.aggregate(first=Min(source.column), last=Max(source.column))
     if span["first"] is None:
         return None
     if source.kind == "day":
@@ -215,6 +243,17 @@ def _copy_sql(source: Source) -> str:
             f"WHERE hour >= %s AND hour < %s) y) x GROUP BY wd, hr, CUBE ({keys})")
 
 
+def _copy_people(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
+    """One month of each channel's people: the customers of the sessions that started in it, per channel
+    and age group, active ("v") and buying ("p"), as bitmaps (``insights.people``)."""
+    cur.execute(f"SELECT channel, age_group, array_agg(DISTINCT customer_id), array_agg(DISTINCT customer_id) "
+                f"FILTER (WHERE purchased) FROM {connection.ops.quote_name(Session._meta.db_table)} "
+                f"WHERE started_at >= %s AND started_at < %s GROUP BY channel, age_group", [lo, hi])
+    ChannelPeopleMonthly.objects.bulk_create([
+        ChannelPeopleMonthly(month=month, channel=channel, age_group=age_group, kind=kind, bits=bitmap(pks or ()))
+        for channel, age_group, active, buying in cur.fetchall() for kind, pks in (("v", active), ("p", buying))])
+
+
 def _copy_params(source: Source, month: dt.date, zone: str, lo: dt.datetime, hi: dt.datetime) -> list:
     if source.kind == "day":
         return [month, lo.date(), hi.date()]
@@ -236,7 +275,10 @@ def _refresh_source(cur: Any, name: str, source: Source, kept: dict[dt.date, str
             continue
         source.copy._default_manager.filter(month=month).delete()
         if month in closed:
-            cur.execute(_copy_sql(source), _copy_params(source, month, zone, lo, hi))
+            if source.copy is ChannelPeopleMonthly:
+                _copy_people(cur, month, lo, hi)
+            else:
+                cur.execute(_copy_sql(source), _copy_params(source, month, zone, lo, hi))
             MonthCopy.objects.update_or_create(source=name, month=month, defaults={
                 "time_zone": zone, "lo": lo, "hi": hi, "refreshed_at": now})
         else:  # its rows are gone (or it is not closed in this time zone)

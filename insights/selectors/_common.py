@@ -247,17 +247,23 @@ def copied_months(source: str, f: MetricFilter) -> Months:
 def outside_copies(source: str, f: MetricFilter, months: Months) -> Q | None:
     """The filter's hours or days (the rollup's time column) less the copied ``months`` (ordered, inside
     it), or None when nothing is left."""
-    kind = SOURCES[source].kind
+    parts = outside_parts(source, f, months)
+    return reduce(operator.or_, parts) if parts else None
+
+
+def outside_parts(source: str, f: MetricFilter, months: Months) -> list[Q]:
+    """``outside_copies`` as its ranges, one condition each (an index range scan each, where PostgreSQL
+    would filter a whole index by their OR)."""
+    kind, column = SOURCES[source].kind, SOURCES[source].column
     cursor, end = _copy_bounds(kind, f)
     gaps: list[tuple[dt.datetime | None, dt.datetime | None]] = []
     for _month, lo, hi in months:
         gaps.append((cursor, lo))
         cursor = hi
     gaps.append((cursor, end))
-    parts = [Q(**{f"{kind}__{op}": (v if kind == "hour" else v.date()) for op, v in (("gte", a), ("lt", b))
-                  if v is not None})
-             for a, b in gaps if a is None or b is None or a < b]
-    return reduce(operator.or_, parts) if parts else None
+    return [Q(**{f"{column}__{op}": (v if kind == "hour" else v.date()) for op, v in (("gte", a), ("lt", b))
+                 if v is not None})
+            for a, b in gaps if a is None or b is None or a < b]
 
 
 def _period_parts(f: MetricFilter, source: str) -> list[QuerySet]:

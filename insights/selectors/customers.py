@@ -28,12 +28,14 @@ from insights.selectors._common import (
     channel_sessions,
     channel_unknowns,
     customer_days,
-    event_days,
     iso_or_none,
     net_revenue,
-    session_days,
+    of_category_events,
+    of_category_sessions,
+    period_sums_by,
     within_store_days,
 )
+from insights.selectors.channel_people import channel_people
 from insights.selectors.rfm import rfm_freshness, segment_customer_pks, segment_rows
 from insights.selectors.segment_days import (
     active_customers_by_age,
@@ -76,7 +78,11 @@ def _segment_rollup_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]
 
 def _channel_customers_by_age(f: MetricFilter) -> list[tuple[str, int]]:
     """The channel's distinct customers per age group: the distinct (age group, customer) pairs of its
-    sessions counted (a hashed DISTINCT; a COUNT(DISTINCT …) sorts every session of the period)."""
+    sessions counted (a hashed DISTINCT; a COUNT(DISTINCT …) sorts every session of the period), or over a
+    long period the bits of their bitmaps (``channel_people``)."""
+    people = channel_people(f)
+    if people is not None:
+        return [(age_group, active.bit_count()) for age_group, (active, _) in people.items()]
     pairs, params = channel_sessions(f).order_by().values("age_group", "customer_id").distinct().query.sql_with_params()
     with connection.cursor() as cur:
         cur.execute(f"SELECT age_group, COUNT(*) FROM ({pairs}) p GROUP BY age_group", params)
@@ -84,21 +90,24 @@ def _channel_customers_by_age(f: MetricFilter) -> list[tuple[str, int]]:
 
 
 def _store_age_rows(f: MetricFilter, age_rows: dict[str, dict[str, Any]], *, with_customers: bool) -> None:
-    # with a channel, revenue is its sessions' less discounts (refunds are not attributed to a channel)
-    money = {"r": Sum(F("revenue") - F("discounts"))} if f.channel else {}
-    for row in session_days(f).values("age_group").annotate(s=Sum("sessions"), p=Sum("purchasing_sessions"),
-                                                            **money):
+    # whole closed months from the rollups' month copies (insights.month_copies); with a channel, revenue is
+    # its sessions' less discounts (refunds are not attributed to a channel)
+    money = ("revenue", "discounts") if f.channel else ()
+    for row in period_sums_by(f, "session_days", lambda qs: of_category_sessions(qs, f), "age_group",
+                              ("sessions", "purchasing_sessions", *money)):
         sums = age_rows.setdefault(row["age_group"], _empty_age_row())
-        sums.update(sessions=row["s"], purchasing_sessions=row["p"])
+        sums.update(sessions=row["sessions"], purchasing_sessions=row["purchasing_sessions"])
         if f.channel:
-            sums["revenue"] = None if "revenue" in channel_unknowns(f) else row["r"]
+            sums["revenue"] = None if "revenue" in channel_unknowns(f) else row["revenue"] - row["discounts"]
     if f.channel:
         if with_customers:
             for age_group, n in _channel_customers_by_age(f):
                 age_rows.setdefault(age_group, _empty_age_row())["customers"] = n
         return
-    for row in event_days(f).filter(action__in=MONEY_ACTIONS).values("age_group").annotate(r=net_revenue()):
-        age_rows.setdefault(row["age_group"], _empty_age_row())["revenue"] = row["r"]
+    for row in period_sums_by(f, "event_days", lambda qs: of_category_events(qs, f).filter(action__in=MONEY_ACTIONS),
+                              "age_group", ("revenue", "discounts", "refunds")):
+        age_rows.setdefault(row["age_group"], _empty_age_row())["revenue"] = (
+            row["revenue"] - row["discounts"] - row["refunds"])
     if with_customers:
         # the period's people bitmap cut to each age group's customers (a scan of the customers, not of
         # every active customer day of the period)
@@ -133,6 +142,33 @@ def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QueryS
     return out
 
 
+BOUNDED_ROUNDS = (4 * TOP_N, 16 * TOP_N, 64 * TOP_N)  # candidates read per round, then the whole period
+BOUNDED_DAYS = 90  # shorter periods read every buyer (fewer of them, and the all-time bound is loose there)
+
+
+def _bounded_top(rows: QuerySet) -> list[dict[str, Any]] | None:
+    """The ``TOP_N`` of ``rows`` (per customer: ``r``, the period's revenue, and ``o``) by ``r`` then
+    customer, reading only the customers of highest all-time gross revenue (``CustomerTotals``): a
+    customer's revenue in any period, net or less discounts, is at most their all-time gross (lines,
+    discounts and refunds are never negative), so once the tenth best period figure exceeds the all-time
+    revenue of every customer not read, no one else can enter. A long period's top customers are then a
+    few dozen customers' rows instead of every buyer's. None when a few rounds did not settle it (a short
+    period, whose buyers are few anyway): the caller reads the whole period."""
+    best: list[dict[str, Any]] = []
+    ranked = CustomerTotals.objects.filter(revenue__gt=0).order_by("-revenue", "customer_id")
+    read = 0
+    for size in BOUNDED_ROUNDS:
+        candidates = list(ranked.values_list("customer_id", "revenue")[read:read + size])
+        if not candidates:
+            return best[:TOP_N]  # every buyer read
+        read += size
+        best.extend(rows.filter(customer_id__in=[pk for pk, _ in candidates]))
+        best = sorted(best, key=lambda r: (-r["r"], r["customer_id"]))[:TOP_N]
+        if len(best) == TOP_N and best[-1]["r"] > candidates[-1][1]:
+            return best  # (those not read have at most the last candidate's revenue)
+    return None
+
+
 def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
     """The period's top customers by net revenue (among those who bought in it); with a channel, by the
     revenue less discounts of their sessions from it (``insights_sess_chan_start_idx``)."""
@@ -141,7 +177,9 @@ def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
                 .annotate(r=Sum(F("revenue") - F("discounts")), o=Sum("order_count")))
     else:
         rows = days.filter(revenue__gt=0).values("customer_id").annotate(r=net_revenue(), o=Sum("orders"))
-    top_rows = list(rows.order_by("-r", "customer_id")[:TOP_N])
+    top_rows = _bounded_top(rows) if (f.days or BOUNDED_DAYS) >= BOUNDED_DAYS else None
+    if top_rows is None:
+        top_rows = list(rows.order_by("-r", "customer_id")[:TOP_N])
     pks = [r["customer_id"] for r in top_rows]
     customers_by_pk = Customer.objects.in_bulk(pks)
     last_seen = dict(CustomerTotals.objects.filter(customer_id__in=pks).values_list("customer_id", "last_seen"))

@@ -26,6 +26,7 @@ from insights.selectors._common import (
     period_column_sums,
     session_days,
 )
+from insights.selectors.channel_people import channel_people
 from insights.selectors.freshness import previous_period_comparison, sample_rates_note
 from insights.selectors.revenue_source import revenue_source_stats
 from insights.selectors.rfm import segment_customer_pks
@@ -102,9 +103,16 @@ def _channel_totals(f: MetricFilter, *,
         sums[name] = None
     customers = buyers = None
     if with_customer_counts:
-        sessions = channel_sessions(f)
-        customers = sessions.values("customer_id").distinct().count()
-        buyers = sessions.filter(purchased=True).values("customer_id").distinct().count()
+        people = channel_people(f)  # a long period's whole months as bitmaps (None: counted from the sessions)
+        if people is not None:
+            active = buying = 0
+            for age_active, age_buying in people.values():  # (a customer may have sessions in two age groups)
+                active, buying = active | age_active, buying | age_buying
+            customers, buyers = active.bit_count(), buying.bit_count()
+        else:
+            sessions = channel_sessions(f)
+            customers = sessions.values("customer_id").distinct().count()
+            buyers = sessions.filter(purchased=True).values("customer_id").distinct().count()
     return sums, customers, buyers
 
 

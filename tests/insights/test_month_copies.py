@@ -18,9 +18,10 @@ from events.services import events_ingest
 from insights import selectors
 from insights.copy_models import EventSlotMonthly, MonthCopy, MonthCopyNote, SessionSlotMonthly
 from insights.filters import MetricFilter
+from insights.models import Session
 from insights.month_copies import SOURCES, month_copies_refresh
 from insights.rebuild import analytics_rebuild
-from insights.selectors import _common, seasonality
+from insights.selectors import _common, channel_people, seasonality
 from insights.sentences import insights_list
 from insights.services import analytics_process_pending
 from tests.insights import test_segment_rollup
@@ -42,12 +43,13 @@ FILTERS = (MetricFilter(), MetricFilter(start=dt.date(2024, 3, 15), end=dt.date(
 def views(f: MetricFilter) -> dict:
     return {"seasonality": selectors.seasonality_stats(f),
             "by_slot": sorted(seasonality.events_by_slot(f, revenue=False)), "carts": selectors.carts_stats(f),
-            "kpis": selectors.kpis_stats(f), "products": selectors.products_stats(f), "insights": insights_list(f)}
+            "kpis": selectors.kpis_stats(f), "products": selectors.products_stats(f), "insights": insights_list(f),
+            "customers": selectors.customers_stats(f)["age_groups"]}
 
 
 def reference(f: MetricFilter, monkeypatch) -> dict:
     with monkeypatch.context() as m:
-        for module in (seasonality, _common):
+        for module in (seasonality, _common, channel_people):
             m.setattr(module, "copied_months", lambda source, f: [])
         return views(f)
 
@@ -98,6 +100,12 @@ def test_seasonality_from_the_copies_equals_the_hourly_rows(stream, monkeypatch)
     assert len(carts["by_category"]) == 3 and sum(b["carts"] for b in carts["value_distribution"]) > 10
     kpis, products = selectors.kpis_stats(FILTERS[0]), selectors.products_stats(FILTERS[0])
     assert kpis["orders"] > 10 and kpis["refunds"] > 0 and len(products["top_revenue"]) == 3
+    # a channel's people from the month bitmaps: the even customers came by e-mail, the odd ones directly
+    assert channel_people.channel_people(MetricFilter(channel="Email")) is not None
+    for channel, parity in (("Email", 0), ("Direct", 1)):
+        came = set(Session.objects.filter(channel=channel).values_list("customer__external_id", flat=True))
+        assert {int(c[1:]) % 2 for c in came} == {parity}
+        assert selectors.kpis_stats(MetricFilter(channel=channel))["customers"] == len(came) > 5
 
 
 def test_a_late_write_is_read_from_the_hourly_rows_until_the_refresh(stream, monkeypatch):
@@ -112,9 +120,11 @@ def test_a_late_write_is_read_from_the_hourly_rows_until_the_refresh(stream, mon
     with monkeypatch.context() as m:  # its session derived, the copies not refreshed yet
         m.setattr("insights.services.month_copies_refresh", lambda: 0)
         analytics_process_pending()
-    assert {("sessions", dt.date(2024, 4, 10)), ("session_days", dt.date(2024, 4, 10))} <= set(
+    assert {("sessions", dt.date(2024, 4, 10)), ("session_days", dt.date(2024, 4, 10)),
+            ("channel_people", dt.date(2024, 4, 10))} <= set(
         MonthCopyNote.objects.values_list("source", "day"))
     assert dt.date(2024, 4, 1) not in copied(FILTERS[0], "session_days")
+    assert dt.date(2024, 4, 1) not in copied(FILTERS[0], "channel_people")
     assert_same(monkeypatch)
     month_copies_refresh()
     assert not MonthCopyNote.objects.exists()
