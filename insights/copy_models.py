@@ -196,3 +196,35 @@ class ChannelPeopleMonthly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.channel} {self.age_group} {self.kind}: {len(self.bits)} bytes"
+
+
+class FirstTouchMonthly(models.Model):
+    """The net-of-discounts revenue of a closed month's buyer days (``CustomerDaily`` rows with revenue) by
+    each buyer's first-touch channel (``CustomerTotals.first_channel``, "" read as Direct): acquisition's
+    first-touch revenue over whole months. Its buyers are counted from the people bitmaps instead (distinct
+    customers cannot be summed over months)."""
+
+    month = models.DateField()  # the month's first store day
+    channel = models.CharField(max_length=20)
+    revenue = _money()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "channel"], name="insights_ftm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} first touch {self.channel}: {self.revenue}"
+
+
+class PeopleMonthly(models.Model):
+    """The OR of a closed month's ``DailyPeople`` bitmaps per kind (active, buying, anonymous among them):
+    the distinct people of a long period read a dozen month rows instead of every day's."""
+
+    month = models.DateField()  # the month's first store day
+    kind = models.CharField(max_length=1)
+    bits = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "month"], name="insights_pplm_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.kind}: {len(self.bits)} bytes"

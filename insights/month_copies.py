@@ -5,7 +5,10 @@ by local month × weekday × hour (``EventSlotMonthly`` from ``EventHourly``, ``
 ``SessionHourly``), the day rollups of sessions, cart values, events and products by month
 (``SessionMonthly``, ``CartValueMonthly``, ``EventMonthly``, ``ProductMonthly``, ``ProductChannelMonthly``).
 The stored sessions are copied too, not summed: each channel's customers of a month as bitmaps
-(``ChannelPeopleMonthly``), for the distinct people of a channel over a long period.
+(``ChannelPeopleMonthly``), for the distinct people of a channel over a long period; and the day ×
+customer rollup's buyer days as their revenue by each buyer's first-touch channel (``FirstTouchMonthly``,
+noted also when a buyer's first-touch channel changes); and the store's daily people bitmaps as their OR
+per month (``PeopleMonthly``).
 
 A copy is kept from the outside, because the rollups have many writers (ingest's event counts and
 money, the drain, moves, removals, the rebuild): a statement-level trigger on each copied rollup notes
@@ -36,8 +39,10 @@ from insights.copy_models import (
     ChannelPeopleMonthly,
     EventMonthly,
     EventSlotMonthly,
+    FirstTouchMonthly,
     MonthCopy,
     MonthCopyNote,
+    PeopleMonthly,
     ProductChannelMonthly,
     ProductMonthly,
     SessionMonthly,
@@ -47,6 +52,9 @@ from insights.counter_models import ProductShares, SessionCounters
 from insights.filters import store_tz
 from insights.models import (
     CartValueDaily,
+    CustomerDaily,
+    CustomerTotals,
+    DailyPeople,
     EventDaily,
     EventHourly,
     ProductChannelDaily,
@@ -55,7 +63,7 @@ from insights.models import (
     SessionDaily,
     SessionHourly,
 )
-from insights.people import bitmap
+from insights.people import as_int, bitmap
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,10 @@ SOURCES = {
                                    ("channel", "product_id", "age_group"), PRODUCT_COUNTERS),
     # not a sum: the channel's active and buying customers of each month as bitmaps (by the session's start)
     "channel_people": Source("hour", Session, ChannelPeopleMonthly, ("channel", "age_group"), (), time="started_at"),
+    # the buyer days' revenue by the buyer's first-touch channel (also noted when that channel changes)
+    "first_touch": Source("day", CustomerDaily, FirstTouchMonthly, ("channel",), ("revenue",)),
+    # the store's people of each month: the OR of its days' bitmaps per kind
+    "people": Source("day", DailyPeople, PeopleMonthly, ("kind",), ()),
 }
 MONEY = ("revenue", "discounts", "refunds")
 # A month is copied once it ended this long ago; the triggers note writes to hours more than a day old
@@ -137,6 +149,14 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+CREATE OR REPLACE FUNCTION insights_first_touch_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT c.day AS d FROM new_rows n
+      JOIN old_rows o ON o.customer_id = n.customer_id JOIN {daily} c ON c.customer_id = n.customer_id
+      WHERE o.first_channel IS DISTINCT FROM n.first_channel AND c.revenue > 0
+        AND c.day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1) x;
+  RETURN NULL;
+END $$;
 CREATE OR REPLACE FUNCTION insights_copy_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM {copy} WHERE source = TG_ARGV[0];
@@ -159,16 +179,29 @@ CREATE TRIGGER insights_copy_trunc AFTER TRUNCATE ON {table}
 """
 
 
+_FIRST_TOUCH_TRIGGERS = """
+DROP TRIGGER IF EXISTS insights_copy_first_touch ON {totals};
+DROP TRIGGER IF EXISTS insights_copy_first_touch_trunc ON {totals};
+CREATE TRIGGER insights_copy_first_touch AFTER UPDATE ON {totals} REFERENCING OLD TABLE AS old_rows
+  NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION insights_first_touch_note('first_touch');
+CREATE TRIGGER insights_copy_first_touch_trunc AFTER TRUNCATE ON {totals}
+  FOR EACH STATEMENT EXECUTE FUNCTION insights_copy_forget('first_touch');
+"""
+
+
 def triggers_sql() -> list[str]:
     """The statements installing the note triggers on the copied rollups (the migrations run them)."""
     q = connection.ops.quote_name
-    out = [_NOTE_FUNCTION.format(note=q(MonthCopyNote._meta.db_table), copy=q(MonthCopy._meta.db_table))]
+    out = [_NOTE_FUNCTION.format(note=q(MonthCopyNote._meta.db_table), copy=q(MonthCopy._meta.db_table),
+                                 daily=q(CustomerDaily._meta.db_table))]
     for name, source in SOURCES.items():
         # a session's update may move it to another month, channel or customer: both of its rows are noted
         function, update_rows = (("session", "OLD TABLE AS old_rows NEW TABLE AS new_rows") if source.time
                                  else (source.kind, "NEW TABLE AS new_rows"))
         out.append(_TRIGGERS.format(table=q(source.table._meta.db_table), source=name, kind=function,
                                     update_rows=update_rows))
+    # a buyer's first-touch channel changed: the first-touch copies of their buyer days are stale
+    out.append(_FIRST_TOUCH_TRIGGERS.format(totals=q(CustomerTotals._meta.db_table)))
     return out
 
 
@@ -254,6 +287,29 @@ def _copy_people(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> 
         for channel, age_group, active, buying in cur.fetchall() for kind, pks in (("v", active), ("p", buying))])
 
 
+def _copy_first_touch(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
+    """One month of buyer days' revenue (net of discounts) by each buyer's first-touch channel."""
+    q = connection.ops.quote_name
+    cur.execute(f"INSERT INTO {q(FirstTouchMonthly._meta.db_table)} (month, channel, revenue) "
+                f"SELECT %s, COALESCE(NULLIF(t.first_channel, ''), 'Direct'), SUM(d.revenue - d.discounts) "
+                f"FROM {q(CustomerDaily._meta.db_table)} d LEFT JOIN {q(CustomerTotals._meta.db_table)} t "
+                f"ON t.customer_id = d.customer_id WHERE d.revenue > 0 AND d.day >= %s AND d.day < %s GROUP BY 2",
+                [month, lo.date(), hi.date()])
+
+
+def _copy_people_days(month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
+    """One month of the store's people: the OR of its days' bitmaps, per kind."""
+    month_bits: dict[str, int] = {}
+    for kind, bits in DailyPeople.objects.filter(day__gte=lo.date(), day__lt=hi.date()).values_list("kind", "bits"):
+        month_bits[kind] = month_bits.get(kind, 0) | as_int(bits)
+    PeopleMonthly.objects.bulk_create([PeopleMonthly(month=month, kind=kind, bits=_as_bytes(bits))
+                                       for kind, bits in sorted(month_bits.items())])
+
+
+def _as_bytes(bits: int) -> bytes:
+    return bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+
+
 def _copy_params(source: Source, month: dt.date, zone: str, lo: dt.datetime, hi: dt.datetime) -> list:
     if source.kind == "day":
         return [month, lo.date(), hi.date()]
@@ -277,6 +333,10 @@ def _refresh_source(cur: Any, name: str, source: Source, kept: dict[dt.date, str
         if month in closed:
             if source.copy is ChannelPeopleMonthly:
                 _copy_people(cur, month, lo, hi)
+            elif source.copy is FirstTouchMonthly:
+                _copy_first_touch(cur, month, lo, hi)
+            elif source.copy is PeopleMonthly:
+                _copy_people_days(month, lo, hi)
             else:
                 cur.execute(_copy_sql(source), _copy_params(source, month, zone, lo, hi))
             MonthCopy.objects.update_or_create(source=name, month=month, defaults={

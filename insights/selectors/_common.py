@@ -16,7 +16,7 @@ from django.db.models import F, Q, QuerySet, Sum
 
 from customers.models import Customer
 from customers.selectors import customer_age_groups
-from insights.copy_models import MonthCopy, MonthCopyNote
+from insights.copy_models import MonthCopy, MonthCopyNote, PeopleMonthly
 from insights.filters import MetricFilter
 from insights.models import CustomerDaily, DailyPeople, EventDaily, Session, SessionDaily
 from insights.month_copies import SOURCES, source_zone
@@ -197,10 +197,17 @@ def age_group_mask(f: MetricFilter) -> int | None:
 
 def people_bits(f: MetricFilter, kind: str, mask: int | None = None) -> int:
     """The customers of ``kind`` (``insights.people``: "v" active, "p" buying, "a" anonymous among them)
-    on any of the filter's store days, as one bitmap, cut to ``mask`` (``age_group_mask``) if given."""
+    on any of the filter's store days, as one bitmap, cut to ``mask`` (``age_group_mask``) if given: whole
+    closed months from their month copy (``insights.month_copies``), the other days day by day."""
     bits = 0
-    for day_bits in within_store_days(DailyPeople.objects.filter(kind=kind), f).values_list("bits", flat=True):
-        bits |= as_int(day_bits)
+    months = copied_months("people", f)
+    days = DailyPeople.objects.filter(kind=kind)
+    parts = [days.filter(q) for q in outside_parts("people", f, months)] if months else [within_store_days(days, f)]
+    if months:
+        parts.append(PeopleMonthly.objects.filter(kind=kind, month__in=[month for month, _, _ in months]))
+    for qs in parts:
+        for part_bits in qs.values_list("bits", flat=True):
+            bits |= as_int(part_bits)
     return bits if mask is None else bits & mask
 
 

@@ -14,21 +14,35 @@ except the people counts; age group, category and segment have no traffic dimens
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.db.models import F, QuerySet, Sum
 
 from insights.channels import CHANNELS
+from insights.copy_models import FirstTouchMonthly
 from insights.customer_scopes import scope_customer_query
 from insights.filters import MetricFilter
 from insights.models import CartState, CustomerDaily, CustomerTotals, Session, TrafficDaily
-from insights.selectors._common import as_count, as_money, people_counts_of, within_store_days, within_utc_hours
+from insights.people import as_int, bitmap
+from insights.selectors._common import (
+    as_count,
+    as_money,
+    copied_months,
+    outside_parts,
+    people_bits,
+    people_counts_of,
+    within_store_days,
+    within_utc_hours,
+)
 from insights.stats import rate, wilson_interval
 
 TOP_ROWS = 20
+FIRST_TOUCH = "first_touch"  # the month copy of first-touch revenue (insights.month_copies)
 Pks = QuerySet | list[int]  # an experiment's visitors (insights.customer_scopes)
 ANON_PREFIX = "anon:"  # customers created for an anonymous id (events.services: ``anon:<id>``)
 _COUNTERS = ("sessions", "purchasing_sessions", "orders", "carts_converted", "carts_abandoned", "carts_emptied")
@@ -120,12 +134,9 @@ def _top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[:TOP_ROWS]
 
 
-def first_touch_revenue(f: MetricFilter, pks: Pks | None = None) -> dict[str, dict[str, Any]]:
-    """The period's buyers' revenue (net of discounts) by the channel of their first session: the
-    buyers' sums (day × customer rollup) joined to the first-touch channel kept on ``CustomerTotals``."""
-    days = within_store_days(CustomerDaily.objects.filter(revenue__gt=0), f)
-    if pks is not None:
-        days = days.filter(customer_id__in=pks)
+def _first_touch_rows(days: QuerySet) -> list[tuple[str, Any, int]]:
+    """(first-touch channel, revenue net of discounts, buyers) of these buyer days: each buyer's sum joined
+    to the first-touch channel kept on ``CustomerTotals`` ("" and no row read as Direct)."""
     buyers_sql, params = days.values("customer_id").annotate(r=Sum(F("revenue") - F("discounts"))).values_list(
         "customer_id", "r").query.sql_with_params()
     totals = CustomerTotals._meta.db_table
@@ -133,9 +144,41 @@ def first_touch_revenue(f: MetricFilter, pks: Pks | None = None) -> dict[str, di
            f" FROM ({buyers_sql}) b LEFT JOIN {totals} t ON t.customer_id = b.customer_id GROUP BY ch")
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        rows = cur.fetchall()
-    return {channel: {"revenue": as_money(revenue), "customers": as_count(n)} for channel, revenue, n in rows
-            if not f.channel or channel == f.channel}
+        return cur.fetchall()
+
+
+def _first_touch_buyers(f: MetricFilter) -> dict[str, int]:
+    """The period's buyers per first-touch channel: its buyers' bitmap (``insights.people``) cut by each
+    channel's customers (those of Direct: every buyer in no other channel)."""
+    bought, others, out = people_bits(f, "p"), 0, {}
+    totals = CustomerTotals.objects.filter(revenue__gt=0).exclude(first_channel__in=("", "Direct"))
+    for row in totals.values("first_channel").annotate(pks=ArrayAgg("customer_id")):
+        channel = as_int(bitmap(row["pks"]))
+        out[row["first_channel"]], others = (bought & channel).bit_count(), others | channel
+    out["Direct"] = (bought & ~others).bit_count()
+    return out
+
+
+def first_touch_revenue(f: MetricFilter, pks: Pks | None = None) -> dict[str, dict[str, Any]]:
+    """The period's buyers' revenue (net of discounts) and buyers by the channel of their first session.
+    Over a long period (no ``pks``) the revenue of whole closed months comes from their copy
+    (``insights.month_copies``) and the buyers from the people bitmaps."""
+    buyer_days = CustomerDaily.objects.filter(revenue__gt=0)
+    months = copied_months(FIRST_TOUCH, f) if pks is None else []
+    if not months:
+        days = within_store_days(buyer_days, f)
+        rows = _first_touch_rows(days if pks is None else days.filter(customer_id__in=pks))
+        return {channel: {"revenue": as_money(revenue), "customers": as_count(n)} for channel, revenue, n in rows
+                if not f.channel or channel == f.channel}
+    revenue: dict[str, Any] = defaultdict(int)
+    copies = FirstTouchMonthly.objects.filter(month__in=[month for month, _, _ in months])
+    for channel, amount in copies.values("channel").annotate(r=Sum("revenue")).values_list("channel", "r"):
+        revenue[channel] += amount
+    for days in outside_parts(FIRST_TOUCH, f, months):  # (one range at a time: an index range scan each)
+        for channel, amount, _ in _first_touch_rows(buyer_days.filter(days)):
+            revenue[channel] += amount
+    return {channel: {"revenue": as_money(revenue[channel]), "customers": n}
+            for channel, n in _first_touch_buyers(f).items() if n and (not f.channel or channel == f.channel)}
 
 
 def attribution_rows(f: MetricFilter, channels: list[dict[str, Any]],

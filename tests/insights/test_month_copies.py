@@ -14,14 +14,15 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from customers.models import Customer
 from events.services import events_ingest
 from insights import selectors
 from insights.copy_models import EventSlotMonthly, MonthCopy, MonthCopyNote, SessionSlotMonthly
 from insights.filters import MetricFilter
-from insights.models import Session
+from insights.models import CustomerTotals, Session
 from insights.month_copies import SOURCES, month_copies_refresh
 from insights.rebuild import analytics_rebuild
-from insights.selectors import _common, channel_people, seasonality
+from insights.selectors import _common, acquisition, channel_people, seasonality
 from insights.sentences import insights_list
 from insights.services import analytics_process_pending
 from tests.insights import test_segment_rollup
@@ -44,12 +45,12 @@ def views(f: MetricFilter) -> dict:
     return {"seasonality": selectors.seasonality_stats(f),
             "by_slot": sorted(seasonality.events_by_slot(f, revenue=False)), "carts": selectors.carts_stats(f),
             "kpis": selectors.kpis_stats(f), "products": selectors.products_stats(f), "insights": insights_list(f),
-            "customers": selectors.customers_stats(f)["age_groups"]}
+            "customers": selectors.customers_stats(f)["age_groups"], "acquisition": selectors.acquisition_stats(f)}
 
 
 def reference(f: MetricFilter, monkeypatch) -> dict:
     with monkeypatch.context() as m:
-        for module in (seasonality, _common, channel_people):
+        for module in (seasonality, _common, channel_people, acquisition):
             m.setattr(module, "copied_months", lambda source, f: [])
         return views(f)
 
@@ -129,6 +130,30 @@ def test_a_late_write_is_read_from_the_hourly_rows_until_the_refresh(stream, mon
     month_copies_refresh()
     assert not MonthCopyNote.objects.exists()
     assert dt.date(2024, 4, 1) in copied(FILTERS[0]) and dt.date(2024, 4, 1) in copied(FILTERS[0], "session_days")
+    assert_same(monkeypatch)
+
+
+def test_a_buyers_new_first_touch_is_read_from_the_buyer_days_until_the_refresh(stream, monkeypatch):
+    """A late visit from an e-mail before a Direct buyer's first session makes e-mail their first touch:
+    their buyer days' month copies are noted, and first-touch revenue moves with them."""
+    month_copies_refresh()
+    before = {r["channel"]: r for r in selectors.acquisition_stats(FILTERS[0])["attribution"]}
+    buyer = Customer.objects.get(pk=CustomerTotals.objects.filter(revenue__gt=0, first_channel="Direct")
+                                 .order_by("customer_id").values_list("customer_id", flat=True)[0])
+    first = {"event_id": "first-1", "customer_id": buyer.external_id, "action": "view", "product_id": "q1",
+             "timestamp": "2024-02-19T03:00:00+00:00", "context": EMAIL}
+    assert not events_ingest(raw_events=[first], broadcast=False).rejected
+    with monkeypatch.context() as m:
+        m.setattr("insights.services.month_copies_refresh", lambda: 0)
+        analytics_process_pending()
+    assert CustomerTotals.objects.get(customer_id=buyer.pk).first_channel == "Email"
+    assert "first_touch" in set(MonthCopyNote.objects.values_list("source", flat=True))
+    assert_same(monkeypatch)
+    after = {r["channel"]: r for r in selectors.acquisition_stats(FILTERS[0])["attribution"]}
+    assert after["Email"]["first_touch_buyers"] == before["Email"]["first_touch_buyers"] + 1
+    assert after["Email"]["first_touch_revenue"] > before["Email"]["first_touch_revenue"]
+    month_copies_refresh()
+    assert not MonthCopyNote.objects.exists()
     assert_same(monkeypatch)
 
 

@@ -4,9 +4,10 @@ from django.db import migrations, models
 
 
 def triggers(apps, schema_editor):
-    """The note trigger on the stored sessions (their channel people's month copies: PostgreSQL only,
-    ``insights.month_copies``); the others are installed again unchanged. The copies are made by the next
-    refresh."""
+    """The note triggers of the new month copies (PostgreSQL only, ``insights.month_copies``): on the stored
+    sessions (a channel's people), on the day × customer rollup and on a buyer's first-touch channel
+    (first-touch revenue), on the daily people bitmaps; the others are installed again unchanged. The
+    copies are made by the next refresh."""
     if schema_editor.connection.vendor != "postgresql":
         return
     from insights.month_copies import triggers_sql
@@ -34,6 +35,30 @@ class Migration(migrations.Migration):
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('channel', 'month', 'age_group', 'kind'), name='insights_chpm_key')],
+            },
+        ),
+        migrations.CreateModel(
+            name='FirstTouchMonthly',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('month', models.DateField()),
+                ('channel', models.CharField(max_length=20)),
+                ('revenue', models.DecimalField(decimal_places=2, default=0, max_digits=18)),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('month', 'channel'), name='insights_ftm_key')],
+            },
+        ),
+        migrations.CreateModel(
+            name='PeopleMonthly',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('month', models.DateField()),
+                ('kind', models.CharField(max_length=1)),
+                ('bits', models.BinaryField()),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('kind', 'month'), name='insights_pplm_key')],
             },
         ),
         migrations.RemoveIndex(
