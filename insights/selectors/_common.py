@@ -202,7 +202,8 @@ def people_bits(f: MetricFilter, kind: str, mask: int | None = None) -> int:
     bits = 0
     months = copied_months("people", f)
     days = DailyPeople.objects.filter(kind=kind)
-    parts = [days.filter(q) for q in outside_parts("people", f, months)] if months else [within_store_days(days, f)]
+    parts: list[QuerySet] = ([days.filter(q) for q in outside_parts("people", f, months)] if months
+                             else [within_store_days(days, f)])
     if months:
         parts.append(PeopleMonthly.objects.filter(kind=kind, month__in=[month for month, _, _ in months]))
     for qs in parts:

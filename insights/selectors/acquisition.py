@@ -174,8 +174,8 @@ def first_touch_revenue(f: MetricFilter, pks: Pks | None = None) -> dict[str, di
     copies = FirstTouchMonthly.objects.filter(month__in=[month for month, _, _ in months])
     for channel, amount in copies.values("channel").annotate(r=Sum("revenue")).values_list("channel", "r"):
         revenue[channel] += amount
-    for days in outside_parts(FIRST_TOUCH, f, months):  # (one range at a time: an index range scan each)
-        for channel, amount, _ in _first_touch_rows(buyer_days.filter(days)):
+    for outside in outside_parts(FIRST_TOUCH, f, months):  # (one range at a time: an index range scan each)
+        for channel, amount, _ in _first_touch_rows(buyer_days.filter(outside)):
             revenue[channel] += amount
     return {channel: {"revenue": as_money(revenue[channel]), "customers": n}
             for channel, n in _first_touch_buyers(f).items() if n and (not f.channel or channel == f.channel)}
