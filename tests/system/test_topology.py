@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import re
 import socket
 import statistics
 import subprocess
@@ -408,6 +409,14 @@ def _pending() -> int:
     return PendingWindow.objects.count()
 
 
+def _drains_finished(log: str) -> bool:
+    """Every drain task the last started worker received (its log since its last "ready") has finished."""
+    since = log.rsplit("ready.", 1)[-1]
+    received = set(re.findall(r"process_pending_analytics_task\[([0-9a-f-]+)\] received", since))
+    done = set(re.findall(r"process_pending_analytics_task\[([0-9a-f-]+)\] (?:succeeded|raised|failed)", since))
+    return received <= done
+
+
 def _without_row_ids(data: object) -> object:
     """Metrics minus the primary keys of derived rows, which a rebuild renumbers, and the time the kept RFM
     scores were refreshed, which a rebuild moves on (the scores themselves are compared)."""
@@ -466,6 +475,11 @@ def test_worker_killed_while_deriving_then_restarted_ends_with_the_metrics_of_a_
         assert topology.worker.alive, topology.worker.tail()
         assert time.monotonic() < deadline, "the restarted worker did not finish the backlog:\n" \
                                             + topology.worker.tail()
+        time.sleep(0.2)
+    # The last window's commit empties the queue before its drain refreshes the kept RFM scores: wait for
+    # every drain the restarted worker took to finish (its refreshes with it).
+    while not _drains_finished(topology.worker.log()):
+        assert time.monotonic() < deadline, "a drain did not finish:\n" + topology.worker.tail()
         time.sleep(0.2)
     topology.timings["worker recovery"] = time.monotonic() - restarted
 
