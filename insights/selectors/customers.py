@@ -143,10 +143,12 @@ def age_group_stats(f: MetricFilter, segment_pks: list[int] | None, days: QueryS
 
 
 BOUNDED_ROUNDS = (4 * TOP_N, 16 * TOP_N, 64 * TOP_N)  # candidates read per round, then the whole period
+# a channel's round reads its purchasing sessions' index whatever the candidates: fewer, larger rounds
+CHANNEL_ROUNDS = (84 * TOP_N, 256 * TOP_N)
 BOUNDED_DAYS = 90  # shorter periods read every buyer (fewer of them, and the all-time bound is loose there)
 
 
-def _bounded_top(rows: QuerySet) -> list[dict[str, Any]] | None:
+def _bounded_top(rows: QuerySet, rounds: tuple[int, ...] = BOUNDED_ROUNDS) -> list[dict[str, Any]] | None:
     """The ``TOP_N`` of ``rows`` (per customer: ``r``, the period's revenue, and ``o``) by ``r`` then
     customer, reading only the customers of highest all-time gross revenue (``CustomerTotals``): a
     customer's revenue in any period, net or less discounts, is at most their all-time gross (lines,
@@ -157,7 +159,7 @@ def _bounded_top(rows: QuerySet) -> list[dict[str, Any]] | None:
     best: list[dict[str, Any]] = []
     ranked = CustomerTotals.objects.filter(revenue__gt=0).order_by("-revenue", "customer_id")
     read = 0
-    for size in BOUNDED_ROUNDS:
+    for size in rounds:
         candidates = list(ranked.values_list("customer_id", "revenue")[read:read + size])
         if not candidates:
             return best[:TOP_N]  # every buyer read
@@ -177,7 +179,8 @@ def _top_customers(f: MetricFilter, days: QuerySet) -> list[dict[str, Any]]:
                 .annotate(r=Sum(F("revenue") - F("discounts")), o=Sum("order_count")))
     else:
         rows = days.filter(revenue__gt=0).values("customer_id").annotate(r=net_revenue(), o=Sum("orders"))
-    top_rows = _bounded_top(rows) if (f.days or BOUNDED_DAYS) >= BOUNDED_DAYS else None
+    rounds = CHANNEL_ROUNDS if f.channel else BOUNDED_ROUNDS
+    top_rows = _bounded_top(rows, rounds) if (f.days or BOUNDED_DAYS) >= BOUNDED_DAYS else None
     if top_rows is None:
         top_rows = list(rows.order_by("-r", "customer_id")[:TOP_N])
     pks = [r["customer_id"] for r in top_rows]

@@ -47,13 +47,15 @@ def test_the_bounded_top_customers_equal_the_whole_periods(monkeypatch):
     analytics_process_pending()
     monkeypatch.setattr(customers, "TOP_N", 4)
     monkeypatch.setattr(customers, "BOUNDED_ROUNDS", (3, 3, 3, 3))
+    monkeypatch.setattr(customers, "CHANNEL_ROUNDS", (3, 3, 3, 3))
     monkeypatch.setattr(customers, "BOUNDED_DAYS", 30)  # the 46 days of March to mid-April read bounded
     reads: list = []
     bounded = customers._bounded_top
-    monkeypatch.setattr(customers, "_bounded_top", lambda rows: reads.append(bounded(rows)) or reads[-1])
+    monkeypatch.setattr(customers, "_bounded_top",
+                        lambda rows, rounds: reads.append(bounded(rows, rounds)) or reads[-1])
     for f in FILTERS:
         with monkeypatch.context() as m:
-            m.setattr(customers, "_bounded_top", lambda rows: None)
+            m.setattr(customers, "_bounded_top", lambda rows, rounds: None)
             reference = top(f)
         assert top(f) == reference, f
     # all history settled within 12 of the buyers (the bound stopped the read early); some filter did not
