@@ -149,12 +149,19 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-CREATE OR REPLACE FUNCTION insights_first_touch_note() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION insights_first_touch_note() RETURNS trigger LANGUAGE plpgsql
+SET enable_nestloop = off AS $$
+DECLARE changed bigint[];
 BEGIN
-  INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT c.day AS d FROM new_rows n
-      JOIN old_rows o ON o.customer_id = n.customer_id JOIN {daily} c ON c.customer_id = n.customer_id
-      WHERE o.first_channel IS DISTINCT FROM n.first_channel AND c.revenue > 0
-        AND c.day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1) x;
+  -- the customers whose first channel the statement changed (a hash join: the transition tables have no
+  -- statistics, and a nested loop over thousands of rows each is quadratic), then their buyer days
+  SELECT array_agg(n.customer_id) INTO changed FROM new_rows n JOIN old_rows o ON o.customer_id = n.customer_id
+    WHERE o.first_channel IS DISTINCT FROM n.first_channel;
+  IF changed IS NOT NULL THEN
+    INSERT INTO {note} (source, day) SELECT TG_ARGV[0], d FROM (SELECT DISTINCT day AS d FROM {daily}
+        WHERE customer_id = ANY(changed) AND revenue > 0
+          AND day < (clock_timestamp() AT TIME ZONE 'UTC')::date - 1) x;
+  END IF;
   RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION insights_copy_forget() RETURNS trigger LANGUAGE plpgsql AS $$
