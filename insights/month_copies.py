@@ -25,6 +25,7 @@ PostgreSQL only (the triggers); on SQLite nothing is copied and every reader rea
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,37 @@ from insights.models import (
     SessionDaily,
     SessionHourly,
 )
-from insights.people import as_int, bitmap
+from insights.people import as_bytes, as_int, bitmap
+
+
+def _copy_people(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
+    """One month of each channel's people: the customers of the sessions that started in it, per channel
+    and age group, active ("v") and buying ("p"), as bitmaps (``insights.people``)."""
+    cur.execute(f"SELECT channel, age_group, array_agg(DISTINCT customer_id), array_agg(DISTINCT customer_id) "
+                f"FILTER (WHERE purchased) FROM {connection.ops.quote_name(Session._meta.db_table)} "
+                f"WHERE started_at >= %s AND started_at < %s GROUP BY channel, age_group", [lo, hi])
+    ChannelPeopleMonthly.objects.bulk_create([
+        ChannelPeopleMonthly(month=month, channel=channel, age_group=age_group, kind=kind, bits=bitmap(pks or ()))
+        for channel, age_group, active, buying in cur.fetchall() for kind, pks in (("v", active), ("p", buying))])
+
+
+def _copy_first_touch(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
+    """One month of buyer days' revenue (net of discounts) by each buyer's first-touch channel."""
+    q = connection.ops.quote_name
+    cur.execute(f"INSERT INTO {q(FirstTouchMonthly._meta.db_table)} (month, channel, revenue) "
+                f"SELECT %s, COALESCE(NULLIF(t.first_channel, ''), 'Direct'), SUM(d.revenue - d.discounts) "
+                f"FROM {q(CustomerDaily._meta.db_table)} d LEFT JOIN {q(CustomerTotals._meta.db_table)} t "
+                f"ON t.customer_id = d.customer_id WHERE d.revenue > 0 AND d.day >= %s AND d.day < %s GROUP BY 2",
+                [month, lo.date(), hi.date()])
+
+
+def _copy_people_days(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
+    """One month of the store's people: the OR of its days' bitmaps, per kind."""
+    month_bits: dict[str, int] = {}
+    for kind, bits in DailyPeople.objects.filter(day__gte=lo.date(), day__lt=hi.date()).values_list("kind", "bits"):
+        month_bits[kind] = month_bits.get(kind, 0) | as_int(bits)
+    PeopleMonthly.objects.bulk_create([PeopleMonthly(month=month, kind=kind, bits=as_bytes(bits))
+                                       for kind, bits in sorted(month_bits.items())])
 
 
 @dataclass(frozen=True)
@@ -79,6 +110,9 @@ class Source:
     keys: tuple[str, ...]
     sums: tuple[str, ...]
     time: str = ""  # the table's time column, if not named as its kind
+    note: str = ""  # the trigger function noting its writes (insights_<note>_note), if not its kind's
+    # how a month is copied, if not by summing the rollup (``_copy_sql``): (cursor, month, lo, hi)
+    copier: Callable[[Any, dt.date, dt.datetime, dt.datetime], None] | None = None
 
     @property
     def column(self) -> str:
@@ -102,11 +136,13 @@ SOURCES = {
     "product_channel_days": Source("day", ProductChannelDaily, ProductChannelMonthly,
                                    ("channel", "product_id", "age_group"), PRODUCT_COUNTERS),
     # not a sum: the channel's active and buying customers of each month as bitmaps (by the session's start)
-    "channel_people": Source("hour", Session, ChannelPeopleMonthly, ("channel", "age_group"), (), time="started_at"),
+    "channel_people": Source("hour", Session, ChannelPeopleMonthly, ("channel", "age_group"), (), time="started_at",
+                             note="session", copier=_copy_people),
     # the buyer days' revenue by the buyer's first-touch channel (also noted when that channel changes)
-    "first_touch": Source("day", CustomerDaily, FirstTouchMonthly, ("channel",), ("revenue",)),
+    "first_touch": Source("day", CustomerDaily, FirstTouchMonthly, ("channel",), ("revenue",),
+                          copier=_copy_first_touch),
     # the store's people of each month: the OR of its days' bitmaps per kind
-    "people": Source("day", DailyPeople, PeopleMonthly, ("kind",), ()),
+    "people": Source("day", DailyPeople, PeopleMonthly, ("kind",), (), copier=_copy_people_days),
 }
 MONEY = ("revenue", "discounts", "refunds")
 # A month is copied once it ended this long ago; the triggers note writes to hours more than a day old
@@ -203,10 +239,10 @@ def triggers_sql() -> list[str]:
                                  daily=q(CustomerDaily._meta.db_table))]
     for name, source in SOURCES.items():
         # a session's update may move it to another month, channel or customer: both of its rows are noted
-        function, update_rows = (("session", "OLD TABLE AS old_rows NEW TABLE AS new_rows") if source.time
-                                 else (source.kind, "NEW TABLE AS new_rows"))
-        out.append(_TRIGGERS.format(table=q(source.table._meta.db_table), source=name, kind=function,
-                                    update_rows=update_rows))
+        update_rows = ("OLD TABLE AS old_rows NEW TABLE AS new_rows" if source.note == "session"
+                       else "NEW TABLE AS new_rows")
+        out.append(_TRIGGERS.format(table=q(source.table._meta.db_table), source=name,
+                                    kind=source.note or source.kind, update_rows=update_rows))
     # a buyer's first-touch channel changed: the first-touch copies of their buyer days are stale
     out.append(_FIRST_TOUCH_TRIGGERS.format(totals=q(CustomerTotals._meta.db_table)))
     return out
@@ -283,40 +319,6 @@ def _copy_sql(source: Source) -> str:
             f"WHERE hour >= %s AND hour < %s) y) x GROUP BY wd, hr, CUBE ({keys})")
 
 
-def _copy_people(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
-    """One month of each channel's people: the customers of the sessions that started in it, per channel
-    and age group, active ("v") and buying ("p"), as bitmaps (``insights.people``)."""
-    cur.execute(f"SELECT channel, age_group, array_agg(DISTINCT customer_id), array_agg(DISTINCT customer_id) "
-                f"FILTER (WHERE purchased) FROM {connection.ops.quote_name(Session._meta.db_table)} "
-                f"WHERE started_at >= %s AND started_at < %s GROUP BY channel, age_group", [lo, hi])
-    ChannelPeopleMonthly.objects.bulk_create([
-        ChannelPeopleMonthly(month=month, channel=channel, age_group=age_group, kind=kind, bits=bitmap(pks or ()))
-        for channel, age_group, active, buying in cur.fetchall() for kind, pks in (("v", active), ("p", buying))])
-
-
-def _copy_first_touch(cur: Any, month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
-    """One month of buyer days' revenue (net of discounts) by each buyer's first-touch channel."""
-    q = connection.ops.quote_name
-    cur.execute(f"INSERT INTO {q(FirstTouchMonthly._meta.db_table)} (month, channel, revenue) "
-                f"SELECT %s, COALESCE(NULLIF(t.first_channel, ''), 'Direct'), SUM(d.revenue - d.discounts) "
-                f"FROM {q(CustomerDaily._meta.db_table)} d LEFT JOIN {q(CustomerTotals._meta.db_table)} t "
-                f"ON t.customer_id = d.customer_id WHERE d.revenue > 0 AND d.day >= %s AND d.day < %s GROUP BY 2",
-                [month, lo.date(), hi.date()])
-
-
-def _copy_people_days(month: dt.date, lo: dt.datetime, hi: dt.datetime) -> None:
-    """One month of the store's people: the OR of its days' bitmaps, per kind."""
-    month_bits: dict[str, int] = {}
-    for kind, bits in DailyPeople.objects.filter(day__gte=lo.date(), day__lt=hi.date()).values_list("kind", "bits"):
-        month_bits[kind] = month_bits.get(kind, 0) | as_int(bits)
-    PeopleMonthly.objects.bulk_create([PeopleMonthly(month=month, kind=kind, bits=_as_bytes(bits))
-                                       for kind, bits in sorted(month_bits.items())])
-
-
-def _as_bytes(bits: int) -> bytes:
-    return bits.to_bytes((bits.bit_length() + 7) // 8, "little")
-
-
 def _copy_params(source: Source, month: dt.date, zone: str, lo: dt.datetime, hi: dt.datetime) -> list:
     if source.kind == "day":
         return [month, lo.date(), hi.date()]
@@ -338,12 +340,8 @@ def _refresh_source(cur: Any, name: str, source: Source, kept: dict[dt.date, str
             continue
         source.copy._default_manager.filter(month=month).delete()
         if month in closed:
-            if source.copy is ChannelPeopleMonthly:
-                _copy_people(cur, month, lo, hi)
-            elif source.copy is FirstTouchMonthly:
-                _copy_first_touch(cur, month, lo, hi)
-            elif source.copy is PeopleMonthly:
-                _copy_people_days(month, lo, hi)
+            if source.copier is not None:
+                source.copier(cur, month, lo, hi)
             else:
                 cur.execute(_copy_sql(source), _copy_params(source, month, zone, lo, hi))
             MonthCopy.objects.update_or_create(source=name, month=month, defaults={

@@ -30,6 +30,11 @@ def as_int(bits: bytes | memoryview) -> int:
     return int.from_bytes(bytes(bits), "little")
 
 
+def as_bytes(bits: int) -> bytes:
+    """An OR of bitmaps (``as_int``) stored back as a bitmap."""
+    return bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+
+
 def members(bits: int) -> list[int]:
     """The pks set in an OR of bitmaps (for tests and drill-downs)."""
     out, pk = [], 0
