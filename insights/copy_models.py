@@ -60,13 +60,18 @@ class SessionSlotMonthly(models.Model):
 
 class MonthCopy(models.Model):
     """A month copied from a rollup (``source``, ``insights.month_copies.SOURCES``): in which time zone (""
-    for day rollups, whose days are already store days) and the UTC times it covers [lo, hi)."""
+    for day rollups, whose days are already store days), the UTC times it covers [lo, hi) and the first
+    and last time of the rows it was copied from (a day as its UTC midnight; None: copied before they
+    were kept), so a period that holds all of a month's rows reads the copy though it starts or ends
+    inside the month (a store's first month, as "all history" reads it)."""
 
     source = models.CharField(max_length=20)
     month = models.DateField()
     time_zone = models.CharField(max_length=64)
     lo = models.DateTimeField()
     hi = models.DateTimeField()
+    first = models.DateTimeField(null=True)
+    last = models.DateTimeField(null=True)
     refreshed_at = models.DateTimeField()
 
     class Meta:

@@ -359,7 +359,8 @@ WITH ins AS (
     summary, channel, left(source, 200), left(medium, 100), left(campaign, 200), left(landing, 500), discounts
   FROM {source} ORDER BY c, started_at, k
   RETURNING id, customer_id, key)
-INSERT INTO insights_cart (session_id, customer_id, age_group, state, items, value, revenue_left, opened_at,
-  closed_at)
-SELECT ins.id, n.c, n.age, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at, n.cart_closed_at
+INSERT INTO insights_cart (session_id, customer_id, age_group, channel, state, items, value, revenue_left,
+  opened_at, closed_at)
+SELECT ins.id, n.c, n.age, n.channel, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at,
+  n.cart_closed_at
 FROM ins JOIN {source} n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL"""

@@ -78,6 +78,8 @@ class Cart(models.Model):
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="cart")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="carts", db_index=False)
     age_group = models.CharField(max_length=8)
+    # its session's traffic channel, copied when both are derived (a session's channel never changes in place)
+    channel = models.CharField(max_length=20, default="Direct", db_default="Direct")
     state = models.CharField(max_length=10, choices=CartState.choices)
     items = models.PositiveBigIntegerField(default=0)  # a sum of quantities (each up to 2^31 - 1)
     value = _money()
@@ -95,7 +97,7 @@ class Cart(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "closed_at"], include=["customer", "revenue_left", "age_group"],
+            models.Index(fields=["state", "closed_at"], include=["customer", "revenue_left", "age_group", "channel"],
                          name="insights_cart_state_closed_idx"),  # a week's abandoned carts, index-only
             models.Index(fields=["customer", "opened_at"], name="insights_cart_cust_idx"),
         ]

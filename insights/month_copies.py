@@ -284,9 +284,15 @@ def source_zone(source: Source) -> tuple[dt.tzinfo, str]:
     return dt.UTC, ""
 
 
-def _span(source: Source) -> tuple[dt.datetime, dt.datetime] | None:
-    """The first and last time of a rollup's rows (a day as its UTC midnight), or None when empty."""
-    span = source.table._default_manager.aggregate(first=Min(source.column), last=Max(source.column))
+def _span(source: Source, within: tuple[dt.datetime, dt.datetime] | None = None
+          ) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first and last time of a rollup's rows (a day as its UTC midnight), only those ``within`` [lo, hi)
+    if given, or None when there are none."""
+    rows = source.table._default_manager.all()
+    if within is not None:
+        bounds = within if source.kind == "hour" else tuple(t.date() for t in within)
+        rows = rows.filter(**{f"{source.column}__gte": bounds[0], f"{source.column}__lt": bounds[1]})
+    span = rows.aggregate(first=Min(source.column), last=Max(source.column))
     if span["first"] is None:
         return None
     if source.kind == "day":
@@ -344,8 +350,9 @@ def _refresh_source(cur: Any, name: str, source: Source, kept: dict[dt.date, str
                 source.copier(cur, month, lo, hi)
             else:
                 cur.execute(_copy_sql(source), _copy_params(source, month, zone, lo, hi))
+            first, last = _span(source, (lo, hi)) or (None, None)
             MonthCopy.objects.update_or_create(source=name, month=month, defaults={
-                "time_zone": zone, "lo": lo, "hi": hi, "refreshed_at": now})
+                "time_zone": zone, "lo": lo, "hi": hi, "first": first, "last": last, "refreshed_at": now})
         else:  # its rows are gone (or it is not closed in this time zone)
             MonthCopy.objects.filter(source=name, month=month).delete()
         refreshed.append((lo, hi))

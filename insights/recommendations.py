@@ -88,7 +88,7 @@ def abandoned_recently(f: MetricFilter, segment_pks: list[int] | None) -> Row:
     if segment_pks is not None:  # the segment's customers as a subquery: a semi-join, not thousands of parameters
         carts = carts.filter(customer_id__in=segment_rows(f).values("customer_id"))
     elif f.channel:  # a segment's figures ignore the channel (insights.selectors.channel_scope)
-        carts = carts.filter(session__channel=f.channel)
+        carts = carts.filter(channel=f.channel)
     # counts of columns in the index, the customers without an address as a subquery (not a join to every
     # customer): the carts are read from their (state, closed_at) index alone (docs/metrics.md#insight-sentences)
     no_email = Customer.objects.filter(email="").values("pk")

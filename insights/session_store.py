@@ -32,8 +32,8 @@ EVENT_COLUMNS = ", ".join(f"e.{c}" for c in ("id", *EVENT_FIELDS[1:]))  # the sa
 SESSION_COLUMNS = ("customer_id", "key", "session_id", "age_group", "started_at", "last_event_at", "closed",
                    "event_count", "funnel_step", "purchased", "revenue", "order_count", "summary", "channel", "source",
                    "medium", "campaign", "landing_page", "discounts")
-CART_COLUMNS = ("session_id", "customer_id", "age_group", "state", "items", "value", "revenue_left", "opened_at",
-                "closed_at")
+CART_COLUMNS = ("session_id", "customer_id", "age_group", "channel", "state", "items", "value", "revenue_left",
+                "opened_at", "closed_at")
 _SESSION_SELECT = "s.id, s.customer_id, s.key, s.age_group, s.started_at, s.last_event_at, s.summary"
 _CENT = Decimal("0.01")
 _KEYS_PER_QUERY = 400
@@ -205,8 +205,8 @@ def sessions_insert(derived: Sequence[DerivedSession], ages: Mapping[int, str]) 
              *traffic_columns(d), d.discounts)
             for d in derived]
     ids = rows_insert(Session._meta.db_table, SESSION_COLUMNS, rows, returning_ids=True)
-    carts = [(pk, d.customer_pk, ages.get(d.customer_pk, "unknown"), d.cart.state, d.cart.items, d.cart.value,
-              d.cart.revenue_left, d.cart.opened_at, d.cart.closed_at)
+    carts = [(pk, d.customer_pk, ages.get(d.customer_pk, "unknown"), d.traffic.channel, d.cart.state, d.cart.items,
+              d.cart.value, d.cart.revenue_left, d.cart.opened_at, d.cart.closed_at)
              for pk, d in zip(ids, derived, strict=True) if d.cart is not None]
     rows_insert(Cart._meta.db_table, CART_COLUMNS, carts, returning_ids=False)
 

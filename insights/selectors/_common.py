@@ -237,14 +237,18 @@ def _copy_bounds(kind: str, f: MetricFilter) -> tuple[dt.datetime | None, dt.dat
 
 
 def copied_months(source: str, f: MetricFilter) -> Months:
-    """The months of ``f`` a rollup's month copy may be read for: whole months inside its period, copied
-    in the current time zone, with no note of a later write overlapping them (PostgreSQL; else none)."""
+    """The months of ``f`` a rollup's month copy may be read for: months whose every row lies inside its
+    period (whole months inside it, or a partial one whose rows all are: a store's first or last month),
+    copied in the current time zone, with no note of a later write overlapping them (PostgreSQL; else
+    none). A note stands for any row written since the copy, so the copy's first and last row still hold."""
     if connection.vendor != "postgresql" or (f.start and f.end and (f.end - f.start).days < 27):
         return []  # (a period shorter than 28 days holds no whole month)
     lo, hi = _copy_bounds(SOURCES[source].kind, f)
     copies, notes = MonthCopy._meta.db_table, MonthCopyNote._meta.db_table
+    # a copy made before its rows' first and last time were kept: its month's bounds
+    first, last = "COALESCE(c.first, c.lo)", "COALESCE(c.last, c.hi - interval '1 microsecond')"
     sql = (f"SELECT c.month, c.lo, c.hi FROM {copies} c WHERE c.source = %s AND c.time_zone = %s"
-           f"{' AND c.lo >= %s' if lo else ''}{' AND c.hi <= %s' if hi else ''} AND NOT EXISTS (SELECT 1 FROM "
+           f"{f' AND {first} >= %s' if lo else ''}{f' AND {last} < %s' if hi else ''} AND NOT EXISTS (SELECT 1 FROM "
            f"{notes} n WHERE n.source = c.source AND n.day >= (c.lo AT TIME ZONE 'UTC')::date "
            f"AND n.day <= ((c.hi - interval '1 second') AT TIME ZONE 'UTC')::date) ORDER BY c.lo")
     with connection.cursor() as cur:

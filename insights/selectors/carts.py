@@ -98,7 +98,7 @@ def _recent_abandoned(f: MetricFilter, segment_pks: list[int] | None, limit: int
     if segment_pks is not None:
         carts = carts.filter(customer_id__in=segment_pks)
     if f.channel:
-        carts = carts.filter(session__channel=f.channel)
+        carts = carts.filter(channel=f.channel)
     return [{"cart_pk": k.pk, "customer_pk": k.customer_id, "customer_id": k.customer.external_id,
              "customer_name": k.customer.name, "customer_email": k.customer.email,
              "value": as_money(k.value), "items": k.items, "abandoned_at": iso_or_none(k.closed_at)}

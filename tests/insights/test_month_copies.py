@@ -92,6 +92,18 @@ def test_seasonality_from_the_copies_equals_the_hourly_rows(stream, monkeypatch)
     assert EventSlotMonthly.objects.filter(action="*", age_group="*").exists()
     assert SessionSlotMonthly.objects.filter(channel="*", age_group="*").exists()
     assert_same(monkeypatch)
+    # the first and last months are partial: a period from before the first row to after the last ("all
+    # history") reads their copies too; one starting after February's first row or ending before June's
+    # last does not
+    around = MetricFilter(start=dt.date(2024, 2, 10), end=dt.date(2024, 6, 20))
+    inside = MetricFilter(start=dt.date(2024, 2, 21), end=dt.date(2024, 6, 3))
+    for source in SOURCES:
+        assert copied(around, source) == months, source
+    for source in ("events", "sessions", "session_days", "channel_people", "people"):
+        assert copied(inside, source) == months[1:4], source
+    for f in (around, inside, MetricFilter(start=around.start, end=around.end, channel="Email", age_group="26-35"),
+              MetricFilter(start=around.start, end=inside.end, actions=("purchase", "refund"))):
+        assert views(f) == reference(f, monkeypatch), f
     grid = selectors.seasonality_stats(FILTERS[0])
     assert sum(r["events"] for r in grid["hour"]) > 250 and sum(r["sessions"] for r in grid["hour"]) > 50
     assert sum(r["revenue"] for r in grid["month"]) > 0  # the comparison compared something

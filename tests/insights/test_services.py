@@ -45,8 +45,11 @@ def snapshot() -> dict:
                            if as_int(p.bits))
     out["sessions"] = sorted((s.customer_id, s.key, s.age_group, s.closed, s.event_count, s.funnel_step,
                               json.dumps(s.summary, sort_keys=True)) for s in Session.objects.all())
-    out["carts"] = sorted((c.session.key, c.customer_id, c.state, c.items, str(c.value), str(c.revenue_left),
-                           c.opened_at, c.closed_at) for c in Cart.objects.select_related("session"))
+    carts = list(Cart.objects.select_related("session"))
+    # a cart carries its session's channel (the channel filter reads it from the carts' index)
+    assert [c.channel for c in carts] == [c.session.channel for c in carts]
+    out["carts"] = sorted((c.session.key, c.customer_id, c.channel, c.state, c.items, str(c.value),
+                           str(c.revenue_left), c.opened_at, c.closed_at) for c in carts)
     return out
 
 
