@@ -31,7 +31,7 @@ from insights.selectors._common import (
     sums_by,
     within_utc_hours,
 )
-from insights.selectors.rfm import segment_customer_pks
+from insights.selectors.rfm import segment_customer_pks, segment_rows
 from insights.selectors.segment_days import segment_age_sums, segment_days, segment_rollup_applies
 from insights.stats import rate, wilson_interval
 
@@ -95,8 +95,9 @@ def _value_distribution(f: MetricFilter) -> list[dict[str, Any]]:
 def _recent_abandoned(f: MetricFilter, segment_pks: list[int] | None, limit: int) -> list[dict[str, Any]]:
     """The recovery list: the period's latest abandoned carts with their customers."""
     carts = of_age_group(within_utc_hours(Cart.objects.filter(state=CartState.ABANDONED), f, field="closed_at"), f)
-    if segment_pks is not None:
-        carts = carts.filter(customer_id__in=segment_pks)
+    if segment_pks is not None:  # a segment alone as a subquery (a semi-join, a few probes), not its pks
+        carts = carts.filter(customer_id__in=segment_rows(f).values("customer_id") if f.experiment is None
+                             else segment_pks)
     if f.channel:
         carts = carts.filter(channel=f.channel)
     return [{"cart_pk": k.pk, "customer_pk": k.customer_id, "customer_id": k.customer.external_id,

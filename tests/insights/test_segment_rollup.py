@@ -66,6 +66,7 @@ def test_segment_views_of_the_hand_built_store_pinned():
                                    "abandonment_rate": 0.5}]
     assert carts["revenue_left"] == 20.0 and [(r["age_group"], r["carts"], r["abandoned"])
                                               for r in carts["by_age_group"]] == [("26-35", 2, 1)]
+    assert [(r["customer_id"], r["value"]) for r in carts["recent_abandoned"]] == [("A", 20.0)]  # the segment's only
     points = selectors.events_timeseries(f)["points"]
     assert [(p["t"], p["events"], p["orders"], p["revenue"]) for p in points] == [("2024-03-04", 7, 1, 140.0)]
     ages = {r["age_group"]: r for r in selectors.customers_stats(f)["age_groups"]}
