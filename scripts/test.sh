@@ -23,8 +23,10 @@ export TESTING=1 DJANGO_SETTINGS_MODULE=analytics_site.settings
 export LOCAL_DIR="${LOCAL_DIR:-$PWD/.local/test}"
 # TEST_WORKERS=N (N > 1) runs the suite in N pytest-xdist workers, each with its own test database,
 # LOCAL_DIR and Redis database, whole files in the order tests/conftest.py sets
-# (docs/development.md#parallel-tests); the default, 1, runs it in one process.
-workers="${TEST_WORKERS:-1}"
+# (docs/development.md#parallel-tests); the default is 2 on a machine with two or more cores, else 1
+# (one process).
+cores=$(nproc 2>/dev/null || echo 1)
+workers="${TEST_WORKERS:-$([ "$cores" -ge 2 ] && echo 2 || echo 1)}"
 parallel=()
 if [ "$workers" -gt 1 ]; then parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder); fi
 echo "Database: ${DATABASE_URL:-SQLite (embedded)}; channel layer: ${REDIS_URL:-in-memory}; workers: $workers"

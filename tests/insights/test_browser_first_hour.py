@@ -32,7 +32,10 @@ class Problems:
         self.items: list[str] = []
         page.on("console", lambda m: self.items.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda exc: self.items.append(f"exception: {exc}"))
-        page.on("requestfailed", lambda r: self.items.append(f"failed: {r.url} {r.failure}"))
+        # a request the page's own navigation cancelled (the favicon of a page left at once) is aborted,
+        # not failed; an answer with an error status is caught below
+        page.on("requestfailed", lambda r: self.items.append(f"failed: {r.url} {r.failure}")
+                if "ERR_ABORTED" not in (r.failure or "") else None)
         page.on("response", lambda r: self.items.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
 
 
