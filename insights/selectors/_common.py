@@ -242,7 +242,7 @@ def copied_months(source: str, f: MetricFilter) -> Months:
     copied in the current time zone, with no note of a later write overlapping them (PostgreSQL; else
     none). A note stands for any row written since the copy, so the copy's first and last row still hold."""
     if connection.vendor != "postgresql" or (f.start and f.end and (f.end - f.start).days < 27):
-        return []  # (a period shorter than 28 days holds no whole month)
+        return []  # (a period shorter than 28 days reads its few days from the rollups)
     lo, hi = _copy_bounds(SOURCES[source].kind, f)
     copies, notes = MonthCopy._meta.db_table, MonthCopyNote._meta.db_table
     # a copy made before its rows' first and last time were kept: its month's bounds
