@@ -9,6 +9,7 @@ the last run's database and events) through the ingest service, which queues the
 Then, for each engine (``DERIVATION_ENGINE``, same data, same reference time): the drain of those
 queued windows (``analytics_process_pending``, from the same queue each time), then a full
 ``analytics_rebuild`` each, in a forked process whose peak RSS (``resource.getrusage``) is printed.
+An engine ``sql:N`` is the SQL engine with N helper connections in its rebuild (``DERIVATION_WORKERS``).
 Prints events/s and the ratio of each engine to the first (``python``), and checks that every engine
 left the same sessions, carts and rollups. ``--profile`` runs the first drain and every rebuild under
 cProfile and times every SQL statement by its kind (the statement's first words), and prints both.
@@ -192,6 +193,15 @@ def _meta(key: str, value: str | None = None) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _engine_apply(settings: Any, spec: str) -> None:
+    """``python``, ``sql``, or ``sql:N``: the SQL engine with N helper connections in a rebuild
+    (``DERIVATION_WORKERS``; without ``:N``, the setting's value)."""
+    engine, _, workers = spec.partition(":")
+    settings.DERIVATION_ENGINE = engine
+    if workers:
+        settings.DERIVATION_WORKERS = int(workers)
+
+
 def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, float, str, dict[str, str]]:
     """``analytics_rebuild`` with ``engine`` in a forked process (its own connection): seconds, the
     process's peak RSS in MB during the rebuild (``resource.getrusage``: the parent holds nothing big
@@ -208,7 +218,7 @@ def _rebuild_in_child(engine: str, end: Any, profile: bool) -> tuple[float, floa
     pid = os.fork()
     if pid == 0:  # the child: one rebuild, its figures back through the pipe
         os.close(read)
-        settings.DERIVATION_ENGINE = engine
+        _engine_apply(settings, engine)
         from insights.rebuild import analytics_rebuild
 
         seconds, sql_times, text = _timed(lambda: analytics_rebuild(as_of=end), profile)
@@ -307,7 +317,7 @@ def _drains(engines: list[str], n: int, end: Any, profile: bool) -> dict[str, fl
     seconds: dict[str, float] = {}
     states: dict[str, Any] = {}
     for i, engine in enumerate(engines):
-        settings.DERIVATION_ENGINE = engine
+        _engine_apply(settings, engine)
         _restore()
         print(f"[{engine}] drain …", flush=True)
         took, sql_drain, prof_drain = _timed(lambda: analytics_process_pending(max_rows=20, as_of=end),

@@ -16,13 +16,17 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from customers.selectors import customer_age_groups
 from insights.contributions import new_contributions
 from insights.derive_engine import derivation_engine
-from insights.derive_sql_delta import pair_rollups_add, sessions_swap_direct
+from insights.derive_helpers import Batch, Helpers, Plan, batches_derive
+from insights.derive_sql import INCREMENTAL_SETTINGS, derive_into_temp
+from insights.derive_sql_delta import pair_rollups_add, sessions_swap_derived, sessions_swap_direct
 from insights.derive_sql_rollups import (
     deltas_pending,
     deltas_reset,
@@ -41,15 +45,46 @@ logger = logging.getLogger(__name__)
 _COLLECTING: ContextVar[bool] = ContextVar("insights_derive_collecting", default=False)
 
 
-def swap_sql(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime) -> None:
-    """Swap these windows' sessions (SQL engine); their rollups are added now, or at the end of the
+def swap_sql(windows: Windows, ages: Mapping[int, str], *, as_of: dt.datetime,
+             derived: Callable[[], None] | None = None) -> None:
+    """Swap these windows' sessions (SQL engine; ``derived``: fills ``dv_old``, ``dv_s`` and ``dv_p`` with
+    what a helper connection derived for them); their rollups are added now, or at the end of the
     collecting scope this runs in."""
     collecting = _COLLECTING.get()
     if not collecting:
         deltas_reset()
-    sessions_swap_direct(windows, ages, as_of=as_of, tz=store_tz())
+    if derived is None:
+        sessions_swap_direct(windows, ages, as_of=as_of, tz=store_tz())
+    else:
+        derived()
+        sessions_swap_derived(store_tz())
     if not collecting:
         deltas_flush()
+
+
+def swap_sql_chunks(chunks: Sequence[Windows], *, as_of: dt.datetime) -> None:
+    """``swap_sql`` of each chunk of customers, the chunks derived by ``DERIVATION_WORKERS`` helper
+    connections as well as by this one (``insights.derive_helpers``). Only where this transaction has
+    changed none of these customers' events or sessions yet: helpers see what is committed."""
+
+    def helper(cur: Any, batch: Batch) -> None:
+        chunk = chunks[batch.number]
+        derive_into_temp(chunk, customer_age_groups(customer_pks=chunk), as_of=as_of)
+
+    def own(batch: Batch) -> None:
+        chunk = chunks[batch.number]
+        swap_sql(chunk, customer_age_groups(customer_pks=chunk), as_of=as_of)
+
+    def staged(helpers: Helpers, batch: Batch) -> None:
+        def take() -> None:
+            with connection.cursor() as cur:
+                helpers.take(cur, batch)
+
+        swap_sql(chunks[batch.number], {}, as_of=as_of, derived=take)
+
+    plan = Plan(helper, {"dv_old": "id, c, k", "dv_s": "c, k", "dv_p": "c, k"}, INCREMENTAL_SETTINGS)
+    batches_derive([Batch(n) for n in range(len(chunks))], workers=settings.DERIVATION_WORKERS, plan=plan,
+                   own=own, staged=staged)
 
 
 def deltas_flush() -> None:

@@ -88,6 +88,12 @@ def sessions_swap_direct(windows: Windows, ages: Mapping[int, str], *, as_of: dt
     """Derive these windows' sessions in SQL; replace the stored ones that differ (summary or age group);
     add the replaced (-1) and the new (+1) to ``dv_ds``/``dv_dp`` (``derive_sql_rollups.deltas_reset`` first)."""
     derive_into_temp(windows, ages, as_of=as_of)
+    sessions_swap_derived(tz)
+
+
+def sessions_swap_derived(tz: dt.tzinfo) -> None:
+    """The swap of what ``dv_old``, ``dv_s`` and ``dv_p`` hold (derived here, or by a helper connection:
+    ``insights.derive_helpers``)."""
     params: dict[str, str | int] = {"tz": str(tz), "seq": next(_SEQ)}
     with connection.cursor() as cur:
         temp_fill(cur, "dv_keep", KEEP, stats="id, c, k")

@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from customers.models import Customer
+from insights.derive_helpers import Batch, Helpers, Plan, batches_derive
 from insights.derive_sql import events_keyed, products_derive, sessions_derive, traffic_load
 from insights.derive_sql_delta import sessions_store_counted
 from insights.derive_sql_rollups import deltas_reset, session_deltas_prepare, session_rollups_add
@@ -28,7 +30,7 @@ from insights.rebuild_sql_rollups import event_rollups_add, pair_rollups_add, re
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import people_days_refresh
 
-BATCH_EVENTS = 200_000  # events of one batch's derivation (its temporary tables; the worker holds none)
+BATCH_EVENTS = 50_000  # events of one batch's derivation (its temporary tables; the worker holds none)
 # For this transaction only, in the database server (not the worker): sorts, hashes and window functions
 # over a batch's events in memory instead of temporary files; no JIT compilation of the long statements
 # (it costs more than it saves on tables this size).
@@ -55,35 +57,78 @@ ANALYZE dv_w"""
 
 
 
-def _batches() -> list[tuple[int, int]]:
-    """``rb_w`` filled; each batch's number and events."""
-    bots = "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"
+# A helper connection's windows of a batch (insights.derive_helpers): its customers with their whole span of
+# counted events, as ``rb_w`` (this connection's temporary table) holds them.
+_HELPER_WINDOWS = """
+CREATE TEMP TABLE IF NOT EXISTS dv_w (c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL,
+                                      age text NOT NULL);
+TRUNCATE dv_w;
+INSERT INTO dv_w
+SELECT x.c, x.lo, x.hi, COALESCE(cu.age_group, 'unknown')
+FROM (SELECT e.customer_id AS c, min(e.timestamp) AS lo, max(e.timestamp) AS hi FROM events_event e
+      WHERE e.customer_id BETWEEN %s AND %s{bots} GROUP BY e.customer_id) x
+LEFT JOIN customers_customer cu ON cu.id = x.c ORDER BY x.c;
+ANALYZE dv_w"""
+
+
+def _bots() -> str:
+    return "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"
+
+
+def _batches() -> list[Batch]:
+    """``rb_w`` filled; each batch with its events and its first and last customer."""
     with connection.cursor() as cur:
-        cur.execute(_WINDOWS.format(bots=bots), {"size": BATCH_EVENTS})
-        cur.execute("SELECT b, sum(n) FROM rb_w GROUP BY b ORDER BY b")
-        return [(int(b), int(n)) for b, n in cur.fetchall()]
+        cur.execute(_WINDOWS.format(bots=_bots()), {"size": BATCH_EVENTS})
+        cur.execute("SELECT b, sum(n), min(c), max(c) FROM rb_w GROUP BY b ORDER BY b")
+        return [Batch(int(b), int(n), int(first), int(last)) for b, n, first, last in cur.fetchall()]
+
+
+def derive_batch(cur: CursorWrapper, *, as_of: dt.datetime) -> None:
+    """``dv_ev``, ``dv_p``, ``dv_s`` of the windows in ``dv_w``."""
+    events_keyed(cur)
+    products_derive(cur)
+    traffic_load(cur)
+    sessions_derive(cur, as_of=as_of)
 
 
 def sessions_rebuild(*, as_of: dt.datetime, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-    """Derive and store every customer's sessions and carts, a batch of whole customers at a time;
-    returns (counted events, sessions)."""
-    n_events = n_sessions = 0
+    """Derive and store every customer's sessions and carts, a batch of whole customers at a time (by
+    this connection and ``DERIVATION_WORKERS`` helpers: ``insights.derive_helpers``); returns (counted
+    events, sessions)."""
+    counted = [0, 0]
     tz = store_tz()
     deltas_reset()
-    for batch, events in _batches():
+
+    def store(batch: Batch) -> None:
         with connection.cursor() as cur:
-            cur.execute(_BATCH, [batch])
-            events_keyed(cur)
-            products_derive(cur)
-            traffic_load(cur)
-            sessions_derive(cur, as_of=as_of)
             sessions_store_counted("dv_s", tz)  # stored, and their rows added to dv_ds/dv_dp
             cur.execute("SELECT count(*) FROM dv_s")
-            n_sessions += int(cur.fetchone()[0])
-        n_events += events
+            counted[1] += int(cur.fetchone()[0])
+        counted[0] += batch.events
         if progress:
-            progress(events)
-    return n_events, n_sessions
+            progress(batch.events)
+
+    def own(batch: Batch) -> None:
+        with connection.cursor() as cur:
+            cur.execute(_BATCH, [batch.number])
+            derive_batch(cur, as_of=as_of)
+        store(batch)
+
+    def helper(cur: CursorWrapper, batch: Batch) -> None:
+        cur.execute(_HELPER_WINDOWS.format(bots=_bots()), [batch.first, batch.last])
+        derive_batch(cur, as_of=as_of)
+
+    def staged(helpers: Helpers, batch: Batch) -> None:
+        with connection.cursor() as cur:
+            helpers.take(cur, batch)
+        store(batch)
+
+    # Helpers see only what is committed: none when this rebuild runs inside a larger transaction (the
+    # demo's reset deletes events and rebuilds in one), nor in a test's.
+    workers = settings.DERIVATION_WORKERS if len(connection.atomic_blocks) == 1 else 0
+    plan = Plan(helper, {"dv_s": "c, k", "dv_p": "c, k"}, REBUILD_SETTINGS, TEMP_BUFFERS)
+    batches_derive(_batches(), workers=workers, plan=plan, own=own, staged=staged)
+    return counted[0], counted[1]
 
 
 def rollups_rebuild() -> None:

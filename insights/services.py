@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.selectors import customer_age_groups
@@ -38,7 +38,7 @@ from insights.contributions import (
     new_contributions,
 )
 from insights.derivation import IDLE, DerivedSession, derive_sessions
-from insights.derive_drain import collecting, derive_collected, retention_redo, swap_sql
+from insights.derive_drain import collecting, derive_collected, retention_redo, swap_sql, swap_sql_chunks
 from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
 from insights.models import PendingWindow, Session
@@ -215,11 +215,18 @@ def _rollups_add_with_retention(contributions: Contributions, ages: dict[int, st
     retention_redo(changed, before, ages)
 
 
-def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime) -> None:
+def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime, helpers: bool = False) -> None:
+    """``helpers``: this transaction has changed none of these customers' events or sessions, so helper
+    connections may derive chunks too (SQL engine: ``insights.derive_drain.swap_sql_chunks``)."""
     customers = sorted(windows)
-    size = CUSTOMERS_PER_REDERIVE_SQL if derivation_engine() == "sql" else CUSTOMERS_PER_REDERIVE
-    for i in range(0, len(customers), size):
-        _sessions_rederive({c: windows[c] for c in customers[i:i + size]}, as_of=as_of)
+    sql = derivation_engine() == "sql"
+    size = CUSTOMERS_PER_REDERIVE_SQL if sql else CUSTOMERS_PER_REDERIVE
+    chunks = [{c: windows[c] for c in customers[i:i + size]} for i in range(0, len(customers), size)]
+    if sql and helpers:
+        swap_sql_chunks(chunks, as_of=as_of)
+        return
+    for chunk in chunks:
+        _sessions_rederive(chunk, as_of=as_of)
 
 
 def _epoch(seconds: int) -> dt.datetime:
@@ -255,9 +262,13 @@ def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datet
     pending, more = pending_take(now, max_rows=max_rows)
     if not pending:
         return 0, False
+    # Helper connections see only what is committed: they may derive the first windows this transaction
+    # derives (nothing of theirs changed yet) when it is not nested in another (a test's, a caller's).
+    helpers = [len(connection.atomic_blocks) == 1]
 
     def derive(windows: Windows) -> None:
-        _rederive_by_customer_chunks(windows, as_of=as_of)
+        use, helpers[0] = helpers[0], False
+        _rederive_by_customer_chunks(windows, as_of=as_of, helpers=use)
 
     # the queued windows together, each set-aside one alone; with the SQL engine, one rollup step for all
     groups = [units_of(_windows_of(w for _, w, n in pending if not n))]
