@@ -16,11 +16,9 @@ from django.test import override_settings
 from customers.models import Customer
 from events.models import Event
 from insights import derive_helpers, derive_sql_delta, rebuild_sql
-from insights.derive_engine import derivation_engine
-from insights.models import CustomerRfm
-from insights.rebuild import analytics_rebuild
 from insights.services import analytics_process_pending
 from tests.insights.store_fixture import DUPLICATE, LATE, MAIN, _e, build_store, ingest, make_catalogue
+from tests.insights.test_rebuild_sql import _rebuilt as rebuilt_by
 from tests.insights.test_services import derived_and_events_clear, snapshot
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -30,14 +28,31 @@ AS_OF = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
 def _rebuilt(workers: int) -> dict:
-    with override_settings(DERIVATION_ENGINE="sql", DERIVATION_WORKERS=workers):
-        assert derivation_engine() == "sql"
-        counts = analytics_rebuild(as_of=AS_OF)
-    state = snapshot()
-    state["counts"] = counts
-    state["rfm"] = sorted(CustomerRfm.objects.values_list("customer_id", "orders", "recency", "frequency", "monetary",
-                                                          "segment"))
-    return state
+    with override_settings(DERIVATION_WORKERS=workers):
+        return rebuilt_by("sql", AS_OF)
+
+
+def _both_derive(monkeypatch, module, name: str) -> tuple[list[int], list[int]]:
+    """Spies: the batches handed over by helpers, and the derivation's own (``module.name`` called in
+    this thread), which waits until a helper has handed one over, so that both derive some."""
+    taken: list[int] = []
+    mine: list[int] = []
+    handed = threading.Event()
+    take, derive, own = derive_helpers.Helpers.take, derive_helpers.Helpers._derive, getattr(module, name)
+    tester = threading.get_ident()  # a rebuild's helpers derive by the same function, in their threads
+    monkeypatch.setattr(derive_helpers.Helpers, "take",
+                        lambda self, cur, batch: (taken.append(batch.number), take(self, cur, batch))[1])
+    monkeypatch.setattr(derive_helpers.Helpers, "_derive",
+                        lambda self, batch: (derive(self, batch), handed.set())[0])
+
+    def own_waiting(*args, **kwargs):
+        if threading.get_ident() == tester:
+            handed.wait(30)
+            mine.append(1)
+        return own(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, own_waiting)
+    return taken, mine
 
 
 def _stage_tables() -> list[str]:
@@ -52,30 +67,16 @@ def test_helpers_derive_the_same_store(monkeypatch, caplog):
     alone = _rebuilt(0)
     assert alone["counts"]["sessions"] > 0 and alone["sessions"] and alone["carts"]
 
-    # The rebuild's connection derives its first batch only once a helper has handed one over, so both derive.
-    taken: list[int] = []
-    handed = threading.Event()
-    take, derive, own = derive_helpers.Helpers.take, derive_helpers.Helpers._derive, rebuild_sql.derive_batch
-    monkeypatch.setattr(derive_helpers.Helpers, "take",
-                        lambda self, cur, batch: (taken.append(batch.number), take(self, cur, batch))[1])
-    monkeypatch.setattr(derive_helpers.Helpers, "_derive",
-                        lambda self, batch: (derive(self, batch), handed.set())[0])
-    mine: list[int] = []
-    tester = threading.get_ident()  # the helpers derive by the same function, in their threads
-
-    def own_waiting(cur, **kw):
-        if threading.get_ident() == tester:
-            handed.wait(30)
-            mine.append(1)
-        own(cur, **kw)
-
-    monkeypatch.setattr(rebuild_sql, "derive_batch", own_waiting)
+    taken, mine = _both_derive(monkeypatch, rebuild_sql, "derive_batch")
     assert _rebuilt(2) == alone
     assert taken and mine, "both the helpers and the rebuild's connection derive batches"
     assert _stage_tables() == []
 
     # A helper that fails hands its batch back: the rebuild's connection derives it.
+    monkeypatch.undo()
+    monkeypatch.setattr("insights.rebuild_sql.BATCH_EVENTS", 3)
     failed: list[int] = []
+    derive = derive_helpers.Helpers._derive
 
     def failing(self, batch):
         if not failed:
@@ -84,7 +85,6 @@ def test_helpers_derive_the_same_store(monkeypatch, caplog):
         derive(self, batch)
 
     monkeypatch.setattr(derive_helpers.Helpers, "_derive", failing)
-    monkeypatch.setattr(rebuild_sql, "derive_batch", own)
     with caplog.at_level(logging.WARNING, logger="insights.derive_helpers"):
         assert _rebuilt(1) == alone
     assert failed and "a derivation helper failed" in caplog.text
@@ -143,16 +143,7 @@ def test_helpers_derive_a_drains_chunks(monkeypatch):
     alone = _drained(0)
     assert alone["sessions"] and alone["carts"]
 
-    taken: list[int] = []
-    handed = threading.Event()
-    take, derive, own = derive_helpers.Helpers.take, derive_helpers.Helpers._derive, derive_sql_delta.derive_into_temp
-    monkeypatch.setattr(derive_helpers.Helpers, "take",
-                        lambda self, cur, batch: (taken.append(batch.number), take(self, cur, batch))[1])
-    monkeypatch.setattr(derive_helpers.Helpers, "_derive",
-                        lambda self, batch: (derive(self, batch), handed.set())[0])
-    mine: list[int] = []
-    monkeypatch.setattr(derive_sql_delta, "derive_into_temp",
-                        lambda *a, **kw: (handed.wait(30), mine.append(1), own(*a, **kw))[2])
+    taken, mine = _both_derive(monkeypatch, derive_sql_delta, "derive_into_temp")
     assert _drained(1) == alone
     assert len(taken) >= 2 and mine, "both connections derive chunks, in both drains"
     assert _stage_tables() == []
