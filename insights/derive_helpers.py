@@ -60,6 +60,7 @@ class Helpers:
         self.todo, self.plan = todo, plan
         token = uuid.uuid4().hex[:12]
         self.stage = {t: f"{STAGE}_{token}_{t}" for t in plan.tables}
+        self.columns: dict[str, str] = {}  # each hand-over table's columns but the batch number
         self.done: queue.SimpleQueue[tuple[str, Batch]] = queue.SimpleQueue()
         self.made = False
         self.lock = threading.Lock()
@@ -132,8 +133,10 @@ class Helpers:
         """A handed-over batch into this connection's temporary tables of the same names (made from the
         hand-over tables' columns when this connection has not made them yet)."""
         for table, stage in self.stage.items():
-            cur.execute(f"SELECT * FROM {stage} LIMIT 0")
-            cols = ", ".join(d[0] for d in cur.description if d[0] != "batch")
+            if table not in self.columns:
+                cur.execute(f"SELECT * FROM {stage} LIMIT 0")
+                self.columns[table] = ", ".join(d[0] for d in cur.description if d[0] != "batch")
+            cols = self.columns[table]
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT {cols} FROM {stage} WITH NO DATA;"
                         f" CREATE INDEX IF NOT EXISTS {table}_ix ON {table} (c, k);"
                         f" TRUNCATE {table};"

@@ -22,7 +22,7 @@ from django.db.backends.utils import CursorWrapper
 
 from customers.models import Customer
 from insights.derive_helpers import Batch, Helpers, Plan, batches_derive
-from insights.derive_sql import events_keyed, products_derive, sessions_derive, traffic_load
+from insights.derive_sql import _bots, events_keyed, products_derive, sessions_derive, traffic_load
 from insights.derive_sql_delta import sessions_store_counted
 from insights.derive_sql_rollups import deltas_reset, session_deltas_prepare, session_rollups_add
 from insights.filters import store_tz
@@ -71,14 +71,10 @@ LEFT JOIN customers_customer cu ON cu.id = x.c ORDER BY x.c;
 ANALYZE dv_w"""
 
 
-def _bots() -> str:
-    return "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"
-
-
 def _batches() -> list[Batch]:
     """``rb_w`` filled; each batch with its events and its first and last customer."""
     with connection.cursor() as cur:
-        cur.execute(_WINDOWS.format(bots=_bots()), {"size": BATCH_EVENTS})
+        cur.execute(_WINDOWS.format(bots=_bots("e")), {"size": BATCH_EVENTS})
         cur.execute("SELECT b, sum(n), min(c), max(c) FROM rb_w GROUP BY b ORDER BY b")
         return [Batch(int(b), int(n), int(first), int(last)) for b, n, first, last in cur.fetchall()]
 
@@ -115,7 +111,7 @@ def sessions_rebuild(*, as_of: dt.datetime, progress: Callable[[int], None] | No
         store(batch)
 
     def helper(cur: CursorWrapper, batch: Batch) -> None:
-        cur.execute(_HELPER_WINDOWS.format(bots=_bots()), [batch.first, batch.last])
+        cur.execute(_HELPER_WINDOWS.format(bots=_bots("e")), [batch.first, batch.last])
         derive_batch(cur, as_of=as_of)
 
     def staged(helpers: Helpers, batch: Batch) -> None:
