@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/derive.py [--events 300000] [--days 60] [--customers 5000] [--profile]
         [--pg postgres://postgres@127.0.0.1:5432/rebuild_bench] [--engines python,sql] [--reuse]
-        [--no-drain] [--no-rebuild]
+        [--no-drain] [--no-rebuild] [--live 40000 [--live-days 1]]
 
 Simulates ``--events`` events into its own PostgreSQL database (dropped and created; ``--reuse`` keeps
 the last run's database and events) through the ingest service, which queues the customers' windows.
 Then, for each engine (``DERIVATION_ENGINE``, same data, same reference time): the drain of those
 queued windows (``analytics_process_pending``, from the same queue each time), then a full
 ``analytics_rebuild`` each, in a forked process whose peak RSS (``resource.getrusage``) is printed.
-An engine ``sql:N`` is the SQL engine with N helper connections in its rebuild (``DERIVATION_WORKERS``).
+An engine ``sql:N`` is the SQL engine with N helper connections (``DERIVATION_WORKERS``). With ``--live N``
+the history is derived first and the drains derive N events of live traffic that follow it (``_live``).
 Prints events/s and the ratio of each engine to the first (``python``), and checks that every engine
 left the same sessions, carts and rollups. ``--profile`` runs the first drain and every rebuild under
 cProfile and times every SQL statement by its kind (the statement's first words), and prints both.
@@ -77,7 +78,7 @@ class _SqlTimes:
                 return f"{head} … {sql[at:].split()[0][:40]}"
         return head
 
-    def report(self, top: int = 15) -> str:
+    def report(self, top: int = 60) -> str:
         total = sum(self.seconds.values())
         lines = [f"  SQL total {total:.1f} s in {sum(self.calls.values()):,} statements"]
         for kind, s in sorted(self.seconds.items(), key=lambda kv: -kv[1])[:top]:
@@ -85,13 +86,11 @@ class _SqlTimes:
         return "\n".join(lines)
 
 
-def _simulate(args: argparse.Namespace) -> Any:
-    from django.utils import timezone
+def _simulate(args: argparse.Namespace, end: Any) -> Any:
     from tqdm import tqdm
 
     from events.simulation import simulator_backfill
 
-    end = timezone.now().replace(microsecond=0)
     started = time.perf_counter()
     with tqdm(total=args.events, unit="ev", unit_scale=True, desc="simulate+ingest", disable=None) as bar:
         result = simulator_backfill(days=args.days, customers=args.customers, events=args.events, seed=args.seed,
@@ -117,12 +116,18 @@ def _snapshot() -> None:
 
 
 def _restore() -> None:
+    """The snapshot back, as it was: without the rollups' note triggers (the copy of every row would note
+    every month as written since its copy, and the drain would copy them all again), and analysed (the
+    drain would analyse the tables it reads by customer first, everything having changed)."""
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")  # no triggers
         cur.execute(f"TRUNCATE {', '.join(_tables())}")
         for t in _tables():
             cur.execute(f"INSERT INTO {t} SELECT * FROM bench_{t}")
+    with connection.cursor() as cur:
+        cur.execute(f"ANALYZE {', '.join(_tables())}")
 
 
 def _state() -> dict[str, Any]:
@@ -265,14 +270,38 @@ def _prepare(args: argparse.Namespace) -> Any:
         end = dt.datetime.fromisoformat(str(_meta("end")))
         print(f"reusing {args.pg}: events simulated up to {end:%Y-%m-%d %H:%M} UTC")
         return end
-    end = _simulate(args)
     from django.db import connection
+    from django.utils import timezone
 
+    end = timezone.now().replace(microsecond=0)
+    live_days = args.live_days if args.live else 0
+    _simulate(args, end - dt.timedelta(days=live_days))
+    if args.live:
+        _live(args, end - dt.timedelta(days=live_days), end)
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
     _snapshot()
     _meta("end", end.isoformat())
     return end
+
+
+def _live(args: argparse.Namespace, start: Any, end: Any) -> None:
+    """``--live N``: the simulated history derived (SQL engine, untimed), then N more events over the
+    ``--live-days`` after it (the same customers), through ingest in batches of 500 (as a store's server
+    sends them): what the drains then derive is live traffic, windows that extend stored sessions."""
+    from django.conf import settings
+
+    from events.simulation import simulator_backfill
+    from insights.services import analytics_process_pending
+
+    _engine_apply(settings, "sql")
+    started = time.perf_counter()
+    analytics_process_pending(max_rows=20, as_of=start)
+    print(f"history derived in {time.perf_counter() - started:.1f} s")
+    days = (end - start).total_seconds() / 86400
+    result = simulator_backfill(days=days, customers=args.customers, events=args.live, seed=args.seed + 1,
+                                end=end, chunk_size=500)
+    print(f"live traffic: {result.events:,} events over the next {days:.2f} days, in batches of 500")
 
 
 def main() -> None:
@@ -286,22 +315,30 @@ def main() -> None:
     parser.add_argument("--no-rebuild", action="store_true", help="time only the drains")
     parser.add_argument("--no-drain", action="store_true", help="time only the rebuilds")
     parser.add_argument("--reuse", action="store_true", help="keep the database and its events from the last run")
+    parser.add_argument("--live", type=int, default=0,
+                        help="drain N events of live traffic on the derived history instead of the history itself")
+    parser.add_argument("--live-days", type=float, default=1, help="the days the live traffic spans")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/rebuild_bench")
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",")]
     end = _prepare(args)
+    from django.db import connection
+
     from events.models import Event
     from insights.models import PendingWindow
 
     n = Event.objects.count()
-    print(f"{n:,} events stored, {PendingWindow.objects.count():,} queued window rows")
-    drains = {} if args.no_drain else _drains(engines, n, end, args.profile)
+    with connection.cursor() as cur:  # the queue as the snapshot holds it (a reused database's was drained)
+        cur.execute(f"SELECT COALESCE(sum(events), 0), count(*) FROM bench_{PendingWindow._meta.db_table}")
+        queued, rows = (int(v) for v in cur.fetchone())
+    print(f"{n:,} events stored, {queued:,} of them queued in {rows:,} window rows")
+    drains = {} if args.no_drain else _drains(engines, queued, end, args.profile)
     rebuilds = {} if args.no_rebuild else _rebuilds(engines, n, end, args.profile)
     print(f"\n{n:,} events, {args.days:g} days, {args.customers:,} customers")
     base = engines[0]
     for engine in engines:
         if engine in drains:
-            print(f"  {engine:7s} drain   {n / drains[engine]:9,.0f} ev/s ({drains[base] / drains[engine]:.2f}x)")
+            print(f"  {engine:7s} drain   {queued / drains[engine]:9,.0f} ev/s ({drains[base] / drains[engine]:.2f}x)")
         if engine in rebuilds:
             seconds, peak = rebuilds[engine]
             print(f"  {engine:7s} rebuild {n / seconds:9,.0f} ev/s ({rebuilds[base][0] / seconds:.2f}x),"

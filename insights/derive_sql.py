@@ -91,12 +91,12 @@ FROM (SELECT w.c, min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM dv_w 
        AND s.started_at <= w.hi + %(idle)s GROUP BY w.c) x
 WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
 
+# The session keys of the client session ids seen in the windows of customers with a stored session.
+_KEYS_SEEN = """(SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
+ ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi WHERE w.has AND e.session_id <> ''{bots}) ek"""
 _GROW_KEYS = """
 UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
-FROM (SELECT s.customer_id AS c, min(s.started_at) AS lo, max(s.last_event_at) AS hi
-      FROM (SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
-            ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
-            WHERE w.has AND e.session_id <> ''{bots}) ek
+FROM (SELECT s.customer_id AS c, min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM """ + _KEYS_SEEN + """
       JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k GROUP BY s.customer_id) x
 WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
 
@@ -105,13 +105,35 @@ SELECT s.id, s.customer_id AS c, s.key AS k FROM dv_w w JOIN insights_session s 
  AND s.last_event_at >= w.lo - %(idle)s AND s.started_at <= w.hi + %(idle)s"""
 _STORED = _STORED_OVERLAP + """
 UNION
-SELECT s.id, s.customer_id, s.key
-FROM (SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
-      ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
-      WHERE w.has AND e.session_id <> ''{bots}) ek
+SELECT s.id, s.customer_id, s.key FROM """ + _KEYS_SEEN + """
 JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k"""
 # Customers with a stored session at all: only theirs can grow or be replaced (a backfill's have none).
 _HAS = "UPDATE dv_w w SET has = true WHERE EXISTS (SELECT 1 FROM insights_session s WHERE s.customer_id = w.c)"
+
+
+# Both growths in one recursive statement: a round adds the stored sessions within the idle gap of a
+# window's edges and those named by a client session id of its events, until a round adds nothing. Both
+# only widen, so where it stops is where the rounds of _GROW_OVERLAP and _GROW_KEYS stop (the smallest
+# window neither widens). It changes dv_w only when every window stopped within _GROW_ROUNDS rounds.
+_GROW = """
+WITH RECURSIVE g (c, lo, hi, d) AS (
+  SELECT c, lo, hi, 0 FROM dv_w WHERE has
+  UNION ALL
+  SELECT g.c, LEAST(g.lo, o.lo, kx.lo), GREATEST(g.hi, o.hi, kx.hi), g.d + 1
+  FROM g
+  CROSS JOIN LATERAL (SELECT min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM insights_session s
+                      WHERE s.customer_id = g.c AND s.last_event_at >= g.lo - %(idle)s
+                        AND s.started_at <= g.hi + %(idle)s) o
+  CROSS JOIN LATERAL (SELECT min(s.started_at) AS lo, max(s.last_event_at) AS hi
+                      FROM (SELECT DISTINCT 's:' || e.session_id AS k FROM events_event e
+                            WHERE e.customer_id = g.c AND e.timestamp >= g.lo AND e.timestamp <= g.hi
+                              AND e.session_id <> ''{bots}) ek
+                      JOIN insights_session s ON s.customer_id = g.c AND s.key = ek.k) kx
+  WHERE g.d < %(rounds)s AND (LEAST(o.lo, kx.lo) < g.lo OR GREATEST(o.hi, kx.hi) > g.hi)),
+grown AS (SELECT c, min(lo) AS lo, max(hi) AS hi, max(d) AS d FROM g GROUP BY c),
+up AS (UPDATE dv_w w SET lo = x.lo, hi = x.hi FROM grown x
+       WHERE x.c = w.c AND x.d > 0 AND (SELECT max(d) FROM grown) < %(rounds)s)
+SELECT max(d) FROM grown"""
 
 
 def windows_grow(cur: Any) -> None:
@@ -120,19 +142,23 @@ def windows_grow(cur: Any) -> None:
     temp_table(cur, "dv_old", "id bigint, c bigint, k text")
     if not _exec(cur, _HAS):
         return
-    converged = False
-    for _ in range(_GROW_ROUNDS):
-        while _exec(cur, _GROW_OVERLAP, idle):
-            pass
-        if not _exec(cur, _GROW_KEYS.format(bots=_bots("e"))):
-            converged = True
-            break
+    cur.execute(_GROW.format(bots=_bots("e")), {**idle, "rounds": _GROW_ROUNDS})
+    converged = int(cur.fetchone()[0] or 0) < _GROW_ROUNDS or _grow_by_rounds(cur)
     # Once the growth converged, every session named by a key of the windows' events lies inside its
-    # window, so the overlap finds it; looking the keys up again (a second read of the windows' events)
-    # matters only when the rounds ran out.
+    # window, so the overlap finds it; the keys matter only when the rounds ran out.
     stored = _STORED_OVERLAP if converged else _STORED.format(bots=_bots("e"))
     _exec(cur, "INSERT INTO dv_old " + stored, idle)
     _exec(cur, "ANALYZE dv_old (id, c, k)")
+
+
+def _grow_by_rounds(cur: Any) -> bool:
+    """The growth in rounds (each: the overlap until nothing grows, then the keys); whether it converged."""
+    for _ in range(_GROW_ROUNDS):
+        while _exec(cur, _GROW_OVERLAP, {"idle": IDLE}):
+            pass
+        if not _exec(cur, _GROW_KEYS.format(bots=_bots("e"))):
+            return True
+    return False
 
 
 _EVENTS = """

@@ -172,3 +172,14 @@ def test_a_drain_after_a_bulk_load_brings_the_events_statistics_up_to_date(monke
     analytics_process_pending()
     assert _analysed_at("events_event") > before
     assert Session.objects.exists()
+
+
+def test_the_sessions_summary_is_left_out_of_their_statistics():
+    """Every ANALYZE of the sessions (a drain's after a bulk load, a rebuild's, autovacuum's) samples each
+    column but the summary, which no statement filters, joins or sorts on."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = 'insights_session'::regclass"
+                    " AND attname IN ('summary', 'customer_id')")
+        targets = dict(cur.fetchall())
+    assert targets["summary"] == 0
+    assert targets["customer_id"] != 0  # the server's default (-1, or NULL from PostgreSQL 17)

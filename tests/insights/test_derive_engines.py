@@ -200,3 +200,32 @@ def test_browser_orders_sql_equals_the_python_reference(stream, cuts, orders):
     engine's verdicts (confirmed, counted, void) are the reference's."""
     reference, sql = engines_agree(stream, cuts, [True, False, True], 1, orders)
     assert sql == reference
+
+
+def _visit(minute: int, session: str) -> dict:
+    return {"customer": "e1", "minute": minute, "action": "view", "product": "ep1", "quantity": 1, "session": session,
+            "order": None, "currency": "USD", "amount": None, "discount": None, "price": None, "context": 0,
+            "browser": False}
+
+
+# Stored after the first batch: client sessions "a" (minutes 0 to 10) and "b" (35 to 45). The second
+# batch's view at 70 reaches "b" within the idle gap, and from there "a": two rounds of the one statement,
+# one of the rounds (an overlap grows until it stops within a round).
+GROWTH_STREAM = [_visit(0, "a"), _visit(10, "a"), _visit(35, "b"), _visit(45, "b"), _visit(70, "")]
+
+
+@pytest.mark.parametrize("rounds", [2, 20])
+def test_windows_grown_by_the_rounds_when_the_one_statement_hits_the_cap(monkeypatch, rounds):
+    """The growth in one statement hands over to the rounds when a window still grows at the cap (2
+    here); the sessions, carts and rollups are the reference's either way."""
+    from insights import derive_sql
+
+    monkeypatch.setattr("insights.services._MAX_WINDOW_GROWTH", rounds)
+    monkeypatch.setattr(derive_sql, "_GROW_ROUNDS", rounds)
+    by_rounds = []
+    grow = derive_sql._grow_by_rounds
+    monkeypatch.setattr(derive_sql, "_grow_by_rounds", lambda cur: by_rounds.append(grow(cur)) or by_rounds[-1])
+    reference, sql = engines_agree(GROWTH_STREAM, [4], [True, True, True], 5)
+    assert sql == reference
+    assert sorted((key[:3], n) for _, key, _, _, n, *_ in sql["sessions"]) == [("g:2", 1), ("s:a", 2), ("s:b", 2)]
+    assert by_rounds == ([True] if rounds == 2 else [])  # handed over at the cap, and the rounds converged
