@@ -83,6 +83,9 @@ IDLE_CLOSE_BATCH = 500  # sessions closed per transaction
 CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go (Python engine)
 # The SQL engine's statements cost about the same for 200 or 1,000 customers' day-grain rollup rows.
 CUSTOMERS_PER_REDERIVE_SQL = 1000
+# With helper connections, a drain's customers in at least two chunks per connection (none under this
+# size), so a live drain's thousand or two customers are shared too (docs/derivation.md#helper-connections).
+CUSTOMERS_PER_SHARED_CHUNK = 250
 # Events one drain transaction derives (past its first queued batch): it holds the derivation lock, so
 # this bounds how long a live window waits behind a backfill (docs/derivation.md#live-before-bulk).
 EVENTS_PER_DRAIN_TRANSACTION = 20_000
@@ -221,6 +224,9 @@ def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime, helper
     customers = sorted(windows)
     sql = derivation_engine() == "sql"
     size = CUSTOMERS_PER_REDERIVE_SQL if sql else CUSTOMERS_PER_REDERIVE
+    if sql and helpers and settings.DERIVATION_WORKERS > 0:
+        shared = -(-len(customers) // (2 * (settings.DERIVATION_WORKERS + 1)))
+        size = min(size, max(CUSTOMERS_PER_SHARED_CHUNK, shared))
     chunks = [{c: windows[c] for c in customers[i:i + size]} for i in range(0, len(customers), size)]
     if sql and helpers:
         swap_sql_chunks(chunks, as_of=as_of)

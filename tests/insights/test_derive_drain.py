@@ -183,3 +183,16 @@ def test_the_sessions_summary_is_left_out_of_their_statistics():
         targets = dict(cur.fetchall())
     assert targets["summary"] == 0
     assert targets["customer_id"] != 0  # the server's default (-1, or NULL from PostgreSQL 17)
+
+
+@pytest.mark.parametrize(("customers", "sizes"), [(1500, [375] * 4), (300, [250, 50]), (9000, [1000] * 9)])
+def test_with_a_helper_a_drains_customers_are_cut_into_at_least_two_chunks_a_connection(monkeypatch, settings,
+                                                                                       customers, sizes):
+    """A live drain's thousand or two customers would be one or two chunks of 1,000, leaving a helper
+    connection idle: with helpers the chunks are cut smaller (not under 250 customers)."""
+    settings.DERIVATION_WORKERS = 1
+    taken: list[list[int]] = []
+    monkeypatch.setattr(services, "swap_sql_chunks", lambda chunks, as_of: taken.append([len(c) for c in chunks]))
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    services._rederive_by_customer_chunks({c: (at, at) for c in range(customers)}, as_of=at, helpers=True)
+    assert taken == [sizes]
