@@ -211,12 +211,12 @@ def _store(events: list[NativeEvent], broadcast: bool, check: Callable[[], None]
                  for e, cpk in zip(events, customer_pks, strict=True) if e.experiment and e.event_id in new]
     if exposures:
         exposures_stored.send(sender=Event, exposures=exposures)  # first variant per visitor, in this transaction
-    if stored:
-        events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     if broadcast:
         dashboard_send_on_commit([(e, ref.title if ref is not None else None, price)
                                   for e, ref, price in zip(events, products, prices, strict=True)
                                   if e.event_id in new])
+    if stored:  # last: the derived metrics' rollup rows are held from their write until the commit
+        events_stored.send(sender=Event, events=stored)  # derived metrics, in this transaction
     return Stored(set(new), refused, {k: c for k, c in capped.items() if k in new})
 
 

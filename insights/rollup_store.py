@@ -24,8 +24,6 @@ from products.models import Product
 
 # Rollup name (insights.contributions) → its table and the columns of its key.
 ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
-    "events_hourly": (tables.EventHourly, ("hour", "action", "age_group")),
-    "events_daily": (tables.EventDaily, ("day", "action", "age_group", "category")),
     "sessions_hourly": (tables.SessionHourly, ("hour", "age_group", "channel")),
     "carts_hourly": (tables.CartHourly, ("hour", "channel")),
     "sessions_daily": (tables.SessionDaily, ("day", "age_group", "category", "channel")),
@@ -42,6 +40,10 @@ ROLLUP_TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "order_gaps": (tables.OrderGap, ("days", "age_group")),
     "first_orders": (tables.CustomerFirstOrder, ("customer_id", "day")),
     "traffic_daily": (tables.TrafficDaily, ("day", "channel", "source", "medium", "campaign")),
+    # Last (every writer adds in this order): every ingest transaction adds to the same few rows of the
+    # current hour and day, each holding its rows until it commits; written last, they are held shortest.
+    "events_hourly": (tables.EventHourly, ("hour", "action", "age_group")),
+    "events_daily": (tables.EventDaily, ("day", "action", "age_group", "category")),
 }
 EARLIEST_COLUMNS = {"first_seen"}  # kept at their minimum, not summed
 LATEST_COLUMNS = {"last_seen", "last_purchase_at"}  # kept at their maximum

@@ -113,9 +113,9 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     spans = [(e.customer_pk, e.timestamp, e.timestamp) for e in events]
     spans += cancels_apply(contributions, events, tz)
     spans += confirmations_apply(contributions, events, tz)
+    pending_windows_queue(spans=spans, events=len(events))  # first: the rollups' rows are held until commit
     # Discounts and refunds are in the cohorts' net revenue: the customers they touch get theirs redone.
     _rollups_add_with_retention(contributions, age_of)
-    pending_windows_queue(spans=spans, events=len(events))
 
 
 def pending_windows_queue(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], events: int) -> None:
