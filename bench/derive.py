@@ -56,6 +56,7 @@ class _SqlTimes:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.rows: dict[str, int] = defaultdict(int)
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
@@ -65,6 +66,8 @@ class _SqlTimes:
             kind = self._kind(sql)
             self.seconds[kind] += time.perf_counter() - started
             self.calls[kind] += 1
+            rowcount = getattr(context.get("cursor"), "rowcount", -1)
+            self.rows[kind] += max(rowcount, 0)
 
     @staticmethod
     def _kind(sql: str) -> str:
@@ -82,7 +85,7 @@ class _SqlTimes:
         total = sum(self.seconds.values())
         lines = [f"  SQL total {total:.1f} s in {sum(self.calls.values()):,} statements"]
         for kind, s in sorted(self.seconds.items(), key=lambda kv: -kv[1])[:top]:
-            lines.append(f"    {s:7.2f} s {self.calls[kind]:7,}x  {kind}")
+            lines.append(f"    {s:7.2f} s {self.calls[kind]:7,}x {self.rows[kind]:10,} rows  {kind}")
         return "\n".join(lines)
 
 

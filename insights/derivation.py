@@ -68,6 +68,7 @@ from events.verification import CONFIRMED, COUNT_ALL, VOID, BrowserOrders
 from insights.channels import Traffic, session_traffic
 
 IDLE = timedelta(minutes=30)
+GAP_KEY = "g:"  # the key of an idle-gap session begins so ("s:" a client session's)
 NOT_VISITS = frozenset({"refund", "cancel"})  # order events: in no session
 
 # Flags of a product within a session.
@@ -212,11 +213,11 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
                 by_client_session.setdefault(e.session_id, []).append(e)
                 continue
             if current and e.timestamp - current[-1].timestamp >= idle:
-                groups.append((f"g:{current[0].timestamp.isoformat()}", current))
+                groups.append((f"{GAP_KEY}{current[0].timestamp.isoformat()}", current))
                 current = []
             current.append(e)
         if current:
-            groups.append((f"g:{current[0].timestamp.isoformat()}", current))
+            groups.append((f"{GAP_KEY}{current[0].timestamp.isoformat()}", current))
         for session_id, session_events in by_client_session.items():
             groups.append((f"s:{session_id}", session_events))
     return groups

@@ -84,11 +84,15 @@ def windows_load(cur: Any, windows: Windows, ages: Mapping[int, str]) -> None:
     _exec(cur, "ANALYZE dv_w")
 
 
+# The stored sessions (s) that re-deriving window {w} can change: an idle-gap session within the idle gap
+# of it, a client session overlapping it (insights.session_store.sessions_in_windows).
+_REACHED = ("s.customer_id = {w}.c AND s.last_event_at >= {w}.lo - %(idle)s AND s.started_at <= {w}.hi + %(idle)s"
+            " AND (starts_with(s.key, 'g:') OR (s.last_event_at >= {w}.lo AND s.started_at <= {w}.hi))")
+
 _GROW_OVERLAP = """
 UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
 FROM (SELECT w.c, min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM dv_w w
-      JOIN insights_session s ON s.customer_id = w.c AND s.last_event_at >= w.lo - %(idle)s
-       AND s.started_at <= w.hi + %(idle)s GROUP BY w.c) x
+      JOIN insights_session s ON """ + _REACHED.format(w="w") + """ GROUP BY w.c) x
 WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
 
 # The session keys of the client session ids seen in the windows of customers with a stored session.
@@ -101,8 +105,7 @@ FROM (SELECT s.customer_id AS c, min(s.started_at) AS lo, max(s.last_event_at) A
 WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
 
 _STORED_OVERLAP = """
-SELECT s.id, s.customer_id AS c, s.key AS k FROM dv_w w JOIN insights_session s ON s.customer_id = w.c
- AND s.last_event_at >= w.lo - %(idle)s AND s.started_at <= w.hi + %(idle)s"""
+SELECT s.id, s.customer_id AS c, s.key AS k FROM dv_w w JOIN insights_session s ON """ + _REACHED.format(w="w")
 _STORED = _STORED_OVERLAP + """
 UNION
 SELECT s.id, s.customer_id, s.key FROM """ + _KEYS_SEEN + """
@@ -111,10 +114,9 @@ JOIN insights_session s ON s.customer_id = ek.c AND s.key = ek.k"""
 _HAS = "UPDATE dv_w w SET has = true WHERE EXISTS (SELECT 1 FROM insights_session s WHERE s.customer_id = w.c)"
 
 
-# Both growths in one recursive statement: a round adds the stored sessions within the idle gap of a
-# window's edges and those named by a client session id of its events, until a round adds nothing. Both
-# only widen, so where it stops is where the rounds of _GROW_OVERLAP and _GROW_KEYS stop (the smallest
-# window neither widens). It changes dv_w only when every window stopped within _GROW_ROUNDS rounds.
+# Both growths in one recursive statement: a round adds the stored sessions a window reaches (_REACHED) and
+# those a client session id of its events names, until a round adds nothing. Both only widen, so it stops where
+# the rounds of _GROW_OVERLAP and _GROW_KEYS stop; it changes dv_w only when all stopped within _GROW_ROUNDS.
 _GROW = """
 WITH RECURSIVE g (c, lo, hi, d) AS (
   SELECT c, lo, hi, 0 FROM dv_w WHERE has
@@ -122,8 +124,7 @@ WITH RECURSIVE g (c, lo, hi, d) AS (
   SELECT g.c, LEAST(g.lo, o.lo, kx.lo), GREATEST(g.hi, o.hi, kx.hi), g.d + 1
   FROM g
   CROSS JOIN LATERAL (SELECT min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM insights_session s
-                      WHERE s.customer_id = g.c AND s.last_event_at >= g.lo - %(idle)s
-                        AND s.started_at <= g.hi + %(idle)s) o
+                      WHERE """ + _REACHED.format(w="g") + """) o
   CROSS JOIN LATERAL (SELECT min(s.started_at) AS lo, max(s.last_event_at) AS hi
                       FROM (SELECT DISTINCT 's:' || e.session_id AS k FROM events_event e
                             WHERE e.customer_id = g.c AND e.timestamp >= g.lo AND e.timestamp <= g.hi

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from events.models import Event
 from events.types import StoredEvent
 from events.verification import BROWSER_NAMESPACE
-from insights.derivation import IDLE, DerivedSession
+from insights.derivation import GAP_KEY, IDLE, DerivedSession
 from insights.models import Cart, Session
 from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adapter
 
@@ -167,12 +167,16 @@ def _session_rows(sql: str, params: list) -> list[StoredSession]:
 
 
 def sessions_in_windows(windows: Windows) -> list[StoredSession]:
-    """Stored sessions of these customers overlapping their windows widened by the idle gap."""
+    """The stored sessions of these customers that re-deriving their windows can change: idle-gap sessions
+    within the idle gap of a window (a new event there joins them), client sessions overlapping it (their
+    events there may have changed; a client session does not depend on its neighbours: docs/derivation.md)."""
     if not windows:
         return []
     cte, params = _windows_cte(windows, IDLE)
-    return _session_rows(f"{cte} SELECT {_SESSION_SELECT} FROM {Session._meta.db_table} s JOIN w"
+    near = _session_rows(f"{cte} SELECT {_SESSION_SELECT} FROM {Session._meta.db_table} s JOIN w"
                          f" ON s.customer_id = w.c AND s.last_event_at >= w.lo AND s.started_at <= w.hi", params)
+    return [s for s in near if s.key.startswith(GAP_KEY)
+            or (s.last_event_at >= windows[s.customer_id][0] and s.started_at <= windows[s.customer_id][1])]
 
 
 def sessions_by_key(keys: Iterable[tuple[int, str]]) -> list[StoredSession]:

@@ -208,10 +208,11 @@ def _visit(minute: int, session: str) -> dict:
             "browser": False}
 
 
-# Stored after the first batch: client sessions "a" (minutes 0 to 10) and "b" (35 to 45). The second
-# batch's view at 70 reaches "b" within the idle gap, and from there "a": two rounds of the one statement,
-# one of the rounds (an overlap grows until it stops within a round).
-GROWTH_STREAM = [_visit(0, "a"), _visit(10, "a"), _visit(35, "b"), _visit(45, "b"), _visit(70, "")]
+# Stored after the first batch: client session "a" (minutes 0 to 40) and an idle-gap session at 20. The
+# second batch's view at 45 (no client session) reaches that one within the idle gap, and from there "a"
+# (its view at 40 is inside the window then): two rounds of the one statement, one of the rounds (an
+# overlap grows until it stops within a round).
+GROWTH_STREAM = [_visit(0, "a"), _visit(40, "a"), _visit(20, ""), _visit(45, "")]
 
 
 @pytest.mark.parametrize("rounds", [2, 20])
@@ -225,7 +226,40 @@ def test_windows_grown_by_the_rounds_when_the_one_statement_hits_the_cap(monkeyp
     by_rounds = []
     grow = derive_sql._grow_by_rounds
     monkeypatch.setattr(derive_sql, "_grow_by_rounds", lambda cur: by_rounds.append(grow(cur)) or by_rounds[-1])
-    reference, sql = engines_agree(GROWTH_STREAM, [4], [True, True, True], 5)
+    reference, sql = engines_agree(GROWTH_STREAM, [3], [True, True, True], 5)
     assert sql == reference
-    assert sorted((key[:3], n) for _, key, _, _, n, *_ in sql["sessions"]) == [("g:2", 1), ("s:a", 2), ("s:b", 2)]
+    assert sorted((key[:3], n) for _, key, _, _, n, *_ in sql["sessions"]) == [("g:2", 2), ("s:a", 2)]
     assert by_rounds == ([True] if rounds == 2 else [])  # handed over at the cap, and the rounds converged
+
+
+# Client sessions "a" (minutes 0 to 10) and "b" (20 to 30) stored, then a late view of "b" at 31.
+REACH_STREAM = [_visit(0, "a"), _visit(10, "a"), _visit(20, "b"), _visit(30, "b"), _visit(31, "b")]
+
+
+def test_a_late_event_of_a_client_session_reaches_no_other_client_session():
+    """A client session depends on its own events only (an idle-gap session also on its neighbours'
+    gaps): a late view of "b" re-derives "b" and not "a", which ends 10 minutes before "b" starts,
+    well within the idle gap; both engines grow the window the same way, and end as the reference."""
+    from insights.derive_sql import windows_grow, windows_load
+    from insights.services import _sessions_reached
+
+    reference, sql = engines_agree(REACH_STREAM, [4], [True, True, True], 5)
+    assert sql == reference
+    assert sorted((key, n) for _, key, _, _, n, *_ in sql["sessions"]) == [("s:a", 2), ("s:b", 3)]
+
+    events = [wire_event(n, e) for n, e in enumerate(REACH_STREAM)]
+    send(events[:4])
+    analytics_process_pending()
+    send(events[4:])
+    customer = Customer.objects.get(external_id="e1").pk
+    late = BASE + dt.timedelta(minutes=31)
+    reach, _ = _sessions_reached({customer: (late, late)})
+    assert reach.windows == {customer: (BASE + dt.timedelta(minutes=20), late)}
+    assert sorted(s.key for s in reach.stored.values()) == ["s:b"]
+    with connection.cursor() as cur:
+        windows_load(cur, {customer: (late, late)}, {})
+        windows_grow(cur)
+        cur.execute("SELECT lo, hi FROM dv_w")
+        assert cur.fetchall() == [(BASE + dt.timedelta(minutes=20), late)]
+        cur.execute("SELECT k FROM dv_old")
+        assert cur.fetchall() == [("s:b",)]
