@@ -292,7 +292,7 @@ class Monitor(threading.Thread):
         self.looks += 1
         for _, app, state, wait, blocked in activity:  # what each role's backends were doing
             if app.startswith("soak-") and state != "idle":
-                what = (wait or "CPU") if state == "active" else state
+                what = (wait or "CPU") if state == "active" else (state or "no state")
                 self.doing[app[5:], what] = self.doing.get((app[5:], what), 0) + 1
             if app.startswith("soak-") and blocked:
                 key = f"{app[5:]} waited for {blocked}"
