@@ -16,8 +16,11 @@ _SQLITE_CHUNK = 900  # below SQLite's bound-parameter limit
 def _by_keys(key_field: str, value_field: str, keys: list[Any], pg_type: str) -> dict[Any, Any]:
     """{key: value} for the customers whose ``key_field`` is in ``keys``.
 
-    PostgreSQL: one array parameter joined with ``unnest`` (not ``= ANY(array)``: on a small table
-    the planner compares every row with every element, ~50 ms for 3,500 ids). SQLite: IN chunks.
+    PostgreSQL: one array parameter, each element looked up by the key's index (a lateral ``LIMIT 1``:
+    the keys are unique). Not ``= ANY(array)``: on a small table the planner compares every row with
+    every element, ~50 ms for 3,500 ids; nor a join with ``unnest``: the planner hashes the whole table
+    for it (a store of 38,000 customers: 7 ms for 500 keys, against 1.3 to 1.9 ms by the index, and
+    growing with the store). SQLite: IN chunks.
     """
     if not keys:
         return {}
@@ -25,8 +28,9 @@ def _by_keys(key_field: str, value_field: str, keys: list[Any], pg_type: str) ->
         table = connection.ops.quote_name(Customer._meta.db_table)
         with connection.cursor() as cur:
             value = value_field if value_field.startswith("COALESCE") else f"c.{value_field}"
-            cur.execute(f"SELECT c.{key_field}, {value} FROM {table} c"
-                        f" JOIN unnest(%s::{pg_type}[]) AS u(k) ON c.{key_field} = u.k", [keys])
+            cur.execute(f"SELECT x.k, x.v FROM unnest(%s::{pg_type}[]) AS u(k) CROSS JOIN LATERAL"
+                        f" (SELECT c.{key_field} AS k, {value} AS v FROM {table} c WHERE c.{key_field} = u.k"
+                        f" LIMIT 1) x", [keys])
             return dict(cur.fetchall())
     found: dict[Any, Any] = {}
     qs = Customer.objects.all()
