@@ -54,7 +54,7 @@ def main() -> None:
         "carts_stats": selectors.carts_stats, "customers_stats": selectors.customers_stats,
         "insights_list": sentences.insights_list, "cohorts_stats": selectors.cohorts_stats,
         "seasonality_stats": selectors.seasonality_stats, "products_stats": selectors.products_stats,
-        "acquisition_stats": selectors.acquisition_stats}
+        "acquisition_stats": selectors.acquisition_stats, "affinity_stats": selectors.affinity_stats}
     only = [n for n in args.only.split(",") if n]
     out: dict = {} if args.no_refresh else {"refresh_ms": _refresh_ms(args.reps)}
     if out:
@@ -64,7 +64,22 @@ def main() -> None:
             continue
         out[name] = {label: median_ms(lambda f=f, fn=fn: fn(f), args.reps) for label, f in filters.items()}
         print(f"{name:26} " + "  ".join(f"{label}: {ms:,.1f}" for label, ms in out[name].items()), flush=True)
+    if not only or "customer_detail" in only:
+        out["customer_detail"] = _customer_detail_ms(args.reps)
+        print(f"{'customer_detail':26} " + "  ".join(f"{k}: {v:,.1f}" for k, v in out["customer_detail"].items()))
     print(json.dumps(out))
+
+
+def _customer_detail_ms(reps: int) -> dict:
+    """A customer's page: the customer with the most sessions, and one of median sessions."""
+    from insights.models import CustomerTotals
+    from insights.selectors import customer_detail
+
+    ranked = list(CustomerTotals.objects.order_by("-sessions", "customer_id").values_list("customer_id", flat=True))
+    if not ranked:
+        return {}
+    picks = {"most sessions": ranked[0], "median sessions": ranked[len(ranked) // 2]}
+    return {label: median_ms(lambda pk=pk: customer_detail(pk), reps) for label, pk in picks.items()}
 
 
 def _refresh_ms(reps: int) -> dict:
