@@ -37,7 +37,7 @@ from insights.contributions import (
     add_session_contributions,
     new_contributions,
 )
-from insights.derivation import IDLE, DerivedSession, derive_sessions
+from insights.derivation import CART_OPEN, IDLE, DerivedSession, derive_sessions
 from insights.derive_drain import collecting, derive_collected, retention_redo, swap_sql, swap_sql_chunks
 from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
@@ -64,6 +64,7 @@ from insights.session_store import (
     Windows,
     events_in_windows,
     sessions_by_key,
+    sessions_close_quietly,
     sessions_delete,
     sessions_in_windows,
     sessions_insert,
@@ -79,7 +80,8 @@ from insights.set_aside import (
 
 logger = logging.getLogger(__name__)
 
-IDLE_CLOSE_BATCH = 500  # sessions closed per transaction
+IDLE_CLOSE_BATCH = 500  # sessions with an open cart closed (re-derived) per transaction
+QUIET_CLOSE_BATCH = 5_000  # sessions without one closed (their flag set) per transaction
 CUSTOMERS_PER_REDERIVE = 200  # customers whose windows are re-derived in one go (Python engine)
 # The SQL engine's statements cost about the same for 200 or 1,000 customers' day-grain rollup rows.
 CUSTOMERS_PER_REDERIVE_SQL = 1000
@@ -314,10 +316,16 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
         with transaction.atomic():
             derivation_lock()
             # A customer with a set-aside window waits for its retry (which closes its idle sessions too).
-            spans = list(Session.objects.filter(closed=False, last_event_at__lte=as_of - IDLE)
-                         .exclude(customer_id__in=set_aside_customers()).order_by("last_event_at")
+            waiting = set_aside_customers()
+            # Without an open cart a session's closing changes only its flag; with one, its cart's outcome.
+            quiet = sessions_close_quietly(idle_before=as_of - IDLE, exclude=waiting, limit=QUIET_CLOSE_BATCH)
+            spans = list(Session.objects.filter(closed=False, last_event_at__lte=as_of - IDLE, cart__state=CART_OPEN)
+                         .exclude(customer_id__in=waiting).order_by("last_event_at")
                          .values_list("customer_id", "started_at", "last_event_at")[:IDLE_CLOSE_BATCH])
+            closed += quiet
             if not spans:
+                if quiet:
+                    continue
                 return closed
             windows_set_aside(derive_collected([units_of(windows_merge(spans))], derive), now=timezone.now())
             closed += len(spans)

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from events.models import Event
 from events.types import StoredEvent
 from events.verification import BROWSER_NAMESPACE
-from insights.derivation import GAP_KEY, IDLE, DerivedSession
+from insights.derivation import CART_OPEN, GAP_KEY, IDLE, DerivedSession
 from insights.models import Cart, Session
 from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adapter
 
@@ -225,3 +225,25 @@ def sessions_delete(session_pks: Sequence[int]) -> None:
     """Delete stored sessions and their carts."""
     rows_delete_by_pk(Cart, session_pks, field="session_id")
     rows_delete_by_pk(Session, session_pks)
+
+
+def sessions_close_quietly(*, idle_before: dt.datetime, exclude: Iterable[int], limit: int) -> int:
+    """Mark closed up to ``limit`` open sessions whose last event is before ``idle_before`` and whose cart
+    is not open (of customers not in ``exclude``); returns how many. Closing changes nothing else of such
+    a session (docs/derivation.md#closing-idle-sessions): a re-derivation would store the same summary
+    with ``cl`` true, and no rollup counts the flag, so none changes."""
+    sessions, carts = connection.ops.quote_name(Session._meta.db_table), connection.ops.quote_name(Cart._meta.db_table)
+    skip = sorted(set(exclude))
+    if connection.vendor == "postgresql":
+        closed, summary, never = "true", "jsonb_set(summary, '{cl}', 'true')", "NOT (customer_id = ANY(%s))"
+        params: list[Any] = [idle_before, skip, limit]
+    else:
+        closed, summary = "1", "json_set(summary, '$.cl', json('true'))"
+        never = f"customer_id NOT IN ({', '.join(['%s'] * len(skip))})" if skip else "1 = 1"
+        params = [(sql_param_adapter() or (lambda v: v))(idle_before), *skip, limit]
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {sessions} SET closed = {closed}, summary = {summary} WHERE id IN ("
+                    f"SELECT s.id FROM {sessions} s WHERE NOT s.closed AND s.last_event_at <= %s AND {never}"
+                    f" AND NOT EXISTS (SELECT 1 FROM {carts} c WHERE c.session_id = s.id AND c.state = '{CART_OPEN}')"
+                    f" ORDER BY s.last_event_at LIMIT %s)", params)
+        return int(cur.rowcount or 0)
