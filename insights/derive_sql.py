@@ -28,7 +28,7 @@ from django.db import connection
 
 from events.verification import BROWSER_NAMESPACE
 from insights.channels import session_traffic
-from insights.derivation import IDLE
+from insights.derivation import GAP_KEY, IDLE
 from insights.order_store import counts_unconfirmed
 from insights.session_store import Windows
 
@@ -87,7 +87,7 @@ def windows_load(cur: Any, windows: Windows, ages: Mapping[int, str]) -> None:
 # The stored sessions (s) that re-deriving window {w} can change: an idle-gap session within the idle gap
 # of it, a client session overlapping it (insights.session_store.sessions_in_windows).
 _REACHED = ("s.customer_id = {w}.c AND s.last_event_at >= {w}.lo - %(idle)s AND s.started_at <= {w}.hi + %(idle)s"
-            " AND (starts_with(s.key, 'g:') OR (s.last_event_at >= {w}.lo AND s.started_at <= {w}.hi))")
+            f" AND (starts_with(s.key, '{GAP_KEY}') OR (s.last_event_at >= {{w}}.lo AND s.started_at <= {{w}}.hi))")
 
 _GROW_OVERLAP = """
 UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)

@@ -322,13 +322,11 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
             spans = list(Session.objects.filter(closed=False, last_event_at__lte=as_of - IDLE, cart__state=CART_OPEN)
                          .exclude(customer_id__in=waiting).order_by("last_event_at")
                          .values_list("customer_id", "started_at", "last_event_at")[:IDLE_CLOSE_BATCH])
-            closed += quiet
-            if not spans:
-                if quiet:
-                    continue
+            closed += quiet + len(spans)
+            if spans:
+                windows_set_aside(derive_collected([units_of(windows_merge(spans))], derive), now=timezone.now())
+            elif not quiet:
                 return closed
-            windows_set_aside(derive_collected([units_of(windows_merge(spans))], derive), now=timezone.now())
-            closed += len(spans)
 
 
 # --- for history changes (insights.upkeep, insights.source_removal, insights.recategorise) -------

@@ -235,15 +235,15 @@ def sessions_close_quietly(*, idle_before: dt.datetime, exclude: Iterable[int], 
     sessions, carts = connection.ops.quote_name(Session._meta.db_table), connection.ops.quote_name(Cart._meta.db_table)
     skip = sorted(set(exclude))
     if connection.vendor == "postgresql":
-        closed, summary, never = "true", "jsonb_set(summary, '{cl}', 'true')", "NOT (customer_id = ANY(%s))"
+        closed, summary, others = "true", "jsonb_set(summary, '{cl}', 'true')", "NOT (customer_id = ANY(%s))"
         params: list[Any] = [idle_before, skip, limit]
     else:
         closed, summary = "1", "json_set(summary, '$.cl', json('true'))"
-        never = f"customer_id NOT IN ({', '.join(['%s'] * len(skip))})" if skip else "1 = 1"
+        others = f"customer_id NOT IN ({', '.join(['%s'] * len(skip))})" if skip else "1 = 1"
         params = [(sql_param_adapter() or (lambda v: v))(idle_before), *skip, limit]
     with connection.cursor() as cur:
         cur.execute(f"UPDATE {sessions} SET closed = {closed}, summary = {summary} WHERE id IN ("
-                    f"SELECT s.id FROM {sessions} s WHERE NOT s.closed AND s.last_event_at <= %s AND {never}"
+                    f"SELECT s.id FROM {sessions} s WHERE NOT s.closed AND s.last_event_at <= %s AND {others}"
                     f" AND NOT EXISTS (SELECT 1 FROM {carts} c WHERE c.session_id = s.id AND c.state = '{CART_OPEN}')"
                     f" ORDER BY s.last_event_at LIMIT %s)", params)
         return int(cur.rowcount or 0)
