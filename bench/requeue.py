@@ -1,11 +1,12 @@
 """The live drain of an existing database's last events (docs/benchmarks.md#soak): re-queue them as ingest
 queued them and drain them under a per-statement timer.
 
-    .venv/bin/python bench/requeue.py --database soak_copy [--events 40000] [--batch 500] [--helpers 0]
+    .venv/bin/python bench/requeue.py --database soak_copy [--events 40000] [--batch 500] [--helpers 0] [--unnamed]
 
 Meant for a copy of the soak's database (``CREATE DATABASE soak_copy TEMPLATE soak_bench`` after a
 ``bench/soak.py`` run): its last ``--events`` events (by id) are queued again, one window row a batch of
-``--batch`` (each event's customer and time, as ``analytics_apply_events`` queues them), every other queued
+``--batch`` (each event's customer, time and client session, as ``analytics_apply_events`` queues them;
+``--unnamed``: without the client session, so each window reaches every client session it overlaps), every other queued
 window removed, then drained (``analytics_process_pending``, ``DERIVATION_WORKERS`` = ``--helpers``).
 Prints events/s and where the SQL time went, with the rows each kind of statement wrote or read. The
 first drain after a copy also closes the sessions that went idle since the soak (and replaces them); the
@@ -32,6 +33,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--helpers", type=int, default=0)
+    parser.add_argument("--unnamed", action="store_true",
+                        help="queue windows without their client sessions' keys (each reaches every client session"
+                             " it overlaps, as before ingest named them)")
     args = parser.parse_args()
     os.environ.update(DATABASE_URL=f"{args.pg}/{args.database}", TESTING="1",
                       DJANGO_SETTINGS_MODULE="analytics_site.settings", LOCAL_DIR=str(ROOT / ".local" / "bench-derive"))
@@ -43,16 +47,20 @@ def main() -> None:
     from django.db import connection, transaction
 
     from bench.derive import _SqlTimes
+    from insights.derivation import client_key
     from insights.services import analytics_process_pending, pending_windows_queue
 
     settings.DERIVATION_WORKERS = args.helpers
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM insights_pendingwindow")
-        cur.execute("SELECT customer_id, timestamp FROM events_event ORDER BY id DESC LIMIT %s", [args.events])
+        cur.execute("SELECT customer_id, timestamp, session_id FROM events_event ORDER BY id DESC LIMIT %s",
+                    [args.events])
         rows = cur.fetchall()[::-1]
         for i in range(0, len(rows), args.batch):
             batch = rows[i:i + args.batch]
-            pending_windows_queue(spans=[(c, t, t) for c, t in batch], events=len(batch))
+            pending_windows_queue(spans=[(c, t, t) if args.unnamed else
+                                         (c, t, t, frozenset((client_key(sid),) if sid else ()))
+                                         for c, t, sid in batch], events=len(batch))
     times = _SqlTimes()
     started = time.perf_counter()
     with connection.execute_wrapper(times):

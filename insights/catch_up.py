@@ -11,7 +11,6 @@ set aside as the beat task sets it aside."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from django.db import transaction
@@ -23,7 +22,7 @@ from insights.month_copies import month_copies_refresh
 from insights.rfm_store import rfm_refresh
 from insights.rollup_store import derivation_lock, read_statistics_refresh
 from insights.services import EVENTS_PER_DRAIN_TRANSACTION, spans_rederive
-from insights.session_store import Windows, windows_merge
+from insights.session_store import Windows, windows_from_json
 from insights.set_aside import derive_isolating, units_of, windows_set_aside
 
 CATCH_UP_ROWS = 20  # queued windows a transaction, as the beat task's drain (analytics_process_pending)
@@ -48,10 +47,6 @@ def derivation_catch_up(*, progress: Callable[[int, int], None] | None = None) -
     return total
 
 
-def _epoch(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC)
-
-
 @transaction.atomic
 def _derive_chunk(last: int) -> bool:
     """Derive the oldest ``CATCH_UP_ROWS`` queued windows with ids up to ``last``; False when none is left."""
@@ -69,9 +64,9 @@ def _derive_chunk(last: int) -> bool:
     now = timezone.now()
 
     def derive(windows: Windows) -> None:
-        spans_rederive(spans=[(c, lo, hi) for c, (lo, hi) in windows.items()], as_of=now)
+        spans_rederive(spans=[(c, w.lo, w.hi, w.keys) for c, w in windows.items()], as_of=now)
 
-    windows = windows_merge((int(c), _epoch(lo), _epoch(hi)) for _, batch in rows for c, (lo, hi) in batch.items())
+    windows = windows_from_json(batch for _, batch in rows)
     failures = derive_isolating(units_of(windows), derive)
     PendingWindow.objects.filter(id__in=[pk for pk, _ in rows]).delete()
     windows_set_aside(failures, now=now)

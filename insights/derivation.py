@@ -69,6 +69,13 @@ from insights.channels import Traffic, session_traffic
 
 IDLE = timedelta(minutes=30)
 GAP_KEY = "g:"  # the key of an idle-gap session begins so ("s:" a client session's)
+CLIENT_KEY = "s:"
+
+
+def client_key(session_id: str) -> str:
+    """The session key of a client session id."""
+    return CLIENT_KEY + session_id
+
 NOT_VISITS = frozenset({"refund", "cancel"})  # order events: in no session
 
 # Flags of a product within a session.
@@ -219,7 +226,7 @@ def group_sessions(events: Iterable[EventLike], *, idle: timedelta = IDLE) -> li
         if current:
             groups.append((f"{GAP_KEY}{current[0].timestamp.isoformat()}", current))
         for session_id, session_events in by_client_session.items():
-            groups.append((f"s:{session_id}", session_events))
+            groups.append((client_key(session_id), session_events))
     return groups
 
 

@@ -72,22 +72,30 @@ def temp_table(cur: Any, name: str, columns: str) -> None:
     _exec(cur, f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}); TRUNCATE {name}")
 
 
+WINDOW_COLUMNS = ("c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL, age text NOT NULL,"
+                  " keys text[]")
+
+
 def windows_load(cur: Any, windows: Windows, ages: Mapping[int, str]) -> None:
-    """``dv_w(c, lo, hi, age, has)``: one row a customer (``has``: a stored session, set by ``windows_grow``)."""
-    temp_table(cur, "dv_w", "c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL, age text NOT NULL,"
-                            " has boolean NOT NULL DEFAULT false")
-    rows = [(c, lo, hi, ages.get(c, "unknown")) for c, (lo, hi) in sorted(windows.items())]
+    """``dv_w(c, lo, hi, age, keys, has)``: one row a customer (``keys``: the client sessions it names, NULL
+    for all: ``insights.session_store.Window``; ``has``: a stored session, set by ``windows_grow``)."""
+    temp_table(cur, "dv_w", f"{WINDOW_COLUMNS}, has boolean NOT NULL DEFAULT false")
+    rows = [(c, w.lo, w.hi, ages.get(c, "unknown"), None if w.keys is None else sorted(w.keys))
+            for c, w in sorted(windows.items())]
     for i in range(0, len(rows), 1000):
         chunk = rows[i:i + 1000]
-        _exec(cur, "INSERT INTO dv_w VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(chunk)),
+        _exec(cur, "INSERT INTO dv_w VALUES " + ", ".join(["(%s, %s, %s, %s, %s::text[])"] * len(chunk)),
               [v for r in chunk for v in r])
     _exec(cur, "ANALYZE dv_w")
 
 
 # The stored sessions (s) that re-deriving window {w} can change: an idle-gap session within the idle gap
-# of it, a client session overlapping it (insights.session_store.sessions_in_windows).
+# of it, a client session overlapping it that it names (insights.session_store.sessions_in_windows).
 _REACHED = ("s.customer_id = {w}.c AND s.last_event_at >= {w}.lo - %(idle)s AND s.started_at <= {w}.hi + %(idle)s"
-            f" AND (starts_with(s.key, '{GAP_KEY}') OR (s.last_event_at >= {{w}}.lo AND s.started_at <= {{w}}.hi))")
+            f" AND (starts_with(s.key, '{GAP_KEY}') OR (s.last_event_at >= {{w}}.lo AND s.started_at <= {{w}}.hi"
+            " AND ({w}.keys IS NULL OR s.key = ANY({w}.keys))))")
+# An event {e} of window {w} its sessions hold: without a session id, or of a client session it names.
+_HELD = "({w}.keys IS NULL OR COALESCE({e}.session_id, '') = '' OR 's:' || {e}.session_id = ANY({w}.keys))"
 
 _GROW_OVERLAP = """
 UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
@@ -97,7 +105,8 @@ WHERE x.c = w.c AND (x.lo < w.lo OR x.hi > w.hi)"""
 
 # The session keys of the client session ids seen in the windows of customers with a stored session.
 _KEYS_SEEN = """(SELECT DISTINCT e.customer_id AS c, 's:' || e.session_id AS k FROM dv_w w JOIN events_event e
- ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi WHERE w.has AND e.session_id <> ''{bots}) ek"""
+ ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi WHERE w.has AND e.session_id <> ''
+ AND """ + _HELD.format(w="w", e="e") + """{bots}) ek"""
 _GROW_KEYS = """
 UPDATE dv_w w SET lo = LEAST(w.lo, x.lo), hi = GREATEST(w.hi, x.hi)
 FROM (SELECT s.customer_id AS c, min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM """ + _KEYS_SEEN + """
@@ -118,17 +127,17 @@ _HAS = "UPDATE dv_w w SET has = true WHERE EXISTS (SELECT 1 FROM insights_sessio
 # those a client session id of its events names, until a round adds nothing. Both only widen, so it stops where
 # the rounds of _GROW_OVERLAP and _GROW_KEYS stop; it changes dv_w only when all stopped within _GROW_ROUNDS.
 _GROW = """
-WITH RECURSIVE g (c, lo, hi, d) AS (
-  SELECT c, lo, hi, 0 FROM dv_w WHERE has
+WITH RECURSIVE g (c, lo, hi, keys, d) AS (
+  SELECT c, lo, hi, keys, 0 FROM dv_w WHERE has
   UNION ALL
-  SELECT g.c, LEAST(g.lo, o.lo, kx.lo), GREATEST(g.hi, o.hi, kx.hi), g.d + 1
+  SELECT g.c, LEAST(g.lo, o.lo, kx.lo), GREATEST(g.hi, o.hi, kx.hi), g.keys, g.d + 1
   FROM g
   CROSS JOIN LATERAL (SELECT min(s.started_at) AS lo, max(s.last_event_at) AS hi FROM insights_session s
                       WHERE """ + _REACHED.format(w="g") + """) o
   CROSS JOIN LATERAL (SELECT min(s.started_at) AS lo, max(s.last_event_at) AS hi
                       FROM (SELECT DISTINCT 's:' || e.session_id AS k FROM events_event e
                             WHERE e.customer_id = g.c AND e.timestamp >= g.lo AND e.timestamp <= g.hi
-                              AND e.session_id <> ''{bots}) ek
+                              AND e.session_id <> '' AND """ + _HELD.format(w="g", e="e") + """{bots}) ek
                       JOIN insights_session s ON s.customer_id = g.c AND s.key = ek.k) kx
   WHERE g.d < %(rounds)s AND (LEAST(o.lo, kx.lo) < g.lo OR GREATEST(o.hi, kx.hi) > g.hi)),
 grown AS (SELECT c, min(lo) AS lo, max(hi) AS hi, max(d) AS d FROM g GROUP BY c),
@@ -172,7 +181,7 @@ WITH ev AS (
          (e.action = 'purchase' AND e.order_id IS NOT NULL AND EXISTS (
             SELECT 1 FROM events_event x WHERE x.action = 'cancel' AND x.order_id = e.order_id{bots_x})) AS xl
   FROM dv_w w JOIN events_event e ON e.customer_id = w.c AND e.timestamp >= w.lo AND e.timestamp <= w.hi
-  WHERE e.action NOT IN ('refund', 'cancel'){bots_e}),
+  WHERE e.action NOT IN ('refund', 'cancel') AND """ + _HELD.format(w="w", e="e") + """{bots_e}),
 gap AS (
   SELECT id, c, ts, CASE WHEN ts - lag(ts) OVER (PARTITION BY c ORDER BY ts, id) >= %(idle)s THEN 1 ELSE 0 END AS brk
   FROM ev WHERE sid = ''),
@@ -380,21 +389,3 @@ def derive_into_temp(windows: Windows, ages: Mapping[int, str], *, as_of: dt.dat
         traffic_load(cur)
         sessions_derive(cur, as_of=as_of)
 
-
-def sessions_insert(source: str) -> str:
-    """The statement that stores the derived sessions of ``source`` (``dv_s`` or a subset of its rows)
-    and their carts, in key order: the drain's new sessions and the rebuild's every session."""
-    return f"""
-WITH ins AS (
-  INSERT INTO insights_session (customer_id, key, session_id, age_group, started_at, last_event_at, closed,
-    event_count, funnel_step, purchased, revenue, order_count, summary, channel, source, medium, campaign,
-    landing_page, discounts)
-  SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, purchased, revenue, order_count,
-    summary, channel, left(source, 200), left(medium, 100), left(campaign, 200), left(landing, 500), discounts
-  FROM {source} ORDER BY c, started_at, k
-  RETURNING id, customer_id, key)
-INSERT INTO insights_cart (session_id, customer_id, age_group, channel, state, items, value, revenue_left,
-  opened_at, closed_at)
-SELECT ins.id, n.c, n.age, n.channel, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at,
-  n.cart_closed_at
-FROM ins JOIN {source} n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL"""

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from django.db import connection
 
-from insights.derive_sql import derive_into_temp, sessions_insert, temp_fill
+from insights.derive_sql import derive_into_temp, temp_fill
 from insights.derive_sql_rollups import dp_insert, ds_insert, rollup_upsert
 from insights.session_store import Windows
 
@@ -47,6 +47,25 @@ FROM del d LEFT JOIN carts ct ON ct.session_id = d.id""")
 
 # The new sessions in, with their carts; their rows from dv_s and their products from dv_p.
 _FRESH_ROWS = "SELECT n.* FROM dv_s n WHERE NOT EXISTS (SELECT 1 FROM dv_keep x WHERE x.c = n.c AND x.k = n.k)"
+
+
+def sessions_insert(source: str) -> str:
+    """The statement that stores the derived sessions of ``source`` (``dv_s`` or a subset of its rows)
+    and their carts, in key order: the drain's new sessions and the rebuild's every session."""
+    return f"""
+WITH ins AS (
+  INSERT INTO insights_session (customer_id, key, session_id, age_group, started_at, last_event_at, closed,
+    event_count, funnel_step, purchased, revenue, order_count, summary, channel, source, medium, campaign,
+    landing_page, discounts)
+  SELECT c, k, sid, age, started_at, last_event_at, closed, n, funnel_step, purchased, revenue, order_count,
+    summary, channel, left(source, 200), left(medium, 100), left(campaign, 200), left(landing, 500), discounts
+  FROM {source} ORDER BY c, started_at, k
+  RETURNING id, customer_id, key)
+INSERT INTO insights_cart (session_id, customer_id, age_group, channel, state, items, value, revenue_left,
+  opened_at, closed_at)
+SELECT ins.id, n.c, n.age, n.channel, n.cart_state, n.items, n.value, n.revenue_left, n.cart_opened_at,
+  n.cart_closed_at
+FROM ins JOIN {source} n ON n.c = ins.customer_id AND n.k = ins.key WHERE n.cart_state IS NOT NULL"""
 
 
 def fresh_insert(source: str) -> list[str]:

@@ -22,7 +22,7 @@ from django.db.backends.utils import CursorWrapper
 
 from customers.models import Customer
 from insights.derive_helpers import Batch, Helpers, Plan, batches_derive
-from insights.derive_sql import _bots, events_keyed, products_derive, sessions_derive, traffic_load
+from insights.derive_sql import WINDOW_COLUMNS, _bots, events_keyed, products_derive, sessions_derive, traffic_load
 from insights.derive_sql_delta import sessions_store_counted
 from insights.derive_sql_rollups import deltas_reset, session_deltas_prepare, session_rollups_add
 from insights.filters import store_tz
@@ -48,7 +48,7 @@ FROM (SELECT e.customer_id AS c, min(e.timestamp) AS lo, max(e.timestamp) AS hi,
 ALTER TABLE rb_w ADD COLUMN age text;
 UPDATE rb_w SET age = cu.age_group FROM customers_customer cu WHERE cu.id = rb_w.c;
 DROP TABLE IF EXISTS dv_w;
-CREATE TEMP TABLE dv_w (c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL, age text NOT NULL)"""
+CREATE TEMP TABLE dv_w (""" + WINDOW_COLUMNS + ")"
 
 _BATCH = """
 TRUNCATE dv_w;
@@ -60,8 +60,7 @@ ANALYZE dv_w"""
 # A helper connection's windows of a batch (insights.derive_helpers): its customers with their whole span of
 # counted events, as ``rb_w`` (this connection's temporary table) holds them.
 _HELPER_WINDOWS = """
-CREATE TEMP TABLE IF NOT EXISTS dv_w (c bigint PRIMARY KEY, lo timestamptz NOT NULL, hi timestamptz NOT NULL,
-                                      age text NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS dv_w (""" + WINDOW_COLUMNS + """);
 TRUNCATE dv_w;
 INSERT INTO dv_w
 SELECT x.c, x.lo, x.hi, COALESCE(cu.age_group, 'unknown')

@@ -37,7 +37,7 @@ from insights.contributions import (
     add_session_contributions,
     new_contributions,
 )
-from insights.derivation import CART_OPEN, IDLE, DerivedSession, derive_sessions
+from insights.derivation import CART_OPEN, GAP_KEY, IDLE, DerivedSession, client_key, derive_sessions
 from insights.derive_drain import collecting, derive_collected, retention_redo, swap_sql, swap_sql_chunks
 from insights.derive_engine import derivation_engine
 from insights.filters import store_tz
@@ -60,6 +60,7 @@ from insights.rollup_store import (
     rollups_add,
 )
 from insights.session_store import (
+    Span,
     StoredSession,
     Windows,
     events_in_windows,
@@ -68,6 +69,9 @@ from insights.session_store import (
     sessions_delete,
     sessions_in_windows,
     sessions_insert,
+    window_widen,
+    windows_from_json,
+    windows_json,
     windows_merge,
 )
 from insights.set_aside import (
@@ -112,7 +116,9 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     tz = store_tz()
     add_event_contributions(contributions, events, age_of=age_of, book=order_book(events),
                             category_of=product_categories(e.product_pk for e in events), tz=tz)
-    spans = [(e.customer_pk, e.timestamp, e.timestamp) for e in events]
+    # A new event's window names its client session (none: the idle-gap sessions it reaches).
+    spans: list[Span] = [(e.customer_pk, e.timestamp, e.timestamp,
+                          frozenset((client_key(e.session_id),) if e.session_id else ())) for e in events]
     spans += cancels_apply(contributions, events, tz)
     spans += confirmations_apply(contributions, events, tz)
     pending_windows_queue(spans=spans, events=len(events))  # first: the rollups' rows are held until commit
@@ -120,14 +126,11 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     _rollups_add_with_retention(contributions, age_of)
 
 
-def pending_windows_queue(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], events: int) -> None:
+def pending_windows_queue(*, spans: Iterable[Span], events: int) -> None:
     """Queue these customers' time spans for session re-derivation (``analytics_process_pending``)."""
     windows = windows_merge(spans)
-    if not windows:
-        return
-    # Whole seconds, widened outwards: re-deriving a slightly wider window is harmless.
-    PendingWindow.objects.create(windows={str(c): [int(lo.timestamp()), int(hi.timestamp()) + 1]
-                                          for c, (lo, hi) in windows.items()}, events=events)
+    if windows:
+        PendingWindow.objects.create(windows=windows_json(windows), events=events)
 
 
 # --- session re-derivation ---------------------------------------------------------------------
@@ -147,9 +150,7 @@ class _SessionReach:
             if s.pk in self.stored:
                 continue
             self.stored[s.pk] = s
-            before = self.windows[s.customer_id]
-            windows_merge(((s.customer_id, s.started_at, s.last_event_at),), into=self.windows)
-            grew = grew or self.windows[s.customer_id] != before
+            grew = window_widen(self.windows, s.customer_id, s.started_at, s.last_event_at) or grew
         return grew
 
 
@@ -164,7 +165,7 @@ def _sessions_reached(windows: Windows) -> tuple[_SessionReach, list[StoredEvent
         events = events_in_windows(reach.windows)
         # A client session id seen here may have older events beyond the window: take its whole span.
         known = {(s.customer_id, s.key) for s in reach.stored.values()}
-        missing = {(e.customer_pk, f"s:{e.session_id}") for e in events if e.session_id} - known
+        missing = {(e.customer_pk, client_key(e.session_id)) for e in events if e.session_id} - known
         if not missing or not reach.include(sessions_by_key(missing)):
             break
     return reach, events
@@ -237,15 +238,6 @@ def _rederive_by_customer_chunks(windows: Windows, *, as_of: dt.datetime, helper
         _sessions_rederive(chunk, as_of=as_of)
 
 
-def _epoch(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC)
-
-
-def _windows_of(rows: Iterable[dict[str, list[int]]]) -> Windows:
-    return windows_merge((int(customer), _epoch(lo), _epoch(hi))
-                         for batch in rows for customer, (lo, hi) in batch.items())
-
-
 def pending_take(now: dt.datetime, *, max_rows: int,
                  max_events: int = EVENTS_PER_DRAIN_TRANSACTION) -> tuple[list[tuple[int, dict, int]], bool]:
     """The queued windows one drain transaction derives: the smallest batches first (a live visitor's
@@ -279,8 +271,8 @@ def _pending_windows_process(*, max_rows: int, as_of: dt.datetime, now: dt.datet
         _rederive_by_customer_chunks(windows, as_of=as_of, helpers=use)
 
     # the queued windows together, each set-aside one alone; with the SQL engine, one rollup step for all
-    groups = [units_of(_windows_of(w for _, w, n in pending if not n))]
-    groups += [units_of(_windows_of([windows]), attempts) for _, windows, attempts in pending if attempts]
+    groups = [units_of(windows_from_json(w for _, w, n in pending if not n))]
+    groups += [units_of(windows_from_json([windows]), attempts) for _, windows, attempts in pending if attempts]
     failures: list[WindowFailure] = derive_collected(groups, derive)
     PendingWindow.objects.filter(id__in=[pk for pk, _, _ in pending]).delete()
     windows_set_aside(failures, now=now)
@@ -319,9 +311,12 @@ def sessions_close_idle(*, as_of: dt.datetime | None = None) -> int:
             waiting = set_aside_customers()
             # Without an open cart a session's closing changes only its flag; with one, its cart's outcome.
             quiet = sessions_close_quietly(idle_before=as_of - IDLE, exclude=waiting, limit=QUIET_CLOSE_BATCH)
-            spans = list(Session.objects.filter(closed=False, last_event_at__lte=as_of - IDLE, cart__state=CART_OPEN)
-                         .exclude(customer_id__in=waiting).order_by("last_event_at")
-                         .values_list("customer_id", "started_at", "last_event_at")[:IDLE_CLOSE_BATCH])
+            rows = (Session.objects.filter(closed=False, last_event_at__lte=as_of - IDLE, cart__state=CART_OPEN)
+                    .exclude(customer_id__in=waiting).order_by("last_event_at")
+                    .values_list("customer_id", "started_at", "last_event_at", "key")[:IDLE_CLOSE_BATCH])
+            # each names its own session: the customer's other client sessions are not re-derived
+            spans: list[Span] = [(c, lo, hi, frozenset(() if key.startswith(GAP_KEY) else (key,)))
+                                 for c, lo, hi, key in rows]
             closed += quiet + len(spans)
             if spans:
                 windows_set_aside(derive_collected([units_of(windows_merge(spans))], derive), now=timezone.now())
@@ -337,7 +332,7 @@ def rollups_add_counted(contributions: Contributions, ages: dict[int, str]) -> N
     _rollups_add_with_retention(contributions, ages)
 
 
-def spans_rederive(*, spans: Iterable[tuple[int, dt.datetime, dt.datetime]], as_of: dt.datetime) -> None:
+def spans_rederive(*, spans: Iterable[Span], as_of: dt.datetime) -> None:
     """Re-derive these customers' time spans now, in the caller's transaction (which holds the
     derivation lock): their stored sessions are replaced and the rollups adjusted."""
     windows = windows_merge(spans)

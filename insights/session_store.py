@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -20,11 +21,24 @@ from django.db.models import QuerySet
 from events.models import Event
 from events.types import StoredEvent
 from events.verification import BROWSER_NAMESPACE
-from insights.derivation import CART_OPEN, GAP_KEY, IDLE, DerivedSession
+from insights.derivation import CART_OPEN, GAP_KEY, IDLE, DerivedSession, client_key
 from insights.models import Cart, Session
 from insights.rollup_store import rows_delete_by_pk, rows_insert, sql_param_adapter
 
-Windows = dict[int, tuple[dt.datetime, dt.datetime]]  # customer pk → (first, last) time to re-derive
+
+class Window(NamedTuple):
+    """A customer's time to re-derive: every idle-gap session it reaches, and the client sessions of
+    ``keys`` (their session keys), or with ``keys`` None every client session overlapping it
+    (docs/derivation.md#what-the-sql-engine-does)."""
+
+    lo: dt.datetime
+    hi: dt.datetime
+    keys: frozenset[str] | None = None
+
+
+Windows = dict[int, Window]  # customer pk → window
+# (customer pk, first, last[, client session keys]): a span without keys reaches every client session
+Span = tuple[int, dt.datetime, dt.datetime] | tuple[int, dt.datetime, dt.datetime, frozenset[str] | None]
 
 EVENT_FIELDS = ("pk", "event_id", "customer_id", "product_id", "session_id", "action", "quantity", "price",
                 "order_id", "timestamp", "amount", "discount", "coupon", "shipping", "tax", "context", "namespace")
@@ -53,16 +67,54 @@ class StoredSession:
     summary: dict
 
 
-def windows_merge(spans: Iterable[tuple[int, dt.datetime, dt.datetime]], into: Windows | None = None) -> Windows:
-    """Each customer's (first, last) time covering all of their spans (and their window in ``into``)."""
+def windows_merge(spans: Iterable[Span], into: Windows | None = None) -> Windows:
+    """Each customer's (first, last) time covering all of their spans (and their window in ``into``),
+    with the union of their client session keys (None when a span has none: every client session)."""
     windows: Windows = {} if into is None else into
-    for customer, lo, hi in spans:
+    for span in spans:
+        customer, lo, hi = span[0], span[1], span[2]
+        keys = span[3] if len(span) > 3 else None
         w = windows.get(customer)
         if w is None:
-            windows[customer] = (lo, hi)
-        elif lo < w[0] or hi > w[1]:
-            windows[customer] = (min(w[0], lo), max(w[1], hi))
+            windows[customer] = Window(lo, hi, keys)
+        else:
+            both = None if w.keys is None or keys is None else w.keys | keys
+            windows[customer] = Window(min(w.lo, lo), max(w.hi, hi), both)
     return windows
+
+
+def window_widen(windows: Windows, customer: int, lo: dt.datetime, hi: dt.datetime) -> bool:
+    """Widen a customer's window to cover (lo, hi), its keys unchanged; whether it grew."""
+    w = windows[customer]
+    if lo >= w.lo and hi <= w.hi:
+        return False
+    windows[customer] = w._replace(lo=min(w.lo, lo), hi=max(w.hi, hi))
+    return True
+
+
+def windows_json(windows: Windows) -> dict[str, list]:
+    """Windows as a ``PendingWindow`` keeps them: whole seconds, widened outwards (re-deriving a slightly
+    wider window is harmless), ``[first, last]`` or ``[first, last, [keys]]``."""
+    out: dict[str, list] = {}
+    for c, w in windows.items():
+        span: list = [math.floor(w.lo.timestamp()), math.ceil(w.hi.timestamp())]
+        out[str(c)] = span if w.keys is None else [*span, sorted(w.keys)]
+    return out
+
+
+def windows_from_json(rows: Iterable[dict[str, list]]) -> Windows:
+    """The windows of ``PendingWindow`` rows (``windows_json``), merged."""
+    return windows_merge((int(c), _epoch(v[0]), _epoch(v[1]), frozenset(v[2]) if len(v) > 2 else None)
+                         for row in rows for c, v in row.items())
+
+
+def _epoch(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def in_window(w: Window, key: str) -> bool:
+    """Whether window ``w`` re-derives the session of this key (idle-gap sessions always)."""
+    return w.keys is None or key.startswith(GAP_KEY) or key in w.keys
 
 
 def stored_event(row: Sequence[Any]) -> StoredEvent:
@@ -111,8 +163,8 @@ def _windows_cte(windows: Windows, pad: dt.timedelta) -> tuple[str, list]:
     """``WITH w(c, lo, hi) AS (VALUES …)``: one statement for any number of customer windows."""
     adapt = sql_param_adapter() or (lambda v: v)
     params: list[Any] = []
-    for customer, (lo, hi) in windows.items():
-        params.extend((customer, adapt(lo - pad), adapt(hi + pad)))
+    for customer, w in windows.items():
+        params.extend((customer, adapt(w.lo - pad), adapt(w.hi + pad)))
     cast = "::timestamptz" if connection.vendor == "postgresql" else ""
     first = f"(%s, %s{cast}, %s{cast})"
     values = ", ".join([first] + ["(%s, %s, %s)"] * (len(windows) - 1))
@@ -120,13 +172,15 @@ def _windows_cte(windows: Windows, pad: dt.timedelta) -> tuple[str, list]:
 
 
 def events_in_windows(windows: Windows) -> list[StoredEvent]:
-    """Every event of these customers within their windows (edges included)."""
+    """Every event of these customers within their windows (edges included) that their sessions hold:
+    without a session id, or of a client session the window names."""
     if not windows:
         return []
     cte, params = _windows_cte(windows, dt.timedelta(0))
     bots = "" if settings.METRICS_INCLUDE_BOTS else " AND NOT e.is_bot"  # known bots count nowhere
-    return raw_events(f"{cte} SELECT {EVENT_COLUMNS} FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
-                      f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{bots}", params)
+    events = raw_events(f"{cte} SELECT {EVENT_COLUMNS} FROM {Event._meta.db_table} e JOIN w ON e.customer_id = w.c"
+                        f" AND e.timestamp >= w.lo AND e.timestamp <= w.hi{bots}", params)
+    return [e for e in events if not e.session_id or in_window(windows[e.customer_pk], client_key(e.session_id))]
 
 
 def _event_rows(qs: QuerySet[Event]) -> Iterator[tuple]:
@@ -169,14 +223,15 @@ def _session_rows(sql: str, params: list) -> list[StoredSession]:
 def sessions_in_windows(windows: Windows) -> list[StoredSession]:
     """The stored sessions of these customers that re-deriving their windows can change: idle-gap sessions
     within the idle gap of a window (a new event there joins them), client sessions overlapping it (their
-    events there may have changed; a client session does not depend on its neighbours: docs/derivation.md)."""
+    events there may have changed; a client session does not depend on its neighbours: docs/derivation.md)
+    and, where the window names its client sessions, only those."""
     if not windows:
         return []
     cte, params = _windows_cte(windows, IDLE)
     near = _session_rows(f"{cte} SELECT {_SESSION_SELECT} FROM {Session._meta.db_table} s JOIN w"
                          f" ON s.customer_id = w.c AND s.last_event_at >= w.lo AND s.started_at <= w.hi", params)
     return [s for s in near if s.key.startswith(GAP_KEY)
-            or (s.last_event_at >= windows[s.customer_id][0] and s.started_at <= windows[s.customer_id][1])]
+            or (in_window(w := windows[s.customer_id], s.key) and s.last_event_at >= w.lo and s.started_at <= w.hi)]
 
 
 def sessions_by_key(keys: Iterable[tuple[int, str]]) -> list[StoredSession]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-import math
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.db.models import Q, QuerySet
 
 from insights.models import PendingWindow
-from insights.session_store import Windows
+from insights.session_store import Window, Windows, windows_json, windows_merge
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,7 @@ class WindowUnit:
     lo: dt.datetime
     hi: dt.datetime
     attempts: int = 0
+    keys: frozenset[str] | None = None  # the client sessions it names (insights.session_store.Window)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class WindowFailure:
 
 
 def units_of(windows: Windows, attempts: int = 0) -> list[WindowUnit]:
-    return [WindowUnit(c, lo, hi, attempts) for c, (lo, hi) in sorted(windows.items())]
+    return [WindowUnit(c, w.lo, w.hi, attempts, w.keys) for c, w in sorted(windows.items())]
 
 
 def transient(exc: BaseException) -> bool:
@@ -92,10 +92,7 @@ def derive_isolating(units: Sequence[WindowUnit], derive: Callable[[Windows], No
     parts = [list(units)] if units else []
     while parts:
         part = parts.pop()
-        windows: Windows = {}
-        for u in part:
-            w = windows.get(u.customer)
-            windows[u.customer] = (u.lo, u.hi) if w is None else (min(w[0], u.lo), max(w[1], u.hi))
+        windows = windows_merge((u.customer, u.lo, u.hi, u.keys) for u in part)
         try:
             with transaction.atomic():
                 derive(windows)
@@ -122,9 +119,9 @@ def windows_set_aside(failures: Iterable[WindowFailure], *, now: dt.datetime) ->
     rows = []
     for f in failures:
         attempts = f.unit.attempts + 1
-        rows.append(PendingWindow(windows={str(f.unit.customer): [math.floor(f.unit.lo.timestamp()),
-                                                                   math.ceil(f.unit.hi.timestamp())]},
-                                  attempts=attempts, last_error=f.error, retry_at=now + retry_delay(attempts)))
+        window = windows_json({f.unit.customer: Window(f.unit.lo, f.unit.hi, f.unit.keys)})
+        rows.append(PendingWindow(windows=window, attempts=attempts, last_error=f.error,
+                                  retry_at=now + retry_delay(attempts)))
     PendingWindow.objects.bulk_create(rows)
     return len(rows)
 

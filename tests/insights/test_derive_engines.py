@@ -20,7 +20,9 @@ from events import wire
 from events.models import ExchangeRate, IngestKey
 from events.services import events_ingest, identities_record, ingest_key_create, source_of_key
 from insights.derive_engine import derivation_engine
+from insights.models import PendingWindow
 from insights.services import analytics_process_pending, sessions_close_idle
+from insights.session_store import Window, windows_from_json
 from tests.factories import CustomerFactory
 from tests.insights.test_money import seed_rates
 from tests.insights.test_services import BASE, batches_at, derived_and_events_clear, products_create, snapshot
@@ -208,11 +210,11 @@ def _visit(minute: int, session: str) -> dict:
             "browser": False}
 
 
-# Stored after the first batch: client session "a" (minutes 0 to 40) and an idle-gap session at 20. The
-# second batch's view at 45 (no client session) reaches that one within the idle gap, and from there "a"
-# (its view at 40 is inside the window then): two rounds of the one statement, one of the rounds (an
-# overlap grows until it stops within a round).
-GROWTH_STREAM = [_visit(0, "a"), _visit(40, "a"), _visit(20, ""), _visit(45, "")]
+# Stored after the first batch: idle-gap sessions at 0 and at 30 (a gap of 30 minutes parts them) and client
+# session "a" at 10. The second batch's view at 45 (no client session) reaches the one at 30 within the idle
+# gap, and from there the one at 0: two rounds of the one statement, one of the rounds (an overlap grows until
+# it stops within a round). The window names no client session, so "a" is not reached.
+GROWTH_STREAM = [_visit(0, ""), _visit(30, ""), _visit(10, "a"), _visit(45, "")]
 
 
 @pytest.mark.parametrize("rounds", [2, 20])
@@ -228,7 +230,7 @@ def test_windows_grown_by_the_rounds_when_the_one_statement_hits_the_cap(monkeyp
     monkeypatch.setattr(derive_sql, "_grow_by_rounds", lambda cur: by_rounds.append(grow(cur)) or by_rounds[-1])
     reference, sql = engines_agree(GROWTH_STREAM, [3], [True, True, True], 5)
     assert sql == reference
-    assert sorted((key[:3], n) for _, key, _, _, n, *_ in sql["sessions"]) == [("g:2", 2), ("s:a", 2)]
+    assert sorted((key[:3], n) for _, key, _, _, n, *_ in sql["sessions"]) == [("g:2", 1), ("g:2", 2), ("s:a", 1)]
     assert by_rounds == ([True] if rounds == 2 else [])  # handed over at the cap, and the rounds converged
 
 
@@ -253,13 +255,48 @@ def test_a_late_event_of_a_client_session_reaches_no_other_client_session():
     send(events[4:])
     customer = Customer.objects.get(external_id="e1").pk
     late = BASE + dt.timedelta(minutes=31)
-    reach, _ = _sessions_reached({customer: (late, late)})
-    assert reach.windows == {customer: (BASE + dt.timedelta(minutes=20), late)}
+    reach, _ = _sessions_reached({customer: Window(late, late)})
+    assert reach.windows == {customer: Window(BASE + dt.timedelta(minutes=20), late)}
     assert sorted(s.key for s in reach.stored.values()) == ["s:b"]
     with connection.cursor() as cur:
-        windows_load(cur, {customer: (late, late)}, {})
+        windows_load(cur, {customer: Window(late, late)}, {})
         windows_grow(cur)
         cur.execute("SELECT lo, hi FROM dv_w")
         assert cur.fetchall() == [(BASE + dt.timedelta(minutes=20), late)]
         cur.execute("SELECT k FROM dv_old")
         assert cur.fetchall() == [("s:b",)]
+
+
+# Client sessions "a" (minutes 0 to 40) and "b" (10 to 20, inside "a") stored, then a view of "a" at 41.
+NAMED_STREAM = [_visit(0, "a"), _visit(40, "a"), _visit(10, "b"), _visit(20, "b"), _visit(41, "a")]
+
+
+def test_a_new_event_re_derives_the_client_session_it_names_and_no_other():
+    """Ingest queues a new event's window with its client session's key: the window grows to the whole of
+    "a" (0 to 41) yet does not take "b", which it overlaps but whose events did not change; both engines
+    replace "a" only, and end as the reference."""
+    from insights.derive_sql import windows_grow, windows_load
+    from insights.services import _sessions_reached
+
+    reference, sql = engines_agree(NAMED_STREAM, [4], [True, True, True], 5)
+    assert sql == reference
+    assert sorted((key, n) for _, key, _, _, n, *_ in sql["sessions"]) == [("s:a", 3), ("s:b", 2)]
+
+    events = [wire_event(n, e) for n, e in enumerate(NAMED_STREAM)]
+    send(events[:4])
+    analytics_process_pending()
+    send(events[4:])
+    customer = Customer.objects.get(external_id="e1").pk
+    late = BASE + dt.timedelta(minutes=41)
+    queued = windows_from_json(PendingWindow.objects.values_list("windows", flat=True))
+    assert queued == {customer: Window(late, late, frozenset({"s:a"}))}
+    reach, _ = _sessions_reached(queued)
+    assert reach.windows == {customer: Window(BASE, late, frozenset({"s:a"}))}
+    assert sorted(s.key for s in reach.stored.values()) == ["s:a"]
+    with connection.cursor() as cur:
+        windows_load(cur, queued, {})
+        windows_grow(cur)
+        cur.execute("SELECT lo, hi FROM dv_w")
+        assert cur.fetchall() == [(BASE, late)]
+        cur.execute("SELECT k FROM dv_old")
+        assert cur.fetchall() == [("s:a",)]
