@@ -238,33 +238,47 @@ def test_windows_grown_by_the_rounds_when_the_one_statement_hits_the_cap(monkeyp
 REACH_STREAM = [_visit(0, "a"), _visit(10, "a"), _visit(20, "b"), _visit(30, "b"), _visit(31, "b")]
 
 
+def _stored_then_sent(stream: list[dict], cut: int) -> int:
+    """The stream's first ``cut`` events derived, the rest sent (queued); the customer "e1"'s pk."""
+    events = [wire_event(n, e) for n, e in enumerate(stream)]
+    send(events[:cut])
+    analytics_process_pending()
+    send(events[cut:])
+    return Customer.objects.get(external_id="e1").pk
+
+
+def _reach(windows: dict) -> tuple[dict, list[str], list[tuple], list[tuple]]:
+    """How each engine grows these windows: the Python path's grown windows and the keys of the stored
+    sessions it replaces; the SQL engine's grown ``dv_w`` (lo, hi) and ``dv_old`` keys."""
+    from insights.derive_sql import windows_grow, windows_load
+    from insights.services import _sessions_reached
+
+    reach, _ = _sessions_reached(windows)
+    with connection.cursor() as cur:
+        windows_load(cur, windows, {})
+        windows_grow(cur)
+        cur.execute("SELECT lo, hi FROM dv_w")
+        grown = cur.fetchall()
+        cur.execute("SELECT k FROM dv_old")
+        old = cur.fetchall()
+    return reach.windows, sorted(s.key for s in reach.stored.values()), grown, old
+
+
 def test_a_late_event_of_a_client_session_reaches_no_other_client_session():
     """A client session depends on its own events only (an idle-gap session also on its neighbours'
     gaps): a late view of "b" re-derives "b" and not "a", which ends 10 minutes before "b" starts,
     well within the idle gap; both engines grow the window the same way, and end as the reference."""
-    from insights.derive_sql import windows_grow, windows_load
-    from insights.services import _sessions_reached
-
     reference, sql = engines_agree(REACH_STREAM, [4], [True, True, True], 5)
     assert sql == reference
     assert sorted((key, n) for _, key, _, _, n, *_ in sql["sessions"]) == [("s:a", 2), ("s:b", 3)]
 
-    events = [wire_event(n, e) for n, e in enumerate(REACH_STREAM)]
-    send(events[:4])
-    analytics_process_pending()
-    send(events[4:])
-    customer = Customer.objects.get(external_id="e1").pk
+    customer = _stored_then_sent(REACH_STREAM, 4)
     late = BASE + dt.timedelta(minutes=31)
-    reach, _ = _sessions_reached({customer: Window(late, late)})
-    assert reach.windows == {customer: Window(BASE + dt.timedelta(minutes=20), late)}
-    assert sorted(s.key for s in reach.stored.values()) == ["s:b"]
-    with connection.cursor() as cur:
-        windows_load(cur, {customer: Window(late, late)}, {})
-        windows_grow(cur)
-        cur.execute("SELECT lo, hi FROM dv_w")
-        assert cur.fetchall() == [(BASE + dt.timedelta(minutes=20), late)]
-        cur.execute("SELECT k FROM dv_old")
-        assert cur.fetchall() == [("s:b",)]
+    windows, stored, grown, old = _reach({customer: Window(late, late)})
+    assert windows == {customer: Window(BASE + dt.timedelta(minutes=20), late)}
+    assert stored == ["s:b"]
+    assert grown == [(BASE + dt.timedelta(minutes=20), late)]
+    assert old == [("s:b",)]
 
 
 # Client sessions "a" (minutes 0 to 40) and "b" (10 to 20, inside "a") stored, then a view of "a" at 41.
@@ -275,28 +289,16 @@ def test_a_new_event_re_derives_the_client_session_it_names_and_no_other():
     """Ingest queues a new event's window with its client session's key: the window grows to the whole of
     "a" (0 to 41) yet does not take "b", which it overlaps but whose events did not change; both engines
     replace "a" only, and end as the reference."""
-    from insights.derive_sql import windows_grow, windows_load
-    from insights.services import _sessions_reached
-
     reference, sql = engines_agree(NAMED_STREAM, [4], [True, True, True], 5)
     assert sql == reference
     assert sorted((key, n) for _, key, _, _, n, *_ in sql["sessions"]) == [("s:a", 3), ("s:b", 2)]
 
-    events = [wire_event(n, e) for n, e in enumerate(NAMED_STREAM)]
-    send(events[:4])
-    analytics_process_pending()
-    send(events[4:])
-    customer = Customer.objects.get(external_id="e1").pk
+    customer = _stored_then_sent(NAMED_STREAM, 4)
     late = BASE + dt.timedelta(minutes=41)
     queued = windows_from_json(PendingWindow.objects.values_list("windows", flat=True))
     assert queued == {customer: Window(late, late, frozenset({"s:a"}))}
-    reach, _ = _sessions_reached(queued)
-    assert reach.windows == {customer: Window(BASE, late, frozenset({"s:a"}))}
-    assert sorted(s.key for s in reach.stored.values()) == ["s:a"]
-    with connection.cursor() as cur:
-        windows_load(cur, queued, {})
-        windows_grow(cur)
-        cur.execute("SELECT lo, hi FROM dv_w")
-        assert cur.fetchall() == [(BASE, late)]
-        cur.execute("SELECT k FROM dv_old")
-        assert cur.fetchall() == [("s:a",)]
+    windows, stored, grown, old = _reach(queued)
+    assert windows == {customer: Window(BASE, late, frozenset({"s:a"}))}
+    assert stored == ["s:a"]
+    assert grown == [(BASE, late)]
+    assert old == [("s:a",)]
