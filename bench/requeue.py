@@ -47,8 +47,8 @@ def main() -> None:
     from django.db import connection, transaction
 
     from bench.derive import _SqlTimes
-    from insights.derivation import client_key
     from insights.services import analytics_process_pending, pending_windows_queue
+    from insights.session_store import event_names
 
     settings.DERIVATION_WORKERS = args.helpers
     with transaction.atomic(), connection.cursor() as cur:
@@ -58,8 +58,7 @@ def main() -> None:
         rows = cur.fetchall()[::-1]
         for i in range(0, len(rows), args.batch):
             batch = rows[i:i + args.batch]
-            pending_windows_queue(spans=[(c, t, t) if args.unnamed else
-                                         (c, t, t, frozenset((client_key(sid),) if sid else ()))
+            pending_windows_queue(spans=[(c, t, t) if args.unnamed else (c, t, t, event_names(sid or ""))
                                          for c, t, sid in batch], events=len(batch))
     times = _SqlTimes()
     started = time.perf_counter()

@@ -63,6 +63,7 @@ from insights.session_store import (
     Span,
     StoredSession,
     Windows,
+    event_names,
     events_in_windows,
     sessions_by_key,
     sessions_close_quietly,
@@ -117,8 +118,7 @@ def analytics_apply_events(*, events: Sequence[StoredEvent]) -> None:
     add_event_contributions(contributions, events, age_of=age_of, book=order_book(events),
                             category_of=product_categories(e.product_pk for e in events), tz=tz)
     # A new event's window names its client session (none: the idle-gap sessions it reaches).
-    spans: list[Span] = [(e.customer_pk, e.timestamp, e.timestamp,
-                          frozenset((client_key(e.session_id),) if e.session_id else ())) for e in events]
+    spans: list[Span] = [(e.customer_pk, e.timestamp, e.timestamp, event_names(e.session_id)) for e in events]
     spans += cancels_apply(contributions, events, tz)
     spans += confirmations_apply(contributions, events, tz)
     pending_windows_queue(spans=spans, events=len(events))  # first: the rollups' rows are held until commit

@@ -77,10 +77,20 @@ def windows_merge(spans: Iterable[Span], into: Windows | None = None) -> Windows
         w = windows.get(customer)
         if w is None:
             windows[customer] = Window(lo, hi, keys)
-        else:
-            both = None if w.keys is None or keys is None else w.keys | keys
-            windows[customer] = Window(min(w.lo, lo), max(w.hi, hi), both)
+        else:  # a batch's events mostly repeat a window's sessions: no new set then
+            both = None if w.keys is None or keys is None else w.keys if keys <= w.keys else w.keys | keys
+            if lo < w.lo or hi > w.hi or both is not w.keys:
+                windows[customer] = Window(min(w.lo, lo), max(w.hi, hi), both)
     return windows
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def event_names(session_id: str) -> frozenset[str]:
+    """What a new event's span names: its client session, or none (an event without a session id reaches
+    only idle-gap sessions)."""
+    return frozenset((client_key(session_id),)) if session_id else _NONE
 
 
 def window_widen(windows: Windows, customer: int, lo: dt.datetime, hi: dt.datetime) -> bool:
